@@ -1,0 +1,51 @@
+// Builds every bundle: the extension (CommonJS, for VS Code's extension host), the model worker (ESM, because
+// node-llama-cpp is ESM-only with top-level await), the CLI, the benchmark, the webview (browser) and test suites.
+// node-llama-cpp is never bundled: it tests its own native binaries from its package folder.
+import * as esbuild from "esbuild";
+import { existsSync } from "node:fs";
+
+const watch = process.argv.includes("--watch");
+const production = process.argv.includes("--production");
+
+const node = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  sourcemap: !production,
+  minify: production,
+  external: ["vscode", "node-llama-cpp"],
+  logLevel: "warning",
+};
+
+const builds = [
+  { ...node, entryPoints: ["src/extension/extension.ts"], outfile: "dist/extension.js", format: "cjs" },
+  {
+    ...node,
+    entryPoints: ["src/llm/worker.mts"],
+    outfile: "dist/worker.mjs",
+    format: "esm",
+    // Bundled CommonJS dependencies may call require(): give the ESM bundle one.
+    banner: { js: "import { createRequire as __ccCreateRequire } from 'node:module'; const require = __ccCreateRequire(import.meta.url);" },
+  },
+  { ...node, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js", format: "cjs" },
+  { ...node, entryPoints: ["bench/bench.ts"], outfile: "dist/bench.js", format: "cjs" },
+  { ...node, entryPoints: ["test/vscode/suite/index.ts"], outfile: "dist/test/vscode-suite.js", format: "cjs" },
+  {
+    entryPoints: ["webview/main.ts"],
+    outfile: "dist/webview.js",
+    bundle: true,
+    platform: "browser",
+    format: "iife",
+    target: "es2022",
+    sourcemap: !production,
+    minify: production,
+    loader: { ".css": "text" },
+    logLevel: "warning",
+  },
+].filter((b) => existsSync(b.entryPoints[0]));
+
+if (watch) {
+  for (const b of builds) await (await esbuild.context(b)).watch();
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+}

@@ -1,0 +1,51 @@
+/**
+ * What the engine needs from a model. The llm room implements it over the model worker; tests implement it with a
+ * scripted model. Nothing here knows about node-llama-cpp.
+ */
+
+/** A JSON schema in the subset that grammar-constrained generation understands. */
+export type JsonSchema = { readonly [key: string]: unknown };
+
+export type StopReason = "eogToken" | "stopString" | "maxTokens" | "abort" | "other";
+
+export interface TurnResult {
+  text: string;
+  stopReason: StopReason;
+  /** Input tokens the model evaluated for this turn (its prompt part), as counted by the runtime's token meter. */
+  evaluatedInputTokens: number;
+  /** Tokens generated. */
+  outputTokens: number;
+}
+
+export interface TurnOptions {
+  maxTokens: number;
+  temperature?: number;
+  /** Constrain the reply to this JSON schema. */
+  grammar?: JsonSchema;
+  onChunk?: (text: string) => void;
+  signal?: AbortSignal;
+}
+
+/** One conversation's state inside the model: it keeps its evaluated tokens between turns. */
+export interface ModelConversation {
+  /**
+   * Chat mode: the probabilities the model gives to each option as the next text after `prefix`, at the start of its
+   * reply to `message` (the message is not added to the history). Normalised over the options given.
+   */
+  probe(message: string, prefix: string, options: readonly string[]): Promise<Record<string, number>>;
+  /** Chat mode: add a user message and generate the reply; both join the history. */
+  chat(message: string, options: TurnOptions): Promise<TurnResult>;
+  /** Raw mode (no chat template): append text to the transcript and generate its continuation. */
+  complete(text: string, options: TurnOptions & { stopStrings?: string[] }): Promise<TurnResult>;
+  close(): Promise<void>;
+}
+
+export interface OpenConversationOptions {
+  /** chat uses the model's chat template; raw continues plain text (a fine-tuned model's training format). */
+  mode: "chat" | "raw";
+  systemPrompt?: string;
+}
+
+export interface ClarifyModel {
+  openConversation(options: OpenConversationOptions): Promise<ModelConversation>;
+}

@@ -1,0 +1,110 @@
+/**
+ * LocalModel: a GGUF model in the model worker, seen by the engine as a ClarifyModel. After a worker crash it loads
+ * the last good model again on the next conversation, so one bad moment costs one request, not the session.
+ */
+import type { ClarifyModel, ModelConversation, OpenConversationOptions, TurnOptions, TurnResult } from "../core/model.js";
+import type { ModelWorker } from "./model-worker.js";
+import type { EventOf, LoadParams, ModelInfo, TurnOutput } from "./protocol.js";
+
+export type LoadProgress = EventOf<"load">;
+
+export class LocalModel implements ClarifyModel {
+  private loadedWith: { params: LoadParams; workerStart: number } | undefined;
+  private current: ModelInfo | undefined;
+
+  constructor(readonly worker: ModelWorker) {}
+
+  get info(): ModelInfo | undefined {
+    return this.current;
+  }
+
+  /** Loads a model (a path, or a URI to download), replacing the one loaded before. */
+  async load(params: LoadParams, onProgress?: (event: LoadProgress) => void, signal?: AbortSignal): Promise<ModelInfo> {
+    this.loadedWith = undefined;
+    this.current = undefined;
+    const info = await this.worker.request("load", params, { ...(onProgress ? { onEvent: onProgress } : {}), ...(signal ? { signal } : {}) });
+    this.loadedWith = { params: { ...params, model: info.path }, workerStart: this.worker.starts };
+    this.current = info;
+    return info;
+  }
+
+  async unload(): Promise<void> {
+    this.loadedWith = undefined;
+    this.current = undefined;
+    if (this.worker.running) await this.worker.request("unload", {});
+  }
+
+  async openConversation(options: OpenConversationOptions): Promise<ModelConversation> {
+    await this.reloadAfterCrash();
+    const { conversationId } = await this.worker.request("openConversation", {
+      mode: options.mode,
+      ...(options.systemPrompt !== undefined ? { systemPrompt: options.systemPrompt } : {}),
+    });
+    return new WorkerConversation(this.worker, conversationId);
+  }
+
+  private async reloadAfterCrash(): Promise<void> {
+    const last = this.loadedWith;
+    if (!last || (this.worker.running && last.workerStart === this.worker.starts)) return;
+    await this.load(last.params);
+  }
+}
+
+function toTurnResult(output: TurnOutput): TurnResult {
+  return { ...output };
+}
+
+class WorkerConversation implements ModelConversation {
+  constructor(
+    private readonly worker: ModelWorker,
+    readonly id: string,
+  ) {}
+
+  async probe(message: string, prefix: string, options: readonly string[]): Promise<Record<string, number>> {
+    const { probabilities } = await this.worker.request("probe", { conversationId: this.id, message, prefix, options: [...options] });
+    return probabilities;
+  }
+
+  async chat(message: string, options: TurnOptions): Promise<TurnResult> {
+    const output = await this.worker.request(
+      "chat",
+      {
+        conversationId: this.id,
+        message,
+        maxTokens: options.maxTokens,
+        ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+        ...(options.grammar ? { grammar: options.grammar } : {}),
+      },
+      this.streaming(options),
+    );
+    return toTurnResult(output);
+  }
+
+  async complete(text: string, options: TurnOptions & { stopStrings?: string[] }): Promise<TurnResult> {
+    const output = await this.worker.request(
+      "complete",
+      {
+        conversationId: this.id,
+        text,
+        maxTokens: options.maxTokens,
+        ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+        ...(options.grammar ? { grammar: options.grammar } : {}),
+        ...(options.stopStrings ? { stopStrings: options.stopStrings } : {}),
+      },
+      this.streaming(options),
+    );
+    return toTurnResult(output);
+  }
+
+  async close(): Promise<void> {
+    if (this.worker.running) await this.worker.request("closeConversation", { conversationId: this.id });
+  }
+
+  private streaming(options: TurnOptions): { onEvent?: (event: { kind: "chunk"; text: string }) => void; signal?: AbortSignal } {
+    const onChunk = options.onChunk;
+    return {
+      ...(onChunk ? { onEvent: (event: { kind: "chunk"; text: string }) => onChunk(event.text) } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
+  }
+}

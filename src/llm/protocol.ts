@@ -1,0 +1,122 @@
+/**
+ * The model worker's typed protocol: requests with ids, answered once, with streamed events in between, and
+ * cancellation by id. Both ends import this file; it holds types and small pure helpers only.
+ */
+import type { JsonSchema, StopReason } from "../core/model.js";
+
+export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | false;
+export type Backend = "cuda" | "vulkan" | "metal" | "cpu";
+
+export interface HardwareInfo {
+  backend: Backend;
+  gpuDevices: string[];
+  vram?: { total: number; free: number };
+  cpuCores: number;
+  logicalCpus: number;
+  threads: number;
+}
+
+export interface LoadParams {
+  /** A path to a .gguf file, or a URI that node-llama-cpp resolves (`hf:user/repo/file.gguf`, https). */
+  model: string;
+  /** Where downloaded models are kept. */
+  modelsDirectory?: string;
+  gpu?: GpuChoice;
+  /** CPU threads for evaluation; 0 or absent means the machine's physical cores. */
+  threads?: number;
+  contextSize?: number;
+  /** How many conversations keep their evaluated tokens at once (each is a context sequence). */
+  sequences?: number;
+  lora?: { filePath: string; scale?: number }[];
+}
+
+export interface ModelInfo {
+  path: string;
+  name: string;
+  sizeBytes: number;
+  architecture?: string;
+  trainContextSize?: number;
+  contextSize: number;
+  chatTemplate: boolean;
+  backend: Backend;
+  threads: number;
+  loadMs: number;
+}
+
+export interface TurnParams {
+  conversationId: string;
+  maxTokens: number;
+  temperature?: number;
+  grammar?: JsonSchema;
+}
+
+export interface TurnOutput {
+  text: string;
+  stopReason: StopReason;
+  evaluatedInputTokens: number;
+  outputTokens: number;
+}
+
+/** Every request: its params, its result, and the events it may stream before the result. */
+export interface WorkerMethods {
+  hardware: { params: { gpu?: GpuChoice; threads?: number }; result: HardwareInfo; event: never };
+  load: { params: LoadParams; result: ModelInfo; event: { kind: "download"; loaded: number; total: number } | { kind: "load"; progress: number } };
+  unload: { params: Record<string, never>; result: { unloaded: boolean }; event: never };
+  openConversation: { params: { mode: "chat" | "raw"; systemPrompt?: string }; result: { conversationId: string }; event: never };
+  closeConversation: { params: { conversationId: string }; result: { closed: boolean }; event: never };
+  probe: { params: { conversationId: string; message: string; prefix: string; options: string[] }; result: { probabilities: Record<string, number> }; event: never };
+  chat: { params: TurnParams & { message: string }; result: TurnOutput; event: { kind: "chunk"; text: string } };
+  complete: { params: TurnParams & { text: string; stopStrings?: string[] }; result: TurnOutput; event: { kind: "chunk"; text: string } };
+  tokenize: { params: { text: string }; result: { count: number }; event: never };
+  /** Deliberately ends the worker's process (tests use it to check crash recovery). */
+  crash: { params: Record<string, never>; result: never; event: never };
+}
+
+export type Method = keyof WorkerMethods;
+export type ParamsOf<M extends Method> = WorkerMethods[M]["params"];
+export type ResultOf<M extends Method> = WorkerMethods[M]["result"];
+export type EventOf<M extends Method> = WorkerMethods[M]["event"];
+
+export type WorkerErrorCode =
+  | "no-model"
+  | "invalid-model"
+  | "load-failed"
+  | "download-failed"
+  | "unknown-conversation"
+  | "bad-request"
+  | "context-full"
+  | "worker-crashed"
+  | "internal";
+
+export interface WorkerErrorPayload {
+  code: WorkerErrorCode;
+  message: string;
+}
+
+export type ParentMessage =
+  | { type: "request"; id: number; method: Method; params: unknown }
+  | { type: "cancel"; id: number };
+
+export type ChildMessage =
+  | { type: "ready" }
+  | { type: "response"; id: number; ok: true; result: unknown }
+  | { type: "response"; id: number; ok: false; error: WorkerErrorPayload }
+  | { type: "event"; id: number; event: unknown }
+  | { type: "log"; level: "warn" | "error" | "info"; message: string };
+
+/** An error with a code the caller can act on, carried across the process boundary. */
+export class WorkerError extends Error {
+  override name = "WorkerError";
+  constructor(
+    readonly code: WorkerErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isChildMessage(value: unknown): value is ChildMessage {
+  if (typeof value !== "object" || value === null) return false;
+  const type = (value as { type?: unknown }).type;
+  return type === "ready" || type === "response" || type === "event" || type === "log";
+}

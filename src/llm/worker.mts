@@ -1,0 +1,431 @@
+/**
+ * The model worker: a separate Node process that owns node-llama-cpp, the model, its context and the GPU. A native
+ * abort here (a malformed model file, a driver fault, out of memory) ends this process only; the parent reports it
+ * and starts a fresh worker on its next request.
+ */
+import { stat } from "node:fs/promises";
+import path from "node:path";
+import {
+  getLlama,
+  LlamaChatSession,
+  LlamaCompletion,
+  LlamaLogLevel,
+  readGgufFileInfo,
+  resolveModelFile,
+  type Llama,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaGrammar,
+  type LlamaModel,
+  type Token,
+} from "node-llama-cpp";
+import { physicalCores } from "./cpu.js";
+import {
+  WorkerError,
+  type Backend,
+  type ChildMessage,
+  type GpuChoice,
+  type LoadParams,
+  type Method,
+  type ModelInfo,
+  type ParamsOf,
+  type ParentMessage,
+  type ResultOf,
+  type TurnOutput,
+} from "./protocol.js";
+import type { JsonSchema, StopReason } from "../core/model.js";
+import { checkModelMetadata } from "./gguf-check.js";
+
+function send(message: ChildMessage): void {
+  process.send?.(message);
+}
+
+interface Conversation {
+  id: string;
+  mode: "chat" | "raw";
+  systemPrompt?: string;
+  sequence: LlamaContextSequence;
+  chat?: LlamaChatSession;
+  completion?: LlamaCompletion;
+  /** Raw mode: the whole text so far. */
+  transcript: string;
+  lastUsed: number;
+}
+
+interface Loaded {
+  model: LlamaModel;
+  context: LlamaContext;
+  info: ModelInfo;
+}
+
+let llama: Llama | undefined;
+let llamaGpu: GpuChoice | undefined;
+let loaded: Loaded | undefined;
+const conversations = new Map<string, Conversation>();
+const grammars = new Map<string, LlamaGrammar>();
+const running = new Map<number, AbortController>();
+let nextConversation = 1;
+/** llama.cpp's last error lines: its reasons (a bad LoRA adapter, say) appear only in its log. */
+const recentLog: string[] = [];
+
+async function ensureLlama(gpu: GpuChoice = "auto"): Promise<Llama> {
+  if (llama && llamaGpu === gpu) return llama;
+  if (llama && loaded) throw new WorkerError("bad-request", "Unload the model before switching the GPU backend.");
+  await llama?.dispose();
+  llama = await getLlama({
+    gpu,
+    build: "never",
+    logLevel: LlamaLogLevel.warn,
+    logger(level, message) {
+      const line = message.trim();
+      if (line === "") return;
+      recentLog.push(line);
+      if (recentLog.length > 20) recentLog.shift();
+      if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) send({ type: "log", level: "error", message: line });
+    },
+  });
+  llamaGpu = gpu;
+  return llama;
+}
+
+function backendOf(l: Llama): Backend {
+  return l.gpu === false ? "cpu" : l.gpu;
+}
+
+function threadsFor(requested: number | undefined): number {
+  return requested && requested > 0 ? Math.floor(requested) : physicalCores();
+}
+
+async function hardware(params: ParamsOf<"hardware">): Promise<ResultOf<"hardware">> {
+  const l = await ensureLlama(params.gpu ?? llamaGpu ?? "auto");
+  const vram = l.gpu === false ? undefined : await l.getVramState();
+  const os = await import("node:os");
+  return {
+    backend: backendOf(l),
+    gpuDevices: l.gpu === false ? [] : await l.getGpuDeviceNames(),
+    ...(vram ? { vram: { total: vram.total, free: vram.free } } : {}),
+    cpuCores: physicalCores(),
+    logicalCpus: os.availableParallelism(),
+    threads: threadsFor(params.threads),
+  };
+}
+
+async function unload(): Promise<boolean> {
+  if (!loaded) return false;
+  for (const c of conversations.values()) disposeConversation(c);
+  conversations.clear();
+  for (const g of grammars.values()) void g;
+  grammars.clear();
+  const l = loaded;
+  loaded = undefined;
+  await l.context.dispose();
+  await l.model.dispose();
+  return true;
+}
+
+async function load(params: LoadParams, id: number, signal: AbortSignal): Promise<ModelInfo> {
+  const started = performance.now();
+  const l = await ensureLlama(params.gpu ?? "auto");
+  await unload();
+  let modelPath: string;
+  if (/^(hf:|https?:)/.test(params.model)) {
+    try {
+      modelPath = await resolveModelFile(params.model, {
+        ...(params.modelsDirectory ? { directory: params.modelsDirectory } : {}),
+        cli: false,
+        signal,
+        onProgress: ({ totalSize, downloadedSize }) =>
+          send({ type: "event", id, event: { kind: "download", loaded: downloadedSize, total: totalSize } }),
+      });
+    } catch (error) {
+      throw new WorkerError("download-failed", `Could not download ${params.model}: ${messageOf(error)}`);
+    }
+  } else {
+    modelPath = path.resolve(params.model);
+  }
+  let size: number;
+  try {
+    const s = await stat(modelPath);
+    if (!s.isFile()) throw new Error("not a file");
+    size = s.size;
+  } catch {
+    throw new WorkerError("invalid-model", `The model file ${modelPath} does not exist or is not a file.`);
+  }
+  if (size === 0) throw new WorkerError("invalid-model", `The model file ${modelPath} is empty.`);
+  let info;
+  try {
+    info = await readGgufFileInfo(modelPath, { readTensorInfo: false });
+  } catch (error) {
+    throw new WorkerError("invalid-model", `${path.basename(modelPath)} is not a readable GGUF model file: ${messageOf(error)}`);
+  }
+  const problem = checkModelMetadata(info.metadata as unknown as Record<string, unknown>);
+  if (problem) throw new WorkerError("invalid-model", `${path.basename(modelPath)} cannot be loaded: ${problem}`);
+
+  let model: LlamaModel;
+  try {
+    model = await l.loadModel({
+      modelPath,
+      gpuLayers: l.gpu === false ? 0 : "auto",
+      onLoadProgress: (progress) => send({ type: "event", id, event: { kind: "load", progress } }),
+      loadSignal: signal,
+    });
+  } catch (error) {
+    throw new WorkerError("load-failed", `Could not load ${path.basename(modelPath)}: ${messageOf(error)}${logHint()}`);
+  }
+  const threads = threadsFor(params.threads);
+  let context: LlamaContext;
+  try {
+    context = await model.createContext({
+      contextSize: params.contextSize ?? { max: 8192 },
+      sequences: params.sequences ?? 2,
+      threads,
+      ...(params.lora && params.lora.length > 0
+        ? { lora: { adapters: params.lora.map((a) => ({ filePath: path.resolve(a.filePath), scale: a.scale ?? 1 })) } }
+        : {}),
+      failedCreationRemedy: false,
+    });
+  } catch (error) {
+    await model.dispose();
+    throw new WorkerError("load-failed", `Could not create a context for ${path.basename(modelPath)}: ${messageOf(error)}${logHint()}`);
+  }
+  const meta = info.metadata as unknown as Record<string, Record<string, unknown> | undefined>;
+  const architecture = typeof meta.general?.architecture === "string" ? meta.general.architecture : undefined;
+  const archMeta = architecture ? meta[architecture] : undefined;
+  const name = typeof meta.general?.name === "string" ? meta.general.name : path.basename(modelPath, ".gguf");
+  const result: ModelInfo = {
+    path: modelPath,
+    name,
+    sizeBytes: size,
+    ...(architecture ? { architecture } : {}),
+    ...(typeof archMeta?.context_length === "number" ? { trainContextSize: archMeta.context_length } : {}),
+    contextSize: context.contextSize,
+    chatTemplate: typeof meta.tokenizer?.chat_template === "string",
+    backend: backendOf(l),
+    threads,
+    loadMs: Math.round(performance.now() - started),
+  };
+  loaded = { model, context, info: result };
+  return result;
+}
+
+function requireLoaded(): Loaded {
+  if (!loaded) throw new WorkerError("no-model", "No model is loaded.");
+  return loaded;
+}
+
+function disposeConversation(c: Conversation): void {
+  c.chat?.dispose({ disposeSequence: false });
+  c.completion?.dispose({ disposeSequence: false });
+  c.sequence.dispose();
+}
+
+/** A sequence for a new conversation; when all are taken, the least recently used conversation gives its own up. */
+function takeSequence(l: Loaded): LlamaContextSequence {
+  if (l.context.sequencesLeft === 0) {
+    const oldest = [...conversations.values()].sort((a, b) => a.lastUsed - b.lastUsed)[0];
+    if (!oldest) throw new WorkerError("internal", "No context sequence is free.");
+    disposeConversation(oldest);
+    conversations.delete(oldest.id);
+  }
+  return l.context.getSequence();
+}
+
+function openConversation(params: ParamsOf<"openConversation">): ResultOf<"openConversation"> {
+  const l = requireLoaded();
+  const sequence = takeSequence(l);
+  const id = `c${nextConversation++}`;
+  const c: Conversation = { id, mode: params.mode, sequence, transcript: "", lastUsed: Date.now() };
+  if (params.systemPrompt !== undefined) c.systemPrompt = params.systemPrompt;
+  if (params.mode === "chat") {
+    c.chat = new LlamaChatSession({
+      contextSequence: sequence,
+      ...(params.systemPrompt !== undefined ? { systemPrompt: params.systemPrompt } : {}),
+      autoDisposeSequence: false,
+    });
+  } else {
+    c.completion = new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false });
+  }
+  conversations.set(id, c);
+  return { conversationId: id };
+}
+
+function conversation(id: string, mode: "chat" | "raw"): Conversation {
+  const c = conversations.get(id);
+  if (!c) throw new WorkerError("unknown-conversation", `The conversation ${id} is not open in the model worker (it may have been closed or the model reloaded).`);
+  if (c.mode !== mode) throw new WorkerError("bad-request", `The conversation ${id} is in ${c.mode} mode.`);
+  c.lastUsed = Date.now();
+  return c;
+}
+
+async function grammarFor(schema: JsonSchema | undefined): Promise<LlamaGrammar | undefined> {
+  if (!schema) return undefined;
+  const key = JSON.stringify(schema);
+  let g = grammars.get(key);
+  if (!g) {
+    const l = await ensureLlama(llamaGpu ?? "auto");
+    // The schema's type is node-llama-cpp's own; the engine builds it from that subset.
+    g = await l.createGrammarForJsonSchema(schema as Parameters<Llama["createGrammarForJsonSchema"]>[0]);
+    grammars.set(key, g);
+  }
+  return g;
+}
+
+function stopReasonOf(reason: string): StopReason {
+  if (reason === "eogToken" || reason === "maxTokens" || reason === "abort") return reason;
+  if (reason === "stopGenerationTrigger" || reason === "customStopTrigger") return "stopString";
+  return "other";
+}
+
+function meter(sequence: LlamaContextSequence): { input: number; output: number } {
+  return { input: sequence.tokenMeter.usedInputTokens, output: sequence.tokenMeter.usedOutputTokens };
+}
+
+async function chat(params: ParamsOf<"chat">, id: number, signal: AbortSignal): Promise<TurnOutput> {
+  const c = conversation(params.conversationId, "chat");
+  const session = c.chat;
+  if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
+  const grammar = await grammarFor(params.grammar);
+  const before = meter(c.sequence);
+  const result = await session.promptWithMeta(params.message, {
+    maxTokens: params.maxTokens,
+    temperature: params.temperature ?? 0,
+    ...(grammar ? { grammar } : {}),
+    signal,
+    stopOnAbortSignal: true,
+    onTextChunk: (text) => send({ type: "event", id, event: { kind: "chunk", text } }),
+  });
+  const after = meter(c.sequence);
+  return {
+    text: result.responseText,
+    stopReason: stopReasonOf(result.stopReason),
+    evaluatedInputTokens: after.input - before.input,
+    outputTokens: after.output - before.output,
+  };
+}
+
+async function complete(params: ParamsOf<"complete">, id: number, signal: AbortSignal): Promise<TurnOutput> {
+  const c = conversation(params.conversationId, "raw");
+  const completion = c.completion;
+  if (!completion) throw new WorkerError("internal", "The conversation has no completion.");
+  const grammar = await grammarFor(params.grammar);
+  c.transcript += params.text;
+  const before = meter(c.sequence);
+  const result = await completion.generateCompletionWithMeta(c.transcript, {
+    maxTokens: params.maxTokens,
+    temperature: params.temperature ?? 0,
+    ...(grammar ? { grammar } : {}),
+    ...(params.stopStrings && params.stopStrings.length > 0 ? { customStopTriggers: params.stopStrings } : {}),
+    signal,
+    stopOnAbortSignal: true,
+    onTextChunk: (text) => send({ type: "event", id, event: { kind: "chunk", text } }),
+  });
+  c.transcript += result.response;
+  const after = meter(c.sequence);
+  return {
+    text: result.response,
+    stopReason: stopReasonOf(result.metadata.stopReason),
+    evaluatedInputTokens: after.input - before.input,
+    outputTokens: after.output - before.output,
+  };
+}
+
+/**
+ * The probabilities of each option as the next text after `prefix` at the start of the model's reply to `message`.
+ * Evaluated on the conversation's own sequence, so the reply that follows reuses these tokens.
+ */
+async function probe(params: ParamsOf<"probe">): Promise<ResultOf<"probe">> {
+  const c = conversation(params.conversationId, "chat");
+  const session = c.chat;
+  const l = requireLoaded();
+  if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
+  const history = [...session.getChatHistory(), { type: "user" as const, text: params.message }, { type: "model" as const, response: [] }];
+  const { contextText } = session.chatWrapper.generateContextState({ chatHistory: history });
+  const tokens: Token[] = [...contextText.tokenize(l.model.tokenizer), ...l.model.tokenize(params.prefix, false, "trimLeadingSpace")];
+  if (tokens.length >= l.context.contextSize) throw new WorkerError("context-full", "The request does not fit in the model's context.");
+  const last = tokens.pop();
+  if (last === undefined) throw new WorkerError("bad-request", "Nothing to evaluate.");
+  await c.sequence.adaptStateToTokens(tokens, false);
+  const fresh = [...tokens.slice(c.sequence.nextTokenIndex), last];
+  const iterator = c.sequence.evaluateWithMetadata(fresh, { probabilities: true }, { temperature: 0 });
+  const first = await iterator.next();
+  await iterator.return();
+  const probabilities = first.done ? undefined : first.value.probabilities;
+  const mass: Record<string, number> = {};
+  for (const option of params.options) mass[option] = 0;
+  if (probabilities) {
+    for (const [token, p] of probabilities) {
+      if (p < 1e-6) continue;
+      const text = l.model.detokenize([token]);
+      if (text === "") continue;
+      for (const option of params.options) if (option.startsWith(text)) mass[option] = (mass[option] ?? 0) + p;
+    }
+  }
+  const total = Object.values(mass).reduce((a, b) => a + b, 0);
+  for (const option of params.options) mass[option] = total > 0 ? (mass[option] ?? 0) / total : 1 / params.options.length;
+  return { probabilities: mass };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function logHint(): string {
+  const last = recentLog.slice(-3).join(" | ");
+  return last ? ` (llama.cpp: ${last})` : "";
+}
+
+async function handle(method: Method, params: unknown, id: number, signal: AbortSignal): Promise<unknown> {
+  switch (method) {
+    case "hardware":
+      return hardware(params as ParamsOf<"hardware">);
+    case "load":
+      return load(params as ParamsOf<"load">, id, signal);
+    case "unload":
+      return { unloaded: await unload() };
+    case "openConversation":
+      return openConversation(params as ParamsOf<"openConversation">);
+    case "closeConversation": {
+      const { conversationId } = params as ParamsOf<"closeConversation">;
+      const c = conversations.get(conversationId);
+      if (c) disposeConversation(c);
+      return { closed: conversations.delete(conversationId) };
+    }
+    case "probe":
+      return probe(params as ParamsOf<"probe">);
+    case "chat":
+      return chat(params as ParamsOf<"chat">, id, signal);
+    case "complete":
+      return complete(params as ParamsOf<"complete">, id, signal);
+    case "tokenize":
+      return { count: requireLoaded().model.tokenize((params as ParamsOf<"tokenize">).text).length };
+    case "crash":
+      process.abort();
+      break;
+    default:
+      throw new WorkerError("bad-request", `Unknown request ${String(method)}.`);
+  }
+  return undefined;
+}
+
+process.on("message", (raw: unknown) => {
+  const message = raw as ParentMessage;
+  if (typeof message !== "object" || message === null) return;
+  if (message.type === "cancel") {
+    running.get(message.id)?.abort();
+    return;
+  }
+  if (message.type !== "request") return;
+  const controller = new AbortController();
+  running.set(message.id, controller);
+  handle(message.method, message.params ?? {}, message.id, controller.signal)
+    .then((result) => send({ type: "response", id: message.id, ok: true, result }))
+    .catch((error: unknown) => {
+      const payload =
+        error instanceof WorkerError ? { code: error.code, message: error.message } : { code: "internal" as const, message: messageOf(error) };
+      send({ type: "response", id: message.id, ok: false, error: payload });
+    })
+    .finally(() => running.delete(message.id));
+});
+
+process.on("disconnect", () => process.exit(0));
+send({ type: "ready" });
