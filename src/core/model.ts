@@ -22,6 +22,8 @@ export interface TurnOptions {
   temperature?: number;
   /** Constrain the reply to this JSON schema. */
   grammar?: JsonSchema;
+  /** Text the reply is made to start with (it is part of the reply, and streamed first). */
+  responsePrefix?: string;
   onChunk?: (text: string) => void;
   signal?: AbortSignal;
 }

@@ -1,6 +1,7 @@
 /** Prompt text for both model styles, and the JSON schemas that constrain a guided model's assessment. */
 import type { EditorContext, Question } from "./types.js";
 import type { JsonSchema } from "./model.js";
+import { fenceOfLanguage } from "./languages.js";
 
 export const guidedSystemPrompt =
   "You are ClarifyCoder, a careful coding assistant. Before writing code you decide whether the request is clear " +
@@ -75,6 +76,11 @@ export function buildCodeRequestMessage(input: {
   if (input.assumptions.length > 0) parts.push(`Assumptions:\n${input.assumptions.map((a) => `- ${a}`).join("\n")}`);
   parts.push("Now write the code. Reply in markdown with fenced code blocks; keep explanations short.");
   return parts.join("\n\n");
+}
+
+/** The start of a guided code reply: an open code fence, tagged with the editor's language where it is known. */
+export function codeResponsePrefix(languageId: string | undefined): string {
+  return "```" + (languageId ? `${fenceOfLanguage(languageId)}\n` : "");
 }
 
 const questionItem = (maxQuestionLength: number, maxSuggestionLength: number): JsonSchema => ({

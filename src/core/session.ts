@@ -20,6 +20,7 @@ import {
   guidedSystemPrompt,
   nativeCodeAnswerPrefix,
   nativeQuestionsAnswerPrefix,
+  codeResponsePrefix,
   proceedSchema,
   waivedAssumption,
 } from "./prompts.js";
@@ -317,7 +318,14 @@ export class ClarifySession {
         assumptions,
       });
       newAnswers.forEach((q) => this.answersSent.add(q.id));
-      result = await conversation.chat(message, { maxTokens: this.settings.maxCodeTokens, temperature: this.settings.temperature, onChunk, signal });
+      result = await conversation.chat(message, {
+        maxTokens: this.settings.maxCodeTokens,
+        temperature: this.settings.temperature,
+        // Opening the fence keeps the reply on code, even for a small model whose history is the JSON assessment.
+        responsePrefix: codeResponsePrefix(this.snap.context.languageId),
+        onChunk,
+        signal,
+      });
     }
     // The streamed pieces and the final text agree; the final text wins if a runtime trims or repairs anything.
     if (result.text !== "" || this.snap.answer === "") this.snap.answer = result.text;

@@ -74,6 +74,7 @@ class WorkerConversation implements ModelConversation {
         maxTokens: options.maxTokens,
         ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
         ...(options.grammar ? { grammar: options.grammar } : {}),
+        ...(options.responsePrefix ? { responsePrefix: options.responsePrefix } : {}),
       },
       this.streaming(options),
     );

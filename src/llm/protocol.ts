@@ -48,6 +48,7 @@ export interface TurnParams {
   maxTokens: number;
   temperature?: number;
   grammar?: JsonSchema;
+  responsePrefix?: string;
 }
 
 export interface TurnOutput {

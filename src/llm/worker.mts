@@ -290,6 +290,7 @@ async function chat(params: ParamsOf<"chat">, id: number, signal: AbortSignal): 
     maxTokens: params.maxTokens,
     temperature: params.temperature ?? 0,
     ...(grammar ? { grammar } : {}),
+    ...(params.responsePrefix ? { responsePrefix: params.responsePrefix } : {}),
     signal,
     stopOnAbortSignal: true,
     onTextChunk: (text) => send({ type: "event", id, event: { kind: "chunk", text } }),

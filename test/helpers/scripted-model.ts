@@ -13,6 +13,7 @@ export interface RecordedCall {
   conversation: number;
   text: string;
   grammar?: unknown;
+  responsePrefix?: string;
 }
 
 export class ScriptedModel implements ClarifyModel {
@@ -29,7 +30,13 @@ export class ScriptedModel implements ClarifyModel {
     this.opened.push(options);
     const index = this.opened.length;
     const take = (kind: RecordedCall["kind"], text: string, turn: TurnOptions): Promise<TurnResult> => {
-      this.calls.push({ kind, conversation: index, text, ...(turn.grammar ? { grammar: turn.grammar } : {}) });
+      this.calls.push({
+        kind,
+        conversation: index,
+        text,
+        ...(turn.grammar ? { grammar: turn.grammar } : {}),
+        ...(turn.responsePrefix !== undefined ? { responsePrefix: turn.responsePrefix } : {}),
+      });
       const reply = this.replies.shift();
       if (reply === undefined) throw new Error(`The script ran out of replies at ${kind}: ${text.slice(0, 60)}`);
       return play(reply, turn);
@@ -51,17 +58,20 @@ export class ScriptedModel implements ClarifyModel {
 async function play(reply: ScriptedReply, turn: TurnOptions): Promise<TurnResult> {
   if (typeof reply === "string") reply = { text: reply };
   if ("error" in reply) throw new Error(reply.error);
+  // Like node-llama-cpp: a response prefix is streamed first and is part of the reply.
+  const prefix = turn.responsePrefix ?? "";
+  if (prefix !== "") turn.onChunk?.(prefix);
   if ("hangAfter" in reply) {
     for (const c of reply.hangAfter) turn.onChunk?.(c);
     await new Promise<void>((resolve) => {
       if (turn.signal?.aborted) return resolve();
       turn.signal?.addEventListener("abort", () => resolve(), { once: true });
     });
-    const text = reply.hangAfter.join("");
+    const text = prefix + reply.hangAfter.join("");
     return { text, stopReason: "abort", evaluatedInputTokens: 0, outputTokens: reply.hangAfter.length };
   }
   for (const c of reply.chunks ?? [reply.text]) turn.onChunk?.(c);
-  return { text: reply.text, stopReason: reply.stopReason ?? "eogToken", evaluatedInputTokens: 10, outputTokens: 5 };
+  return { text: prefix + reply.text, stopReason: reply.stopReason ?? "eogToken", evaluatedInputTokens: 10, outputTokens: 5 };
 }
 
 export const askReply = (...questions: string[]): string =>

@@ -6,7 +6,9 @@ import { nativeCodeAnswerPrefix, nativeQuestionsAnswerPrefix, nativeQuestionProm
 import { ScriptedModel, askReply, proceedReply } from "../helpers/scripted-model.js";
 
 const settings = (over: Partial<ClarifySettings> = {}): ClarifySettings => ({ ...defaultSettings, ...over });
-const code = "Here it is:\n\n```python\ndef f(xs):\n    return sorted(xs)\n```\n";
+const body = "def f(xs):\n    return sorted(xs)\n```\nDone.";
+/** A code reply as the model continues the opened fence when the editor's language is unknown. */
+const code = `python\n${body}`;
 
 function states(session: ClarifySession): SessionState[] {
   const seen: SessionState[] = [];
@@ -18,7 +20,7 @@ function states(session: ClarifySession): SessionState[] {
 
 describe("ClarifySession (guided)", () => {
   it("asks, refuses code while a question is open, then requests code with the answers", async () => {
-    const model = new ScriptedModel([askReply("Ascending or descending?", "In place?"), proceedReply(), code]);
+    const model = new ScriptedModel([askReply("Ascending or descending?", "In place?"), proceedReply(), body]);
     const session = new ClarifySession(model, settings({ askPolicy: "always" }));
     const seen = states(session);
     await session.start("sort the list", { languageId: "python", fileName: "a.py" });
@@ -47,9 +49,10 @@ describe("ClarifySession (guided)", () => {
     assert.doesNotMatch(codeTurn?.text ?? "", /Answer: descending/);
     assert.match(codeTurn?.text ?? "", /Assumptions:\n- For "In place\?", the assistant chooses/);
     assert.equal(codeTurn?.grammar, undefined);
+    assert.equal(codeTurn?.responsePrefix, "```python\n", "the code reply opens a fence in the editor's language");
     const snap = session.snapshot();
     assert.deepEqual(snap.codeBlocks, [{ language: "python", code: "def f(xs):\n    return sorted(xs)" }]);
-    assert.equal(snap.answer, code);
+    assert.equal(snap.answer, `\`\`\`python\n${body}`);
   });
 
   it("proceeds with assumptions when the model's ask probability is under the threshold", async () => {
@@ -131,12 +134,12 @@ describe("ClarifySession (guided)", () => {
   });
 
   it("cancel during generation keeps what was produced", async () => {
-    const model = new ScriptedModel([proceedReply(), { hangAfter: ["```py", "thon\nx = 1"] }], 0.1);
+    const model = new ScriptedModel([proceedReply(), { hangAfter: ["py", "thon\nx = 1"] }], 0.1);
     const session = new ClarifySession(model, settings());
     const chunks: string[] = [];
     session.onChunk((c) => chunks.push(c));
     const running = session.start("x");
-    while (chunks.length < 2) await new Promise((r) => setTimeout(r, 1));
+    while (chunks.length < 3) await new Promise((r) => setTimeout(r, 1));
     assert.equal(session.state, "generating");
     session.cancel();
     await running;
