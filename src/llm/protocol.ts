@@ -68,7 +68,8 @@ export interface WorkerMethods {
   probe: { params: { conversationId: string; message: string; prefix: string; options: string[] }; result: { probabilities: Record<string, number> }; event: never };
   chat: { params: TurnParams & { message: string }; result: TurnOutput; event: { kind: "chunk"; text: string } };
   complete: { params: TurnParams & { text: string; stopStrings?: string[] }; result: TurnOutput; event: { kind: "chunk"; text: string } };
-  tokenize: { params: { text: string }; result: { count: number }; event: never };
+  /** Counts tokens; `special` reads control tokens such as <|im_start|> as themselves. */
+  tokenize: { params: { text: string; special?: boolean }; result: { count: number }; event: never };
   /** Deliberately ends the worker's process (tests use it to check crash recovery). */
   crash: { params: Record<string, never>; result: never; event: never };
 }

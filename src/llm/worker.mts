@@ -11,7 +11,9 @@ import {
   LlamaCompletion,
   LlamaLogLevel,
   readGgufFileInfo,
+  resolveChatWrapper,
   resolveModelFile,
+  type ChatWrapper,
   type Llama,
   type LlamaContext,
   type LlamaContextSequence,
@@ -55,6 +57,8 @@ interface Conversation {
 interface Loaded {
   model: LlamaModel;
   context: LlamaContext;
+  /** Resolved once per model: resolving it per conversation costs about a second on some templates. */
+  chatWrapper: ChatWrapper;
   info: ModelInfo;
 }
 
@@ -204,7 +208,7 @@ async function load(params: LoadParams, id: number, signal: AbortSignal): Promis
     threads,
     loadMs: Math.round(performance.now() - started),
   };
-  loaded = { model, context, info: result };
+  loaded = { model, context, chatWrapper: resolveChatWrapper(model), info: result };
   return result;
 }
 
@@ -239,6 +243,7 @@ function openConversation(params: ParamsOf<"openConversation">): ResultOf<"openC
   if (params.mode === "chat") {
     c.chat = new LlamaChatSession({
       contextSequence: sequence,
+      chatWrapper: l.chatWrapper,
       ...(params.systemPrompt !== undefined ? { systemPrompt: params.systemPrompt } : {}),
       autoDisposeSequence: false,
     });
@@ -397,8 +402,10 @@ async function handle(method: Method, params: unknown, id: number, signal: Abort
       return chat(params as ParamsOf<"chat">, id, signal);
     case "complete":
       return complete(params as ParamsOf<"complete">, id, signal);
-    case "tokenize":
-      return { count: requireLoaded().model.tokenize((params as ParamsOf<"tokenize">).text).length };
+    case "tokenize": {
+      const { text, special } = params as ParamsOf<"tokenize">;
+      return { count: requireLoaded().model.tokenize(text, special === true).length };
+    }
     case "crash":
       process.abort();
       break;

@@ -1,0 +1,164 @@
+/** The model tier: real node-llama-cpp in the real worker process, on a tiny model file the test writes itself. */
+import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ClarifySession } from "../../src/core/session.js";
+import { askSchema, buildAssessmentMessage, buildCodeRequestMessage, codeResponsePrefix, decisionOptions, decisionPrefix, guidedSystemPrompt } from "../../src/core/prompts.js";
+import { defaultSettings } from "../../src/core/types.js";
+import { WorkerError } from "../../src/llm/protocol.js";
+import { writeCorruptModels, writeTinyModel, type CorruptModels } from "../fixtures/tiny-model.js";
+import { startWorker, tempDir } from "../helpers/worker.js";
+
+const { worker, model } = startWorker();
+let dir: string;
+let tiny: string;
+let corrupt: CorruptModels;
+
+before(async () => {
+  dir = await tempDir("clarifycoder-model-");
+  tiny = path.join(dir, "tiny.gguf");
+  await writeTinyModel(tiny);
+  corrupt = await writeCorruptModels(dir);
+});
+after(() => worker.stop());
+
+const load = () => model.load({ model: tiny, gpu: false, threads: 1, contextSize: 2048 });
+
+describe("model worker on a tiny GGUF", () => {
+  it("reports the hardware and loads the model on the CPU backend", async () => {
+    const hw = await worker.request("hardware", { gpu: false });
+    assert.equal(hw.backend, "cpu");
+    assert.ok(hw.cpuCores >= 1 && hw.threads === hw.cpuCores, "threads default to the physical cores");
+    const progress: number[] = [];
+    const info = await model.load({ model: tiny, gpu: false, threads: 1, contextSize: 2048 }, (e) => {
+      if (e.kind === "load") progress.push(e.progress);
+    });
+    assert.equal(info.architecture, "llama");
+    assert.equal(info.backend, "cpu");
+    assert.equal(info.threads, 1);
+    assert.equal(info.chatTemplate, true);
+    assert.equal(progress.at(-1), 1);
+  });
+
+  it("holds a whole ask -> answer -> code conversation", async () => {
+    await load();
+    const session = new ClarifySession(model, { ...defaultSettings, askPolicy: "always", maxRounds: 1, maxCodeTokens: 40 });
+    const chunks: string[] = [];
+    session.onChunk((c) => chunks.push(c));
+    await session.start("Write a function that pads a string", { languageId: "typescript" });
+    assert.equal(session.state, "asking", JSON.stringify(session.snapshot().failure));
+    const questions = session.snapshot().questions;
+    assert.ok(questions.length >= 1);
+    for (const q of questions) assert.ok(q.text.trim().length > 0, "questions are non-empty text");
+    await assert.rejects(session.submitAnswers(), /Answer or waive/);
+    session.answerQuestion(questions[0]!.id, "left padding with spaces");
+    for (const q of session.openQuestions()) session.waiveQuestion(q.id);
+    await session.submitAnswers();
+    const snap = session.snapshot();
+    assert.equal(snap.state, "done", JSON.stringify(snap.failure));
+    assert.ok(chunks.length > 2, "the code streamed in pieces");
+    assert.equal(chunks.join(""), snap.answer);
+    assert.ok(snap.answer.startsWith("```typescript\n"));
+    assert.equal(snap.codeBlocks[0]?.language, "typescript");
+    await session.dispose();
+  });
+
+  it("the code turn evaluates only its new tokens, and the reply after a probe reuses the probe's tokens", async () => {
+    await load();
+    const conversation = await model.openConversation({ mode: "chat", systemPrompt: guidedSystemPrompt });
+    const first = buildAssessmentMessage("Write a function that pads a string", {}, 3);
+    const p = await conversation.probe(first, decisionPrefix, decisionOptions);
+    assert.ok(Math.abs((p.ask ?? 0) + (p.proceed ?? 0) - 1) < 1e-6, `probabilities are normalised: ${JSON.stringify(p)}`);
+    const assessment = await conversation.chat(first, { maxTokens: 200, grammar: askSchema(3) });
+    const prefixTokens = (await worker.request("tokenize", { text: decisionPrefix })).count;
+    assert.ok(
+      assessment.evaluatedInputTokens <= prefixTokens + 8,
+      `after the probe, the assessment evaluated ${assessment.evaluatedInputTokens} input tokens (the probe already had the prompt)`,
+    );
+    const message = buildCodeRequestMessage({ newAnswers: [], assumptions: ["Left padding."] });
+    const prefix = codeResponsePrefix("typescript");
+    const code = await conversation.chat(message, { maxTokens: 24, responsePrefix: prefix });
+    // New tokens: the message and the reply's prefix, plus the chat template's wrapping of a new turn (ChatML here,
+    // spelled out byte by byte in this tiny vocabulary).
+    const text = (await worker.request("tokenize", { text: message + prefix })).count;
+    const wrapping = (await worker.request("tokenize", { text: "<|im_end|>\n<|im_start|>user\n<|im_end|>\n<|im_start|>assistant\n", special: true })).count;
+    assert.ok(code.evaluatedInputTokens >= text, `the code turn evaluated ${code.evaluatedInputTokens} input tokens for a ${text}-token message`);
+    assert.ok(
+      code.evaluatedInputTokens <= text + wrapping + 2,
+      `the code turn evaluated ${code.evaluatedInputTokens} input tokens; new: ${text} of text and ${wrapping} of template`,
+    );
+    await conversation.close();
+  });
+
+  it("cancel stops a long generation, keeps what was produced, and the worker stays usable", async () => {
+    await load();
+    const conversation = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+    const controller = new AbortController();
+    const chunks: string[] = [];
+    const result = await conversation.chat("Tell me everything.", {
+      maxTokens: 100_000,
+      signal: controller.signal,
+      onChunk: (c) => {
+        chunks.push(c);
+        if (chunks.length === 5) controller.abort();
+      },
+    });
+    assert.equal(result.stopReason, "abort");
+    assert.ok(result.text.length > 0 && result.text.startsWith(chunks.slice(0, 5).join("")));
+    assert.ok(result.outputTokens < 1000, `stopped after ${result.outputTokens} tokens`);
+    const again = await conversation.chat("Again.", { maxTokens: 5 });
+    assert.equal(again.stopReason, "maxTokens");
+    await conversation.close();
+  });
+
+  it("each corrupt model file gives a specific error, and the next good load works", async () => {
+    const cases: [keyof CorruptModels, RegExp][] = [
+      ["empty", /is empty/],
+      ["wrongMagic", /not a readable GGUF model file/],
+      ["truncated", /not a readable GGUF|Could not load/],
+      ["missingHeadCount", /missing llama\.attention\.head_count/],
+    ];
+    for (const [name, reason] of cases) {
+      await assert.rejects(model.load({ model: corrupt[name], gpu: false }), (e: unknown) => {
+        assert.ok(e instanceof WorkerError, `${name}: ${String(e)}`);
+        assert.match(e.message, reason, name);
+        assert.notEqual(e.code, "worker-crashed", `${name} must not crash the worker`);
+        return true;
+      });
+    }
+    await assert.rejects(model.load({ model: path.join(dir, "nope.gguf"), gpu: false }), /does not exist/);
+    const info = await load();
+    assert.equal(info.architecture, "llama");
+  });
+
+  it("a native crash in the worker is reported in plain words; the next request restarts it and reloads the model", async () => {
+    await load();
+    const starts = worker.starts;
+    await assert.rejects(worker.request("crash", {}), (e: unknown) => {
+      assert.ok(e instanceof WorkerError);
+      assert.equal(e.code, "worker-crashed");
+      assert.match(e.message, /stopped unexpectedly.*SIGABRT.*restart on the next request/s);
+      return true;
+    });
+    assert.equal(worker.running, false);
+    const conversation = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+    assert.equal(worker.starts, starts + 1);
+    const reply = await conversation.chat("Hello", { maxTokens: 4 });
+    assert.ok(reply.outputTokens > 0);
+  });
+
+  it("a model file that aborts llama.cpp itself takes down only the worker", async () => {
+    // Loading a LoRA adapter whose alpha has the wrong GGUF type aborts inside llama.cpp (GGML_ASSERT).
+    await load();
+    const badAdapter = path.join(dir, "bad-adapter.gguf");
+    await writeFile(badAdapter, Buffer.from("GGUF\x03\x00\x00\x00" + "\xff".repeat(64), "binary"));
+    await assert.rejects(model.load({ model: tiny, gpu: false, threads: 1, contextSize: 2048, lora: [{ filePath: badAdapter }] }), (e: unknown) => {
+      assert.ok(e instanceof WorkerError, String(e));
+      assert.ok(["load-failed", "worker-crashed"].includes(e.code), e.code);
+      return true;
+    });
+    const info = await load();
+    assert.equal(info.architecture, "llama");
+  });
+});
