@@ -68,6 +68,8 @@ export interface WorkerMethods {
   probe: { params: { conversationId: string; message: string; prefix: string; options: string[] }; result: { probabilities: Record<string, number> }; event: never };
   chat: { params: TurnParams & { message: string }; result: TurnOutput; event: { kind: "chunk"; text: string } };
   complete: { params: TurnParams & { text: string; stopStrings?: string[] }; result: TurnOutput; event: { kind: "chunk"; text: string } };
+  /** A conversation's token meter: every input and output token so far, and those evaluated between turns. */
+  usage: { params: { conversationId: string }; result: { inputTokens: number; outputTokens: number; settledTokens: number }; event: never };
   /** Counts tokens; `special` reads control tokens such as <|im_start|> as themselves. */
   tokenize: { params: { text: string; special?: boolean }; result: { count: number }; event: never };
   /** Deliberately ends the worker's process (tests use it to check crash recovery). */

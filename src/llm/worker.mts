@@ -51,6 +51,10 @@ interface Conversation {
   completion?: LlamaCompletion;
   /** Raw mode: the whole text so far. */
   transcript: string;
+  /** Background work on the sequence after a reply (see settle); the next turn waits for it. */
+  settling: Promise<void>;
+  /** Input tokens evaluated by settle, outside any turn. */
+  settledTokens: number;
   lastUsed: number;
 }
 
@@ -238,7 +242,7 @@ function openConversation(params: ParamsOf<"openConversation">): ResultOf<"openC
   const l = requireLoaded();
   const sequence = takeSequence(l);
   const id = `c${nextConversation++}`;
-  const c: Conversation = { id, mode: params.mode, sequence, transcript: "", lastUsed: Date.now() };
+  const c: Conversation = { id, mode: params.mode, sequence, transcript: "", lastUsed: Date.now(), settling: Promise.resolve(), settledTokens: 0 };
   if (params.systemPrompt !== undefined) c.systemPrompt = params.systemPrompt;
   if (params.mode === "chat") {
     c.chat = new LlamaChatSession({
@@ -290,6 +294,7 @@ async function chat(params: ParamsOf<"chat">, id: number, signal: AbortSignal): 
   const session = c.chat;
   if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
   const grammar = await grammarFor(params.grammar);
+  await c.settling;
   const before = meter(c.sequence);
   const result = await session.promptWithMeta(params.message, {
     maxTokens: params.maxTokens,
@@ -301,12 +306,33 @@ async function chat(params: ParamsOf<"chat">, id: number, signal: AbortSignal): 
     onTextChunk: (text) => send({ type: "event", id, event: { kind: "chunk", text } }),
   });
   const after = meter(c.sequence);
+  c.settling = settle(c).catch((error: unknown) => send({ type: "log", level: "warn", message: `settle: ${messageOf(error)}` }));
   return {
     text: result.responseText,
     stopReason: stopReasonOf(result.stopReason),
     evaluatedInputTokens: after.input - before.input,
     outputTokens: after.output - before.output,
   };
+}
+
+/**
+ * After a reply, brings the sequence in line with how the next turn will spell the history. A reply generated under a
+ * grammar is often not in the tokenizer's canonical tokens, so the next turn would re-evaluate it from the first
+ * difference; doing it now, while the user reads and answers, keeps the next turn down to its new tokens.
+ */
+async function settle(c: Conversation): Promise<void> {
+  const l = loaded;
+  if (!l || !c.chat || c.sequence.disposed) return;
+  const { contextText } = c.chat.chatWrapper.generateContextState({ chatHistory: c.chat.getChatHistory() });
+  const tokens = contextText.tokenize(l.model.tokenizer);
+  // Leave the last token to the next turn: generation needs at least one token to evaluate.
+  tokens.pop();
+  await c.sequence.adaptStateToTokens(tokens, false);
+  const missing = tokens.slice(c.sequence.nextTokenIndex);
+  if (missing.length === 0 || c.sequence.disposed) return;
+  const before = c.sequence.tokenMeter.usedInputTokens;
+  await c.sequence.evaluateWithoutGeneratingNewTokens(missing);
+  c.settledTokens += c.sequence.tokenMeter.usedInputTokens - before;
 }
 
 async function complete(params: ParamsOf<"complete">, id: number, signal: AbortSignal): Promise<TurnOutput> {
@@ -344,6 +370,7 @@ async function probe(params: ParamsOf<"probe">): Promise<ResultOf<"probe">> {
   const session = c.chat;
   const l = requireLoaded();
   if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
+  await c.settling;
   const history = [...session.getChatHistory(), { type: "user" as const, text: params.message }, { type: "model" as const, response: [] }];
   const { contextText } = session.chatWrapper.generateContextState({ chatHistory: history });
   const tokens: Token[] = [...contextText.tokenize(l.model.tokenizer), ...l.model.tokenize(params.prefix, false, "trimLeadingSpace")];
@@ -402,6 +429,12 @@ async function handle(method: Method, params: unknown, id: number, signal: Abort
       return chat(params as ParamsOf<"chat">, id, signal);
     case "complete":
       return complete(params as ParamsOf<"complete">, id, signal);
+    case "usage": {
+      const c = conversations.get((params as ParamsOf<"usage">).conversationId);
+      if (!c) throw new WorkerError("unknown-conversation", "No such conversation.");
+      await c.settling;
+      return { inputTokens: c.sequence.tokenMeter.usedInputTokens, outputTokens: c.sequence.tokenMeter.usedOutputTokens, settledTokens: c.settledTokens };
+    }
     case "tokenize": {
       const { text, special } = params as ParamsOf<"tokenize">;
       return { count: requireLoaded().model.tokenize(text, special === true).length };

@@ -1,0 +1,19 @@
+// Runs every test tier with node's test runner, one file at a time (the model tiers share 2 cores badly):
+//   unit (no model), model (tiny generated GGUF), realmodel (SmolLM2 from PyPI), webview (Chromium), vscode (code-server).
+// `node test/run.mjs unit model` runs only those tiers.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
+
+const tiers = ["unit", "model", "realmodel", "webview", "vscode"];
+const wanted = process.argv.slice(2).filter((a) => tiers.includes(a));
+const files = [];
+for (const tier of wanted.length > 0 ? wanted : tiers) {
+  const dir = path.join("test", tier);
+  if (!existsSync(dir)) continue;
+  for (const f of readdirSync(dir).sort()) if (f.endsWith(".test.ts")) files.push(path.join(dir, f));
+}
+const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files], {
+  stdio: "inherit",
+});
+process.exit(result.status ?? 1);
