@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import { physicalCores } from "../../src/llm/cpu.js";
+import { checkModelMetadata } from "../../src/llm/gguf-check.js";
+import { gpuChoice, readAnswer } from "../../src/cli/chat.js";
+
+it("physicalCores counts distinct cores, not hyper-threads", () => {
+  const ht = ["physical id\t: 0", "core id\t\t: 0", "", "physical id\t: 0", "core id\t\t: 0", "", "physical id\t: 0", "core id\t\t: 1", "", "physical id\t: 0", "core id\t\t: 1"].join("\n");
+  assert.equal(physicalCores(ht), 2);
+  const twoSockets = ["physical id\t: 0", "core id\t: 0", "physical id\t: 1", "core id\t: 0"].join("\n");
+  assert.equal(physicalCores(twoSockets), 2);
+  assert.ok(physicalCores("no cores listed") >= 1);
+});
+
+it("checkModelMetadata names the keys whose absence would abort llama.cpp", () => {
+  const good = { general: { architecture: "llama" }, llama: { block_count: 2, embedding_length: 64, feed_forward_length: 128, attention: { head_count: 4 } } };
+  assert.equal(checkModelMetadata(good), undefined);
+  assert.equal(checkModelMetadata({ general: { architecture: "llama" }, llama: { block_count: 2, embedding_length: 64, attention: {} } }), "it is missing llama.feed_forward_length, llama.attention.head_count.");
+  assert.equal(checkModelMetadata({ general: {} }), "it has no general.architecture.");
+  assert.match(checkModelMetadata({ general: { architecture: "llama", type: "adapter" } }) ?? "", /adapter/);
+  assert.equal(checkModelMetadata({ general: { architecture: "mamba" } }), undefined);
+});
+
+it("the CLI reads answers: a number picks a suggestion, an empty line waives", () => {
+  const question = { id: "q", round: 1, text: "Order?", suggestions: ["ascending", "descending"] };
+  assert.deepEqual(readAnswer("2", question), { answer: "descending" });
+  assert.deepEqual(readAnswer("7", question), { answer: "7" });
+  assert.deepEqual(readAnswer("  ", question), { waive: true });
+  assert.deepEqual(readAnswer(undefined, question), { waive: true });
+  assert.deepEqual(readAnswer("you decide", question), { waive: true });
+  assert.deepEqual(readAnswer(" stable ", question), { answer: "stable" });
+  assert.equal(gpuChoice(undefined), "auto");
+  assert.equal(gpuChoice("cpu"), false);
+  assert.equal(gpuChoice("vulkan"), "vulkan");
+  assert.throws(() => gpuChoice("tpu"), /--gpu must be/);
+});
