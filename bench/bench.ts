@@ -87,7 +87,7 @@ class MeteredModel implements ClarifyModel {
 }
 
 /** Ours: the engine (ClarifySession) over the worker. It asks, every question is waived, then the code streams. */
-async function benchOurs(modelPath: string): Promise<{ startMs: number; samples: Sample[]; newTokens: number; codeMessage: string }> {
+async function benchOurs(modelPath: string): Promise<{ startMs: number; samples: Sample[]; newTokens: number; codeMessage: string; stopMs: number[] }> {
   const worker = new ModelWorker({ workerPath: path.join(__dirname, "worker.mjs") });
   let t = performance.now();
   await worker.request("hardware", { gpu: false });
@@ -120,8 +120,36 @@ async function benchOurs(modelPath: string): Promise<{ startMs: number; samples:
     await session.dispose();
   }
   const newTokens = (await worker.request("tokenize", { text: codeMessage + prefix })).count;
+  const stopMs = await measureStop(local);
   await worker.stop();
-  return { startMs, samples, newTokens, codeMessage };
+  return { startMs, samples, newTokens, codeMessage, stopMs };
+}
+
+/** Stop: from the user's Stop (session.cancel) to the session being cancelled, mid-way through a long code turn. */
+async function measureStop(local: LocalModel): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const session = new ClarifySession(local, { ...defaultSettings, askPolicy: "never", maxCodeTokens: 4096 });
+    let chunks = 0;
+    let stoppedAt = 0;
+    const cancelled = new Promise<number>((resolve) => {
+      session.onChange((s) => {
+        if (s.state === "cancelled" || s.state === "done" || s.state === "failed") resolve(performance.now());
+      });
+    });
+    session.onChunk(() => {
+      chunks += 1;
+      if (chunks === 8) {
+        stoppedAt = performance.now();
+        session.cancel();
+      }
+    });
+    void session.start(request, context);
+    const end = await cancelled;
+    if (stoppedAt > 0 && session.state === "cancelled") times.push(end - stoppedAt);
+    await session.dispose();
+  }
+  return times;
 }
 
 /** Raw: node-llama-cpp in this process, the same two prompts, grammar, context size and threads. */
@@ -168,6 +196,7 @@ interface Row {
   codeTurnEvaluated: number;
   codeTurnNewTokens: number;
   settledBetweenTurns: number;
+  stopMs: number;
 }
 
 async function main(): Promise<void> {
@@ -200,10 +229,11 @@ async function main(): Promise<void> {
       codeTurnEvaluated: Math.max(...ours.samples.map((s) => s.codeTurnEvaluated ?? 0)),
       codeTurnNewTokens: ours.newTokens,
       settledBetweenTurns: Math.max(...ours.samples.map((s) => s.settled ?? 0)),
+      stopMs: median(ours.stopMs),
     });
   }
   const f = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
-  const header = ["model", "threads", "start raw/worker ms", "assessment raw/ours ms", "code tok/s raw/ours", "ratio", "code turn evaluated/new", "settled while answering"];
+  const header = ["model", "threads", "start raw/worker ms", "assessment raw/ours ms", "code tok/s raw/ours", "ratio", "code turn evaluated/new", "settled while answering", "stop ms"];
   const lines = rows.map((r) => [
     r.model,
     String(r.threads),
@@ -213,6 +243,7 @@ async function main(): Promise<void> {
     `${f(r.tokensPerSecondRatio, 2)}x`,
     `${r.codeTurnEvaluated} / ${r.codeTurnNewTokens}`,
     String(r.settledBetweenTurns),
+    f(r.stopMs, 1),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
   const fmt = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;

@@ -15,6 +15,7 @@ export interface ChatOptions {
   model: string;
   request?: string;
   file?: string;
+  language?: string;
   style?: string;
   ask?: string;
   threshold?: string;
@@ -51,10 +52,10 @@ export function chatSettings(options: ChatOptions): { settings: ClarifySettings;
   });
 }
 
-async function contextFromFile(file: string | undefined): Promise<EditorContext> {
-  if (!file) return {};
+async function contextFromFile(file: string | undefined, language: string | undefined): Promise<EditorContext> {
+  if (!file) return language ? { languageId: language } : {};
   const text = await readFile(file, "utf8");
-  const languageId = languageOfFile(file);
+  const languageId = language ?? languageOfFile(file);
   // A window, not the whole file: the start of a large file says most about it.
   const lines = text.split("\n");
   const surroundingCode = lines.slice(0, 200).join("\n");
@@ -165,7 +166,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
       warn("No request given.");
       return 2;
     }
-    const context = await contextFromFile(options.file);
+    const context = await contextFromFile(options.file, options.language);
     session = new ClarifySession(model, settings);
     const s = session;
     s.onChunk((text) => (json ? emit({ type: "chunk", text }) : void process.stdout.write(text)));

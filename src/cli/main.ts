@@ -11,6 +11,7 @@ program
   .argument("[request...]", "what to write (asked interactively when left out)")
   .requiredOption("-m, --model <file|uri>", "a .gguf file, or a URI such as hf:user/repo/file.gguf", process.env.CLARIFYCODER_MODEL)
   .option("-f, --file <path>", "a source file to send as context")
+  .option("-l, --language <id>", "the language to write in (a VS Code language id such as python; default: the file's)")
   .addOption(new Option("--style <style>", "guided (any instruct model) or native (a clarify-aware fine-tune)").choices(["guided", "native"]))
   .addOption(new Option("--ask <policy>", "when to ask clarifying questions").choices(["auto", "always", "never"]))
   .option("--threshold <p>", "in auto, ask when the model's probability of asking is at least this (0-1)")

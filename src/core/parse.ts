@@ -38,7 +38,7 @@ export function parseAssessment(text: string, limits: { maxQuestions: number }):
   }
   const value = result.data;
   if (value.decision === "proceed") {
-    return { ok: true, value: { decision: "proceed", assumptions: value.assumptions.filter((a) => a !== "") } };
+    return { ok: true, value: { decision: "proceed", assumptions: [...new Set(value.assumptions.filter((a) => a !== ""))] } };
   }
   // Small models repeat themselves: the same question twice is asked once.
   const seen = new Set<string>();

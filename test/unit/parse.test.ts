@@ -7,7 +7,7 @@ describe("parseAssessment", () => {
   it("reads ask and proceed replies", () => {
     const ask = parseAssessment('{"decision":"ask","questions":[{"question":" Which? ","suggestions":["a","a","",  "b"]}]}', { maxQuestions: 3 });
     assert.deepEqual(ask, { ok: true, value: { decision: "ask", questions: [{ text: "Which?", suggestions: ["a", "b"] }] } });
-    const proceed = parseAssessment('{"decision":"proceed","assumptions":["x", " "]}', { maxQuestions: 3 });
+    const proceed = parseAssessment('{"decision":"proceed","assumptions":["x", " ", "x"]}', { maxQuestions: 3 });
     assert.deepEqual(proceed, { ok: true, value: { decision: "proceed", assumptions: ["x"] } });
     const noSuggestions = parseAssessment('{"decision":"ask","questions":[{"question":"Q?"}]}', { maxQuestions: 3 });
     assert.deepEqual(noSuggestions, { ok: true, value: { decision: "ask", questions: [{ text: "Q?", suggestions: [] }] } });

@@ -33,7 +33,7 @@ describe("prompts", () => {
 
   it("formats answers, waived ones as the assistant's choice", () => {
     assert.equal(formatAnswers([q({ answer: " desc " }), q({ text: "Stable?", waived: true })]), "1. Which order?\n   Answer: desc\n2. Stable?\n   Answer: (you decide: choose a sensible default and state it)");
-    assert.match(buildFollowUpAssessmentMessage([q({ answer: "desc" })], 1), /^My answers:\n1\. Which order\?\n   Answer: desc\n\nIf something essential is still unclear, ask at most 1 more/);
+    assert.match(buildFollowUpAssessmentMessage([q({ answer: "desc" })], 1), /^My answers:\n1\. Which order\?\n {3}Answer: desc\n\nIf something essential is still unclear, ask at most 1 more/);
     assert.equal(waivedAssumption(q({})), 'For "Which order?", the assistant chooses a sensible default and says which.');
   });
 

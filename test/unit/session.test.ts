@@ -90,7 +90,7 @@ describe("ClarifySession (guided)", () => {
     await session.submitAnswers();
     assert.equal(session.state, "done");
     const codeTurn = model.calls.at(-1);
-    assert.match(codeTurn?.text ?? "", /Answers to your questions:\n1\. One\?\n   Answer: yes/);
+    assert.match(codeTurn?.text ?? "", /Answers to your questions:\n1\. One\?\n {3}Answer: yes/);
   });
 
   it("asks a second round, and its questions must be answered too", async () => {

@@ -1,0 +1,311 @@
+/**
+ * ChatController: turns the webview's intents into engine calls and editor actions, and sends the webview the state
+ * to render. The engine (ClarifySession) keeps the rules; a forged intent meets the same refusal as a real one.
+ */
+import * as vscode from "vscode";
+import { ClarifySession, SessionRefusal } from "../core/session.js";
+import { readSettings } from "../core/settings.js";
+import type { ClarifyModel } from "../core/model.js";
+import type { ClarifySettings, EditorContext, SessionSnapshot } from "../core/types.js";
+import { parseWebviewMessage, type ContextChip, type HostMessage, type ModelStatus, type WebviewMessage } from "../core/webview-protocol.js";
+import { applyCodeAction, proposalScheme, type CodeProposals } from "./editor-actions.js";
+import { ConversationStore, conversationTitle } from "./conversation-store.js";
+import { NoModelChosen } from "./model-service.js";
+
+export interface ChatModelSource extends ClarifyModel {
+  readonly status: ModelStatus;
+  readonly onDidChangeStatus: vscode.Event<unknown>;
+  configured(): string | undefined;
+  pick(): Promise<boolean>;
+}
+
+/** Lines of code around the cursor that go with a request. */
+const surroundingLines = 40;
+
+export function readClarifySettings(): { settings: ClarifySettings; problems: string[] } {
+  const c = vscode.workspace.getConfiguration("clarifycoder");
+  return readSettings({
+    askPolicy: c.get("askPolicy"),
+    maxQuestions: c.get("maxQuestions"),
+    maxRounds: c.get("maxRounds"),
+    askThreshold: c.get("askThreshold"),
+    style: c.get("style"),
+    maxCodeTokens: c.get("maxCodeTokens"),
+  });
+}
+
+function isEditable(editor: vscode.TextEditor): boolean {
+  const scheme = editor.document.uri.scheme;
+  return scheme !== "output" && scheme !== proposalScheme && scheme !== "vscode-chat-code-block";
+}
+
+export class ChatController implements vscode.Disposable {
+  private view: { postMessage(message: HostMessage): Thenable<boolean> } | undefined;
+  private readonly live = new Map<string, ClarifySession>();
+  private activeId: string | undefined;
+  /** The text editor the user was last in: the webview has the focus when its buttons are pressed. */
+  private editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor;
+  private readonly removedChips = new Set<string>();
+  private readonly busyListeners = new Set<(busy: boolean) => void>();
+  private busy = false;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly model: ChatModelSource,
+    private readonly store: ConversationStore,
+    private readonly proposals: CodeProposals,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.disposables.push(
+      vscode.window.onDidChangeActiveTextEditor((e) => {
+        if (e && isEditable(e)) {
+          this.editor = e;
+          this.removedChips.clear();
+          this.postState();
+        }
+      }),
+      vscode.window.onDidChangeTextEditorSelection((e) => {
+        if (e.textEditor === this.editor) {
+          this.removedChips.delete(this.selectionChipId());
+          this.postState();
+        }
+      }),
+      model.onDidChangeStatus(() => this.postState()),
+    );
+  }
+
+  /** Whether the conversation on screen is running a turn (for the Stop button in the view's title). */
+  onBusyChange(listener: (busy: boolean) => void): () => void {
+    this.busyListeners.add(listener);
+    return () => this.busyListeners.delete(listener);
+  }
+
+  /** The view to talk to (or none while it is hidden and disposed). */
+  attach(view: { postMessage(message: HostMessage): Thenable<boolean> } | undefined): void {
+    this.view = view;
+  }
+
+  get activeSession(): ClarifySession | undefined {
+    return this.activeId ? this.live.get(this.activeId) : undefined;
+  }
+
+  /** Checks a raw message from the webview, drops it with a log line if it is malformed, else carries it out. */
+  async receive(raw: unknown): Promise<void> {
+    const parsed = parseWebviewMessage(raw);
+    if (!parsed.ok) {
+      this.log.warn(`Dropped a message from the chat view: ${parsed.error}`);
+      return;
+    }
+    try {
+      await this.handle(parsed.message);
+    } catch (error) {
+      if (error instanceof SessionRefusal) this.notice("warning", error.message);
+      else if (error instanceof NoModelChosen) {
+        this.notice("info", error.message);
+        await this.model.pick();
+      } else {
+        const message = error instanceof Error ? error.message : String(error);
+        this.log.error(message);
+        this.notice("error", message);
+      }
+    }
+  }
+
+  private async handle(message: WebviewMessage): Promise<void> {
+    switch (message.type) {
+      case "ready":
+        return this.postState();
+      case "send":
+        return this.send(message.text);
+      case "answer":
+        return this.session(message.sessionId).answerQuestion(message.questionId, message.text);
+      case "waive":
+        return this.session(message.sessionId).waiveQuestion(message.questionId);
+      case "generate":
+        return this.session(message.sessionId).submitAnswers();
+      case "stop":
+        return this.live.get(message.sessionId)?.cancel();
+      case "correctAssumption":
+        return this.session(message.sessionId).correctAssumption(message.index, message.text);
+      case "removeContext":
+        this.removedChips.add(message.chipId);
+        return this.postState();
+      case "codeAction": {
+        const snapshot = this.snapshotOf(message.sessionId);
+        const block = snapshot?.codeBlocks[message.blockIndex];
+        if (!block) throw new SessionRefusal(`There is no code block ${message.blockIndex + 1} in that conversation.`);
+        await applyCodeAction(message.action, block, this.liveEditor(), this.proposals);
+        if (message.action === "copy") this.notice("info", "Copied.");
+        return;
+      }
+      case "newChat":
+        return this.newChat();
+      case "openSession":
+        return this.open(message.id);
+      case "deleteSession":
+        return this.delete(message.id);
+      case "pickModel":
+        await this.model.pick();
+        return;
+      case "openLink":
+        await vscode.env.openExternal(vscode.Uri.parse(message.url, true));
+        return;
+    }
+  }
+
+  newChat(): void {
+    this.activeId = undefined;
+    this.postState();
+  }
+
+  stop(): void {
+    this.activeSession?.cancel();
+  }
+
+  /** Puts the editor's selection in context and the cursor in the composer. */
+  askAboutSelection(editor: vscode.TextEditor | undefined): void {
+    if (editor) {
+      this.editor = editor;
+      this.removedChips.clear();
+    }
+    this.postState();
+    void this.view?.postMessage({ type: "focusComposer" });
+  }
+
+  focusComposer(): void {
+    void this.view?.postMessage({ type: "focusComposer" });
+  }
+
+  private async send(text: string): Promise<void> {
+    if (!this.model.configured()) throw new NoModelChosen();
+    const { settings, problems } = readClarifySettings();
+    for (const p of problems) this.log.warn(`Setting ${p}`);
+    const session = new ClarifySession(this.model, settings);
+    this.track(session);
+    this.activeId = session.id;
+    await session.start(text, this.editorContext());
+  }
+
+  private track(session: ClarifySession): void {
+    this.live.set(session.id, session);
+    session.onChange((snapshot) => {
+      void this.store.save(snapshot);
+      if (snapshot.id === this.activeId) this.postState();
+    });
+    session.onChunk((text) => {
+      if (session.id === this.activeId) void this.view?.postMessage({ type: "chunk", sessionId: session.id, text });
+    });
+  }
+
+  private open(id: string): void {
+    if (!this.live.has(id)) {
+      const saved = this.store.get(id);
+      if (!saved) throw new SessionRefusal("That conversation no longer exists.");
+      this.track(ClarifySession.restore(this.model, readClarifySettings().settings, saved));
+    }
+    this.activeId = id;
+    this.postState();
+  }
+
+  private async delete(id: string): Promise<void> {
+    const live = this.live.get(id);
+    this.live.delete(id);
+    await live?.dispose();
+    await this.store.delete(id);
+    if (this.activeId === id) this.activeId = undefined;
+    this.postState();
+  }
+
+  /** A live session by id, restoring a saved one so that an answer after a reload still lands. */
+  private session(id: string): ClarifySession {
+    const live = this.live.get(id);
+    if (live) return live;
+    this.open(id);
+    const restored = this.live.get(id);
+    if (!restored) throw new SessionRefusal("That conversation no longer exists.");
+    return restored;
+  }
+
+  private snapshotOf(id: string): SessionSnapshot | undefined {
+    return this.live.get(id)?.snapshot() ?? this.store.get(id);
+  }
+
+  private liveEditor(): vscode.TextEditor | undefined {
+    // The side bar having the focus leaves the active editor as it was; a diff of a proposal is not a target.
+    const active = vscode.window.activeTextEditor;
+    if (active && isEditable(active)) return active;
+    const editor = this.editor;
+    if (!editor || editor.document.isClosed) return undefined;
+    // The editor object goes stale when its tab is hidden; find the visible one showing the same document.
+    return vscode.window.visibleTextEditors.find((e) => e.document === editor.document) ?? editor;
+  }
+
+  private selectionChipId(): string {
+    const e = this.editor;
+    if (!e) return "selection";
+    const s = e.selection;
+    return `selection:${e.document.uri.toString()}:${s.start.line}:${s.end.line}`;
+  }
+
+  private chips(): ContextChip[] {
+    const e = this.editor;
+    if (!e || e.document.isClosed) return [];
+    const name = e.document.uri.path.split("/").pop() ?? e.document.uri.path;
+    const chips: ContextChip[] = [];
+    const fileId = `file:${e.document.uri.toString()}`;
+    if (!this.removedChips.has(fileId)) chips.push({ id: fileId, kind: "file", label: name, description: vscode.workspace.asRelativePath(e.document.uri) });
+    if (!e.selection.isEmpty) {
+      const id = this.selectionChipId();
+      const start = e.selection.start.line + 1;
+      const end = e.selection.end.line + 1;
+      if (!this.removedChips.has(id)) chips.push({ id, kind: "selection", label: `${name}:${start}-${end}`, description: `Selected lines ${start}-${end} of ${name}` });
+    }
+    return chips;
+  }
+
+  /** The context of the next request: only what the chips on screen say. */
+  private editorContext(): EditorContext {
+    const e = this.editor;
+    if (!e || e.document.isClosed) return {};
+    const chips = this.chips();
+    const withFile = chips.some((c) => c.kind === "file");
+    const withSelection = chips.some((c) => c.kind === "selection");
+    const context: EditorContext = {};
+    if (withFile || withSelection) {
+      context.languageId = e.document.languageId;
+      context.fileName = vscode.workspace.asRelativePath(e.document.uri);
+    }
+    if (withSelection) {
+      context.selection = { text: e.document.getText(e.selection), startLine: e.selection.start.line + 1, endLine: e.selection.end.line + 1 };
+    }
+    if (withFile) {
+      const line = e.selection.active.line;
+      const from = Math.max(0, line - surroundingLines);
+      const to = Math.min(e.document.lineCount - 1, line + surroundingLines);
+      context.surroundingCode = e.document.getText(new vscode.Range(from, 0, to, e.document.lineAt(to).text.length));
+    }
+    return context;
+  }
+
+  postState(): void {
+    const active = this.activeSession?.snapshot() ?? (this.activeId ? this.store.get(this.activeId) : undefined) ?? null;
+    const busy = active !== null && (active.state === "assessing" || active.state === "generating");
+    if (busy !== this.busy) {
+      this.busy = busy;
+      for (const l of this.busyListeners) l(busy);
+    }
+    if (!this.view) return;
+    const history = this.store.list().map((s) => ({ id: s.id, title: conversationTitle(s), updatedAt: s.updatedAt }));
+    void this.view.postMessage({ type: "state", session: active, history, model: this.model.status, context: { chips: this.chips() } });
+  }
+
+  private notice(level: "info" | "warning" | "error", text: string): void {
+    void this.view?.postMessage({ type: "notice", level, text });
+  }
+
+  dispose(): void {
+    for (const s of this.live.values()) void s.dispose();
+    this.live.clear();
+    for (const d of this.disposables) d.dispose();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Conversations persisted per workspace (a Memento: `context.workspaceState` in the extension, an in-memory one in
+ * tests). What is read back is validated: a damaged entry is dropped, never trusted.
+ */
+import type { SessionSnapshot } from "../core/types.js";
+import { sessionSnapshotSchema } from "../core/webview-protocol.js";
+import * as z from "zod/mini";
+
+/** The part of vscode.Memento this needs, so tests can hand in a plain in-memory one. */
+export interface Memento {
+  get<T>(key: string): T | undefined;
+  update(key: string, value: unknown): Thenable<void>;
+}
+
+const key = "clarifycoder.conversations";
+const stored = z.array(z.unknown());
+
+export class ConversationStore {
+  constructor(
+    private readonly memento: Memento,
+    /** Oldest conversations beyond this are forgotten. */
+    private readonly keep = 100,
+  ) {}
+
+  /** Every saved conversation, newest first; entries that fail validation are left out. */
+  list(): SessionSnapshot[] {
+    const raw = stored.safeParse(this.memento.get<unknown>(key) ?? []);
+    if (!raw.success) return [];
+    const sessions: SessionSnapshot[] = [];
+    for (const entry of raw.data) {
+      const parsed = sessionSnapshotSchema.safeParse(entry);
+      if (parsed.success) sessions.push(parsed.data);
+    }
+    return sessions.sort((a, b) => b.updatedAt - a.updatedAt);
+  }
+
+  get(id: string): SessionSnapshot | undefined {
+    return this.list().find((s) => s.id === id);
+  }
+
+  async save(snapshot: SessionSnapshot): Promise<void> {
+    const others = this.list().filter((s) => s.id !== snapshot.id);
+    await this.memento.update(key, [snapshot, ...others].slice(0, this.keep));
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const all = this.list();
+    const rest = all.filter((s) => s.id !== id);
+    if (rest.length === all.length) return false;
+    await this.memento.update(key, rest);
+    return true;
+  }
+}
+
+/** A conversation's title in the history list: its request, on one line, shortened. */
+export function conversationTitle(snapshot: SessionSnapshot, max = 60): string {
+  const line = snapshot.request.replace(/\s+/g, " ").trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line || "(empty request)";
+}

@@ -1,0 +1,189 @@
+/**
+ * The chat's host side in a real VS Code: messages from the webview are validated before anything happens, the
+ * engine's rule holds against a forged "generate", and each code-block action leaves the exact document text, which
+ * one Undo reverts.
+ */
+import * as assert from "node:assert/strict";
+import { suite, suiteSetup, setup, test } from "mocha";
+import * as vscode from "vscode";
+import type { ClarifyCoderApi } from "../../../src/extension/extension";
+import type { SessionSnapshot } from "../../../src/core/types";
+import type { HostMessage } from "../../../src/core/webview-protocol";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+const original = "first line\nsecond line\nthird line\n";
+const code = "print('from the assistant')";
+
+function conversation(id: string, over: Partial<SessionSnapshot> = {}): SessionSnapshot {
+  return {
+    id,
+    state: "done",
+    request: "write a print",
+    context: {},
+    questions: [],
+    rounds: 0,
+    assumptions: [],
+    answer: "```python\n" + code + "\n```",
+    codeBlocks: [{ language: "python", code }],
+    createdAt: 1,
+    updatedAt: Date.now(),
+    ...over,
+  };
+}
+
+suite("ClarifyCoder chat (host side)", () => {
+  let api: ClarifyCoderApi;
+
+  suiteSetup(async () => {
+    const extension = vscode.extensions.getExtension<ClarifyCoderApi>("clarifycoder.clarifycoder");
+    assert.ok(extension);
+    api = await extension.activate();
+    await vscode.commands.executeCommand("clarifycoder.chat.focus");
+    await until("the chat view", () => api.chatViewResolved());
+    await api.saveConversation(conversation("with-code"));
+  });
+
+  const postedSince = (n: number): readonly HostMessage[] => api.posted.slice(n);
+
+  test("malformed and unknown messages are dropped without changing anything", async () => {
+    await api.receive({ type: "openSession", id: "with-code" });
+    const before = api.posted.length;
+    const bad: unknown[] = [
+      "generate",
+      null,
+      42,
+      [],
+      { type: "nope" },
+      { type: "generate" },
+      { type: "answer", sessionId: "with-code", questionId: 7, text: "x" },
+      { type: "send", text: "" },
+      { type: "codeAction", sessionId: "with-code", blockIndex: -1, action: "insert" },
+      { type: "codeAction", sessionId: "with-code", blockIndex: 0, action: "rm -rf" },
+      JSON.parse('{"type":"newChat","__proto__":{"polluted":true}}'),
+      { type: "send", text: "x", extra: "field" },
+      { type: "openLink", url: "javascript:alert(1)" },
+    ];
+    for (const message of bad) await api.receive(message);
+    assert.deepEqual(postedSince(before), [], "a dropped message posts nothing");
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
+  test("a forged generate while a question is open is refused by the engine", async () => {
+    const asking = conversation("asking", {
+      state: "asking",
+      rounds: 1,
+      answer: "",
+      codeBlocks: [],
+      questions: [{ id: "r1q1", round: 1, text: "Which order?", suggestions: ["ascending"] }],
+    });
+    await api.saveConversation(asking);
+    await api.receive({ type: "openSession", id: "asking" });
+    const before = api.posted.length;
+    await api.receive({ type: "generate", sessionId: "asking" });
+    const notice = postedSince(before).find((m) => m.type === "notice");
+    assert.ok(notice && notice.type === "notice", "the refusal is shown");
+    assert.equal(notice.level, "warning");
+    assert.match(notice.text, /Answer or waive every question first/);
+    const states = postedSince(before).filter((m) => m.type === "state");
+    assert.ok(states.every((m) => m.type === "state" && m.session?.state === "asking"), "the conversation stays asking");
+  });
+
+  suite("code-block actions", () => {
+    let editor: vscode.TextEditor;
+
+    setup(async () => {
+      await vscode.commands.executeCommand("workbench.action.closeAllEditors");
+      const document = await vscode.workspace.openTextDocument({ language: "python", content: original });
+      editor = await vscode.window.showTextDocument(document);
+      await api.receive({ type: "openSession", id: "with-code" });
+    });
+
+    async function act(action: string): Promise<void> {
+      await api.receive({ type: "codeAction", sessionId: "with-code", blockIndex: 0, action });
+    }
+
+    async function undoRestores(): Promise<void> {
+      await vscode.window.showTextDocument(editor.document);
+      await vscode.commands.executeCommand("undo");
+      assert.equal(editor.document.getText(), original, "one Undo reverts the change");
+    }
+
+    test("insert at the cursor", async () => {
+      editor.selection = new vscode.Selection(1, 0, 1, 0);
+      await act("insert");
+      assert.equal(editor.document.getText(), `first line\n${code}second line\nthird line\n`);
+      await undoRestores();
+    });
+
+    test("replace the selection", async () => {
+      editor.selection = new vscode.Selection(1, 0, 1, "second line".length);
+      await act("replaceSelection");
+      assert.equal(editor.document.getText(), `first line\n${code}\nthird line\n`);
+      await undoRestores();
+    });
+
+    test("replace with nothing selected is refused in plain words", async () => {
+      editor.selection = new vscode.Selection(0, 0, 0, 0);
+      const before = api.posted.length;
+      await act("replaceSelection");
+      assert.equal(editor.document.getText(), original);
+      const notice = postedSince(before).find((m) => m.type === "notice");
+      assert.ok(notice?.type === "notice" && /Select the code to replace first/.test(notice.text));
+    });
+
+    const diffTab = (): vscode.Tab | undefined =>
+      vscode.window.tabGroups.all
+        .flatMap((g) => g.tabs)
+        .find((t) => t.input instanceof vscode.TabInputTextDiff && t.input.modified.scheme === "clarifycoder-proposal");
+
+    test("preview as a diff, then accept: one edit, one Undo", async () => {
+      editor.selection = new vscode.Selection(1, 0, 1, "second line".length);
+      await act("previewDiff");
+      const tab = await until("the diff editor", diffTab);
+      const input = tab.input as vscode.TabInputTextDiff;
+      const proposed = await vscode.workspace.openTextDocument(input.modified);
+      assert.equal(proposed.getText(), `first line\n${code}\nthird line\n`);
+      assert.equal(editor.document.getText(), original, "previewing changes nothing");
+      await vscode.commands.executeCommand("clarifycoder.acceptProposal", input.modified);
+      assert.equal(editor.document.getText(), `first line\n${code}\nthird line\n`);
+      await until("the diff to close", () => !diffTab());
+      await undoRestores();
+    });
+
+    test("preview as a diff, then reject: nothing changes", async () => {
+      editor.selection = new vscode.Selection(1, 0, 1, "second line".length);
+      await act("previewDiff");
+      const tab = await until("the diff editor", diffTab);
+      await vscode.commands.executeCommand("clarifycoder.rejectProposal", (tab.input as vscode.TabInputTextDiff).modified);
+      await until("the diff to close", () => !diffTab());
+      assert.equal(editor.document.getText(), original);
+    });
+
+    test("open in a new file, in the block's language", async () => {
+      await act("newFile");
+      const opened = await until("the new file", () => {
+        const e = vscode.window.activeTextEditor;
+        return e && e.document !== editor.document && e.document.isUntitled ? e : undefined;
+      });
+      assert.equal(opened.document.getText(), code);
+      assert.equal(opened.document.languageId, "python");
+    });
+
+    test("copy puts the code on the clipboard", async () => {
+      await vscode.env.clipboard.writeText("before");
+      await act("copy");
+      assert.equal(await vscode.env.clipboard.readText(), code);
+    });
+  });
+});

@@ -1,0 +1,832 @@
+/**
+ * The chat webview in Chromium, with a stand-in host: the real bundle (built here with esbuild from webview/main.ts)
+ * in a page with the CSP the real view uses, a fake `acquireVsCodeApi` that records what is posted, and host
+ * messages injected with `window.postMessage`. One browser for the file; pages are reused.
+ *
+ * Run: node --import tsx --test test/webview/webview.test.ts   (Chromium at /usr/bin/chromium, or $CHROMIUM_PATH)
+ * Screenshots go to test-results/webview-*.png.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import * as esbuild from "esbuild";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Question, SessionSnapshot } from "../../src/core/types.js";
+import { extractCodeBlocks } from "../../src/core/parse.js";
+import { webviewContentSecurityPolicy, type HostMessage, type StateMessage } from "../../src/core/webview-protocol.js";
+import type { AuditReport, FocusInfo, HarnessGlobal } from "./harness-api.js";
+import { themes, themeStyle, type ThemeName } from "./themes.js";
+
+const root = path.resolve(__dirname, "../..");
+const resultsDir = path.join(root, "test-results");
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+let server: Server;
+let origin = "";
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let webviewBundle = "";
+let harnessBundle = "";
+
+/** Everything that must stay empty: collected from the page's events, checked by `assertClean`. */
+const trouble = { pageErrors: [] as string[], dialogs: [] as string[], requests: [] as string[], navigations: [] as string[] };
+const consoleLines: string[] = [];
+
+async function bundle(entry: string): Promise<string> {
+  const result = await esbuild.build({
+    entryPoints: [path.join(root, entry)],
+    bundle: true,
+    write: false,
+    platform: "browser",
+    format: "iife",
+    target: "es2022",
+    loader: { ".css": "text" },
+    logLevel: "silent",
+  });
+  const output = result.outputFiles[0];
+  assert.ok(output, `no output for ${entry}`);
+  return output.text;
+}
+
+function escapeAttribute(value: string): string {
+  return value.replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;");
+}
+
+/**
+ * The page as VS Code would give it: theme variables on <html> and VS Code's default styles before the CSP (VS Code
+ * injects both ahead of the extension's <meta>), then the extension's own markup, CSP and nonce'd script.
+ */
+function pageHtml(themeName: ThemeName, nonce: string): string {
+  const theme = themes[themeName];
+  const csp = webviewContentSecurityPolicy(nonce, origin);
+  return `<!DOCTYPE html>
+<html lang="en" style="${escapeAttribute(themeStyle(theme))} background: ${theme.background};">
+<head>
+<meta data-page charset="utf-8">
+<style data-page id="_defaultStyles">body { margin: 0; padding: 0 20px; color: var(--vscode-editor-foreground); font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); }</style>
+<meta data-page http-equiv="Content-Security-Policy" content="${escapeAttribute(csp)}">
+<meta data-page name="viewport" content="width=device-width, initial-scale=1.0">
+<title>ClarifyCoder</title>
+</head>
+<body class="${theme.bodyClass}" data-vscode-theme-kind="${theme.bodyClass}">
+<div id="app" aria-live="polite"></div>
+<script data-page nonce="${nonce}" src="/webview.js"></script>
+</body>
+</html>`;
+}
+
+before(async () => {
+  [webviewBundle, harnessBundle] = await Promise.all([bundle("webview/main.ts"), bundle("test/webview/page/harness.ts")]);
+  server = createServer((request, response) => {
+    const url = new URL(request.url ?? "/", "http://127.0.0.1");
+    if (url.pathname === "/") {
+      const theme = (url.searchParams.get("theme") ?? "dark") as ThemeName;
+      response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+      response.end(pageHtml(theme in themes ? theme : "dark", randomBytes(16).toString("base64")));
+    } else if (url.pathname === "/webview.js") {
+      response.writeHead(200, { "content-type": "text/javascript; charset=utf-8" });
+      response.end(webviewBundle);
+    } else {
+      response.writeHead(404);
+      response.end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  assert.ok(address !== null && typeof address === "object");
+  origin = `http://127.0.0.1:${address.port}`;
+  assert.ok(existsSync(chromiumPath), `Chromium not found at ${chromiumPath} (set CHROMIUM_PATH)`);
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-dev-shm-usage",
+    ],
+  });
+  context = await browser.newContext({ viewport: { width: 400, height: 760 } });
+  await context.addInitScript({ content: harnessBundle });
+  page = await context.newPage();
+  page.on("pageerror", (error) => trouble.pageErrors.push(error.message));
+  page.on("dialog", (dialog) => {
+    trouble.dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
+  page.on("console", (message) => consoleLines.push(`${message.type()}: ${message.text()}`));
+  page.on("request", (request) => {
+    const url = request.url();
+    if (!url.startsWith(`${origin}/?`) && url !== `${origin}/webview.js`) trouble.requests.push(url);
+  });
+  page.on("framenavigated", (frame) => {
+    if (!frame.url().startsWith(`${origin}/?`)) trouble.navigations.push(frame.url());
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Driving the page.
+
+async function open(theme: ThemeName = "dark", keepState = false): Promise<void> {
+  for (const list of Object.values(trouble)) list.length = 0;
+  consoleLines.length = 0;
+  await page.goto(`${origin}/?theme=${theme}${keepState ? "&keepState" : ""}`);
+  await page.waitForFunction(() =>
+    (globalThis as unknown as HarnessGlobal).__harness.posted.some((m) => (m as { type?: unknown }).type === "ready"),
+  );
+  await page.evaluate(() => (globalThis as unknown as HarnessGlobal).__harness.clearPosted());
+}
+
+async function inject(message: HostMessage | unknown): Promise<void> {
+  await page.evaluate((m) => (globalThis as unknown as HarnessGlobal).__harness.inject(m), message as never);
+}
+
+async function injectAll(messages: HostMessage[]): Promise<void> {
+  await page.evaluate((m) => (globalThis as unknown as HarnessGlobal).__harness.injectAll(m), messages);
+}
+
+async function texts(selectors: string[]): Promise<(string | null)[]> {
+  return page.evaluate((s) => (globalThis as unknown as HarnessGlobal).__harness.texts(s), selectors);
+}
+
+async function injectJson(json: string): Promise<void> {
+  await page.evaluate((text) => (globalThis as unknown as HarnessGlobal).__harness.injectJson(text), json);
+}
+
+async function posted(): Promise<Record<string, unknown>[]> {
+  return (await page.evaluate(() => (globalThis as unknown as HarnessGlobal).__harness.posted)) as Record<string, unknown>[];
+}
+
+async function takePosted(): Promise<Record<string, unknown>[]> {
+  const messages = await posted();
+  await page.evaluate(() => (globalThis as unknown as HarnessGlobal).__harness.clearPosted());
+  return messages;
+}
+
+async function audit(): Promise<AuditReport> {
+  return page.evaluate(() => (globalThis as unknown as HarnessGlobal).__harness.audit());
+}
+
+async function focused(): Promise<FocusInfo | null> {
+  return page.evaluate(() => (globalThis as unknown as HarnessGlobal).__harness.focus());
+}
+
+async function blur(): Promise<void> {
+  await page.evaluate(() => (globalThis as unknown as HarnessGlobal).__harness.blur());
+}
+
+/** No script ran that should not, no CSP violation, no dialog, no request or navigation, no page error. */
+async function assertClean(): Promise<void> {
+  const { xssHits, violations } = await page.evaluate(() => {
+    const harness = (globalThis as unknown as HarnessGlobal).__harness;
+    return { xssHits: [...harness.xssHits], violations: [...harness.violations] };
+  });
+  assert.deepEqual(xssHits, [], "content ran script");
+  assert.deepEqual(violations, [], "CSP violations");
+  assert.deepEqual(trouble, { pageErrors: [], dialogs: [], requests: [], navigations: [] });
+  const noisy = consoleLines.filter((line) => line.startsWith("error") || /VSCode Elements|not sending/.test(line));
+  assert.deepEqual(noisy, [], "console errors or warnings");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Fixtures.
+
+const t0 = Date.UTC(2025, 4, 12, 9, 30);
+
+const questions: Question[] = [
+  {
+    id: "q1",
+    round: 1,
+    text: "Which input formats should it accept?",
+    suggestions: ["ISO 8601 only", "ISO 8601 and RFC 2822", "Anything Date.parse accepts"],
+  },
+  { id: "q2", round: 1, text: "What should happen when the input is invalid?", suggestions: ["Return null", "Throw a RangeError"] },
+];
+
+function snapshot(overrides: Partial<SessionSnapshot> = {}): SessionSnapshot {
+  return {
+    id: "s1",
+    state: "asking",
+    request: "Write a function that parses a date string",
+    context: {
+      languageId: "typescript",
+      fileName: "/work/app/src/dates.ts",
+      selection: { text: "export function parseDate() {}", startLine: 12, endLine: 18 },
+    },
+    questions: questions.map((q) => ({ ...q })),
+    rounds: 1,
+    assumptions: [],
+    answer: "",
+    codeBlocks: [],
+    createdAt: t0,
+    updatedAt: t0,
+    ...overrides,
+  };
+}
+
+function state(session: SessionSnapshot | null, overrides: Partial<StateMessage> = {}): StateMessage {
+  return {
+    type: "state",
+    session,
+    history: [
+      { id: "s1", title: "Parse a date string", updatedAt: Date.now() - 60_000 },
+      { id: "s0", title: "Debounce a function in TypeScript", updatedAt: Date.now() - 3 * 3_600_000 },
+    ],
+    model: { status: "ready", label: "qwen2.5-coder-1.5b-instruct-q4_k_m", backend: "CPU" },
+    context: {
+      chips: [
+        { id: "file", kind: "file", label: "dates.ts", description: "/work/app/src/dates.ts" },
+        { id: "selection", kind: "selection", label: "dates.ts:12-18", description: "Lines 12-18 of /work/app/src/dates.ts" },
+      ],
+    },
+    ...overrides,
+  };
+}
+
+function answered(session: SessionSnapshot, id: string, answer: { answer?: string; waived?: boolean }): SessionSnapshot {
+  return { ...session, questions: session.questions.map((q) => (q.id === id ? { ...q, ...answer } : q)) };
+}
+
+const dateParser = [
+  "Here is a parser that accepts ISO 8601 dates and returns `null` for anything else:",
+  "",
+  "```ts",
+  "/** Parses an ISO 8601 date (YYYY-MM-DD) in UTC, or returns null. */",
+  "export function parseDate(input: string): Date | null {",
+  "  const match = /^(\\d{4})-(\\d{2})-(\\d{2})$/.exec(input.trim());",
+  "  if (!match) return null;",
+  "  const [year, month, day] = match.slice(1).map(Number);",
+  "  const date = new Date(Date.UTC(year, month - 1, day));",
+  "  // Rejects days that do not exist, such as 2024-02-30.",
+  "  return date.getUTCMonth() === month - 1 ? date : null;",
+  "}",
+  "```",
+  "",
+  "It checks that the day exists (so `2024-02-30` is rejected) and works in UTC, so the result does not depend on",
+  "the machine's time zone.",
+].join("\n");
+
+function done(answer: string, overrides: Partial<SessionSnapshot> = {}): SessionSnapshot {
+  return snapshot({
+    state: "done",
+    questions: [
+      { ...questions[0]!, answer: "ISO 8601 only" },
+      { ...questions[1]!, waived: true },
+    ],
+    assumptions: ["Invalid input returns null rather than throwing.", "Dates are interpreted in UTC."],
+    answer,
+    codeBlocks: extractCodeBlocks(answer),
+    ...overrides,
+  });
+}
+
+const questionTexts = (): Promise<string[]> => page.locator(".question-text").allTextContents();
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tests.
+
+test("no model: a clear empty state, and Choose a model posts pickModel", async () => {
+  await open();
+  await inject(state(null, { model: { status: "none" }, history: [] }));
+  assert.equal(await page.locator(".empty-title").textContent(), "Choose a model to start");
+  assert.equal(await page.locator("#app").getAttribute("aria-live"), null, "no live region around the whole view");
+  assert.equal(await page.locator(".status-line").getAttribute("aria-live"), "polite");
+  assert.equal(await page.locator(".send").getAttribute("disabled"), "");
+  await page.locator(".pick-model").click();
+  assert.deepEqual(await takePosted(), [{ type: "pickModel" }]);
+  await inject(state(null, { model: { status: "error", error: "Not a GGUF file" } }));
+  assert.equal(await page.locator(".error-text").textContent(), "Not a GGUF file");
+  await inject(state(null, { model: { status: "loading", label: "tiny.gguf", progress: 0.4 } }));
+  assert.match((await page.locator(".model-label").textContent()) ?? "", /Loading tiny\.gguf… 40%/);
+  await assertClean();
+});
+
+test("the question form renders questions, suggestion chips and You decide", async () => {
+  await open();
+  await inject(state(snapshot()));
+  assert.deepEqual(await questionTexts(), questions.map((q) => q.text));
+  const chips = await page.locator(".question[data-question-id=q1] .suggestion:not(.waive)").allTextContents();
+  assert.deepEqual(chips, questions[0]!.suggestions);
+  assert.equal(await page.locator(".question[data-question-id=q2] .suggestion:not(.waive)").count(), 2);
+  assert.equal(await page.locator(".suggestion.waive").count(), 2);
+  assert.equal(await page.locator("vscode-textfield.answer-field").count(), 2);
+  assert.equal(await page.locator(".status-line").textContent(), "2 questions before writing code.");
+  // The request and its context are shown.
+  assert.equal(await page.locator(".request-text").textContent(), "Write a function that parses a date string");
+  assert.equal(await page.locator(".request-context").textContent(), "dates.ts · lines 12–18");
+  await assertClean();
+});
+
+test("clicking a suggestion answers with it; You decide waives", async () => {
+  await open();
+  await inject(state(snapshot()));
+  await page.locator(".question[data-question-id=q1] .suggestion", { hasText: "ISO 8601 and RFC 2822" }).click();
+  await page.locator(".question[data-question-id=q2] .suggestion.waive").click();
+  assert.deepEqual(await takePosted(), [
+    { type: "answer", sessionId: "s1", questionId: "q1", text: "ISO 8601 and RFC 2822" },
+    { type: "waive", sessionId: "s1", questionId: "q2" },
+  ]);
+  // The host's next state shows them settled.
+  let next = answered(snapshot(), "q1", { answer: "ISO 8601 and RFC 2822" });
+  next = answered(next, "q2", { waived: true });
+  await inject(state(next));
+  assert.match((await page.locator(".question[data-question-id=q1] .given").textContent()) ?? "", /Answer: ISO 8601 and RFC 2822/);
+  assert.match((await page.locator(".question[data-question-id=q2] .given").textContent()) ?? "", /You decide/);
+  // An answer can be changed while the round is open: the field comes back with it, Escape keeps the old one.
+  await page.locator(".question[data-question-id=q1] .link-button").click();
+  const q1Field = page.locator(".question[data-question-id=q1] vscode-textfield input");
+  assert.equal(await q1Field.inputValue(), "ISO 8601 and RFC 2822");
+  await q1Field.press("Escape");
+  assert.equal(await page.locator(".question[data-question-id=q1] vscode-textfield").count(), 0);
+  await page.locator(".question[data-question-id=q1] .link-button").click();
+  await q1Field.fill("ISO 8601 with a time zone");
+  await q1Field.press("Enter");
+  assert.deepEqual(await takePosted(), [{ type: "answer", sessionId: "s1", questionId: "q1", text: "ISO 8601 with a time zone" }]);
+  // A typed answer is sent with Enter.
+  await inject(state(snapshot()));
+  await page.locator(".question[data-question-id=q2] vscode-textfield input").fill("Return undefined");
+  await page.locator(".question[data-question-id=q2] vscode-textfield input").press("Enter");
+  assert.deepEqual(await takePosted(), [{ type: "answer", sessionId: "s1", questionId: "q2", text: "Return undefined" }]);
+  await assertClean();
+});
+
+test("Generate is disabled until every question of the round is answered or waived, then posts generate", async () => {
+  await open();
+  const generate = page.locator(".round.open vscode-button.generate");
+  await inject(state(snapshot()));
+  assert.equal(await generate.getAttribute("disabled"), "");
+  assert.equal(await page.locator(".round-hint").textContent(), "Answer or skip 2 more questions.");
+  await generate.click({ force: true });
+  await inject(state(answered(snapshot(), "q1", { answer: "ISO 8601 only" })));
+  assert.equal(await generate.getAttribute("disabled"), "");
+  await generate.click({ force: true });
+  assert.deepEqual(await takePosted(), [], "a disabled Generate posted something");
+  await inject(state(answered(answered(snapshot(), "q1", { answer: "ISO 8601 only" }), "q2", { waived: true })));
+  assert.equal(await generate.getAttribute("disabled"), null);
+  await generate.click();
+  assert.deepEqual(await takePosted(), [{ type: "generate", sessionId: "s1" }]);
+
+  // Later rounds work the same; the earlier round stays as a record.
+  const round2 = snapshot({
+    rounds: 2,
+    questions: [
+      { ...questions[0]!, answer: "ISO 8601 only" },
+      { ...questions[1]!, waived: true },
+      { id: "q3", round: 2, text: "Should it accept a time part?", suggestions: ["Yes", "No"] },
+    ],
+  });
+  await inject(state(round2));
+  assert.equal(await page.locator(".round").count(), 2);
+  assert.equal(await page.locator(".round.open .question").count(), 1);
+  assert.equal(await page.locator(".round:not(.open) vscode-textfield").count(), 0);
+  assert.equal(await generate.getAttribute("disabled"), "");
+  // An answer typed but not yet sent counts: Generate sends it first.
+  await page.locator(".question[data-question-id=q3] vscode-textfield input").fill("Only dates");
+  assert.equal(await generate.getAttribute("disabled"), null);
+  await generate.click();
+  assert.deepEqual(await takePosted(), [
+    { type: "answer", sessionId: "s1", questionId: "q3", text: "Only dates" },
+    { type: "generate", sessionId: "s1" },
+  ]);
+  await assertClean();
+});
+
+test("streaming: growing chunks render as markdown with a highlighted code block", async () => {
+  await open();
+  const generating = done("", { state: "generating", codeBlocks: [] });
+  await inject(state(generating));
+  assert.equal(await page.locator(".status-line").textContent(), "Writing code…");
+  assert.equal(await page.locator(".answer").getAttribute("aria-busy"), "true");
+  const pieces = dateParser.match(/[\s\S]{1,37}/g) ?? [];
+  let sent = "";
+  let sawOpenFence = false;
+  for (const piece of pieces) {
+    await inject({ type: "chunk", sessionId: "s1", text: piece });
+    sent += piece;
+    const blocks = (await audit()).codeBlocks;
+    assert.equal(blocks.length, extractCodeBlocks(sent).length, `after ${sent.length} chars`);
+    if (blocks.length === 1 && !sent.includes("```\n\nIt")) sawOpenFence = true;
+  }
+  assert.ok(sawOpenFence, "an unclosed fence rendered while streaming");
+  assert.equal(await page.locator(".markdown p").first().textContent(), "Here is a parser that accepts ISO 8601 dates and returns null for anything else:");
+  const [block] = (await audit()).codeBlocks;
+  assert.equal(block?.code, extractCodeBlocks(dateParser)[0]?.code);
+  assert.equal(block?.language, "ts");
+  assert.ok((await page.locator(".code-block .hljs-keyword").count()) > 3, "highlighted");
+  assert.equal(await page.locator(".code-tool").first().isDisabled(), true, "actions wait for the answer to finish");
+  // A chunk for another session is ignored.
+  await inject({ type: "chunk", sessionId: "other", text: "\n\nNOT THIS" });
+  assert.doesNotMatch((await page.locator(".markdown").textContent()) ?? "", /NOT THIS/);
+  // The final state is authoritative.
+  await inject(state(done(dateParser)));
+  assert.equal(await page.locator(".answer").getAttribute("aria-busy"), "false");
+  assert.equal(await page.locator(".code-tool").first().isDisabled(), false);
+  assert.equal(await page.locator(".status-line").textContent(), "Done: 1 code block.");
+  await assertClean();
+});
+
+test("Stop posts stop while busy (button and Escape)", async () => {
+  await open();
+  await inject(state(snapshot({ state: "assessing", questions: [], rounds: 0 })));
+  assert.equal(await page.locator(".send").isVisible(), false);
+  await page.locator(".stop").click();
+  assert.deepEqual(await takePosted(), [{ type: "stop", sessionId: "s1" }]);
+  await inject(state(done("partial", { state: "generating" })));
+  await page.locator(".composer-input textarea").focus();
+  await page.keyboard.press("Escape");
+  assert.deepEqual(await takePosted(), [{ type: "stop", sessionId: "s1" }]);
+  // Cancelled shows what was produced.
+  await inject(state(done("Here is `part`", { state: "cancelled" })));
+  assert.equal(await page.locator(".stop").isVisible(), false);
+  assert.equal(await page.locator(".send").isVisible(), true);
+  assert.equal(await page.locator(".state-note").textContent(), "Stopped. This is what was produced:");
+  assert.equal(await page.locator(".markdown").textContent(), "Here is part\n");
+  await assertClean();
+});
+
+test("each code-block action posts codeAction with the block's index", async () => {
+  await open();
+  const answer = [
+    "First:",
+    "```py\nprint(1)\n```",
+    "Indented code is not a block:",
+    "",
+    "    not_a_block()",
+    "",
+    "- in a list:",
+    "  ```js",
+    "  console.log(2)",
+    "  ```",
+    "~~~",
+    "three",
+    "~~~",
+    "> ```sh",
+    "> echo 4",
+    "> ```",
+  ].join("\n");
+  const expected = extractCodeBlocks(answer);
+  assert.equal(expected.length, 4);
+  await inject(state(done(answer)));
+  const report = await audit();
+  assert.deepEqual(
+    report.codeBlocks.map((b) => b.code),
+    expected.map((b) => b.code),
+  );
+  assert.deepEqual(
+    report.codeBlocks.map((b) => b.index),
+    [0, 1, 2, 3],
+  );
+  const actions = ["insert", "replaceSelection", "previewDiff", "newFile", "copy"];
+  for (let index = 0; index < expected.length; index++) {
+    for (const action of actions) {
+      await page.locator(`.code-block[data-block-index="${index}"] .code-tool[data-action="${action}"]`).click();
+    }
+  }
+  assert.deepEqual(
+    await takePosted(),
+    expected.flatMap((_, blockIndex) => actions.map((action) => ({ type: "codeAction", sessionId: "s1", blockIndex, action }))),
+  );
+  await assertClean();
+});
+
+test("keyboard only: Tab, Enter and Space from typing a request to Generate", async () => {
+  await open();
+  const oneOpen = [questions[0]!, { id: "q2", round: 1, text: "Should it accept times too?", suggestions: [] }];
+  await inject(state(null, { context: { chips: [] } }));
+  let steps = 0;
+  while ((await focused())?.className !== "composer-input" && steps++ < 12) await page.keyboard.press("Tab");
+  assert.equal((await focused())?.className, "composer-input", "Tab reaches the composer");
+  await page.keyboard.type("Write a date parser");
+  await page.keyboard.press("Shift+Enter");
+  await page.keyboard.type("in TypeScript");
+  await page.keyboard.press("Enter");
+  assert.deepEqual(await takePosted(), [{ type: "send", text: "Write a date parser\nin TypeScript" }]);
+  assert.equal(await page.locator(".composer-input").evaluate((e) => (e as unknown as { value: string }).value), "");
+
+  const asked = snapshot({ request: "Write a date parser\nin TypeScript", questions: oneOpen });
+  await inject(state(snapshot({ ...asked, state: "assessing", questions: [], rounds: 0 }), { context: { chips: [] } }));
+  await inject(state(asked, { context: { chips: [] } }));
+  assert.equal((await focused())?.focusKey, "field:q1", "a new round takes the focus to its first question");
+
+  await page.keyboard.press("Tab");
+  const chip = await focused();
+  assert.equal(chip?.focusKey, "suggestion:q1:0");
+  assert.equal(chip?.focusVisible, true, "keyboard focus is visible");
+  await page.keyboard.press("Space");
+  assert.deepEqual(await takePosted(), [{ type: "answer", sessionId: "s1", questionId: "q1", text: "ISO 8601 only" }]);
+  const afterFirst = answered(asked, "q1", { answer: "ISO 8601 only" });
+  await inject(state(afterFirst, { context: { chips: [] } }));
+  assert.equal((await focused())?.focusKey, "field:q2", "focus moves on to the next open question");
+
+  await page.keyboard.press("Tab");
+  assert.equal((await focused())?.focusKey, "waive:q2");
+  await page.keyboard.press("Enter");
+  assert.deepEqual(await takePosted(), [{ type: "waive", sessionId: "s1", questionId: "q2" }]);
+  await inject(state(answered(afterFirst, "q2", { waived: true }), { context: { chips: [] } }));
+  assert.equal((await focused())?.focusKey, "generate", "then to Generate");
+  await page.keyboard.press("Enter");
+  assert.deepEqual(await takePosted(), [{ type: "generate", sessionId: "s1" }]);
+  await inject(state({ ...answered(afterFirst, "q2", { waived: true }), state: "generating" }, { context: { chips: [] } }));
+  assert.equal((await focused())?.className, "composer-input", "when Generate goes away the focus returns to the composer");
+
+  // Code-block actions are reachable too.
+  await inject(state(done(dateParser), { context: { chips: [] } }));
+  await page.locator(".code-tool[data-action=copy]").focus();
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Shift+Tab");
+  await page.keyboard.press("Space");
+  assert.deepEqual(await takePosted(), [
+    { type: "codeAction", sessionId: "s1", blockIndex: 0, action: "copy" },
+    { type: "codeAction", sessionId: "s1", blockIndex: 0, action: "newFile" },
+  ]);
+  await assertClean();
+});
+
+test("assumptions are collapsed and each can be corrected", async () => {
+  await open();
+  await inject(state(done(dateParser, { questions: [], rounds: 0 })));
+  const details = page.locator("details.assumptions");
+  assert.equal(await details.getAttribute("open"), null, "collapsed");
+  assert.equal(await page.locator(".assumptions-summary").textContent(), "2 assumptions");
+  await page.locator(".assumptions-summary").click();
+  await page.locator(".assumption .link-button").nth(1).click();
+  const field = page.locator(".assumption.editing vscode-textfield input");
+  await field.fill("Dates are in the user's local time zone.");
+  await field.press("Enter");
+  assert.deepEqual(await takePosted(), [
+    { type: "correctAssumption", sessionId: "s1", index: 1, text: "Dates are in the user's local time zone." },
+  ]);
+  assert.equal(await page.locator(".assumption.editing").count(), 0);
+  assert.equal(await details.getAttribute("open"), "", "stays open while editing");
+  await assertClean();
+});
+
+test("history, new chat, context chips and links post their intents", async () => {
+  await open();
+  await inject(state(done("See [the spec](https://www.rfc-editor.org/rfc/rfc3339) and [local](./x.md) or <https://example.com/a>.")));
+  await page.locator(".history-toggle").click();
+  assert.equal(await page.locator(".history-item").count(), 2);
+  assert.equal(await page.locator(".history-open[aria-current=true] .history-title").textContent(), "Parse a date string");
+  await page.locator(".history-open", { hasText: "Debounce" }).click();
+  await page.locator(".history-delete").nth(1).click();
+  await page.locator(".new-chat").click();
+  await page.locator(".chip-remove").first().click();
+  await page.locator(".md-link", { hasText: "the spec" }).click();
+  await page.locator(".md-link", { hasText: "example.com" }).focus();
+  await page.keyboard.press("Enter");
+  await page.locator(".md-link-inert", { hasText: "local" }).click();
+  await page.locator(".model-button").click();
+  assert.deepEqual(await takePosted(), [
+    { type: "openSession", id: "s0" },
+    { type: "deleteSession", id: "s0" },
+    { type: "newChat" },
+    { type: "removeContext", chipId: "file" },
+    { type: "openLink", url: "https://www.rfc-editor.org/rfc/rfc3339" },
+    { type: "openLink", url: "https://example.com/a" },
+    { type: "pickModel" },
+  ]);
+  assert.equal(page.url().startsWith(`${origin}/?`), true, "no navigation");
+  await assertClean();
+});
+
+test("drafts survive a reload through setState", async () => {
+  await open();
+  await inject(state(snapshot()));
+  await page.locator(".composer-input textarea").fill("half-written request");
+  await page.locator(".question[data-question-id=q2] vscode-textfield input").fill("Return null please");
+  await page.waitForFunction(() => {
+    const saved = (globalThis as unknown as HarnessGlobal).__harness.savedState as
+      | { draft?: string; answerDrafts?: Record<string, string> }
+      | undefined;
+    return saved?.draft === "half-written request" && saved.answerDrafts?.["s1/q2"] === "Return null please";
+  });
+  await page.goto(`${origin}/?theme=dark&keepState`);
+  await page.waitForFunction(() => (globalThis as unknown as HarnessGlobal).__harness.posted.length > 0);
+  await inject(state(snapshot()));
+  assert.equal(await page.locator(".composer-input textarea").inputValue(), "half-written request");
+  assert.equal(await page.locator(".question[data-question-id=q2] vscode-textfield input").inputValue(), "Return null please");
+  await assertClean();
+});
+
+test("malformed host messages are dropped with a log line and the UI keeps working", async () => {
+  await open();
+  await inject(state(snapshot()));
+  const valid = JSON.stringify(state(snapshot()));
+  const malformed: unknown[] = [
+    null,
+    undefined,
+    "state",
+    42,
+    [state(snapshot())],
+    {},
+    { type: "eval", code: "__xss('eval')" },
+    { type: "state" },
+    { type: "state", session: null },
+    { ...state(snapshot()), extra: true },
+    state({ ...snapshot(), state: "hacked" as SessionSnapshot["state"] }),
+    state({ ...snapshot(), questions: [{ id: "q1", round: 1, text: 7, suggestions: [] } as unknown as Question] }),
+    state({ ...snapshot(), answer: "x".repeat(8_000_001) }),
+    { type: "chunk", sessionId: "s1", text: 5 },
+    { type: "chunk", text: "no session" },
+    { type: "notice", level: "fatal", text: "x" },
+    { type: "focusComposer", draft: ["x"] },
+  ];
+  for (const message of malformed) await inject(message);
+  const pollution = [
+    valid.replace('"id":"s1"', '"id":"s1","__proto__":{"polluted":"yes"}'),
+    valid.replace('"type":"state"', '"type":"state","constructor":{"prototype":{"polluted":"yes"}}'),
+    valid.replace('"id":"q1"', '"id":"q1","__proto__":{"text":"<img src=x onerror=__xss(1)>"}'),
+  ];
+  for (const json of pollution) await injectJson(json);
+  const dropped = consoleLines.filter((line) => line.includes("dropped a message from the host"));
+  assert.equal(dropped.length, malformed.length + pollution.length, dropped.join("\n"));
+  assert.deepEqual(await questionTexts(), questions.map((q) => q.text), "the last valid state is still shown");
+  assert.equal(await page.evaluate(() => (({}) as Record<string, unknown>).polluted === undefined), true);
+  // And the next valid message renders.
+  await inject(state(answered(snapshot(), "q1", { answer: "ISO 8601 only" })));
+  assert.match((await page.locator(".question[data-question-id=q1] .given").textContent()) ?? "", /ISO 8601 only/);
+  await page.locator(".question[data-question-id=q2] .suggestion").first().click();
+  assert.deepEqual(await takePosted(), [{ type: "answer", sessionId: "s1", questionId: "q2", text: "Return null" }]);
+  await assertClean();
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// XSS: model output everywhere it can appear. None may run, none may leave its place.
+
+const x = (tag: string): string => `__xss('${tag}')`;
+
+const xssCorpus: string[] = [
+  `<script>${x("script")}</script>`,
+  `<img src=x onerror="${x("img")}">`,
+  `<img src=x onerror=alert(1)>`,
+  `<svg onload="${x("svg")}">`,
+  `<svg><script>${x("svg-script")}</script></svg>`,
+  `<svg><a xlink:href="javascript:${x("xlink")}"><text y="20">x</text></a></svg>`,
+  `<math><mtext><table><mglyph><style><img src=x onerror=${x("mxss")}>`,
+  `<iframe src="javascript:${x("iframe")}"></iframe>`,
+  `<iframe srcdoc="<script>parent.${x("srcdoc")}</script>"></iframe>`,
+  `<object data="javascript:${x("object")}"></object>`,
+  `<embed src="javascript:${x("embed")}">`,
+  `<a href="javascript:${x("a")}">click</a>`,
+  `<a href="&#106;avascript:${x("a-entity")}">click</a>`,
+  `[click](javascript:${x("md-link")})`,
+  `[click](JaVaScRiPt:${x("md-link-case")})`,
+  `[click](javascript&#58;${x("md-link-entity")})`,
+  `[click](&#x6A;avascript:${x("md-link-hex")})`,
+  `[click](  javascript:${x("md-link-space")})`,
+  `[click](vbscript:msgbox(1))`,
+  `[click](data:text/html;base64,PHNjcmlwdD5wYXJlbnQuX194c3MoJ2RhdGEnKTwvc2NyaXB0Pg==)`,
+  `[click](command:workbench.action.terminal.new)`,
+  `[click](https://example.com" onmouseover="${x("attr-break")})`,
+  `<javascript:${x("autolink-js")}>`,
+  `<https://example.com/"onmouseover="${x("autolink-attr")}">`,
+  `[ref][r]\n\n[r]: javascript:${x("reference")}`,
+  `![x](javascript:${x("md-img")})`,
+  `![x](x" onerror="${x("md-img-attr")})`,
+  `![x](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9Il9feHNzKCdkYXRhLXN2ZycpIj48L3N2Zz4=)`,
+  `![tracker](https://example.com/pixel.png)`,
+  "`</code></pre><img src=x onerror=" + x("code-inline") + ">`",
+  "```\n</code></pre><script>" + x("fence-breakout") + "</script>\n```",
+  "```html\n<script>" + x("fence-html") + "</script>\n<img src=x onerror=" + x("fence-img") + ">\n```",
+  '```"><img src=x onerror=' + x("fence-info") + ">\ncode\n```",
+  "```js onload=" + x("fence-info-attr") + "\nlet a = 1;\n```",
+  "````\n```\n</div></div><script>" + x("nested-fence") + "</script>\n```\n````",
+  "```\nunclosed fence <script>" + x("unclosed") + "</script>",
+  `<style>body{background:url("javascript:${x("style")}")}</style>`,
+  `<meta http-equiv="refresh" content="0;url=javascript:${x("meta")}">`,
+  `<base href="javascript:${x("base")}//">`,
+  `<link rel="stylesheet" href="https://example.com/x.css">`,
+  `<form action="javascript:${x("form")}"><button>go</button></form>`,
+  `<input autofocus onfocus="${x("autofocus")}">`,
+  `<details open ontoggle="${x("details")}">`,
+  `<body onload="${x("body")}">`,
+  `<video><source onerror="${x("video")}"></video>`,
+  `<noscript><p title="</noscript><img src=x onerror=${x("noscript")}>">`,
+  `<!--<img src="--><img src=x onerror=${x("comment")}//">`,
+  `<table><td background="javascript:${x("table")}">`,
+  `| a | b |\n|:--|--:|\n| <img src=x onerror=${x("table-cell")}> | 2 |`,
+  `&lt;script&gt;${x("entity")}&lt;/script&gt;`,
+  `&#60;img src=x onerror=${x("entity-num")}&#62;`,
+  `<scr<script>ipt>${x("nested")}</scr</script>ipt>`,
+  `\\u003cimg src=x onerror=${x("unicode-escape")}\\u003e`,
+  `＜script＞${x("fullwidth")}＜/script＞`,
+  `\u202E<script>${x("rtl")}</script>`,
+  `<img src=x on\u200Berror=${x("zwsp")}>`,
+  `<scr\u0000ipt>${x("nul")}</script>`,
+  "${" + x("template-literal") + "}",
+  `{{constructor.constructor('${x("template")}')()}}`,
+];
+
+test(`XSS: ${xssCorpus.length} payloads as model output never run and never escape their place`, async () => {
+  assert.ok(xssCorpus.length >= 30);
+  await open();
+  for (const [i, payload] of xssCorpus.entries()) {
+    const where = `payload ${i}: ${JSON.stringify(payload).slice(0, 80)}`;
+    // 1. In every text field of an open round, the history, the chips and the model status.
+    const asking = snapshot({
+      request: payload,
+      questions: [{ id: "q1", round: 1, text: payload, suggestions: [payload, "ok"] }],
+      assumptions: [payload],
+    });
+    await injectAll([
+      state(asking, {
+        history: [{ id: "s1", title: payload, updatedAt: t0 }],
+        model: { status: "ready", label: payload, backend: payload },
+        context: { chips: [{ id: "c", kind: "file", label: payload, description: payload }] },
+      }),
+      { type: "notice", level: "error", text: payload },
+    ]);
+    let report = await audit();
+    assert.deepEqual(report.forbiddenElements, [], where);
+    assert.deepEqual(report.forbiddenAttributes, [], where);
+    const shown = await texts([".request-text", ".question-text", ".question .suggestion", ".assumption-text", ".history-title", ".chip-label", ".notice-text"]);
+    assert.deepEqual(shown, [payload, payload, payload, payload, null, payload, payload], where);
+
+    // 2. In the answer (as prose, inside a fence, as link text and target) and the failure's message and raw text.
+    const answer = `${payload}\n\n\`\`\`html\n${payload}\n\`\`\`\n\n[${payload}](${payload}) after\n`;
+    const failed = snapshot({
+      state: "failed",
+      questions: [],
+      answer,
+      codeBlocks: extractCodeBlocks(answer),
+      failure: { message: payload, raw: payload },
+    });
+    await inject(state(failed));
+    report = await audit();
+    assert.deepEqual(report.forbiddenElements, [], where);
+    assert.deepEqual(report.forbiddenAttributes, [], where);
+    assert.deepEqual(report.unexpectedMarkdown, [], where);
+    assert.deepEqual(report.codeBlocks.map((b) => b.code), extractCodeBlocks(answer).map((b) => b.code), where);
+    for (const link of report.links) assert.match(link, /^https?:\/\//, where);
+    assert.deepEqual(await texts([".failure-message", "pre.raw"]), [payload, payload], where);
+
+    // 3. Streamed in after that.
+    await inject({ type: "chunk", sessionId: "s1", text: `\n\n${payload}` });
+    report = await audit();
+    assert.deepEqual(report.forbiddenElements, [], where);
+    assert.deepEqual(report.forbiddenAttributes, [], where);
+    assert.deepEqual(report.unexpectedMarkdown, [], where);
+    assert.equal(report.codeBlocks.length, extractCodeBlocks(`${answer}\n\n${payload}`).length, where);
+  }
+  // Every link left in the answer is inert: clicking asks the host, and only for http(s).
+  const links = page.locator(".md-link, .md-link-inert, .md-image");
+  for (let i = 0; i < (await links.count()); i++) await links.nth(i).click();
+  for (const message of await takePosted()) {
+    assert.equal(message.type, "openLink");
+    assert.match(String(message.url), /^https?:\/\//);
+  }
+  await page.waitForTimeout(300);
+  await assertClean();
+  assert.equal((await audit()).scripts, 1);
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Screenshots (test-results/webview-*.png): the questions form and a streamed answer, light and dark.
+
+test("screenshots in light, dark and high-contrast themes", async () => {
+  mkdirSync(resultsDir, { recursive: true });
+  const asking = snapshot({
+    questions: [
+      { ...questions[0]!, answer: "ISO 8601 only" },
+      questions[1]!,
+      { id: "q3", round: 1, text: "Should it accept a time part (2024-05-12T09:30)?", suggestions: ["Dates only", "Date and time"] },
+    ],
+  });
+  for (const theme of ["light", "dark", "hc"] as const) {
+    await open(theme);
+    if (theme !== "hc") {
+      await inject(state(asking));
+      await page.locator(".question[data-question-id=q3] vscode-textfield input").fill("Dates only, for now");
+      await blur();
+      await page.screenshot({ path: path.join(resultsDir, `webview-questions-${theme}.png`) });
+    }
+    await inject(state(done("", { state: "generating" })));
+    for (const piece of dateParser.match(/[\s\S]{1,60}/g) ?? []) await inject({ type: "chunk", sessionId: "s1", text: piece });
+    await page.screenshot({ path: path.join(resultsDir, `webview-streaming-${theme}.png`) });
+    await inject(state(done(dateParser)));
+    await page.locator("details.assumptions summary").click();
+    await blur();
+    await page.screenshot({ path: path.join(resultsDir, `webview-answer-${theme}.png`) });
+    await assertClean();
+  }
+  // The dark theme's other states: no model yet, and a failure with the model's raw text.
+  await open("dark");
+  await inject(state(null, { model: { status: "none" }, context: { chips: [] } }));
+  await page.screenshot({ path: path.join(resultsDir, "webview-no-model-dark.png") });
+  const raw = '{"decision": "ask", "questions": [{"question": "Which format should the';
+  await inject(state(snapshot({ state: "failed", questions: [], failure: { message: "The model's reply was cut off before it was complete (it hit the token limit).", raw } })));
+  await inject({ type: "notice", level: "warning", text: "Nothing is selected in the editor to replace." });
+  await page.screenshot({ path: path.join(resultsDir, "webview-failed-dark.png") });
+  await assertClean();
+});
