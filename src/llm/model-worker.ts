@@ -33,6 +33,8 @@ export interface RequestOptions<M extends Method> {
 
 interface Pending {
   method: Method;
+  /** The process the request went to: when it ends, only its own requests fail. */
+  child: ChildProcess;
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
   onEvent?: (event: unknown) => void;
@@ -68,30 +70,29 @@ export class ModelWorker {
   }
 
   request<M extends Method>(method: M, params: ParamsOf<M>, options: RequestOptions<M> = {}): Promise<ResultOf<M>> {
-    if (options.signal?.aborted) return Promise.reject(new WorkerError("bad-request", "Cancelled before it started."));
+    const { signal, onEvent } = options;
+    if (signal?.aborted) return Promise.reject(new WorkerError("bad-request", "Cancelled before it started."));
     const child = this.ensureChild();
     const id = this.nextId++;
     return new Promise<ResultOf<M>>((resolve, reject) => {
-      const pending: Pending = { method, resolve: (v) => resolve(v as ResultOf<M>), reject };
-      if (options.onEvent) {
-        const onEvent = options.onEvent;
-        pending.onEvent = (event) => onEvent(event as EventOf<M>);
-      }
-      this.pending.set(id, pending);
-      const onAbort = (): void => void this.post({ type: "cancel", id });
-      options.signal?.addEventListener("abort", onAbort, { once: true });
-      const cleanup = (): void => options.signal?.removeEventListener("abort", onAbort);
-      pending.resolve = (v) => {
-        cleanup();
-        resolve(v as ResultOf<M>);
-      };
-      pending.reject = (e) => {
-        cleanup();
-        reject(e);
-      };
+      const onAbort = (): void => void this.post({ type: "cancel", id }, child);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const done = (): void => signal?.removeEventListener("abort", onAbort);
+      this.pending.set(id, {
+        method,
+        child,
+        resolve: (value) => {
+          done();
+          resolve(value as ResultOf<M>);
+        },
+        reject: (error) => {
+          done();
+          reject(error);
+        },
+        ...(onEvent ? { onEvent: (event: unknown) => onEvent(event as EventOf<M>) } : {}),
+      });
       if (!this.post({ type: "request", id, method, params }, child)) {
-        this.pending.delete(id);
-        pending.reject(new WorkerError("worker-crashed", "The model worker is not reachable."));
+        this.settle(id, new WorkerError("worker-crashed", "The model worker is not reachable."));
       }
     });
   }
@@ -106,7 +107,7 @@ export class ModelWorker {
     const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
     await exited;
     clearTimeout(timer);
-    this.failAll(new WorkerError("worker-crashed", "The model worker was stopped."));
+    this.failFor(child, new WorkerError("worker-crashed", "The model worker was stopped."));
   }
 
   private post(message: ParentMessage, child = this.child): boolean {
@@ -139,21 +140,26 @@ export class ModelWorker {
       log?.("warn", text.trimEnd());
     });
     child.on("message", (message: unknown) => {
-      if (isChildMessage(message)) this.receive(message);
+      if (isChildMessage(message)) this.receive(message, child);
     });
     child.on("exit", (code, signal) => {
-      if (this.child !== child) return;
-      this.child = undefined;
-      const error = this.crashError(code, signal);
-      if (this.pending.size > 0 || code !== 0) for (const listener of this.crashListeners) listener(error);
-      this.failAll(error);
+      const current = this.child === child;
+      if (current) this.child = undefined;
+      const inFlight = this.inFlight(child);
+      if (!current && inFlight.length === 0) return;
+      const error = this.crashError(code, signal, inFlight);
+      if (inFlight.length > 0 || code !== 0) for (const listener of this.crashListeners) listener(error);
+      this.failFor(child, error);
     });
     child.on("error", (err) => log?.("error", `model worker: ${err.message}`));
     return child;
   }
 
-  private crashError(code: number | null, signal: NodeJS.Signals | null): WorkerError {
-    const inFlight = [...this.pending.values()].map((p) => p.method);
+  private inFlight(child: ChildProcess): Method[] {
+    return [...this.pending.values()].filter((p) => p.child === child).map((p) => p.method);
+  }
+
+  private crashError(code: number | null, signal: NodeJS.Signals | null, inFlight: Method[]): WorkerError {
     const during = inFlight.length > 0 ? ` while handling "${inFlight.join('", "')}"` : "";
     const how = signal ? `was killed by ${signal}` : `exited with code ${code ?? "unknown"}`;
     const assert = this.stderrTail.find((l) => /GGML_ASSERT|error|abort/i.test(l));
@@ -166,8 +172,13 @@ export class ModelWorker {
     );
   }
 
-  private receive(message: ChildMessage): void {
+  private receive(message: ChildMessage, from: ChildProcess): void {
     if (message.type === "ready") return;
+    if (message.type === "retiring") {
+      // It will exit after its reply: the next request goes to a new worker.
+      if (this.child === from) this.child = undefined;
+      return;
+    }
     if (message.type === "log") {
       this.options.log?.(message.level, message.message);
       return;
@@ -178,14 +189,18 @@ export class ModelWorker {
       pending.onEvent?.(message.event);
       return;
     }
-    this.pending.delete(message.id);
-    if (message.ok) pending.resolve(message.result);
-    else pending.reject(new WorkerError(message.error.code, message.error.message));
+    this.settle(message.id, message.ok ? { result: message.result } : new WorkerError(message.error.code, message.error.message));
   }
 
-  private failAll(error: WorkerError): void {
-    const all = [...this.pending.values()];
-    this.pending.clear();
-    for (const p of all) p.reject(error);
+  private settle(id: number, outcome: { result: unknown } | Error): void {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    this.pending.delete(id);
+    if (outcome instanceof Error) pending.reject(outcome);
+    else pending.resolve(outcome.result);
+  }
+
+  private failFor(child: ChildProcess, error: WorkerError): void {
+    for (const [id, p] of [...this.pending]) if (p.child === child) this.settle(id, error);
   }
 }

@@ -21,6 +21,8 @@ export interface LoadParams {
   model: string;
   /** Where downloaded models are kept. */
   modelsDirectory?: string;
+  /** A download that receives nothing for this long is stopped with a reason (default 60 s). */
+  downloadStallMs?: number;
   gpu?: GpuChoice;
   /** CPU threads for evaluation; 0 or absent means the machine's physical cores. */
   threads?: number;
@@ -103,6 +105,8 @@ export type ParentMessage =
 
 export type ChildMessage =
   | { type: "ready" }
+  /** The worker will exit after its next reply; new requests should go to a new worker. */
+  | { type: "retiring" }
   | { type: "response"; id: number; ok: true; result: unknown }
   | { type: "response"; id: number; ok: false; error: WorkerErrorPayload }
   | { type: "event"; id: number; event: unknown }
@@ -122,5 +126,5 @@ export class WorkerError extends Error {
 export function isChildMessage(value: unknown): value is ChildMessage {
   if (typeof value !== "object" || value === null) return false;
   const type = (value as { type?: unknown }).type;
-  return type === "ready" || type === "response" || type === "event" || type === "log";
+  return type === "ready" || type === "retiring" || type === "response" || type === "event" || type === "log";
 }

@@ -38,9 +38,16 @@ import {
 import type { JsonSchema, StopReason } from "../core/model.js";
 import { checkModelMetadata } from "./gguf-check.js";
 
-function send(message: ChildMessage): void {
-  process.send?.(message);
+function send(message: ChildMessage, then?: () => void): void {
+  if (process.send) process.send(message, () => then?.());
+  else then?.();
 }
+
+/**
+ * Set when work that cannot be stopped is left running (the downloader's retry loop ignores cancellation while it
+ * fetches the file's headers): the worker ends itself after its reply, and the next request starts a clean one.
+ */
+let exitAfterReply = false;
 
 interface Conversation {
   id: string;
@@ -137,17 +144,7 @@ async function load(params: LoadParams, id: number, signal: AbortSignal): Promis
   await unload();
   let modelPath: string;
   if (/^(hf:|https?:)/.test(params.model)) {
-    try {
-      modelPath = await resolveModelFile(params.model, {
-        ...(params.modelsDirectory ? { directory: params.modelsDirectory } : {}),
-        cli: false,
-        signal,
-        onProgress: ({ totalSize, downloadedSize }) =>
-          send({ type: "event", id, event: { kind: "download", loaded: downloadedSize, total: totalSize } }),
-      });
-    } catch (error) {
-      throw new WorkerError("download-failed", `Could not download ${params.model}: ${messageOf(error)}`);
-    }
+    modelPath = await download(params, id, signal);
   } else {
     modelPath = path.resolve(params.model);
   }
@@ -214,6 +211,52 @@ async function load(params: LoadParams, id: number, signal: AbortSignal): Promis
   };
   loaded = { model, context, chatWrapper: resolveChatWrapper(model), info: result };
   return result;
+}
+
+/**
+ * Downloads (or finds already downloaded) a model with node-llama-cpp's downloader. Its transport retries a failing
+ * connection for many minutes; a download that makes no progress for `downloadStallMs` is stopped with a reason
+ * instead.
+ */
+async function download(params: LoadParams, id: number, signal: AbortSignal): Promise<string> {
+  const stallMs = params.downloadStallMs ?? 60_000;
+  const stalled = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const watch = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => stalled.abort(), stallMs);
+  };
+  const onCancel = (): void => stalled.abort();
+  signal.addEventListener("abort", onCancel, { once: true });
+  watch();
+  let received = -1;
+  const gaveUp = new Promise<never>((_, reject) => {
+    stalled.signal.addEventListener("abort", () => reject(new Error("stopped")), { once: true });
+  });
+  try {
+    return await Promise.race([gaveUp, resolveModelFile(params.model, {
+      ...(params.modelsDirectory ? { directory: params.modelsDirectory } : {}),
+      cli: false,
+      signal: stalled.signal,
+      deleteTempFileOnCancel: false,
+      onProgress: ({ totalSize, downloadedSize }) => {
+        if (downloadedSize !== received) watch();
+        received = downloadedSize;
+        send({ type: "event", id, event: { kind: "download", loaded: downloadedSize, total: totalSize } });
+      },
+    })]);
+  } catch (error) {
+    if (stalled.signal.aborted) exitAfterReply = true;
+    if (signal.aborted) throw new WorkerError("download-failed", `The download of ${params.model} was cancelled.`);
+    if (stalled.signal.aborted) {
+      const got = received > 0 ? ` after ${(received / 1e6).toFixed(1)} MB` : "";
+      throw new WorkerError("download-failed", `The download of ${params.model} stopped making progress${got} for ${Math.round(stallMs / 1000)} s (the connection keeps failing), so it was stopped. Try again when the connection works.`);
+    }
+    throw new WorkerError("download-failed", `Could not download ${params.model}: ${messageOf(error)}`);
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onCancel);
+  }
 }
 
 function requireLoaded(): Loaded {
@@ -458,12 +501,19 @@ process.on("message", (raw: unknown) => {
   if (message.type !== "request") return;
   const controller = new AbortController();
   running.set(message.id, controller);
+  const exitIfAsked = (): void => {
+    if (exitAfterReply) process.exit(0);
+  };
+  const reply = (response: ChildMessage): void => {
+    if (exitAfterReply) send({ type: "retiring" });
+    send(response, exitIfAsked);
+  };
   handle(message.method, message.params ?? {}, message.id, controller.signal)
-    .then((result) => send({ type: "response", id: message.id, ok: true, result }))
+    .then((result) => reply({ type: "response", id: message.id, ok: true, result }))
     .catch((error: unknown) => {
       const payload =
         error instanceof WorkerError ? { code: error.code, message: error.message } : { code: "internal" as const, message: messageOf(error) };
-      send({ type: "response", id: message.id, ok: false, error: payload });
+      reply({ type: "response", id: message.id, ok: false, error: payload });
     })
     .finally(() => running.delete(message.id));
 });

@@ -1,6 +1,8 @@
 /** The model tier: real node-llama-cpp in the real worker process, on a tiny model file the test writes itself. */
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import http from "node:http";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ClarifySession } from "../../src/core/session.js";
@@ -130,6 +132,49 @@ describe("model worker on a tiny GGUF", () => {
     await assert.rejects(model.load({ model: path.join(dir, "nope.gguf"), gpu: false }), /does not exist/);
     const info = await load();
     assert.equal(info.architecture, "llama");
+  });
+
+  it("downloads a model from a URL with progress; a broken download fails with a reason and the worker recovers", async (t) => {
+    const data = await readFile(tiny);
+    let requests = 0;
+    const server = http.createServer((req, res) => {
+      requests += 1;
+      res.writeHead(200, { "content-length": data.length, "content-type": "application/octet-stream" });
+      if (req.url?.includes("broken")) {
+        // Headers, a little data, then the connection drops: every time.
+        res.write(data.subarray(0, 1000));
+        res.destroy();
+        return;
+      }
+      res.end(req.method === "HEAD" ? undefined : data);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.after(() => server.close());
+    const { port } = server.address() as { port: number };
+    const modelsDirectory = path.join(dir, "downloads");
+    const progress: { loaded: number; total: number }[] = [];
+    const info = await model.load({ model: `http://127.0.0.1:${port}/models/tiny.gguf`, modelsDirectory, gpu: false, threads: 1, contextSize: 2048 }, (e) => {
+      if (e.kind === "download") progress.push({ loaded: e.loaded, total: e.total });
+    });
+    assert.equal(path.dirname(info.path), modelsDirectory);
+    assert.deepEqual((await readFile(info.path)).equals(data), true, "the downloaded file is the served file");
+    assert.equal(progress.at(-1)?.loaded, data.length);
+    assert.equal(progress.at(-1)?.total, data.length);
+
+    requests = 0;
+    await assert.rejects(
+      model.load({ model: `http://127.0.0.1:${port}/models/broken.gguf`, modelsDirectory, gpu: false, downloadStallMs: 1500 }),
+      (e: unknown) => {
+        assert.ok(e instanceof WorkerError, String(e));
+        assert.equal(e.code, "download-failed");
+        assert.match(e.message, /broken\.gguf stopped making progress for 2 s .*connection keeps failing/);
+        return true;
+      },
+    );
+    assert.ok(requests >= 1);
+    assert.equal(existsSync(path.join(modelsDirectory, "broken.gguf")), false, "no broken file is taken for a model");
+    const again = await load();
+    assert.equal(again.architecture, "llama");
   });
 
   it("a native crash in the worker is reported in plain words; the next request restarts it and reloads the model", async () => {
