@@ -16,6 +16,7 @@ import { defaultSettings } from "../src/core/types.js";
 import { physicalCores } from "../src/llm/cpu.js";
 import { LocalModel } from "../src/llm/local-model.js";
 import { ModelWorker } from "../src/llm/model-worker.js";
+import type { GpuChoice } from "../src/llm/protocol.js";
 import { ensureSmolLM2 } from "../test/fixtures/smollm2.js";
 import { writeTinyModel } from "../test/fixtures/tiny-model.js";
 
@@ -28,6 +29,10 @@ const runs = Number(flag("--runs") ?? 3);
 const threads = Number(flag("--threads") ?? physicalCores());
 const codeTokens = Number(flag("--code-tokens") ?? 128);
 const out = flag("--out") ?? "bench-results.json";
+/** cpu (default, comparable everywhere), or auto / cuda / vulkan / metal on a machine with a GPU. */
+const gpuFlag = flag("--gpu") ?? "cpu";
+const gpu: GpuChoice = gpuFlag === "cpu" ? false : gpuFlag === "cuda" || gpuFlag === "vulkan" || gpuFlag === "metal" ? gpuFlag : "auto";
+let backend = "cpu";
 const contextSize = 4096;
 
 const request = "Write a function that removes duplicates from a list, keeping the first occurrence.";
@@ -51,12 +56,20 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
 };
 
-/** Times the streamed pieces of one turn: the rate counts the tokens after the first piece over the time they took. */
+/**
+ * Times the streamed pieces of one code turn. The reply's prefix (the opened fence) is streamed before the prompt is
+ * even evaluated, so the clock starts at the first generated piece after it: the rate is generation alone.
+ */
 function streamClock(): { onChunk: (text: string) => void; rate: (tokens: number) => number } {
   let first = 0;
   let last = 0;
+  let sawPrefix = false;
   return {
-    onChunk: () => {
+    onChunk: (text) => {
+      if (!sawPrefix && text === prefix) {
+        sawPrefix = true;
+        return;
+      }
       const now = performance.now();
       if (first === 0) first = now;
       last = now;
@@ -90,10 +103,10 @@ class MeteredModel implements ClarifyModel {
 async function benchOurs(modelPath: string): Promise<{ startMs: number; samples: Sample[]; newTokens: number; codeMessage: string; stopMs: number[] }> {
   const worker = new ModelWorker({ workerPath: path.join(__dirname, "worker.mjs") });
   let t = performance.now();
-  await worker.request("hardware", { gpu: false });
+  backend = (await worker.request("hardware", { gpu })).backend;
   const startMs = performance.now() - t;
   const local = new LocalModel(worker);
-  await local.load({ model: modelPath, gpu: false, threads, contextSize, sequences: 2 });
+  await local.load({ model: modelPath, gpu, threads, contextSize, sequences: 2 });
   const samples: Sample[] = [];
   let codeMessage = "";
   for (let i = 0; i < runs; i++) {
@@ -156,9 +169,9 @@ async function measureStop(local: LocalModel): Promise<number[]> {
 async function benchRaw(modelPath: string, codeMessage: string): Promise<{ startMs: number; samples: Sample[] }> {
   const nlc = await import("node-llama-cpp");
   let t = performance.now();
-  const llama = await nlc.getLlama({ gpu: false, build: "never", logLevel: nlc.LlamaLogLevel.error });
+  const llama = await nlc.getLlama({ gpu, build: "never", logLevel: nlc.LlamaLogLevel.error });
   const startMs = performance.now() - t;
-  const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
+  const model = await llama.loadModel({ modelPath, gpuLayers: gpu === false ? 0 : "auto" });
   const ctx = await model.createContext({ contextSize, sequences: 2, threads });
   const chatWrapper = nlc.resolveChatWrapper(model);
   const grammar = await llama.createGrammarForJsonSchema(askSchema(defaultSettings.maxQuestions) as Parameters<typeof llama.createGrammarForJsonSchema>[0]);
@@ -248,8 +261,8 @@ async function main(): Promise<void> {
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? "").length)));
   const fmt = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
   process.stdout.write([fmt(header), fmt(widths.map((w) => "-".repeat(w))), ...lines.map(fmt)].join("\n") + "\n");
-  process.stdout.write(`median of ${runs} runs each; ${codeTokens} code tokens; CPU backend; ${os.cpus()[0]?.model ?? "cpu"}\n`);
-  await writeFile(out, JSON.stringify({ date: new Date().toISOString(), runs, threads, codeTokens, rows }, null, 2));
+  process.stdout.write(`median of ${runs} runs each; ${codeTokens} code tokens; ${backend.toUpperCase()} backend; ${os.cpus()[0]?.model ?? "cpu"}\n`);
+  await writeFile(out, JSON.stringify({ date: new Date().toISOString(), runs, threads, codeTokens, backend, rows }, null, 2));
   process.stdout.write(`wrote ${out}\n`);
 }
 

@@ -15,21 +15,14 @@
 import MarkdownIt from "markdown-it";
 import type { Token } from "markdown-it";
 import hljs from "highlight.js/lib/common";
+import { isOpenableUrl } from "../src/core/webview-protocol.js";
 
 /** Same options as the engine's parser (the default preset: html off, linkify off), plus highlighting. */
 const md = new MarkdownIt({ html: false, linkify: false, typographer: false });
 const escapeHtml = md.utils.escapeHtml;
 
-/** An absolute http(s) URL the host may be asked to open. */
-export function isWebLink(href: string): boolean {
-  if (!/^https?:\/\//i.test(href)) return false;
-  try {
-    const url = new URL(href);
-    return (url.protocol === "http:" || url.protocol === "https:") && url.username === "" && url.password === "";
-  } catch {
-    return false;
-  }
-}
+/** An absolute http(s) URL the host may be asked to open: the protocol's own rule. */
+export const isWebLink = isOpenableUrl;
 
 /** What `annotate` records on a fence token. */
 type FenceMeta = { blockIndex: number };

@@ -194,7 +194,7 @@ export const codeActionSchema = z.enum(["insert", "replaceSelection", "previewDi
 export type CodeAction = z.infer<typeof codeActionSchema>;
 
 /** Only absolute http(s) links, without credentials, may be asked to open. */
-function isOpenableUrl(value: string): boolean {
+export function isOpenableUrl(value: string): boolean {
   if (!/^https?:\/\//i.test(value)) return false;
   try {
     const url = new URL(value);

@@ -14,6 +14,7 @@
  * Everything runs under a fresh temp folder (user data, extensions, XDG dirs, workspace) and is killed afterwards;
  * a hard timeout turns a hang into a failure.
  */
+import { CHROMIUM_ARGS } from "../helpers/chromium";
 import { spawn, type ChildProcess } from "node:child_process";
 import {
   existsSync,
@@ -41,16 +42,7 @@ const SUITE_OUTPUT_FILE = "suite-output.txt";
 
 export const SETUP_HINT = "run `bash test/vscode/setup-code-server.sh` (needs: apt-get install -y libkrb5-dev ripgrep chromium)";
 
-/** Chromium flags that work in a container without a GPU, a sandbox or a network. */
-export const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-  "--disable-dev-shm-usage",
-];
+export { CHROMIUM_ARGS };
 
 /** Settings that keep a test workbench quiet and deterministic; `userSettings` are merged over them. */
 export const BASE_SETTINGS: Readonly<Record<string, unknown>> = {

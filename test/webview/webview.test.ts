@@ -6,6 +6,7 @@
  * Run: node --import tsx --test test/webview/webview.test.ts   (Chromium at /usr/bin/chromium, or $CHROMIUM_PATH)
  * Screenshots go to test-results/webview-*.png.
  */
+import { CHROMIUM_ARGS } from "../helpers/chromium";
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
@@ -102,15 +103,7 @@ before(async () => {
   assert.ok(existsSync(chromiumPath), `Chromium not found at ${chromiumPath} (set CHROMIUM_PATH)`);
   browser = await chromium.launch({
     executablePath: chromiumPath,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-dev-shm-usage",
-    ],
+    args: CHROMIUM_ARGS,
   });
   context = await browser.newContext({ viewport: { width: 400, height: 760 } });
   await context.addInitScript({ content: harnessBundle });
