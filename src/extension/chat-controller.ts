@@ -42,7 +42,7 @@ function isEditable(editor: vscode.TextEditor): boolean {
 export class ChatController implements vscode.Disposable {
   private view: { postMessage(message: HostMessage): Thenable<boolean> } | undefined;
   private readonly live = new Map<string, ClarifySession>();
-  private activeId: string | undefined;
+  private activeIdValue: string | undefined;
   /** The text editor the user was last in: the webview has the focus when its buttons are pressed. */
   private editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor;
   private readonly removedChips = new Set<string>();
@@ -56,6 +56,7 @@ export class ChatController implements vscode.Disposable {
     private readonly proposals: CodeProposals,
     private readonly log: vscode.LogOutputChannel,
   ) {
+    this.activeIdValue = store.activeId;
     this.disposables.push(
       vscode.window.onDidChangeActiveTextEditor((e) => {
         if (e && isEditable(e)) {
@@ -83,6 +84,16 @@ export class ChatController implements vscode.Disposable {
   /** The view to talk to (or none while it is hidden and disposed). */
   attach(view: { postMessage(message: HostMessage): Thenable<boolean> } | undefined): void {
     this.view = view;
+  }
+
+  /** The conversation on screen; remembered across window reloads. */
+  private get activeId(): string | undefined {
+    return this.activeIdValue;
+  }
+
+  private set activeId(id: string | undefined) {
+    this.activeIdValue = id;
+    void this.store.setActiveId(id);
   }
 
   get activeSession(): ClarifySession | undefined {

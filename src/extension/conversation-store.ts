@@ -13,6 +13,7 @@ export interface Memento {
 }
 
 const key = "clarifycoder.conversations";
+const activeKey = "clarifycoder.activeConversation";
 const stored = z.array(z.unknown());
 
 export class ConversationStore {
@@ -41,6 +42,16 @@ export class ConversationStore {
   async save(snapshot: SessionSnapshot): Promise<void> {
     const others = this.list().filter((s) => s.id !== snapshot.id);
     await this.memento.update(key, [snapshot, ...others].slice(0, this.keep));
+  }
+
+  /** The conversation that was on screen, so a reloaded window shows it again (if it still exists). */
+  get activeId(): string | undefined {
+    const id = this.memento.get<unknown>(activeKey);
+    return typeof id === "string" && this.get(id) ? id : undefined;
+  }
+
+  async setActiveId(id: string | undefined): Promise<void> {
+    await this.memento.update(activeKey, id);
   }
 
   async delete(id: string): Promise<boolean> {

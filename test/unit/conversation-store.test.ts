@@ -36,6 +36,18 @@ it("saves, lists newest first, replaces by id, deletes, and keeps at most N", as
   assert.deepEqual(store.list().map((s) => s.id), ["a", "b"]);
 });
 
+it("remembers which conversation was on screen, while it exists", async () => {
+  const store = new ConversationStore(new MemoryMemento());
+  assert.equal(store.activeId, undefined);
+  await store.save(snap("a", 1));
+  await store.setActiveId("a");
+  assert.equal(store.activeId, "a");
+  await store.delete("a");
+  assert.equal(store.activeId, undefined, "a deleted conversation is not shown again");
+  await store.setActiveId(undefined);
+  assert.equal(store.activeId, undefined);
+});
+
 it("drops damaged entries instead of trusting them", async () => {
   const memento = new MemoryMemento();
   await memento.update("clarifycoder.conversations", [snap("good", 1), { id: "bad", state: "exploded" }, 42, null]);
