@@ -1,6 +1,7 @@
 /** The `clarifycoder` command line. */
 import { Command, Option } from "commander";
 import { runChat, type ChatOptions } from "./chat.js";
+import { runHardware } from "./hardware.js";
 
 const program = new Command();
 program.name("clarifycoder").description("A clarify-first coding assistant on a local GGUF model.").version("0.1.0");
@@ -27,6 +28,15 @@ program
   .action(async (words: string[], options: Omit<ChatOptions, "request">) => {
     const request = words.length > 0 ? words.join(" ") : undefined;
     process.exitCode = await runChat({ ...options, ...(request ? { request } : {}) });
+  });
+
+program
+  .command("hardware")
+  .description("Show the backend (CUDA, Vulkan, Metal or CPU), GPUs, VRAM and CPU cores the model would run on.")
+  .option("--gpu <backend>", "auto, cuda, vulkan, metal or cpu", "auto")
+  .option("--json", "print one JSON object")
+  .action(async (options: { gpu?: string; json?: boolean }) => {
+    process.exitCode = await runHardware(options);
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -113,6 +113,11 @@ export function proceedSchema(): JsonSchema {
   };
 }
 
+/** Either reply shape, the model choosing: used where the probability of asking cannot be read. */
+export function assessmentSchema(maxQuestions: number): JsonSchema {
+  return { oneOf: [askSchema(maxQuestions), proceedSchema()] };
+}
+
 /** Where the decision is read: the reply's first characters, before "ask" or "proceed". */
 export const decisionPrefix = '{"decision": "';
 export const decisionOptions = ["ask", "proceed"] as const;

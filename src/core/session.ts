@@ -10,6 +10,7 @@ import type { ClarifyModel, ModelConversation, TurnResult } from "./model.js";
 import type { ClarifySettings, EditorContext, Question, SessionSnapshot, SessionState } from "./types.js";
 import {
   askSchema,
+  assessmentSchema,
   buildAssessmentMessage,
   buildCodeRequestMessage,
   buildFollowUpAssessmentMessage,
@@ -232,16 +233,24 @@ export class ClarifySession {
 
   private async assessGuided(message: string, forced: "ask" | "proceed" | undefined, signal: AbortSignal): Promise<void> {
     const conversation = this.requireConversation();
-    let decision = forced;
+    let decision: "ask" | "proceed" | "model" | undefined = forced;
     if (decision === undefined) {
-      const p = await conversation.probe(message, decisionPrefix, decisionOptions);
-      this.snap.askProbability = p.ask ?? 0;
-      decision = this.snap.askProbability >= this.settings.askThreshold ? "ask" : "proceed";
+      try {
+        const p = await conversation.probe(message, decisionPrefix, decisionOptions);
+        this.snap.askProbability = p.ask ?? 0;
+        decision = this.snap.askProbability >= this.settings.askThreshold ? "ask" : "proceed";
+      } catch (error) {
+        if (signal.aborted) throw error;
+        // Some chat templates cannot be probed: the model then chooses under a grammar that allows both replies.
+        decision = "model";
+      }
     }
+    const grammar =
+      decision === "ask" ? askSchema(this.settings.maxQuestions) : decision === "proceed" ? proceedSchema() : assessmentSchema(this.settings.maxQuestions);
     const result = await conversation.chat(message, {
       maxTokens: this.settings.maxAssessmentTokens,
       temperature: this.settings.temperature,
-      grammar: decision === "ask" ? askSchema(this.settings.maxQuestions) : proceedSchema(),
+      grammar,
       signal,
     });
     if (result.stopReason === "abort") return;

@@ -23,7 +23,8 @@ export class ScriptedModel implements ClarifyModel {
 
   constructor(
     private readonly replies: ScriptedReply[],
-    private readonly askProbability = 0.5,
+    /** The probe's answer; a string makes the probe fail with that message. */
+    private readonly askProbability: number | string = 0.5,
   ) {}
 
   async openConversation(options: OpenConversationOptions): Promise<ModelConversation> {
@@ -44,6 +45,7 @@ export class ScriptedModel implements ClarifyModel {
     return {
       probe: async (message, prefix, options) => {
         this.calls.push({ kind: "probe", conversation: index, text: `${message}|${prefix}|${options.join(",")}` });
+        if (typeof this.askProbability === "string") throw new Error(this.askProbability);
         return { ask: this.askProbability, proceed: 1 - this.askProbability };
       },
       chat: (message, turn) => take("chat", message, turn),

@@ -44,6 +44,17 @@ it("--json: questions out, answers in (one per line, empty = you decide), then t
   assert.ok(done.answer.startsWith("```"));
 });
 
+it("hardware reports the backend it would use, as text and as JSON", async () => {
+  const text = await cli(["hardware", "--gpu", "cpu"], "");
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^Backend: CPU\nCPU: \d+ physical cores, \d+ logical; \d+ threads by default\n$/);
+  const json = await cli(["hardware", "--json"], "");
+  assert.equal(json.code, 0, json.stderr);
+  const info = JSON.parse(json.stdout) as { backend: string; cpuCores: number; threads: number };
+  assert.ok(["cpu", "cuda", "vulkan", "metal"].includes(info.backend));
+  assert.equal(info.threads, info.cpuCores);
+});
+
 it("a model file that does not exist is a clear error and a non-zero exit", async () => {
   const { code, stderr } = await cli(["chat", "-m", path.join(repoRoot, "nope.gguf"), "--gpu", "cpu", "x"], "");
   assert.equal(code, 1);

@@ -6,7 +6,8 @@ import http from "node:http";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ClarifySession } from "../../src/core/session.js";
-import { askSchema, buildAssessmentMessage, buildCodeRequestMessage, codeResponsePrefix, decisionOptions, decisionPrefix, guidedSystemPrompt } from "../../src/core/prompts.js";
+import { parseAssessment } from "../../src/core/parse.js";
+import { askSchema, assessmentSchema, buildAssessmentMessage, buildCodeRequestMessage, codeResponsePrefix, decisionOptions, decisionPrefix, guidedSystemPrompt } from "../../src/core/prompts.js";
 import { defaultSettings } from "../../src/core/types.js";
 import { WorkerError } from "../../src/llm/protocol.js";
 import { writeCorruptModels, writeTinyModel, type CorruptModels } from "../fixtures/tiny-model.js";
@@ -90,6 +91,15 @@ describe("model worker on a tiny GGUF", () => {
       code.evaluatedInputTokens <= text + wrapping + 2,
       `the code turn evaluated ${code.evaluatedInputTokens} input tokens; new: ${text} of text and ${wrapping} of template`,
     );
+    await conversation.close();
+  });
+
+  it("the grammar that lets the model choose (used when a template cannot be probed) yields a readable assessment", async () => {
+    await load();
+    const conversation = await model.openConversation({ mode: "chat", systemPrompt: guidedSystemPrompt });
+    const reply = await conversation.chat(buildAssessmentMessage("Write a parser", {}, 3), { maxTokens: 200, grammar: assessmentSchema(3) });
+    const parsed = parseAssessment(reply.text, { maxQuestions: 3 });
+    assert.ok(parsed.ok, reply.text);
     await conversation.close();
   });
 

@@ -74,6 +74,16 @@ describe("ClarifySession (guided)", () => {
     assert.equal(session.state, "asking");
   });
 
+  it("when the probability cannot be read, the model chooses under a grammar that allows both replies", async () => {
+    const model = new ScriptedModel([askReply("Which order?")], "this template cannot be probed");
+    const session = new ClarifySession(model, settings());
+    await session.start("sort");
+    assert.equal(session.state, "asking");
+    assert.equal(session.snapshot().askProbability, undefined);
+    const grammar = JSON.stringify(model.calls.find((c) => c.kind === "chat")?.grammar);
+    assert.match(grammar, /^\{"oneOf":\[.*"const":"ask".*"const":"proceed"/);
+  });
+
   it("never asks when the policy is never, and never probes", async () => {
     const model = new ScriptedModel([proceedReply(), code], 0.99);
     const session = new ClarifySession(model, settings({ askPolicy: "never" }));

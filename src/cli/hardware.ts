@@ -1,0 +1,30 @@
+/** `clarifycoder hardware`: what the model worker finds on this machine, the backend it would use included. */
+import path from "node:path";
+import { ModelWorker } from "../llm/model-worker.js";
+import type { HardwareInfo } from "../llm/protocol.js";
+import { gpuChoice } from "./chat.js";
+
+export function describeHardware(info: HardwareInfo): string {
+  const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+  const lines = [
+    `Backend: ${info.backend === "cpu" ? "CPU" : info.backend.toUpperCase()}`,
+    ...(info.gpuDevices.length > 0 ? [`GPU: ${info.gpuDevices.join(", ")}`] : []),
+    ...(info.vram ? [`VRAM: ${gib(info.vram.free)} free of ${gib(info.vram.total)}`] : []),
+    `CPU: ${info.cpuCores} physical cores, ${info.logicalCpus} logical; ${info.threads} threads by default`,
+  ];
+  return lines.join("\n");
+}
+
+export async function runHardware(options: { gpu?: string; json?: boolean }): Promise<number> {
+  const worker = new ModelWorker({ workerPath: path.join(__dirname, "worker.mjs") });
+  try {
+    const info = await worker.request("hardware", { gpu: gpuChoice(options.gpu) });
+    process.stdout.write(options.json ? `${JSON.stringify(info)}\n` : `${describeHardware(info)}\n`);
+    return 0;
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  } finally {
+    await worker.stop();
+  }
+}
