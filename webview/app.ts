@@ -174,7 +174,8 @@ export class App {
     let label: string;
     switch (model.status) {
       case "none":
-        label = "No model selected";
+        // A chosen model that is not loaded yet loads with the first request.
+        label = model.label ? name : "No model selected";
         break;
       case "loading":
         label = model.progress !== undefined ? `Loading ${name}… ${Math.round(model.progress * 100)}%` : `Loading ${name}…`;
@@ -295,7 +296,7 @@ export class App {
     };
     rebuildKeepingFocus(this.emptyState, () => {
       if (this.state === null) return [h("p", { class: "empty-text" }, "Connecting to ClarifyCoder…")];
-      switch (model.status) {
+      switch (model.label !== undefined && model.status === "none" ? "ready" : model.status) {
         case "none":
           return [
             h("h2", { class: "empty-title" }, "Choose a model to start"),
@@ -372,8 +373,11 @@ export class App {
   private canSend(): { ok: boolean; why: string } {
     if (this.state === null) return { ok: false, why: "Connecting…" };
     if (this.busy) return { ok: false, why: "Working… Escape or Stop to cancel." };
-    if (this.state.model.status !== "ready") {
-      return { ok: false, why: this.state.model.status === "loading" ? "Waiting for the model…" : "Choose a model first." };
+    const model = this.state.model;
+    // A chosen model that is not loaded (or failed last time) is loaded again by the host on the next request.
+    const sendable = model.status === "ready" || (model.label !== undefined && (model.status === "none" || model.status === "error"));
+    if (!sendable) {
+      return { ok: false, why: model.status === "loading" ? "Waiting for the model…" : "Choose a model first." };
     }
     const text = uiState.draft.trim();
     if (text.length > protocolLimits.text) return { ok: false, why: "The request is too long." };

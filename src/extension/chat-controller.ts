@@ -17,6 +17,8 @@ export interface ChatModelSource extends ClarifyModel {
   readonly onDidChangeStatus: vscode.Event<unknown>;
   configured(): string | undefined;
   pick(): Promise<boolean>;
+  /** Starts loading the chosen model in the background. */
+  warmUp(): void;
 }
 
 /** Lines of code around the cursor that go with a request. */
@@ -84,6 +86,8 @@ export class ChatController implements vscode.Disposable {
   /** The view to talk to (or none while it is hidden and disposed). */
   attach(view: { postMessage(message: HostMessage): Thenable<boolean> } | undefined): void {
     this.view = view;
+    // Opening the chat is the sign it is about to be used: the model loads while the user types.
+    if (view) this.model.warmUp();
   }
 
   /** The conversation on screen; remembered across window reloads. */
@@ -113,7 +117,7 @@ export class ChatController implements vscode.Disposable {
       if (error instanceof SessionRefusal) this.notice("warning", error.message);
       else if (error instanceof NoModelChosen) {
         this.notice("info", error.message);
-        await this.model.pick();
+        void this.model.pick();
       } else {
         const message = error instanceof Error ? error.message : String(error);
         this.log.error(message);

@@ -94,6 +94,11 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     };
   }
 
+  /** Starts loading the chosen model in the background, if there is one and nothing is loaded or loading. */
+  warmUp(): void {
+    if (this.configured() && this.statusValue.status === "none") void this.ensureLoaded().catch(() => undefined);
+  }
+
   /** Loads the configured model unless it is already loaded (or loading), and reloads it after a worker crash. */
   async ensureLoaded(): Promise<ModelInfo> {
     const model = this.configured();

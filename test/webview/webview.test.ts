@@ -305,6 +305,21 @@ test("no model: a clear empty state, and Choose a model posts pickModel", async 
   await assertClean();
 });
 
+test("a chosen model that is not loaded yet (or failed last time) does not block a request: the host loads it", async () => {
+  await open();
+  await inject(state(null, { model: { status: "none", label: "tiny.gguf" }, history: [] }));
+  assert.notEqual(await page.locator(".empty-title").textContent(), "Choose a model to start");
+  assert.equal(await page.locator(".model-label").textContent(), "tiny.gguf");
+  await page.locator(".composer-input").click();
+  await page.keyboard.type("sort a list");
+  assert.equal(await page.locator(".send").getAttribute("disabled"), null);
+  await inject(state(null, { model: { status: "error", label: "tiny.gguf", error: "The model worker stopped unexpectedly" } }));
+  assert.equal(await page.locator(".send").getAttribute("disabled"), null, "after a crash the next request retries");
+  await page.keyboard.press("Enter");
+  assert.deepEqual(await takePosted(), [{ type: "send", text: "sort a list" }]);
+  await assertClean();
+});
+
 test("the question form renders questions, suggestion chips and You decide", async () => {
   await open();
   await inject(state(snapshot()));
