@@ -63,10 +63,25 @@ for (const theme of ["Default Light Modern", "Default Dark Modern"]) {
     }
     const dir = path.join(REPO_ROOT, `test-results/vscode-flow-${tone}`);
     rmSync(dir, { recursive: true, force: true });
+    const seen: string[] = [];
     const result = await runVsCodeSuite({
       extensionPath: REPO_ROOT,
       suitePath: SUITE,
       screenshotsDir: dir,
+      // The page as VS Code really serves it (its CSP, Trusted Types, the webview's own frames) renders the model's
+      // questions as a form and its answer as highlighted code with the block's actions.
+      onCheckpoint: async ({ name, page, screenshot }) => {
+        const view = page.frameLocator(`iframe.webview[src*="extensionId=${EXTENSION_ID}"]`).frameLocator("#active-frame");
+        if (name === "flow-questions") {
+          await view.locator(".question-text").first().waitFor({ timeout: 15_000 });
+          await view.locator(".suggestion.waive").first().waitFor({ timeout: 5_000 });
+        } else if (name === "flow-answer") {
+          await view.locator("pre code.hljs").first().waitFor({ timeout: 15_000 });
+          await view.locator(".code-tool[data-action=insert]").first().waitFor({ timeout: 5_000 });
+        }
+        seen.push(name);
+        await screenshot(name);
+      },
       suiteTimeoutMs: 540_000,
       timeoutMs: 580_000,
       env: { CLARIFYCODER_FLOW_MODEL: model.path },
@@ -81,6 +96,7 @@ for (const theme of ["Default Light Modern", "Default Dark Modern"]) {
     });
     assert.equal(result.exitCode, 0, explain(result));
     assert.match(result.suiteOutput, /ask, answer, leave one to the assistant, and get the code/);
+    assert.deepEqual(seen.filter((n) => n.startsWith("flow-")), ["flow-questions", "flow-answer"]);
     for (const shot of ["flow-questions.png", "flow-answer.png"]) {
       const file = path.join(dir, shot);
       assert.ok(existsSync(file) && statSync(file).size > 5_000, `no usable screenshot at ${file}`);

@@ -79,6 +79,16 @@ suite("ClarifyCoder chat (host side)", () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
+  test("a request with no model chosen says so and offers the model picker, instead of failing", async function () {
+    if (vscode.workspace.getConfiguration("clarifycoder").get<string>("model")) this.skip();
+    const before = api.posted.length;
+    await api.receive({ type: "send", text: "sort a list" });
+    const notice = postedSince(before).find((m) => m.type === "notice");
+    assert.ok(notice?.type === "notice", "a notice is shown");
+    assert.match(notice.text, /No model is chosen yet/);
+    await vscode.commands.executeCommand("workbench.action.closeQuickOpen");
+  });
+
   test("a forged generate while a question is open is refused by the engine", async () => {
     const asking = conversation("asking", {
       state: "asking",
