@@ -44,7 +44,8 @@ function isEditable(editor: vscode.TextEditor): boolean {
 export class ChatController implements vscode.Disposable {
   private view: { postMessage(message: HostMessage): Thenable<boolean> } | undefined;
   private readonly live = new Map<string, ClarifySession>();
-  private activeIdValue: string | undefined;
+  /** Read from the store when first needed, not at activation. */
+  private activeIdValue: string | undefined | null = null;
   /** The text editor the user was last in: the webview has the focus when its buttons are pressed. */
   private editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor;
   private readonly removedChips = new Set<string>();
@@ -58,7 +59,6 @@ export class ChatController implements vscode.Disposable {
     private readonly proposals: CodeProposals,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.activeIdValue = store.activeId;
     this.disposables.push(
       vscode.window.onDidChangeActiveTextEditor((e) => {
         if (e && isEditable(e)) {
@@ -68,10 +68,7 @@ export class ChatController implements vscode.Disposable {
         }
       }),
       vscode.window.onDidChangeTextEditorSelection((e) => {
-        if (e.textEditor === this.editor) {
-          this.removedChips.delete(this.selectionChipId());
-          this.postState();
-        }
+        if (e.textEditor === this.editor) this.postStateSoon();
       }),
       model.onDidChangeStatus(() => this.postState()),
     );
@@ -92,6 +89,7 @@ export class ChatController implements vscode.Disposable {
 
   /** The conversation on screen; remembered across window reloads. */
   private get activeId(): string | undefined {
+    if (this.activeIdValue === null) this.activeIdValue = this.store.activeId;
     return this.activeIdValue;
   }
 
@@ -302,6 +300,17 @@ export class ChatController implements vscode.Disposable {
     return context;
   }
 
+  private pending: NodeJS.Timeout | undefined;
+
+  /** Selections change with every cursor move: the chips follow them a moment later, once. */
+  private postStateSoon(): void {
+    clearTimeout(this.pending);
+    this.pending = setTimeout(() => {
+      this.removedChips.delete(this.selectionChipId());
+      this.postState();
+    }, 150);
+  }
+
   postState(): void {
     const active = this.activeSession?.snapshot() ?? (this.activeId ? this.store.get(this.activeId) : undefined) ?? null;
     const busy = active !== null && (active.state === "assessing" || active.state === "generating");
@@ -319,6 +328,7 @@ export class ChatController implements vscode.Disposable {
   }
 
   dispose(): void {
+    clearTimeout(this.pending);
     for (const s of this.live.values()) void s.dispose();
     this.live.clear();
     for (const d of this.disposables) d.dispose();

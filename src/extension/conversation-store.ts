@@ -17,6 +17,9 @@ const activeKey = "clarifycoder.activeConversation";
 const stored = z.array(z.unknown());
 
 export class ConversationStore {
+  /** What was read and validated once; every write goes through this store, so it stays true. */
+  private cache: SessionSnapshot[] | undefined;
+
   constructor(
     private readonly memento: Memento,
     /** Oldest conversations beyond this are forgotten. */
@@ -25,6 +28,11 @@ export class ConversationStore {
 
   /** Every saved conversation, newest first; entries that fail validation are left out. */
   list(): SessionSnapshot[] {
+    this.cache ??= this.read();
+    return [...this.cache];
+  }
+
+  private read(): SessionSnapshot[] {
     const raw = stored.safeParse(this.memento.get<unknown>(key) ?? []);
     if (!raw.success) return [];
     const sessions: SessionSnapshot[] = [];
@@ -35,13 +43,19 @@ export class ConversationStore {
     return sessions.sort((a, b) => b.updatedAt - a.updatedAt);
   }
 
+  private async write(sessions: SessionSnapshot[]): Promise<void> {
+    this.cache = sessions;
+    await this.memento.update(key, sessions);
+  }
+
   get(id: string): SessionSnapshot | undefined {
     return this.list().find((s) => s.id === id);
   }
 
   async save(snapshot: SessionSnapshot): Promise<void> {
     const others = this.list().filter((s) => s.id !== snapshot.id);
-    await this.memento.update(key, [snapshot, ...others].slice(0, this.keep));
+    const all = [structuredClone(snapshot), ...others].sort((a, b) => b.updatedAt - a.updatedAt);
+    await this.write(all.slice(0, this.keep));
   }
 
   /** The conversation that was on screen, so a reloaded window shows it again (if it still exists). */
@@ -58,7 +72,7 @@ export class ConversationStore {
     const all = this.list();
     const rest = all.filter((s) => s.id !== id);
     if (rest.length === all.length) return false;
-    await this.memento.update(key, rest);
+    await this.write(rest);
     return true;
   }
 }

@@ -53,6 +53,7 @@ it("drops damaged entries instead of trusting them", async () => {
   await memento.update("clarifycoder.conversations", [snap("good", 1), { id: "bad", state: "exploded" }, 42, null]);
   assert.deepEqual(new ConversationStore(memento).list().map((s) => s.id), ["good"]);
   await memento.update("clarifycoder.conversations", { not: "a list" });
+  // A new store reads again (the extension has one store per activation, which owns every write).
   assert.deepEqual(new ConversationStore(memento).list(), []);
 });
 

@@ -79,7 +79,7 @@ suite("ClarifyCoder chat (host side)", () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
-  test("a request with no model chosen says so and offers the model picker, instead of failing", async function () {
+  test("a request with no model chosen says so and offers the model picker rather than an error", async function () {
     if (vscode.workspace.getConfiguration("clarifycoder").get<string>("model")) this.skip();
     const before = api.posted.length;
     await api.receive({ type: "send", text: "sort a list" });
