@@ -91,6 +91,7 @@ export type WorkerErrorCode =
   | "unknown-conversation"
   | "bad-request"
   | "context-full"
+  | "busy"
   | "worker-crashed"
   | "internal";
 

@@ -13,6 +13,7 @@ import {
   readGgufFileInfo,
   resolveChatWrapper,
   resolveModelFile,
+  type ChatHistoryItem,
   type ChatWrapper,
   type Llama,
   type LlamaContext,
@@ -53,9 +54,15 @@ interface Conversation {
   id: string;
   mode: "chat" | "raw";
   systemPrompt?: string;
+  /** The sequence and session below are valid while not evicted. */
   sequence: LlamaContextSequence;
   chat?: LlamaChatSession;
   completion?: LlamaCompletion;
+  /** Another conversation took its sequence; its history is kept to rebuild it on its next turn. */
+  evicted: boolean;
+  savedHistory?: ChatHistoryItem[];
+  /** Turns (and settling) running on the sequence: a busy conversation is never evicted. */
+  busy: number;
   /** Raw mode: the whole text so far. */
   transcript: string;
   /** Background work on the sequence after a reply (see settle); the next turn waits for it. */
@@ -265,48 +272,95 @@ function requireLoaded(): Loaded {
 }
 
 function disposeConversation(c: Conversation): void {
+  if (c.evicted) return;
   c.chat?.dispose({ disposeSequence: false });
   c.completion?.dispose({ disposeSequence: false });
   c.sequence.dispose();
+  c.evicted = true;
 }
 
-/** A sequence for a new conversation; when all are taken, the least recently used conversation gives its own up. */
-function takeSequence(l: Loaded): LlamaContextSequence {
+/** Gives a conversation's sequence to another: its history is kept, and its next turn rebuilds it (re-evaluating). */
+function evict(c: Conversation): void {
+  if (c.evicted) return;
+  if (c.chat) c.savedHistory = c.chat.getChatHistory();
+  disposeConversation(c);
+}
+
+/** Conversations beyond this many (closed by nobody) are forgotten, least recently used first. */
+const conversationLimit = 64;
+
+/** A sequence for a conversation; when all are taken, the least recently used idle conversation gives its own up. */
+function takeSequence(l: Loaded, forConversation: Conversation): LlamaContextSequence {
   if (l.context.sequencesLeft === 0) {
-    const oldest = [...conversations.values()].sort((a, b) => a.lastUsed - b.lastUsed)[0];
-    if (!oldest) throw new WorkerError("internal", "No context sequence is free.");
-    disposeConversation(oldest);
-    conversations.delete(oldest.id);
+    const idle = [...conversations.values()].filter((c) => c !== forConversation && !c.evicted && c.busy === 0);
+    const oldest = idle.sort((a, b) => a.lastUsed - b.lastUsed)[0];
+    if (!oldest) throw new WorkerError("busy", "Every context sequence is busy with another conversation; stop one or wait for it.");
+    evict(oldest);
   }
   return l.context.getSequence();
 }
 
-function openConversation(params: ParamsOf<"openConversation">): ResultOf<"openConversation"> {
-  const l = requireLoaded();
-  const sequence = takeSequence(l);
-  const id = `c${nextConversation++}`;
-  const c: Conversation = { id, mode: params.mode, sequence, transcript: "", lastUsed: Date.now(), settling: Promise.resolve(), settledTokens: 0 };
-  if (params.systemPrompt !== undefined) c.systemPrompt = params.systemPrompt;
-  if (params.mode === "chat") {
+/** Gives a conversation a sequence and a session, rebuilding its history if it was evicted. */
+function makeLive(c: Conversation, l: Loaded): void {
+  c.sequence = takeSequence(l, c);
+  if (c.mode === "chat") {
     c.chat = new LlamaChatSession({
-      contextSequence: sequence,
+      contextSequence: c.sequence,
       chatWrapper: l.chatWrapper,
-      ...(params.systemPrompt !== undefined ? { systemPrompt: params.systemPrompt } : {}),
+      ...(c.systemPrompt !== undefined ? { systemPrompt: c.systemPrompt } : {}),
       autoDisposeSequence: false,
     });
+    if (c.savedHistory) c.chat.setChatHistory(c.savedHistory);
   } else {
-    c.completion = new LlamaCompletion({ contextSequence: sequence, autoDisposeSequence: false });
+    c.completion = new LlamaCompletion({ contextSequence: c.sequence, autoDisposeSequence: false });
   }
+  c.evicted = false;
+  delete c.savedHistory;
+}
+
+function openConversation(params: ParamsOf<"openConversation">): ResultOf<"openConversation"> {
+  const l = requireLoaded();
+  const id = `c${nextConversation++}`;
+  const c = {
+    id,
+    mode: params.mode,
+    transcript: "",
+    lastUsed: Date.now(),
+    settling: Promise.resolve(),
+    settledTokens: 0,
+    evicted: true,
+    busy: 0,
+    ...(params.systemPrompt !== undefined ? { systemPrompt: params.systemPrompt } : {}),
+  } as Conversation;
+  makeLive(c, l);
   conversations.set(id, c);
+  if (conversations.size > conversationLimit) {
+    const forgotten = [...conversations.values()].filter((x) => x.busy === 0).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+    if (forgotten) {
+      disposeConversation(forgotten);
+      conversations.delete(forgotten.id);
+    }
+  }
   return { conversationId: id };
 }
 
-function conversation(id: string, mode: "chat" | "raw"): Conversation {
+/**
+ * Runs a turn on a conversation: rebuilt first if another conversation took its sequence, and counted busy (so it
+ * is not evicted) until the turn ends.
+ */
+async function withConversation<T>(id: string, mode: "chat" | "raw" | "any", turn: (c: Conversation) => Promise<T>): Promise<T> {
   const c = conversations.get(id);
   if (!c) throw new WorkerError("unknown-conversation", `The conversation ${id} is not open in the model worker (it may have been closed or the model reloaded).`);
-  if (c.mode !== mode) throw new WorkerError("bad-request", `The conversation ${id} is in ${c.mode} mode.`);
+  if (mode !== "any" && c.mode !== mode) throw new WorkerError("bad-request", `The conversation ${id} is in ${c.mode} mode.`);
   c.lastUsed = Date.now();
-  return c;
+  c.busy += 1;
+  try {
+    await c.settling;
+    if (c.evicted) makeLive(c, requireLoaded());
+    return await turn(c);
+  } finally {
+    c.busy -= 1;
+  }
 }
 
 async function grammarFor(schema: JsonSchema | undefined): Promise<LlamaGrammar | undefined> {
@@ -333,29 +387,29 @@ function meter(sequence: LlamaContextSequence): { input: number; output: number 
 }
 
 async function chat(params: ParamsOf<"chat">, id: number, signal: AbortSignal): Promise<TurnOutput> {
-  const c = conversation(params.conversationId, "chat");
-  const session = c.chat;
-  if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
   const grammar = await grammarFor(params.grammar);
-  await c.settling;
-  const before = meter(c.sequence);
-  const result = await session.promptWithMeta(params.message, {
-    maxTokens: params.maxTokens,
-    temperature: params.temperature ?? 0,
-    ...(grammar ? { grammar } : {}),
-    ...(params.responsePrefix ? { responsePrefix: params.responsePrefix } : {}),
-    signal,
-    stopOnAbortSignal: true,
-    onTextChunk: (text) => send({ type: "event", id, event: { kind: "chunk", text } }),
+  return withConversation(params.conversationId, "chat", async (c) => {
+    const session = c.chat;
+    if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
+    const before = meter(c.sequence);
+    const result = await session.promptWithMeta(params.message, {
+      maxTokens: params.maxTokens,
+      temperature: params.temperature ?? 0,
+      ...(grammar ? { grammar } : {}),
+      ...(params.responsePrefix ? { responsePrefix: params.responsePrefix } : {}),
+      signal,
+      stopOnAbortSignal: true,
+      onTextChunk: (text) => send({ type: "event", id, event: { kind: "chunk", text } }),
+    });
+    const after = meter(c.sequence);
+    c.settling = settle(c).catch((error: unknown) => send({ type: "log", level: "warn", message: `settle: ${messageOf(error)}` }));
+    return {
+      text: result.responseText,
+      stopReason: stopReasonOf(result.stopReason),
+      evaluatedInputTokens: after.input - before.input,
+      outputTokens: after.output - before.output,
+    };
   });
-  const after = meter(c.sequence);
-  c.settling = settle(c).catch((error: unknown) => send({ type: "log", level: "warn", message: `settle: ${messageOf(error)}` }));
-  return {
-    text: result.responseText,
-    stopReason: stopReasonOf(result.stopReason),
-    evaluatedInputTokens: after.input - before.input,
-    outputTokens: after.output - before.output,
-  };
 }
 
 /**
@@ -365,43 +419,50 @@ async function chat(params: ParamsOf<"chat">, id: number, signal: AbortSignal): 
  */
 async function settle(c: Conversation): Promise<void> {
   const l = loaded;
-  if (!l || !c.chat || c.sequence.disposed) return;
-  const { contextText } = c.chat.chatWrapper.generateContextState({ chatHistory: c.chat.getChatHistory() });
-  const tokens = contextText.tokenize(l.model.tokenizer);
-  // Leave the last token to the next turn: generation needs at least one token to evaluate.
-  tokens.pop();
-  await c.sequence.adaptStateToTokens(tokens, false);
-  const missing = tokens.slice(c.sequence.nextTokenIndex);
-  if (missing.length === 0 || c.sequence.disposed) return;
-  const before = c.sequence.tokenMeter.usedInputTokens;
-  await c.sequence.evaluateWithoutGeneratingNewTokens(missing);
-  c.settledTokens += c.sequence.tokenMeter.usedInputTokens - before;
+  if (!l || !c.chat || c.evicted) return;
+  // Busy while it works, so no other conversation takes the sequence from under it.
+  c.busy += 1;
+  try {
+    const { contextText } = c.chat.chatWrapper.generateContextState({ chatHistory: c.chat.getChatHistory() });
+    const tokens = contextText.tokenize(l.model.tokenizer);
+    // Leave the last token to the next turn: generation needs at least one token to evaluate.
+    tokens.pop();
+    await c.sequence.adaptStateToTokens(tokens, false);
+    const missing = tokens.slice(c.sequence.nextTokenIndex);
+    if (missing.length === 0) return;
+    const before = c.sequence.tokenMeter.usedInputTokens;
+    await c.sequence.evaluateWithoutGeneratingNewTokens(missing);
+    c.settledTokens += c.sequence.tokenMeter.usedInputTokens - before;
+  } finally {
+    c.busy -= 1;
+  }
 }
 
 async function complete(params: ParamsOf<"complete">, id: number, signal: AbortSignal): Promise<TurnOutput> {
-  const c = conversation(params.conversationId, "raw");
-  const completion = c.completion;
-  if (!completion) throw new WorkerError("internal", "The conversation has no completion.");
   const grammar = await grammarFor(params.grammar);
-  c.transcript += params.text;
-  const before = meter(c.sequence);
-  const result = await completion.generateCompletionWithMeta(c.transcript, {
-    maxTokens: params.maxTokens,
-    temperature: params.temperature ?? 0,
-    ...(grammar ? { grammar } : {}),
-    ...(params.stopStrings && params.stopStrings.length > 0 ? { customStopTriggers: params.stopStrings } : {}),
-    signal,
-    stopOnAbortSignal: true,
-    onTextChunk: (text) => send({ type: "event", id, event: { kind: "chunk", text } }),
+  return withConversation(params.conversationId, "raw", async (c) => {
+    const completion = c.completion;
+    if (!completion) throw new WorkerError("internal", "The conversation has no completion.");
+    c.transcript += params.text;
+    const before = meter(c.sequence);
+    const result = await completion.generateCompletionWithMeta(c.transcript, {
+      maxTokens: params.maxTokens,
+      temperature: params.temperature ?? 0,
+      ...(grammar ? { grammar } : {}),
+      ...(params.stopStrings && params.stopStrings.length > 0 ? { customStopTriggers: params.stopStrings } : {}),
+      signal,
+      stopOnAbortSignal: true,
+      onTextChunk: (text) => send({ type: "event", id, event: { kind: "chunk", text } }),
+    });
+    c.transcript += result.response;
+    const after = meter(c.sequence);
+    return {
+      text: result.response,
+      stopReason: stopReasonOf(result.metadata.stopReason),
+      evaluatedInputTokens: after.input - before.input,
+      outputTokens: after.output - before.output,
+    };
   });
-  c.transcript += result.response;
-  const after = meter(c.sequence);
-  return {
-    text: result.response,
-    stopReason: stopReasonOf(result.metadata.stopReason),
-    evaluatedInputTokens: after.input - before.input,
-    outputTokens: after.output - before.output,
-  };
 }
 
 /**
@@ -409,11 +470,13 @@ async function complete(params: ParamsOf<"complete">, id: number, signal: AbortS
  * Evaluated on the conversation's own sequence, so the reply that follows reuses these tokens.
  */
 async function probe(params: ParamsOf<"probe">): Promise<ResultOf<"probe">> {
-  const c = conversation(params.conversationId, "chat");
+  return withConversation(params.conversationId, "chat", (c) => probeOn(c, params));
+}
+
+async function probeOn(c: Conversation, params: ParamsOf<"probe">): Promise<ResultOf<"probe">> {
   const session = c.chat;
   const l = requireLoaded();
   if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
-  await c.settling;
   const history = [...session.getChatHistory(), { type: "user" as const, text: params.message }, { type: "model" as const, response: [] }];
   const { contextText } = session.chatWrapper.generateContextState({ chatHistory: history });
   const tokens: Token[] = [...contextText.tokenize(l.model.tokenizer), ...l.model.tokenize(params.prefix, false, "trimLeadingSpace")];
@@ -472,12 +535,12 @@ async function handle(method: Method, params: unknown, id: number, signal: Abort
       return chat(params as ParamsOf<"chat">, id, signal);
     case "complete":
       return complete(params as ParamsOf<"complete">, id, signal);
-    case "usage": {
-      const c = conversations.get((params as ParamsOf<"usage">).conversationId);
-      if (!c) throw new WorkerError("unknown-conversation", "No such conversation.");
-      await c.settling;
-      return { inputTokens: c.sequence.tokenMeter.usedInputTokens, outputTokens: c.sequence.tokenMeter.usedOutputTokens, settledTokens: c.settledTokens };
-    }
+    case "usage":
+      return withConversation((params as ParamsOf<"usage">).conversationId, "any", async (c) => ({
+        inputTokens: c.sequence.tokenMeter.usedInputTokens,
+        outputTokens: c.sequence.tokenMeter.usedOutputTokens,
+        settledTokens: c.settledTokens,
+      }));
     case "tokenize": {
       const { text, special } = params as ParamsOf<"tokenize">;
       return { count: requireLoaded().model.tokenize(text, special === true).length };

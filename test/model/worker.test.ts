@@ -103,6 +103,26 @@ describe("model worker on a tiny GGUF", () => {
     await conversation.close();
   });
 
+  it("more conversations than sequences: the idle one gives its sequence up and is rebuilt with its history", async () => {
+    await model.load({ model: tiny, gpu: false, threads: 1, contextSize: 2048, sequences: 2 });
+    const a = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+    await a.chat("First message.", { maxTokens: 4 });
+    const followUp = "Second message.";
+    const warm = await a.chat(followUp, { maxTokens: 4 });
+    const b = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+    const c = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+    await b.chat("Hello", { maxTokens: 2 });
+    await c.chat("Hello", { maxTokens: 2 });
+    // a lost its sequence to c; its next turn rebuilds it from its history, re-evaluating that history.
+    const rebuilt = await a.chat(followUp, { maxTokens: 4 });
+    assert.equal(rebuilt.outputTokens, 4);
+    assert.ok(
+      rebuilt.evaluatedInputTokens > warm.evaluatedInputTokens + 20,
+      `rebuilt: ${rebuilt.evaluatedInputTokens} input tokens, against ${warm.evaluatedInputTokens} on a live sequence`,
+    );
+    for (const x of [a, b, c]) await x.close();
+  });
+
   it("cancel stops a long generation, keeps what was produced, and the worker stays usable", async () => {
     await load();
     const conversation = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
