@@ -221,6 +221,11 @@ export class ChatController implements vscode.Disposable {
   }
 
   private async delete(id: string): Promise<void> {
+    const saved = this.store.get(id);
+    if (!saved && !this.live.has(id)) return;
+    const title = saved ? conversationTitle(saved) : "this conversation";
+    const choice = await vscode.window.showWarningMessage(`Delete the conversation "${title}"?`, { modal: true }, "Delete");
+    if (choice !== "Delete") return;
     const live = this.live.get(id);
     this.live.delete(id);
     await live?.dispose();
