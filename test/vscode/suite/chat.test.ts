@@ -4,7 +4,7 @@
  * one Undo reverts.
  */
 import * as assert from "node:assert/strict";
-import { suite, suiteSetup, setup, test } from "mocha";
+import { setup, suite, suiteSetup, teardown, test } from "mocha";
 import * as vscode from "vscode";
 import type { ClarifyCoderApi } from "../../../src/extension/extension";
 import type { SessionSnapshot } from "../../../src/core/types";
@@ -112,12 +112,23 @@ suite("ClarifyCoder chat (host side)", () => {
   suite("code-block actions", () => {
     let editor: vscode.TextEditor;
 
+    /** Closes every editor without a save prompt (untitled documents with text are dirty, and a prompt would stay open). */
+    async function closeEverything(): Promise<void> {
+      for (let i = 0; i < 20 && vscode.window.tabGroups.all.some((g) => g.tabs.length > 0); i++) {
+        await vscode.commands.executeCommand("workbench.action.revertAndCloseActiveEditor");
+        if (!vscode.window.activeTextEditor) await vscode.commands.executeCommand("workbench.action.closeAllEditors");
+      }
+    }
+
     setup(async () => {
-      await vscode.commands.executeCommand("workbench.action.closeAllEditors");
+      await closeEverything();
       const document = await vscode.workspace.openTextDocument({ language: "python", content: original });
       editor = await vscode.window.showTextDocument(document);
+      await until("the new editor to be the active one", () => vscode.window.activeTextEditor?.document === document);
       await api.receive({ type: "openSession", id: "with-code" });
     });
+
+    teardown(closeEverything);
 
     async function act(action: string): Promise<void> {
       await api.receive({ type: "codeAction", sessionId: "with-code", blockIndex: 0, action });
