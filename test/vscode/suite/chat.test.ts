@@ -4,6 +4,9 @@
  * one Undo reverts.
  */
 import * as assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { setup, suite, suiteSetup, teardown, test } from "mocha";
 import * as vscode from "vscode";
 import type { ClarifyCoderApi } from "../../../src/extension/extension";
@@ -120,9 +123,16 @@ suite("ClarifyCoder chat (host side)", () => {
       }
     }
 
+    let files = 0;
+
     setup(async () => {
       await closeEverything();
-      const document = await vscode.workspace.openTextDocument({ language: "python", content: original });
+      // A file of its own for each test: untitled documents reuse their names ("Untitled-1"), and a reused name
+      // can meet the closed document's stale state in the extension host.
+      files += 1;
+      const file = path.join(os.tmpdir(), `clarifycoder-edit-${process.pid}-${Date.now()}-${files}.py`);
+      writeFileSync(file, original);
+      const document = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
       editor = await vscode.window.showTextDocument(document);
       await until("the new editor to be the active one", () => vscode.window.activeTextEditor?.document === document);
       await api.receive({ type: "openSession", id: "with-code" });
@@ -195,7 +205,7 @@ suite("ClarifyCoder chat (host side)", () => {
       await act("newFile");
       const opened = await until("the new file", () => {
         const e = vscode.window.activeTextEditor;
-        return e && e.document !== editor.document && e.document.isUntitled ? e : undefined;
+        return e && e.document.isUntitled ? e : undefined;
       });
       assert.equal(opened.document.getText(), code);
       assert.equal(opened.document.languageId, "python");
