@@ -136,7 +136,6 @@ async function unload(): Promise<boolean> {
   if (!loaded) return false;
   for (const c of conversations.values()) disposeConversation(c);
   conversations.clear();
-  for (const g of grammars.values()) void g;
   grammars.clear();
   const l = loaded;
   loaded = undefined;
