@@ -51,7 +51,7 @@ export class ClarifySession {
 
   constructor(
     private readonly model: ClarifyModel,
-    private settings: ClarifySettings,
+    private readonly settings: ClarifySettings,
     options: ClarifySessionOptions = {},
   ) {
     this.now = options.now ?? Date.now;
@@ -89,10 +89,6 @@ export class ClarifySession {
 
   snapshot(): SessionSnapshot {
     return structuredClone(this.snap);
-  }
-
-  updateSettings(settings: ClarifySettings): void {
-    this.settings = settings;
   }
 
   onChange(listener: (snapshot: SessionSnapshot) => void): () => void {

@@ -8,13 +8,11 @@ import * as vscode from "vscode";
 import type { SessionSnapshot } from "../core/types.js";
 import type { HostMessage } from "../core/webview-protocol.js";
 import { ChatController } from "./chat-controller.js";
-import { ChatViewProvider } from "./chat-view.js";
+import { ChatViewProvider, chatViewId } from "./chat-view.js";
 import { ConversationStore } from "./conversation-store.js";
 import { CodeProposals, proposalScheme } from "./editor-actions.js";
 import { ModelService } from "./model-service.js";
 
-export const VIEW_CONTAINER_ID = "clarifycoder";
-export const CHAT_VIEW_ID = "clarifycoder.chat";
 
 export const Commands = {
   focusChat: "clarifycoder.focusChat",
@@ -30,11 +28,6 @@ export const Commands = {
 export class ClarifyCoderContext implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private disposed = false;
-
-  constructor(
-    readonly extensionUri: vscode.Uri,
-    readonly log: vscode.LogOutputChannel,
-  ) {}
 
   /** Takes ownership of a disposable and hands it back. */
   own<T extends vscode.Disposable>(disposable: T): T {
@@ -72,7 +65,7 @@ export interface ClarifyCoderApi {
 
 export function activate(context: vscode.ExtensionContext): ClarifyCoderApi {
   const log = vscode.window.createOutputChannel("ClarifyCoder", { log: true });
-  const ctx = new ClarifyCoderContext(context.extensionUri, log);
+  const ctx = new ClarifyCoderContext();
   context.subscriptions.push(ctx);
   ctx.own(log);
 
@@ -86,10 +79,10 @@ export function activate(context: vscode.ExtensionContext): ClarifyCoderApi {
     posted.push(message);
     if (posted.length > 500) posted.shift();
   }));
-  ctx.own(vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, provider, { webviewOptions: { retainContextWhenHidden: false } }));
+  ctx.own(vscode.window.registerWebviewViewProvider(chatViewId, provider, { webviewOptions: { retainContextWhenHidden: false } }));
 
   const focusChat = async (): Promise<void> => {
-    await vscode.commands.executeCommand(`${CHAT_VIEW_ID}.focus`);
+    await vscode.commands.executeCommand(`${chatViewId}.focus`);
   };
   const command = (id: string, run: (...args: unknown[]) => unknown): void => void ctx.own(vscode.commands.registerCommand(id, run));
   command(Commands.focusChat, async () => {

@@ -4,7 +4,7 @@
  */
 import type { ClarifyModel, ModelConversation, OpenConversationOptions, TurnOptions, TurnResult } from "../core/model.js";
 import type { ModelWorker } from "./model-worker.js";
-import type { EventOf, LoadParams, ModelInfo, TurnOutput } from "./protocol.js";
+import type { EventOf, LoadParams, ModelInfo, TurnParams } from "./protocol.js";
 
 export type LoadProgress = EventOf<"load">;
 
@@ -50,10 +50,6 @@ export class LocalModel implements ClarifyModel {
   }
 }
 
-function toTurnResult(output: TurnOutput): TurnResult {
-  return { ...output };
-}
-
 class WorkerConversation implements ModelConversation {
   constructor(
     private readonly worker: ModelWorker,
@@ -65,36 +61,24 @@ class WorkerConversation implements ModelConversation {
     return probabilities;
   }
 
-  async chat(message: string, options: TurnOptions): Promise<TurnResult> {
-    const output = await this.worker.request(
-      "chat",
-      {
-        conversationId: this.id,
-        message,
-        maxTokens: options.maxTokens,
-        ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
-        ...(options.grammar ? { grammar: options.grammar } : {}),
-        ...(options.responsePrefix ? { responsePrefix: options.responsePrefix } : {}),
-      },
-      this.streaming(options),
-    );
-    return toTurnResult(output);
+  chat(message: string, options: TurnOptions): Promise<TurnResult> {
+    return this.worker.request("chat", { ...this.turn(options), message }, this.streaming(options));
   }
 
-  async complete(text: string, options: TurnOptions & { stopStrings?: string[] }): Promise<TurnResult> {
-    const output = await this.worker.request(
-      "complete",
-      {
-        conversationId: this.id,
-        text,
-        maxTokens: options.maxTokens,
-        ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
-        ...(options.grammar ? { grammar: options.grammar } : {}),
-        ...(options.stopStrings ? { stopStrings: options.stopStrings } : {}),
-      },
-      this.streaming(options),
-    );
-    return toTurnResult(output);
+  complete(text: string, options: TurnOptions & { stopStrings?: string[] }): Promise<TurnResult> {
+    const stop = options.stopStrings ? { stopStrings: options.stopStrings } : {};
+    return this.worker.request("complete", { ...this.turn(options), text, ...stop }, this.streaming(options));
+  }
+
+  /** What every turn sends: its conversation, limits, grammar and reply prefix. */
+  private turn(options: TurnOptions): TurnParams {
+    return {
+      conversationId: this.id,
+      maxTokens: options.maxTokens,
+      ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+      ...(options.grammar ? { grammar: options.grammar } : {}),
+      ...(options.responsePrefix ? { responsePrefix: options.responsePrefix } : {}),
+    };
   }
 
   async close(): Promise<void> {

@@ -59,10 +59,6 @@ export class ModelWorker {
     return this.child !== undefined;
   }
 
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
   /** Called when the worker process dies unexpectedly. */
   onCrash(listener: (error: WorkerError) => void): () => void {
     this.crashListeners.add(listener);

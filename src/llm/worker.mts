@@ -4,6 +4,7 @@
  * and starts a fresh worker on its next request.
  */
 import { stat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import {
   getLlama,
@@ -121,13 +122,12 @@ function threadsFor(requested: number | undefined): number {
 async function hardware(params: ParamsOf<"hardware">): Promise<ResultOf<"hardware">> {
   const l = await ensureLlama(params.gpu ?? llamaGpu ?? "auto");
   const vram = l.gpu === false ? undefined : await l.getVramState();
-  const os = await import("node:os");
   return {
     backend: backendOf(l),
     gpuDevices: l.gpu === false ? [] : await l.getGpuDeviceNames(),
     ...(vram ? { vram: { total: vram.total, free: vram.free } } : {}),
     cpuCores: physicalCores(),
-    logicalCpus: os.availableParallelism(),
+    logicalCpus: availableParallelism(),
     threads: threadsFor(params.threads),
   };
 }
