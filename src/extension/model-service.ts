@@ -63,7 +63,9 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
         if (e.affectsConfiguration("clarifycoder.model") || e.affectsConfiguration("clarifycoder.gpu") || e.affectsConfiguration("clarifycoder.threads") || e.affectsConfiguration("clarifycoder.contextSize")) {
           this.loadedKey = undefined;
           this.setStatus(this.configured() ? { status: "none", ...this.labelPart() } : { status: "none" });
+          // A cleared setting frees the model's memory; a changed one loads the new model in its place.
           if (this.configured()) void this.ensureLoaded().catch(() => undefined);
+          else void this.model.unload().catch(() => undefined);
         }
       }),
     );
