@@ -104,6 +104,12 @@ export type ParentMessage =
   | { type: "request"; id: number; method: Method; params: unknown }
   | { type: "cancel"; id: number };
 
+/**
+ * A request as the worker dispatches it, once its method is known: the method with that method's params, a union the
+ * handler table is checked against.
+ */
+export type RequestMessage<M extends Method = Method> = { [K in M]: { type: "request"; id: number; method: K; params: ParamsOf<K> } }[M];
+
 export type ChildMessage =
   | { type: "ready" }
   /** The worker will exit after its next reply; new requests should go to a new worker. */

@@ -1,0 +1,49 @@
+/**
+ * The worker's side of the IPC channel: messages to the parent, the context a request handler gets (its id, its
+ * cancellation signal, its typed events), and the handler table's type.
+ */
+import type { ChildMessage, EventOf, Method, ParamsOf, ResultOf } from "../protocol.js";
+
+export function send(message: ChildMessage, then?: () => void): void {
+  if (process.send) process.send(message, () => then?.());
+  else then?.();
+}
+
+export function log(level: "warn" | "error" | "info", message: string): void {
+  send({ type: "log", level, message });
+}
+
+/** What a handler gets besides its params. */
+export interface RequestContext<M extends Method> {
+  id: number;
+  signal: AbortSignal;
+  /** Streams one of the method's events to the caller. */
+  emit(event: EventOf<M>): void;
+}
+
+export type Handler<M extends Method> = (params: ParamsOf<M>, request: RequestContext<M>) => Promise<ResultOf<M>> | ResultOf<M>;
+
+/** One handler per method, checked by the compiler: a missing method or a wrong params/result type does not build. */
+export type HandlerTable = { [M in Method]: Handler<M> };
+
+export function requestContext<M extends Method>(id: number, signal: AbortSignal): RequestContext<M> {
+  return { id, signal, emit: (event) => send({ type: "event", id, event }) };
+}
+
+/**
+ * Set when work that cannot be stopped is left running (the downloader's retry loop ignores cancellation while it
+ * fetches the file's headers): the worker ends itself after its reply, and the next request starts a clean one.
+ */
+let retiring = false;
+
+export function retireAfterReply(): void {
+  retiring = true;
+}
+
+export function isRetiring(): boolean {
+  return retiring;
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,139 @@
+/**
+ * The conversation pool: each conversation keeps a context sequence (its evaluated tokens) between turns. When every
+ * sequence is taken, the least recently used idle conversation gives its own up, keeping its history to rebuild it.
+ */
+import { LlamaChatSession, LlamaCompletion, type ChatHistoryItem, type LlamaContextSequence } from "node-llama-cpp";
+import { WorkerError, type ParamsOf, type ResultOf } from "../protocol.js";
+import type { LoadedModel, ModelHost } from "./load.mjs";
+
+export interface Conversation {
+  id: string;
+  mode: "chat" | "raw";
+  systemPrompt?: string;
+  /** The sequence and session below are valid while not evicted. */
+  sequence: LlamaContextSequence;
+  chat?: LlamaChatSession;
+  completion?: LlamaCompletion;
+  /** Another conversation took its sequence; its history is kept to rebuild it on its next turn. */
+  evicted: boolean;
+  savedHistory?: ChatHistoryItem[];
+  /** Turns (and settling) running on the sequence: a busy conversation is never evicted. */
+  busy: number;
+  /** Raw mode: the whole text so far. */
+  transcript: string;
+  /** Background work on the sequence after a reply (see settle); the next turn waits for it. */
+  settling: Promise<void>;
+  /** Input tokens evaluated by settle, outside any turn. */
+  settledTokens: number;
+  lastUsed: number;
+}
+
+/** Conversations beyond this many (closed by nobody) are forgotten, least recently used first. */
+const conversationLimit = 64;
+
+export class ConversationPool {
+  private readonly conversations = new Map<string, Conversation>();
+  private next = 1;
+
+  constructor(private readonly host: ModelHost) {
+    host.onUnload(() => {
+      for (const c of this.conversations.values()) this.dispose(c);
+      this.conversations.clear();
+    });
+  }
+
+  open(params: ParamsOf<"openConversation">): ResultOf<"openConversation"> {
+    const l = this.host.require();
+    const id = `c${this.next++}`;
+    const c = {
+      id,
+      mode: params.mode,
+      transcript: "",
+      lastUsed: Date.now(),
+      settling: Promise.resolve(),
+      settledTokens: 0,
+      evicted: true,
+      busy: 0,
+      ...(params.systemPrompt !== undefined ? { systemPrompt: params.systemPrompt } : {}),
+    } as Conversation;
+    this.makeLive(c, l);
+    this.conversations.set(id, c);
+    if (this.conversations.size > conversationLimit) {
+      const forgotten = [...this.conversations.values()].filter((x) => x.busy === 0).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+      if (forgotten) {
+        this.dispose(forgotten);
+        this.conversations.delete(forgotten.id);
+      }
+    }
+    return { conversationId: id };
+  }
+
+  close(params: ParamsOf<"closeConversation">): ResultOf<"closeConversation"> {
+    const c = this.conversations.get(params.conversationId);
+    if (c) this.dispose(c);
+    return { closed: this.conversations.delete(params.conversationId) };
+  }
+
+  /**
+   * Runs a turn on a conversation: rebuilt first if another conversation took its sequence, and counted busy (so it
+   * is not evicted) until the turn ends.
+   */
+  async with<T>(id: string, mode: "chat" | "raw" | "any", turn: (c: Conversation) => Promise<T>): Promise<T> {
+    const c = this.conversations.get(id);
+    if (!c) throw new WorkerError("unknown-conversation", `The conversation ${id} is not open in the model worker (it may have been closed or the model reloaded).`);
+    if (mode !== "any" && c.mode !== mode) throw new WorkerError("bad-request", `The conversation ${id} is in ${c.mode} mode.`);
+    c.lastUsed = Date.now();
+    c.busy += 1;
+    try {
+      await c.settling;
+      if (c.evicted) this.makeLive(c, this.host.require());
+      return await turn(c);
+    } finally {
+      c.busy -= 1;
+    }
+  }
+
+  private dispose(c: Conversation): void {
+    if (c.evicted) return;
+    c.chat?.dispose({ disposeSequence: false });
+    c.completion?.dispose({ disposeSequence: false });
+    c.sequence.dispose();
+    c.evicted = true;
+  }
+
+  /** Gives a conversation's sequence to another: its history is kept, and its next turn rebuilds it (re-evaluating). */
+  private evict(c: Conversation): void {
+    if (c.evicted) return;
+    if (c.chat) c.savedHistory = c.chat.getChatHistory();
+    this.dispose(c);
+  }
+
+  /** A sequence for a conversation; when all are taken, the least recently used idle conversation gives its own up. */
+  private takeSequence(l: LoadedModel, forConversation: Conversation): LlamaContextSequence {
+    if (l.context.sequencesLeft === 0) {
+      const idle = [...this.conversations.values()].filter((c) => c !== forConversation && !c.evicted && c.busy === 0);
+      const oldest = idle.sort((a, b) => a.lastUsed - b.lastUsed)[0];
+      if (!oldest) throw new WorkerError("busy", "Every context sequence is busy with another conversation; stop one or wait for it.");
+      this.evict(oldest);
+    }
+    return l.context.getSequence();
+  }
+
+  /** Gives a conversation a sequence and a session, rebuilding its history if it was evicted. */
+  private makeLive(c: Conversation, l: LoadedModel): void {
+    c.sequence = this.takeSequence(l, c);
+    if (c.mode === "chat") {
+      c.chat = new LlamaChatSession({
+        contextSequence: c.sequence,
+        chatWrapper: l.chatWrapper,
+        ...(c.systemPrompt !== undefined ? { systemPrompt: c.systemPrompt } : {}),
+        autoDisposeSequence: false,
+      });
+      if (c.savedHistory) c.chat.setChatHistory(c.savedHistory);
+    } else {
+      c.completion = new LlamaCompletion({ contextSequence: c.sequence, autoDisposeSequence: false });
+    }
+    c.evicted = false;
+    delete c.savedHistory;
+  }
+}

@@ -1,0 +1,70 @@
+/** GPU and llama.cpp setup: which backend node-llama-cpp runs on, and what the machine has. */
+import { availableParallelism } from "node:os";
+import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
+import { physicalCores } from "../cpu.js";
+import { WorkerError, type Backend, type GpuChoice, type ParamsOf, type ResultOf } from "../protocol.js";
+import { send } from "./channel.mjs";
+
+export function backendOf(l: Llama): Backend {
+  return l.gpu === false ? "cpu" : l.gpu;
+}
+
+export function threadsFor(requested: number | undefined): number {
+  return requested && requested > 0 ? Math.floor(requested) : physicalCores();
+}
+
+/** The one llama.cpp binding of this process, for the backend last asked for. */
+export class Backends {
+  private llama: Llama | undefined;
+  private gpu: GpuChoice | undefined;
+  /** llama.cpp's last error lines: its reasons (a bad LoRA adapter, say) appear only in its log. */
+  readonly recentLog: string[] = [];
+
+  /** The backend asked for last, if any. */
+  get choice(): GpuChoice | undefined {
+    return this.gpu;
+  }
+
+  /**
+   * The binding for `gpu`, created on first use. `modelLoaded` tells whether a model holds the current binding, in
+   * which case switching backends is refused.
+   */
+  async ensure(gpu: GpuChoice = "auto", modelLoaded = false): Promise<Llama> {
+    if (this.llama && this.gpu === gpu) return this.llama;
+    if (this.llama && modelLoaded) throw new WorkerError("bad-request", "Unload the model before switching the GPU backend.");
+    await this.llama?.dispose();
+    this.llama = await getLlama({
+      gpu,
+      build: "never",
+      logLevel: LlamaLogLevel.warn,
+      logger: (level, message) => {
+        const line = message.trim();
+        if (line === "") return;
+        this.recentLog.push(line);
+        if (this.recentLog.length > 20) this.recentLog.shift();
+        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) send({ type: "log", level: "error", message: line });
+      },
+    });
+    this.gpu = gpu;
+    return this.llama;
+  }
+
+  /** llama.cpp's last few log lines, as a hint to add to an error. */
+  logHint(): string {
+    const last = this.recentLog.slice(-3).join(" | ");
+    return last ? ` (llama.cpp: ${last})` : "";
+  }
+
+  async hardware(params: ParamsOf<"hardware">, modelLoaded: boolean): Promise<ResultOf<"hardware">> {
+    const l = await this.ensure(params.gpu ?? this.gpu ?? "auto", modelLoaded);
+    const vram = l.gpu === false ? undefined : await l.getVramState();
+    return {
+      backend: backendOf(l),
+      gpuDevices: l.gpu === false ? [] : await l.getGpuDeviceNames(),
+      ...(vram ? { vram: { total: vram.total, free: vram.free } } : {}),
+      cpuCores: physicalCores(),
+      logicalCpus: availableParallelism(),
+      threads: threadsFor(params.threads),
+    };
+  }
+}

@@ -1,0 +1,36 @@
+/** The worker's handler table: one handler per protocol method, checked against `WorkerMethods` by the compiler. */
+import type { Method, RequestMessage, ResultOf } from "../protocol.js";
+import { requestContext, type HandlerTable } from "./channel.mjs";
+import { ConversationPool } from "./conversations.mjs";
+import { Backends } from "./gpu.mjs";
+import { ModelHost } from "./load.mjs";
+import { Turns } from "./turns.mjs";
+
+export function createHandlers(): HandlerTable {
+  const backends = new Backends();
+  const host = new ModelHost(backends);
+  const pool = new ConversationPool(host);
+  const turns = new Turns(backends, host, pool);
+  return {
+    hardware: (params) => backends.hardware(params, host.loaded !== undefined),
+    load: (params, request) => host.load(params, request),
+    unload: async () => ({ unloaded: await host.unload() }),
+    openConversation: (params) => pool.open(params),
+    closeConversation: (params) => pool.close(params),
+    probe: (params) => turns.probe(params),
+    chat: (params, request) => turns.chat(params, request),
+    complete: (params, request) => turns.complete(params, request),
+    usage: (params) => turns.usage(params),
+    tokenize: (params) => turns.tokenize(params),
+    crash: () => process.abort(),
+  };
+}
+
+export function isMethod(handlers: HandlerTable, name: unknown): name is Method {
+  return typeof name === "string" && Object.prototype.hasOwnProperty.call(handlers, name);
+}
+
+/** Runs a request's handler: the method and its params are checked together, with no cast. */
+export async function dispatch<M extends Method>(handlers: HandlerTable, message: RequestMessage<M>, signal: AbortSignal): Promise<ResultOf<M>> {
+  return handlers[message.method](message.params, requestContext(message.id, signal));
+}

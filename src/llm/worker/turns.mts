@@ -1,0 +1,173 @@
+/** Turns on a conversation: chat, raw completion, the ask/proceed probe, and settling the sequence after a reply. */
+import type { Llama, LlamaContextSequence, LlamaGrammar, Token } from "node-llama-cpp";
+import type { JsonSchema, StopReason } from "../../core/model.js";
+import { WorkerError, type ParamsOf, type ResultOf, type TurnOutput } from "../protocol.js";
+import { log, messageOf, type RequestContext } from "./channel.mjs";
+import type { Conversation, ConversationPool } from "./conversations.mjs";
+import type { Backends } from "./gpu.mjs";
+import type { ModelHost } from "./load.mjs";
+
+function stopReasonOf(reason: string): StopReason {
+  if (reason === "eogToken" || reason === "maxTokens" || reason === "abort") return reason;
+  if (reason === "stopGenerationTrigger" || reason === "customStopTrigger") return "stopString";
+  return "other";
+}
+
+function meter(sequence: LlamaContextSequence): { input: number; output: number } {
+  return { input: sequence.tokenMeter.usedInputTokens, output: sequence.tokenMeter.usedOutputTokens };
+}
+
+export class Turns {
+  private readonly grammars = new Map<string, LlamaGrammar>();
+
+  constructor(
+    private readonly backends: Backends,
+    private readonly host: ModelHost,
+    private readonly pool: ConversationPool,
+  ) {
+    host.onUnload(() => this.grammars.clear());
+  }
+
+  async chat(params: ParamsOf<"chat">, request: RequestContext<"chat">): Promise<TurnOutput> {
+    const grammar = await this.grammarFor(params.grammar);
+    return this.pool.with(params.conversationId, "chat", async (c) => {
+      const session = c.chat;
+      if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
+      const before = meter(c.sequence);
+      const result = await session.promptWithMeta(params.message, {
+        maxTokens: params.maxTokens,
+        temperature: params.temperature ?? 0,
+        ...(grammar ? { grammar } : {}),
+        ...(params.responsePrefix ? { responsePrefix: params.responsePrefix } : {}),
+        signal: request.signal,
+        stopOnAbortSignal: true,
+        onTextChunk: (text) => request.emit({ kind: "chunk", text }),
+      });
+      const after = meter(c.sequence);
+      c.settling = this.settle(c).catch((error: unknown) => log("warn", `settle: ${messageOf(error)}`));
+      return {
+        text: result.responseText,
+        stopReason: stopReasonOf(result.stopReason),
+        evaluatedInputTokens: after.input - before.input,
+        outputTokens: after.output - before.output,
+      };
+    });
+  }
+
+  async complete(params: ParamsOf<"complete">, request: RequestContext<"complete">): Promise<TurnOutput> {
+    const grammar = await this.grammarFor(params.grammar);
+    return this.pool.with(params.conversationId, "raw", async (c) => {
+      const completion = c.completion;
+      if (!completion) throw new WorkerError("internal", "The conversation has no completion.");
+      c.transcript += params.text;
+      const before = meter(c.sequence);
+      const result = await completion.generateCompletionWithMeta(c.transcript, {
+        maxTokens: params.maxTokens,
+        temperature: params.temperature ?? 0,
+        ...(grammar ? { grammar } : {}),
+        ...(params.stopStrings && params.stopStrings.length > 0 ? { customStopTriggers: params.stopStrings } : {}),
+        signal: request.signal,
+        stopOnAbortSignal: true,
+        onTextChunk: (text) => request.emit({ kind: "chunk", text }),
+      });
+      c.transcript += result.response;
+      const after = meter(c.sequence);
+      return {
+        text: result.response,
+        stopReason: stopReasonOf(result.metadata.stopReason),
+        evaluatedInputTokens: after.input - before.input,
+        outputTokens: after.output - before.output,
+      };
+    });
+  }
+
+  /**
+   * The probabilities of each option as the next text after `prefix` at the start of the model's reply to `message`.
+   * Evaluated on the conversation's own sequence, so the reply that follows reuses these tokens.
+   */
+  probe(params: ParamsOf<"probe">): Promise<ResultOf<"probe">> {
+    return this.pool.with(params.conversationId, "chat", (c) => this.probeOn(c, params));
+  }
+
+  usage(params: ParamsOf<"usage">): Promise<ResultOf<"usage">> {
+    return this.pool.with(params.conversationId, "any", async (c) => ({
+      inputTokens: c.sequence.tokenMeter.usedInputTokens,
+      outputTokens: c.sequence.tokenMeter.usedOutputTokens,
+      settledTokens: c.settledTokens,
+    }));
+  }
+
+  tokenize(params: ParamsOf<"tokenize">): ResultOf<"tokenize"> {
+    return { count: this.host.require().model.tokenize(params.text, params.special === true).length };
+  }
+
+  private async probeOn(c: Conversation, params: ParamsOf<"probe">): Promise<ResultOf<"probe">> {
+    const session = c.chat;
+    const l = this.host.require();
+    if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
+    const history = [...session.getChatHistory(), { type: "user" as const, text: params.message }, { type: "model" as const, response: [] }];
+    const { contextText } = session.chatWrapper.generateContextState({ chatHistory: history });
+    const tokens: Token[] = [...contextText.tokenize(l.model.tokenizer), ...l.model.tokenize(params.prefix, false, "trimLeadingSpace")];
+    if (tokens.length >= l.context.contextSize) throw new WorkerError("context-full", "The request does not fit in the model's context.");
+    const last = tokens.pop();
+    if (last === undefined) throw new WorkerError("bad-request", "Nothing to evaluate.");
+    await c.sequence.adaptStateToTokens(tokens, false);
+    const fresh = [...tokens.slice(c.sequence.nextTokenIndex), last];
+    const iterator = c.sequence.evaluateWithMetadata(fresh, { probabilities: true }, { temperature: 0 });
+    const first = await iterator.next();
+    await iterator.return();
+    const probabilities = first.done ? undefined : first.value.probabilities;
+    const mass: Record<string, number> = {};
+    for (const option of params.options) mass[option] = 0;
+    if (probabilities) {
+      for (const [token, p] of probabilities) {
+        if (p < 1e-6) continue;
+        const text = l.model.detokenize([token]);
+        if (text === "") continue;
+        for (const option of params.options) if (option.startsWith(text)) mass[option] = (mass[option] ?? 0) + p;
+      }
+    }
+    const total = Object.values(mass).reduce((a, b) => a + b, 0);
+    for (const option of params.options) mass[option] = total > 0 ? (mass[option] ?? 0) / total : 1 / params.options.length;
+    return { probabilities: mass };
+  }
+
+  /**
+   * After a reply, brings the sequence in line with how the next turn will spell the history. A reply generated under
+   * a grammar is often not in the tokenizer's canonical tokens, so the next turn would re-evaluate it from the first
+   * difference; doing it now, while the user reads and answers, keeps the next turn down to its new tokens.
+   */
+  private async settle(c: Conversation): Promise<void> {
+    const l = this.host.loaded;
+    if (!l || !c.chat || c.evicted) return;
+    // Busy while it works, so no other conversation takes the sequence from under it.
+    c.busy += 1;
+    try {
+      const { contextText } = c.chat.chatWrapper.generateContextState({ chatHistory: c.chat.getChatHistory() });
+      const tokens = contextText.tokenize(l.model.tokenizer);
+      // Leave the last token to the next turn: generation needs at least one token to evaluate.
+      tokens.pop();
+      await c.sequence.adaptStateToTokens(tokens, false);
+      const missing = tokens.slice(c.sequence.nextTokenIndex);
+      if (missing.length === 0) return;
+      const before = c.sequence.tokenMeter.usedInputTokens;
+      await c.sequence.evaluateWithoutGeneratingNewTokens(missing);
+      c.settledTokens += c.sequence.tokenMeter.usedInputTokens - before;
+    } finally {
+      c.busy -= 1;
+    }
+  }
+
+  private async grammarFor(schema: JsonSchema | undefined): Promise<LlamaGrammar | undefined> {
+    if (!schema) return undefined;
+    const key = JSON.stringify(schema);
+    let g = this.grammars.get(key);
+    if (!g) {
+      const l = await this.backends.ensure(this.backends.choice ?? "auto", this.host.loaded !== undefined);
+      // The schema's type is node-llama-cpp's own; the engine builds it from that subset.
+      g = await l.createGrammarForJsonSchema(schema as Parameters<Llama["createGrammarForJsonSchema"]>[0]);
+      this.grammars.set(key, g);
+    }
+    return g;
+  }
+}
