@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import { SingleBar } from "cli-progress";
+import { isBusy } from "../core/rules.js";
 import { ClarifySession } from "../core/session.js";
 import { readSettings } from "../core/settings.js";
 import type { ClarifySettings, EditorContext, Question, SessionSnapshot } from "../core/types.js";
@@ -126,7 +127,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
   let interrupts = 0;
   process.on("SIGINT", () => {
     interrupts += 1;
-    if (interrupts > 1 || !session || !["assessing", "generating"].includes(session.state)) {
+    if (interrupts > 1 || !session || !isBusy(session.state)) {
       void worker.stop().finally(() => process.exit(130));
       return;
     }
