@@ -1,20 +1,42 @@
 /**
- * The webview's side of the boundary: typed, checked messages to the host, and the small UI state VS Code keeps for
- * the view (`setState`/`getState`) while the host owns the conversations.
+ * The webview's side of the boundary: requests to the host, each paired with the host's reply by its id (the
+ * request/response pattern of vscode-pull-request-github's webviews), and the small UI state VS Code keeps for the
+ * view (`setState`/`getState`) while the host owns the conversations.
  */
-import { parseWebviewMessage, type WebviewMessage } from "../src/core/webview-protocol.js";
+import { parseWebviewMessage, type Intent, type ReplyMessage, type WebviewMessage } from "../src/core/webview-protocol.js";
 
 const vscode = acquireVsCodeApi();
 
-/** Sends an intent. It is checked against the same schema the host uses; a message the host would drop is not sent. */
-export function post(message: WebviewMessage): boolean {
+/** How the host answered a request: accepted (with an optional note such as "Copied."), or refused with the reason. */
+export type Outcome = { ok: true; note?: string } | { ok: false; error: string };
+
+let lastRequestId = 0;
+const pending = new Map<number, (outcome: Outcome) => void>();
+
+/**
+ * Sends an intent and resolves with the host's reply to it. The message is checked against the same schema the host
+ * uses: one the host would drop is not sent, and resolves as refused at once.
+ */
+export function request(intent: Intent): Promise<Outcome> {
+  lastRequestId += 1;
+  const message = { ...intent, requestId: lastRequestId } as WebviewMessage;
   const checked = parseWebviewMessage(message);
   if (!checked.ok) {
-    console.warn(`[ClarifyCoder] not sending a ${message.type} message: ${checked.error}`);
-    return false;
+    console.warn(`[ClarifyCoder] not sending a ${intent.type} message: ${checked.error}`);
+    return Promise.resolve({ ok: false, error: "That could not be sent (see the developer console)." });
   }
-  vscode.postMessage(checked.message);
-  return true;
+  return new Promise((resolve) => {
+    pending.set(message.requestId, resolve);
+    vscode.postMessage(checked.message);
+  });
+}
+
+/** The host's reply to one of our requests: it settles that request. A reply to no request of ours is ignored. */
+export function settleRequest(reply: ReplyMessage): void {
+  const resolve = pending.get(reply.requestId);
+  if (!resolve) return;
+  pending.delete(reply.requestId);
+  resolve(reply.ok ? { ok: true, ...(reply.message !== undefined ? { note: reply.message } : {}) } : { ok: false, error: reply.message ?? "Refused." });
 }
 
 /** What the view remembers for itself across reloads: drafts and panel state. Small on purpose. */

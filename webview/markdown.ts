@@ -15,7 +15,7 @@
 import MarkdownIt from "markdown-it";
 import type { Token } from "markdown-it";
 import hljs from "highlight.js/lib/common";
-import { isOpenableUrl } from "../src/core/webview-protocol.js";
+import { isOpenableUrl } from "../src/core/links.js";
 
 /** Same options as the engine's parser (the default preset: html off, linkify off), plus highlighting. */
 const md = new MarkdownIt({ html: false, linkify: false, typographer: false });

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import { SingleBar } from "cli-progress";
+import { isBusy } from "../core/rules.js";
 import { ClarifySession } from "../core/session.js";
 import { readSettings } from "../core/settings.js";
 import type { ClarifySettings, EditorContext, Question, SessionSnapshot } from "../core/types.js";
@@ -10,6 +11,7 @@ import { LocalModel } from "../llm/local-model.js";
 import { ModelWorker } from "../llm/model-worker.js";
 import type { GpuChoice, LoadParams } from "../llm/protocol.js";
 import { languageOfFile } from "../core/languages.js";
+import { endQuietlyOnClosedOutput } from "./options.js";
 
 export interface ChatOptions {
   model: string;
@@ -18,21 +20,19 @@ export interface ChatOptions {
   language?: string;
   style?: string;
   ask?: string;
-  threshold?: string;
-  maxQuestions?: string;
-  maxRounds?: string;
-  maxTokens?: string;
+  threshold?: number;
+  maxQuestions?: number;
+  maxRounds?: number;
+  maxTokens?: number;
   gpu?: string;
-  threads?: string;
-  contextSize?: string;
+  threads?: number;
+  contextSize?: number;
   lora?: string[];
   modelsDir?: string;
   json?: boolean;
 }
 
 type Out = (line: string) => void;
-
-const number = (value: string | undefined): number | undefined => (value === undefined ? undefined : Number(value));
 
 export function gpuChoice(value: string | undefined): GpuChoice {
   if (value === undefined || value === "auto") return "auto";
@@ -45,10 +45,10 @@ export function chatSettings(options: ChatOptions): { settings: ClarifySettings;
   return readSettings({
     style: options.style,
     askPolicy: options.ask,
-    askThreshold: number(options.threshold),
-    maxQuestions: number(options.maxQuestions),
-    maxRounds: number(options.maxRounds),
-    maxCodeTokens: number(options.maxTokens),
+    askThreshold: options.threshold,
+    maxQuestions: options.maxQuestions,
+    maxRounds: options.maxRounds,
+    maxCodeTokens: options.maxTokens,
   });
 }
 
@@ -126,20 +126,25 @@ export async function runChat(options: ChatOptions): Promise<number> {
   let interrupts = 0;
   process.on("SIGINT", () => {
     interrupts += 1;
-    if (interrupts > 1 || !session || !["assessing", "generating"].includes(session.state)) {
+    if (interrupts > 1 || !session || !isBusy(session.state)) {
       void worker.stop().finally(() => process.exit(130));
       return;
     }
     warn("\nStopping... (Ctrl+C again to quit)");
     session.cancel();
   });
+  endQuietlyOnClosedOutput(async () => {
+    session?.cancel();
+    lines.rl.close();
+    await worker.stop();
+  });
 
   try {
     const load: LoadParams = {
       model: options.model,
       gpu: gpuChoice(options.gpu),
-      ...(options.threads ? { threads: Number(options.threads) } : {}),
-      ...(options.contextSize ? { contextSize: Number(options.contextSize) } : {}),
+      ...(options.threads ? { threads: options.threads } : {}),
+      ...(options.contextSize ? { contextSize: options.contextSize } : {}),
       ...(options.modelsDir ? { modelsDirectory: options.modelsDir } : {}),
       ...(options.lora && options.lora.length > 0 ? { lora: options.lora.map((filePath) => ({ filePath })) } : {}),
     };

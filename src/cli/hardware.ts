@@ -3,6 +3,7 @@ import path from "node:path";
 import { ModelWorker } from "../llm/model-worker.js";
 import type { HardwareInfo } from "../llm/protocol.js";
 import { gpuChoice } from "./chat.js";
+import { endQuietlyOnClosedOutput } from "./options.js";
 
 export function describeHardware(info: HardwareInfo): string {
   const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
@@ -17,6 +18,7 @@ export function describeHardware(info: HardwareInfo): string {
 
 export async function runHardware(options: { gpu?: string; json?: boolean }): Promise<number> {
   const worker = new ModelWorker({ workerPath: path.join(__dirname, "worker.mjs") });
+  endQuietlyOnClosedOutput(() => worker.stop());
   try {
     const info = await worker.request("hardware", { gpu: gpuChoice(options.gpu) });
     process.stdout.write(options.json ? `${JSON.stringify(info)}\n` : `${describeHardware(info)}\n`);

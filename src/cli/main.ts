@@ -1,10 +1,15 @@
 /** The `clarifycoder` command line. */
 import { Command, Option } from "commander";
+import { modelRanges, settingRanges } from "../core/settings.js";
 import { runChat, type ChatOptions } from "./chat.js";
 import { runHardware } from "./hardware.js";
+import { exitWithUsageCode, numberOption } from "./options.js";
+
+const gpuChoices = ["auto", "cuda", "vulkan", "metal", "cpu"];
 
 const program = new Command();
 program.name("clarifycoder").description("A clarify-first coding assistant on a local GGUF model.").version("0.1.0");
+exitWithUsageCode(program);
 
 program
   .command("chat")
@@ -15,13 +20,13 @@ program
   .option("-l, --language <id>", "the language to write in (a VS Code language id such as python; default: the file's)")
   .addOption(new Option("--style <style>", "guided (any instruct model) or native (a clarify-aware fine-tune)").choices(["guided", "native"]))
   .addOption(new Option("--ask <policy>", "when to ask clarifying questions").choices(["auto", "always", "never"]))
-  .option("--threshold <p>", "in auto, ask when the model's probability of asking is at least this (0-1)")
-  .option("--max-questions <n>", "at most this many questions per round")
-  .option("--max-rounds <n>", "at most this many rounds of questions")
-  .option("--max-tokens <n>", "at most this many tokens of code")
-  .option("--gpu <backend>", "auto, cuda, vulkan, metal or cpu", "auto")
-  .option("--threads <n>", "CPU threads (default: the machine's physical cores)")
-  .option("--context-size <n>", "context size in tokens")
+  .addOption(numberOption("--threshold <p>", "in auto, ask when the model's probability of asking is at least this", settingRanges.askThreshold))
+  .addOption(numberOption("--max-questions <n>", "at most this many questions per round", settingRanges.maxQuestions))
+  .addOption(numberOption("--max-rounds <n>", "at most this many rounds of questions", settingRanges.maxRounds))
+  .addOption(numberOption("--max-tokens <n>", "at most this many tokens of code", settingRanges.maxCodeTokens))
+  .addOption(new Option("--gpu <backend>", "where the model runs").choices(gpuChoices).default("auto"))
+  .addOption(numberOption("--threads <n>", "CPU threads; 0 = the machine's physical cores", modelRanges.threads))
+  .addOption(numberOption("--context-size <n>", "context size in tokens; 0 = as much as fits", modelRanges.contextSize))
   .option("--lora <file...>", "LoRA adapter GGUF file(s) to apply")
   .option("--models-dir <dir>", "where downloaded models are kept")
   .option("--json", "machine-readable events, one JSON object per line; answers are read one per line from stdin")
@@ -33,7 +38,7 @@ program
 program
   .command("hardware")
   .description("Show the backend (CUDA, Vulkan, Metal or CPU), GPUs, VRAM and CPU cores the model would run on.")
-  .option("--gpu <backend>", "auto, cuda, vulkan, metal or cpu", "auto")
+  .addOption(new Option("--gpu <backend>", "where the model would run").choices(gpuChoices).default("auto"))
   .option("--json", "print one JSON object")
   .action(async (options: { gpu?: string; json?: boolean }) => {
     process.exitCode = await runHardware(options);

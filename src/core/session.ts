@@ -26,13 +26,22 @@ import {
   waivedAssumption,
 } from "./prompts.js";
 import { classifyNativeReply, extractCodeBlocks, parseAssessment, type Assessment } from "./parse.js";
+import { canGenerate, isBusy, openQuestions } from "./rules.js";
 
 /** An intent the session will not carry out in its current state (a forged or stale message, say). */
 export class SessionRefusal extends Error {
   override name = "SessionRefusal";
 }
 
-const busyStates: readonly SessionState[] = ["assessing", "generating"];
+/**
+ * Resolves as soon as a turn the session was asked for is accepted (running), or rejects with its refusal.
+ * Every turn method (`start`, `submitAnswers`, `correctAssumption`) makes all its checks before its first `await`,
+ * so a refused turn is already rejected when it is returned; an accepted one is running. What the turn does later
+ * (it ends done, cancelled or failed) shows in the session's state, not here.
+ */
+export function whenAccepted(turn: Promise<void>): Promise<void> {
+  return Promise.race([turn, Promise.resolve()]);
+}
 
 export interface ClarifySessionOptions {
   id?: string;
@@ -75,7 +84,7 @@ export class ClarifySession {
   static restore(model: ClarifyModel, settings: ClarifySettings, saved: SessionSnapshot, options: ClarifySessionOptions = {}): ClarifySession {
     const session = new ClarifySession(model, settings, { ...options, id: saved.id });
     session.snap = structuredClone(saved);
-    if (busyStates.includes(saved.state)) session.snap.state = "cancelled";
+    if (isBusy(saved.state)) session.snap.state = "cancelled";
     return session;
   }
 
@@ -104,12 +113,12 @@ export class ClarifySession {
 
   /** Questions of any round that are neither answered nor waived. */
   openQuestions(): Question[] {
-    return this.snap.questions.filter((q) => !q.waived && (q.answer ?? "").trim() === "");
+    return openQuestions(this.snap);
   }
 
   /** Whether code (or the next round) may be requested now: asking, and every question answered or waived. */
   canSubmitAnswers(): boolean {
-    return this.snap.state === "asking" && this.openQuestions().length === 0;
+    return canGenerate(this.snap);
   }
 
   async start(request: string, context: EditorContext = {}): Promise<void> {
@@ -174,9 +183,11 @@ export class ClarifySession {
     }
     if (text.trim() === "") throw new SessionRefusal("A corrected assumption cannot be empty.");
     this.snap.assumptions[index] = text.trim();
-    // A fresh conversation, so the earlier answer does not colour the new one.
-    await this.closeConversation();
-    await this.run("generating", (signal) => this.generate(signal));
+    await this.run("generating", async (signal) => {
+      // A fresh conversation, so the earlier answer does not colour the new one.
+      await this.closeConversation();
+      return this.generate(signal);
+    });
   }
 
   /** Stops the turn in progress; what was produced so far is kept. */
@@ -203,17 +214,24 @@ export class ClarifySession {
     return this.snap.questions.filter((q) => !this.answersSent.has(q.id));
   }
 
-  /** Runs one model turn in a busy state, turning cancellation and errors into states rather than exceptions. */
-  private async run(state: SessionState, turn: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  /**
+   * Runs one model turn in a busy state, turning cancellation and errors into states rather than exceptions.
+   * Not async: a refusal throws to the caller synchronously (see `whenAccepted`).
+   */
+  private run(state: SessionState, turn: (signal: AbortSignal) => Promise<void>): Promise<void> {
     if (this.running) throw new SessionRefusal("The assistant is busy; stop it first.");
     const controller = new AbortController();
     this.running = controller;
     this.snap.state = state;
     delete this.snap.failure;
     this.changed();
+    return this.finish(controller, turn);
+  }
+
+  private async finish(controller: AbortController, turn: (signal: AbortSignal) => Promise<void>): Promise<void> {
     try {
       await turn(controller.signal);
-      if (controller.signal.aborted && busyStates.includes(this.snap.state)) this.snap.state = "cancelled";
+      if (controller.signal.aborted && isBusy(this.snap.state)) this.snap.state = "cancelled";
     } catch (error) {
       if (controller.signal.aborted) {
         this.snap.state = "cancelled";

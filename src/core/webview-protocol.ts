@@ -1,124 +1,34 @@
 /**
- * The typed message protocol between the extension host and the chat webview, both directions.
+ * The typed messages between the extension host and the chat webview, both directions, and their parsers.
  *
- * Every message that crosses the boundary is checked here with a zod schema: the host checks what the webview sends
+ * Every message that crosses the boundary is checked here: the host checks what the webview sends
  * (`parseWebviewMessage`), the webview checks what the host sends (`parseHostMessage`). Both return a result and never
- * throw, so a malformed or unknown message is dropped with one log line. Objects are strict (unknown keys are an
- * error), strings and arrays are bounded, and only plain data is accepted (no class instances, no inherited fields,
- * no `__proto__` / `constructor` / `prototype` keys). What a parser returns is a fresh copy built by zod.
+ * throw, so a malformed or unknown message is dropped with one log line. A message first passes the plain-data guard,
+ * whose work is bounded before it walks anything (plain-data.ts); then its zod schema: objects are strict (unknown
+ * keys are an error), strings and arrays are bounded. What a parser returns is a fresh copy built by zod.
  *
- * Pure: imports only core files and zod. It is written with `zod/mini`, zod 4's tree-shakable API (same schemas,
- * same inferred types, same parser), because it is bundled into the webview too: the classic `zod` entry would add
- * ~450 KB of minified code there, `zod/mini` adds ~25 KB.
+ * Every webview message is a request: it carries a `requestId`, and the host answers each one with exactly one
+ * `reply` carrying the same id, once it has accepted the intent (a turn has started, an answer is recorded) or
+ * refused it (with the reason). So a refusal lands on the control that sent the intent.
+ *
+ * Pure: imports only core files and zod/mini (it is bundled into the webview too; see snapshot-schema.ts).
  */
 import * as z from "zod/mini";
-import type { SessionSnapshot } from "./types.js";
+import { isOpenableUrl } from "./links.js";
+import { plainDataProblem } from "./plain-data.js";
+import { fields as f, protocolLimits as L, sessionSnapshotSchema } from "./snapshot-schema.js";
 
-/** The bounds every message is held to. Generous on purpose: they stop garbage, not real conversations. */
-export const protocolLimits = {
-  /** Session ids, question ids, chip ids. */
-  id: 200,
-  /** Labels, titles, suggestions, file names, model names. */
-  shortText: 10_000,
-  /** The request, a user's answer, a question, an assumption, a failure message. */
-  text: 200_000,
-  /** The streamed answer, code, the model's raw text, selected or surrounding code. */
-  longText: 8_000_000,
-  /** An http(s) link the user clicked. */
-  url: 4_096,
-  questions: 200,
-  suggestions: 16,
-  assumptions: 200,
-  codeBlocks: 1_000,
-  history: 2_000,
-  chips: 32,
-  /** An index into assumptions or code blocks. */
-  index: 100_000,
-  /** How deep a message may nest (the deepest real one is about 5). */
-  depth: 16,
-} as const;
-
-const L = protocolLimits;
-
-const bounded = (max: number) => z.string().check(z.maxLength(max));
-const nonEmpty = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
-const id = nonEmpty(L.id);
-const shortText = bounded(L.shortText);
-const text = bounded(L.text);
-const longText = bounded(L.longText);
-/** Milliseconds since the epoch (`z.number()` already refuses NaN and the infinities). */
-const timestamp = z.number().check(z.minimum(0));
-const count = z.int().check(z.minimum(0), z.maximum(L.index));
-const lineNumber = z.int().check(z.minimum(0));
-const fraction = z.number().check(z.minimum(0), z.maximum(1));
-const list = <T extends z.ZodMiniType>(item: T, max: number) => z.array(item).check(z.maxLength(max));
-
-// ---------------------------------------------------------------------------------------------------------------
-// The conversation, exactly as `src/core/types.ts` defines it (checked at compile time below).
-
-const selectionContextSchema = z.strictObject({
-  text: longText,
-  startLine: lineNumber,
-  endLine: lineNumber,
-});
-
-const editorContextSchema = z.strictObject({
-  languageId: z.optional(shortText),
-  fileName: z.optional(shortText),
-  selection: z.optional(selectionContextSchema),
-  surroundingCode: z.optional(longText),
-});
-
-export const questionSchema = z.strictObject({
-  id,
-  round: count,
-  text,
-  suggestions: list(shortText, L.suggestions),
-  answer: z.optional(text),
-  waived: z.optional(z.boolean()),
-});
-
-const codeBlockSchema = z.strictObject({
-  language: shortText,
-  code: longText,
-});
-
-export const sessionStateSchema = z.enum(["idle", "assessing", "asking", "generating", "done", "cancelled", "failed"]);
-
-const sessionFailureSchema = z.strictObject({
-  message: text,
-  raw: z.optional(longText),
-});
-
-export const sessionSnapshotSchema = z.strictObject({
-  id,
-  state: sessionStateSchema,
-  request: text,
-  context: editorContextSchema,
-  questions: list(questionSchema, L.questions),
-  rounds: count,
-  assumptions: list(text, L.assumptions),
-  askProbability: z.optional(fraction),
-  answer: longText,
-  codeBlocks: list(codeBlockSchema, L.codeBlocks),
-  failure: z.optional(sessionFailureSchema),
-  createdAt: timestamp,
-  updatedAt: timestamp,
-});
-
-/** Compile-time proof that the schema and `SessionSnapshot` are the same type (not merely assignable). */
-type Exactly<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-const snapshotSchemaMatchesTypes: Exactly<z.infer<typeof sessionSnapshotSchema>, SessionSnapshot> = true;
-void snapshotSchemaMatchesTypes;
+/** A request's id: the webview numbers its requests from 1; the host's reply carries the same id. */
+const requestId = z.int().check(z.minimum(1));
 
 // ---------------------------------------------------------------------------------------------------------------
 // Host -> webview.
 
 /** One past conversation in the history list. */
 export const historyEntrySchema = z.strictObject({
-  id,
-  title: shortText,
-  updatedAt: timestamp,
+  id: f.id,
+  title: f.shortText,
+  updatedAt: f.timestamp,
 });
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
@@ -126,22 +36,22 @@ export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 export const modelStatusSchema = z.strictObject({
   status: z.enum(["none", "loading", "ready", "error"]),
   /** What to call it: a file name or a model name. */
-  label: z.optional(shortText),
+  label: z.optional(f.shortText),
   /** How it runs, in words: "CPU", "CUDA", "Vulkan", "Metal"... */
-  backend: z.optional(shortText),
-  progress: z.optional(fraction),
-  error: z.optional(text),
+  backend: z.optional(f.shortText),
+  progress: z.optional(f.fraction),
+  error: z.optional(f.text),
 });
 export type ModelStatus = z.infer<typeof modelStatusSchema>;
 
 /** Editor context that will go with the next request, shown as removable chips above the composer. */
 export const contextChipSchema = z.strictObject({
-  id,
+  id: f.id,
   kind: z.enum(["file", "selection", "other"]),
   /** Short text on the chip, e.g. "parse.ts" or "parse.ts:10-24". */
-  label: shortText,
+  label: f.shortText,
   /** Longer text for a tooltip and screen readers, e.g. the full path. */
-  description: z.optional(shortText),
+  description: z.optional(f.shortText),
 });
 export type ContextChip = z.infer<typeof contextChipSchema>;
 
@@ -151,29 +61,38 @@ const stateMessageSchema = z.strictObject({
   /** The conversation on screen, or null for a new chat. */
   session: z.nullable(sessionSnapshotSchema),
   /** Past conversations, newest first. */
-  history: list(historyEntrySchema, L.history),
+  history: f.list(historyEntrySchema, L.history),
   model: modelStatusSchema,
-  context: z.strictObject({ chips: list(contextChipSchema, L.chips) }),
+  context: z.strictObject({ chips: f.list(contextChipSchema, L.chips) }),
 });
 
 /** Streamed text to append to the on-screen session's `answer` (the host may also just send a new state). */
 const chunkMessageSchema = z.strictObject({
   type: z.literal("chunk"),
-  sessionId: id,
-  text: longText,
+  sessionId: f.id,
+  text: f.longText,
 });
 
 /** Put the keyboard focus in the composer; with `draft`, replace the composer's text with it. */
 const focusComposerMessageSchema = z.strictObject({
   type: z.literal("focusComposer"),
-  draft: z.optional(text),
+  draft: z.optional(f.text),
 });
 
-/** Something for the user to read, not tied to the conversation (e.g. "Nothing is selected to replace"). */
+/** Something for the user to read that answers no request of theirs (e.g. the model worker stopped). */
 const noticeMessageSchema = z.strictObject({
   type: z.literal("notice"),
   level: z.enum(["info", "warning", "error"]),
-  text,
+  text: f.text,
+});
+
+/** The host's answer to one webview request: accepted (`ok`, with an optional note such as "Copied.") or refused, with the reason. */
+const replyMessageSchema = z.strictObject({
+  type: z.literal("reply"),
+  requestId,
+  ok: z.boolean(),
+  /** When refused: why, in plain words. When accepted: an optional note for the user. */
+  message: z.optional(f.text),
 });
 
 export const hostMessageSchema = z.discriminatedUnion("type", [
@@ -181,101 +100,63 @@ export const hostMessageSchema = z.discriminatedUnion("type", [
   chunkMessageSchema,
   focusComposerMessageSchema,
   noticeMessageSchema,
+  replyMessageSchema,
 ]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
 export type StateMessage = z.infer<typeof stateMessageSchema>;
 export type ChunkMessage = z.infer<typeof chunkMessageSchema>;
 export type NoticeMessage = z.infer<typeof noticeMessageSchema>;
+export type ReplyMessage = z.infer<typeof replyMessageSchema>;
 
 // ---------------------------------------------------------------------------------------------------------------
-// Webview -> host: intents. The host decides; the webview never assumes an intent was carried out.
+// Webview -> host: requests. The host decides; the webview never assumes an intent was carried out.
 
 export const codeActionSchema = z.enum(["insert", "replaceSelection", "previewDiff", "newFile", "copy"]);
 export type CodeAction = z.infer<typeof codeActionSchema>;
 
-/** Only absolute http(s) links, without credentials, may be asked to open. */
-export function isOpenableUrl(value: string): boolean {
-  if (!/^https?:\/\//i.test(value)) return false;
-  try {
-    const url = new URL(value);
-    return (url.protocol === "http:" || url.protocol === "https:") && url.username === "" && url.password === "";
-  } catch {
-    return false;
-  }
+/** One kind of request: its type, its id and its fields. */
+function request<T extends string, S extends Record<string, z.ZodMiniType>>(type: T, shape: S) {
+  return z.strictObject({ type: z.literal(type), requestId, ...shape });
 }
 
 export const webviewMessageSchema = z.discriminatedUnion("type", [
   /** The webview has loaded and listens: send it the state. */
-  z.strictObject({ type: z.literal("ready") }),
+  request("ready", {}),
   /** A new request from the composer. */
-  z.strictObject({ type: z.literal("send"), text: nonEmpty(L.text) }),
+  request("send", { text: f.nonEmpty(L.text) }),
   /** An answer to one question (typed, or a suggestion picked). Answering again replaces the answer. */
-  z.strictObject({ type: z.literal("answer"), sessionId: id, questionId: id, text: nonEmpty(L.text) }),
+  request("answer", { sessionId: f.id, questionId: f.id, text: f.nonEmpty(L.text) }),
   /** "You decide": the assistant picks and states it as an assumption. */
-  z.strictObject({ type: z.literal("waive"), sessionId: id, questionId: id }),
+  request("waive", { sessionId: f.id, questionId: f.id }),
   /** Every question of the open round is answered or waived: ask for the code. */
-  z.strictObject({ type: z.literal("generate"), sessionId: id }),
+  request("generate", { sessionId: f.id }),
   /** Stop the running turn of this session. */
-  z.strictObject({ type: z.literal("stop"), sessionId: id }),
+  request("stop", { sessionId: f.id }),
   /** Replace assumption `index` of the session with the user's correction. */
-  z.strictObject({ type: z.literal("correctAssumption"), sessionId: id, index: count, text: nonEmpty(L.text) }),
+  request("correctAssumption", { sessionId: f.id, index: f.count, text: f.nonEmpty(L.text) }),
   /** Drop a context chip from the next request. */
-  z.strictObject({ type: z.literal("removeContext"), chipId: id }),
+  request("removeContext", { chipId: f.id }),
   /** Act on code block `blockIndex` of the answer (the fenced blocks in order, as `extractCodeBlocks` finds them). */
-  z.strictObject({ type: z.literal("codeAction"), sessionId: id, blockIndex: count, action: codeActionSchema }),
-  z.strictObject({ type: z.literal("newChat") }),
-  z.strictObject({ type: z.literal("openSession"), id }),
-  z.strictObject({ type: z.literal("deleteSession"), id }),
+  request("codeAction", { sessionId: f.id, blockIndex: f.count, action: codeActionSchema }),
+  request("newChat", {}),
+  request("openSession", { id: f.id }),
+  request("deleteSession", { id: f.id }),
   /** Show the model picker. */
-  z.strictObject({ type: z.literal("pickModel") }),
+  request("pickModel", {}),
   /** Open an http(s) link from the answer in the browser (confirm with the user first, as `openExternal` does). */
-  z.strictObject({ type: z.literal("openLink"), url: z.string().check(z.maxLength(L.url), z.refine(isOpenableUrl, "not an http(s) URL")) }),
+  request("openLink", { url: z.string().check(z.maxLength(L.url), z.refine(isOpenableUrl, "not an http(s) URL")) }),
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 export type WebviewMessageType = WebviewMessage["type"];
+/** One request of the given type. */
+export type WebviewRequest<T extends WebviewMessageType> = Extract<WebviewMessage, { type: T }>;
+/** What the user asks for, before the webview numbers it: a request without its id. */
+export type Intent = WebviewMessage extends infer M ? (M extends WebviewMessage ? Omit<M, "requestId"> : never) : never;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parsing.
 
 export type ProtocolResult<T> = { ok: true; message: T } | { ok: false; error: string };
-
-const forbiddenKeys = new Set(["__proto__", "constructor", "prototype"]);
-
-/**
- * Only what JSON or structured clone of plain data yields: no class instances, no inherited fields, no
- * prototype-pollution keys, no functions, no cycles deeper than the limit.
- */
-function plainDataProblem(value: unknown, depth: number): string | undefined {
-  if (value === null) return undefined;
-  switch (typeof value) {
-    case "string":
-    case "number":
-    case "boolean":
-      return undefined;
-    case "object":
-      break;
-    default:
-      return `a ${typeof value} is not plain data`;
-  }
-  if (depth > L.depth) return "nested too deeply";
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (Array.isArray(value)) {
-    if (proto !== Array.prototype) return "an array with a foreign prototype";
-    for (const item of value) {
-      const problem = plainDataProblem(item, depth + 1);
-      if (problem !== undefined) return problem;
-    }
-    return undefined;
-  }
-  if (proto !== Object.prototype && proto !== null) return "not a plain object";
-  for (const key of Reflect.ownKeys(value)) {
-    if (typeof key !== "string") return "a symbol key";
-    if (forbiddenKeys.has(key)) return `forbidden key "${key}"`;
-    const problem = plainDataProblem((value as Record<string, unknown>)[key], depth + 1);
-    if (problem !== undefined) return problem;
-  }
-  return undefined;
-}
 
 function clip(s: string, max = 200): string {
   return s.length <= max ? s : `${s.slice(0, max)}…`;
@@ -312,7 +193,7 @@ function parseWith<T>(
     if (typeof input !== "object" || input === null || Array.isArray(input)) {
       return { ok: false, error: `not a message object (${input === null ? "null" : Array.isArray(input) ? "array" : typeof input})` };
     }
-    const problem = plainDataProblem(input, 0);
+    const problem = plainDataProblem(input, { depth: L.depth, values: L.values });
     if (problem !== undefined) return { ok: false, error: `not plain data: ${problem}` };
     const type = (input as Record<string, unknown>).type;
     if (typeof type !== "string") return { ok: false, error: "no message type" };
@@ -329,7 +210,7 @@ function parseWith<T>(
 }
 
 /** Every message type, per direction (the compiler checks these against the unions). */
-const hostTypes: Readonly<Record<HostMessage["type"], true>> = { state: true, chunk: true, focusComposer: true, notice: true };
+const hostTypes: Readonly<Record<HostMessage["type"], true>> = { state: true, chunk: true, focusComposer: true, notice: true, reply: true };
 const webviewTypes: Readonly<Record<WebviewMessageType, true>> = {
   ready: true,
   send: true,
@@ -355,54 +236,4 @@ export function parseHostMessage(input: unknown): ProtocolResult<HostMessage> {
 /** Checks a message from the webview (run in the extension host). Never throws. */
 export function parseWebviewMessage(input: unknown): ProtocolResult<WebviewMessage> {
   return parseWith(webviewMessageSchema, webviewTypes, input);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The page.
-
-/** The Trusted Types policies the webview bundle creates: ours (markdown) and Lit's. No other may exist. */
-export const webviewTrustedTypesPolicies = ["clarifycoder-markdown", "lit-html"] as const;
-
-/**
- * The Content-Security-Policy of the chat view's page (for its `<meta http-equiv>`), as the Chromium test checks it:
- * scripts only with the nonce (dist/webview.js, one `<script nonce src>`), no inline styles needed (styles are
- * constructable stylesheets), no images/fonts/connections at all, and Trusted Types enforced so that the one
- * `innerHTML` (markdown-it's output) is the only HTML ever parsed from a string.
- * `cspSource` is `webview.cspSource`; `nonce` a fresh random value per page load.
- */
-export function webviewContentSecurityPolicy(nonce: string, cspSource: string): string {
-  return [
-    "default-src 'none'",
-    `script-src 'nonce-${nonce}'`,
-    `style-src ${cspSource}`,
-    "require-trusted-types-for 'script'",
-    `trusted-types ${webviewTrustedTypesPolicies.join(" ")}`,
-    "base-uri 'none'",
-    "form-action 'none'",
-  ].join("; ");
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Rules both sides share.
-
-/** The session is working (a turn is running): the UI shows Stop. */
-export function isBusy(state: SessionSnapshot["state"]): boolean {
-  return state === "assessing" || state === "generating";
-}
-
-/** The questions of the round that is open for answers (empty unless the session is asking). */
-export function openRoundQuestions(session: SessionSnapshot): SessionSnapshot["questions"] {
-  if (session.state !== "asking") return [];
-  return session.questions.filter((q) => q.round === session.rounds);
-}
-
-/** A question no longer blocks the code: it has an answer or the user left it to the assistant. */
-export function isSettled(question: SessionSnapshot["questions"][number]): boolean {
-  return question.waived === true || (question.answer !== undefined && question.answer.trim() !== "");
-}
-
-/** The code may be requested: the session is asking and every question of the open round is settled. */
-export function canGenerate(session: SessionSnapshot): boolean {
-  const open = openRoundQuestions(session);
-  return open.length > 0 && open.every(isSettled);
 }

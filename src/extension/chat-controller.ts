@@ -1,13 +1,23 @@
 /**
- * ChatController: turns the webview's intents into engine calls and editor actions, and sends the webview the state
- * to render. The engine (ClarifySession) keeps the rules; a forged intent meets the same refusal as a real one.
+ * ChatController: turns the webview's requests into engine calls and editor actions, answers each request with one
+ * reply (accepted, or refused with the reason), and sends the webview the state to render. The engine
+ * (ClarifySession) keeps the rules; a forged request meets the same refusal as a real one.
  */
 import * as vscode from "vscode";
-import { ClarifySession, SessionRefusal } from "../core/session.js";
+import { dispatch, type HandlerTable } from "../core/dispatch.js";
+import { isBusy } from "../core/rules.js";
+import { ClarifySession, SessionRefusal, whenAccepted } from "../core/session.js";
 import { readSettings } from "../core/settings.js";
 import type { ClarifyModel } from "../core/model.js";
 import type { ClarifySettings, EditorContext, SessionSnapshot } from "../core/types.js";
-import { parseWebviewMessage, type ContextChip, type HostMessage, type ModelStatus, type WebviewMessage } from "../core/webview-protocol.js";
+import {
+  parseWebviewMessage,
+  type ContextChip,
+  type HostMessage,
+  type ModelStatus,
+  type ReplyMessage,
+  type WebviewMessage,
+} from "../core/webview-protocol.js";
 import { applyCodeAction, proposalScheme, type CodeProposals } from "./editor-actions.js";
 import { ConversationStore, conversationTitle } from "./conversation-store.js";
 import { NoModelChosen } from "./model-service.js";
@@ -35,6 +45,9 @@ export function readClarifySettings(): { settings: ClarifySettings; problems: st
     maxCodeTokens: c.get("maxCodeTokens"),
   });
 }
+
+/** What a handler returns when it accepted a request: nothing, or a note for the user ("Copied."). */
+type Accepted = void | { note: string };
 
 function isEditable(editor: vscode.TextEditor): boolean {
   const scheme = editor.document.uri.scheme;
@@ -102,69 +115,62 @@ export class ChatController implements vscode.Disposable {
     return this.activeId ? this.live.get(this.activeId) : undefined;
   }
 
-  /** Checks a raw message from the webview, drops it with a log line if it is malformed, else carries it out. */
-  async receive(raw: unknown): Promise<void> {
+  /**
+   * Checks a raw message from the webview, drops it with a log line if it is malformed, else carries it out and
+   * answers it with a reply (also returned, for tests).
+   */
+  async receive(raw: unknown): Promise<ReplyMessage | undefined> {
     const parsed = parseWebviewMessage(raw);
     if (!parsed.ok) {
       this.log.warn(`Dropped a message from the chat view: ${parsed.error}`);
-      return;
+      return undefined;
     }
+    const reply = await this.carryOut(parsed.message);
+    void this.view?.postMessage(reply);
+    return reply;
+  }
+
+  private async carryOut(message: WebviewMessage): Promise<ReplyMessage> {
+    const { requestId } = message;
     try {
-      await this.handle(parsed.message);
+      const accepted = await dispatch(this.handlers, message);
+      return { type: "reply", requestId, ok: true, ...(accepted ? { message: accepted.note } : {}) };
     } catch (error) {
-      if (error instanceof SessionRefusal) this.notice("warning", error.message);
-      else if (error instanceof NoModelChosen) {
-        this.notice("info", error.message);
-        void this.model.pick();
-      } else {
-        const message = error instanceof Error ? error.message : String(error);
-        this.log.error(message);
-        this.notice("error", message);
-      }
+      if (error instanceof NoModelChosen) void this.model.pick();
+      else if (!(error instanceof SessionRefusal)) this.log.error(`${message.type}: ${error instanceof Error ? error.message : String(error)}`);
+      return { type: "reply", requestId, ok: false, message: error instanceof Error ? error.message : String(error) };
     }
   }
 
-  private async handle(message: WebviewMessage): Promise<void> {
-    switch (message.type) {
-      case "ready":
-        return this.postState();
-      case "send":
-        return this.send(message.text);
-      case "answer":
-        return this.session(message.sessionId).answerQuestion(message.questionId, message.text);
-      case "waive":
-        return this.session(message.sessionId).waiveQuestion(message.questionId);
-      case "generate":
-        return this.session(message.sessionId).submitAnswers();
-      case "stop":
-        return this.live.get(message.sessionId)?.cancel();
-      case "correctAssumption":
-        return this.session(message.sessionId).correctAssumption(message.index, message.text);
-      case "removeContext":
-        this.removedChips.add(message.chipId);
-        return this.postState();
-      case "codeAction": {
-        const snapshot = this.snapshotOf(message.sessionId);
-        const block = snapshot?.codeBlocks[message.blockIndex];
-        if (!block) throw new SessionRefusal(`There is no code block ${message.blockIndex + 1} in that conversation.`);
-        await applyCodeAction(message.action, block, this.liveEditor(), this.proposals);
-        if (message.action === "copy") this.notice("info", "Copied.");
-        return;
-      }
-      case "newChat":
-        return this.newChat();
-      case "openSession":
-        return this.open(message.id);
-      case "deleteSession":
-        return this.delete(message.id);
-      case "pickModel":
-        await this.model.pick();
-        return;
-      case "openLink":
-        await vscode.env.openExternal(vscode.Uri.parse(message.url, true));
-        return;
-    }
-  }
+  /** One handler per request; each resolves once the request is accepted (a turn has started), or throws the refusal. */
+  private readonly handlers: HandlerTable<WebviewMessage, Promise<Accepted> | Accepted> = {
+    ready: () => this.postState(),
+    send: (m) => this.send(m.text),
+    answer: (m) => this.session(m.sessionId).answerQuestion(m.questionId, m.text),
+    waive: (m) => this.session(m.sessionId).waiveQuestion(m.questionId),
+    generate: (m) => whenAccepted(this.session(m.sessionId).submitAnswers()),
+    stop: (m) => this.live.get(m.sessionId)?.cancel(),
+    correctAssumption: (m) => whenAccepted(this.session(m.sessionId).correctAssumption(m.index, m.text)),
+    removeContext: (m) => {
+      this.removedChips.add(m.chipId);
+      this.postState();
+    },
+    codeAction: async (m) => {
+      const block = this.snapshotOf(m.sessionId)?.codeBlocks[m.blockIndex];
+      if (!block) throw new SessionRefusal(`There is no code block ${m.blockIndex + 1} in that conversation.`);
+      await applyCodeAction(m.action, block, this.liveEditor(), this.proposals);
+      return m.action === "copy" ? { note: "Copied." } : undefined;
+    },
+    newChat: () => this.newChat(),
+    openSession: (m) => this.open(m.id),
+    deleteSession: (m) => this.delete(m.id),
+    pickModel: async () => {
+      await this.model.pick();
+    },
+    openLink: async (m) => {
+      await vscode.env.openExternal(vscode.Uri.parse(m.url, true));
+    },
+  };
 
   newChat(): void {
     this.activeId = undefined;
@@ -196,7 +202,7 @@ export class ChatController implements vscode.Disposable {
     const session = new ClarifySession(this.model, settings);
     this.track(session);
     this.activeId = session.id;
-    await session.start(text, this.editorContext());
+    await whenAccepted(session.start(text, this.editorContext()));
   }
 
   private track(session: ClarifySession): void {
@@ -318,7 +324,7 @@ export class ChatController implements vscode.Disposable {
 
   postState(): void {
     const active = this.activeSession?.snapshot() ?? (this.activeId ? this.store.get(this.activeId) : undefined) ?? null;
-    const busy = active !== null && (active.state === "assessing" || active.state === "generating");
+    const busy = active !== null && isBusy(active.state);
     if (busy !== this.busy) {
       this.busy = busy;
       for (const l of this.busyListeners) l(busy);
@@ -326,10 +332,6 @@ export class ChatController implements vscode.Disposable {
     if (!this.view) return;
     const history = this.store.list().map((s) => ({ id: s.id, title: conversationTitle(s), updatedAt: s.updatedAt }));
     void this.view.postMessage({ type: "state", session: active, history, model: this.model.status, context: { chips: this.chips() } });
-  }
-
-  private notice(level: "info" | "warning" | "error", text: string): void {
-    void this.view?.postMessage({ type: "notice", level, text });
   }
 
   dispose(): void {

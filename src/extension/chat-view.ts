@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import * as vscode from "vscode";
-import { webviewContentSecurityPolicy } from "../core/webview-protocol.js";
+import { webviewContentSecurityPolicy } from "../core/webview-page.js";
 import type { ChatController } from "./chat-controller.js";
 import type { HostMessage } from "../core/webview-protocol.js";
 

@@ -3,7 +3,7 @@
  * tests). What is read back is validated: a damaged entry is dropped, never trusted.
  */
 import type { SessionSnapshot } from "../core/types.js";
-import { sessionSnapshotSchema } from "../core/webview-protocol.js";
+import { sessionSnapshotSchema } from "../core/snapshot-schema.js";
 import * as z from "zod/mini";
 
 /** The part of vscode.Memento this needs, so tests can hand in a plain in-memory one. */

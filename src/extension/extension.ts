@@ -6,7 +6,7 @@
  */
 import * as vscode from "vscode";
 import type { SessionSnapshot } from "../core/types.js";
-import type { HostMessage } from "../core/webview-protocol.js";
+import type { HostMessage, ReplyMessage } from "../core/webview-protocol.js";
 import { ChatController } from "./chat-controller.js";
 import { ChatViewProvider, chatViewId } from "./chat-view.js";
 import { ConversationStore } from "./conversation-store.js";
@@ -55,8 +55,8 @@ export class ClarifyCoderContext implements vscode.Disposable {
 /** What `activate` returns: a small surface for tests and for other extensions. */
 export interface ClarifyCoderApi {
   readonly chatViewResolved: () => boolean;
-  /** Hands a message to the chat exactly as the webview would (it is validated the same way). */
-  readonly receive: (message: unknown) => Promise<void>;
+  /** Hands a message to the chat exactly as the webview would (it is validated the same way); resolves with the reply. */
+  readonly receive: (message: unknown) => Promise<ReplyMessage | undefined>;
   /** Saves a conversation as if it had happened (tests use it to have code blocks to act on). */
   readonly saveConversation: (snapshot: SessionSnapshot) => Promise<void>;
   /** Every message the host posted to the chat view since activation, oldest first. */

@@ -61,8 +61,42 @@ it("a model file that does not exist is a clear error and a non-zero exit", asyn
   assert.match(stderr, /nope\.gguf does not exist/);
 });
 
-it("an invalid setting is named, and the default is used", async () => {
-  const { code, stdout } = await cli(["chat", "--json", "-m", tiny, "--gpu", "cpu", "--threads", "1", "--ask", "never", "--max-questions", "0", "--max-tokens", "8", "x"], "");
-  assert.equal(code, 0);
-  assert.match(stdout, /"type":"warning","message":"maxQuestions: 0 is not valid/);
+it("an option out of its range is refused with the range, exit code 2, before anything is loaded", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--max-tokens", "8"], /option '--max-tokens <n>' argument '8' is invalid\. It must be an integer from 16 to 32768\./],
+    [["--max-questions", "0"], /'--max-questions <n>' argument '0' is invalid\. It must be an integer from 1 to 10\./],
+    [["--max-rounds", "1.5"], /It must be an integer from 1 to 5\./],
+    [["--threshold", "2"], /'--threshold <p>' argument '2' is invalid\. It must be a number from 0 to 1\./],
+    [["--threads", "-1"], /It must be an integer from 0 to 1024\./],
+    [["--context-size", "lots"], /It must be an integer from 0 to 1048576\./],
+    [["--gpu", "tpu"], /Allowed choices are auto, cuda, vulkan, metal, cpu\./],
+    [["--ask", "sometimes"], /Allowed choices are auto, always, never\./],
+  ];
+  for (const [option, message] of cases) {
+    const { code, stdout, stderr } = await cli(["chat", "--json", "-m", tiny, ...option, "x"], "");
+    assert.equal(code, 2, `${option.join(" ")}: ${stderr}`);
+    assert.match(stderr, message);
+    assert.equal(stdout, "", "nothing ran");
+  }
+});
+
+it("a closed output (chat ... | head) ends the program quietly", async () => {
+  const shell = spawn(
+    "bash",
+    [
+      "-c",
+      `"$0" "$1" chat -m "$2" --gpu cpu --threads 1 --ask never --max-tokens 4000 "pad a string" | head -n 2; echo "status=\${PIPESTATUS[0]}" >&2`,
+      process.execPath,
+      path.join(repoRoot, "bin/clarifycoder.js"),
+      tiny,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stdout = "";
+  let stderr = "";
+  shell.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  shell.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  await new Promise((resolve) => shell.on("close", resolve));
+  assert.equal(stdout.split("\n").filter(Boolean).length, 2, "head took its two lines");
+  assert.equal(stderr.trim(), "status=0", `the chat ended quietly: ${stderr}`);
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ClarifySession, SessionRefusal } from "../../src/core/session.js";
+import { ClarifySession, SessionRefusal, whenAccepted } from "../../src/core/session.js";
 import { defaultSettings, type ClarifySettings, type SessionState } from "../../src/core/types.js";
 import { nativeCodeAnswerPrefix, nativeQuestionsAnswerPrefix, nativeQuestionPrompt } from "../../src/core/prompts.js";
 import { ScriptedModel, askReply, proceedReply } from "../helpers/scripted-model.js";
@@ -237,5 +237,28 @@ describe("ClarifySession (native)", () => {
     await session.start("x");
     assert.ok(model.calls[0]?.text.endsWith(nativeQuestionsAnswerPrefix));
     assert.deepEqual(session.snapshot().questions.map((q) => q.text), ["Which?"]);
+  });
+});
+
+describe("whenAccepted: a surface learns at once whether a turn was taken or refused", () => {
+  it("resolves while an accepted turn is still running, and rejects with every kind of refusal", async () => {
+    const model = new ScriptedModel([askReply("Which order?"), { hangAfter: ["python\n", "x = 1"] }]);
+    const session = new ClarifySession(model, settings({ askPolicy: "always", maxRounds: 1 }));
+    await assert.rejects(whenAccepted(session.submitAnswers()), /no open questions/, "not asking yet");
+    await assert.rejects(whenAccepted(session.start("  ")), /empty/);
+    await session.start("sort the list");
+    const [q] = session.snapshot().questions;
+    assert.ok(q);
+    await assert.rejects(whenAccepted(session.submitAnswers()), /1 still open/, "a question is open");
+    session.answerQuestion(q.id, "ascending");
+    const turn = session.submitAnswers();
+    await whenAccepted(turn);
+    assert.equal(session.state, "generating", "accepted while the code is being written");
+    await assert.rejects(whenAccepted(session.submitAnswers()), SessionRefusal, "no second turn beside a running one");
+    await assert.rejects(whenAccepted(session.correctAssumption(0, "x")), /once the answer is finished/);
+    session.cancel();
+    await turn;
+    assert.equal(session.state, "cancelled");
+    assert.equal(session.snapshot().answer, "```python\nx = 1");
   });
 });

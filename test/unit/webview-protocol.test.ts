@@ -1,16 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  canGenerate,
-  isBusy,
-  openRoundQuestions,
-  parseHostMessage,
-  parseWebviewMessage,
-  protocolLimits,
-  webviewContentSecurityPolicy,
-  type HostMessage,
-  type WebviewMessage,
-} from "../../src/core/webview-protocol.js";
+import { parseHostMessage, parseWebviewMessage, type HostMessage, type Intent, type WebviewMessage } from "../../src/core/webview-protocol.js";
+import { protocolLimits } from "../../src/core/snapshot-schema.js";
+import { webviewContentSecurityPolicy } from "../../src/core/webview-page.js";
 import type { SessionSnapshot } from "../../src/core/types.js";
 
 function snapshot(overrides: Partial<SessionSnapshot> = {}): SessionSnapshot {
@@ -63,9 +55,12 @@ const validHost: HostMessage[] = [
   { type: "focusComposer" },
   { type: "focusComposer", draft: "Explain this" },
   { type: "notice", level: "error", text: "Nothing is selected" },
+  { type: "reply", requestId: 1, ok: true },
+  { type: "reply", requestId: 7, ok: true, message: "Copied." },
+  { type: "reply", requestId: 9, ok: false, message: "Answer or waive every question first." },
 ];
 
-const validWebview: WebviewMessage[] = [
+const intents: Intent[] = [
   { type: "ready" },
   { type: "send", text: "Write a parser" },
   { type: "answer", sessionId: "s1", questionId: "q1", text: "ISO 8601" },
@@ -75,7 +70,7 @@ const validWebview: WebviewMessage[] = [
   { type: "correctAssumption", sessionId: "s1", index: 0, text: "Dates are local time" },
   { type: "removeContext", chipId: "file" },
   ...(["insert", "replaceSelection", "previewDiff", "newFile", "copy"] as const).map(
-    (action, blockIndex): WebviewMessage => ({ type: "codeAction", sessionId: "s1", blockIndex, action }),
+    (action, blockIndex): Intent => ({ type: "codeAction", sessionId: "s1", blockIndex, action }),
   ),
   { type: "newChat" },
   { type: "openSession", id: "s2" },
@@ -84,6 +79,8 @@ const validWebview: WebviewMessage[] = [
   { type: "openLink", url: "https://example.com/docs?q=1#x" },
   { type: "openLink", url: "http://localhost:8080/" },
 ];
+/** Every request carries its id. */
+const validWebview = intents.map((intent, i) => ({ ...intent, requestId: i + 1 }) as WebviewMessage);
 
 test("valid host messages pass and come back equal (as fresh objects)", () => {
   for (const message of validHost) {
@@ -116,56 +113,60 @@ const malformedWebview: [string, unknown][] = [
   ["null", null],
   ["a string", "send"],
   ["a number", 42],
-  ["an array", [{ type: "ready" }]],
-  ["a function", () => ({ type: "ready" })],
-  ["no type", { text: "hi" }],
+  ["an array", [{ requestId: 1, type: "ready" }]],
+  ["a function", () => ({ requestId: 1, type: "ready" })],
+  ["no type", { requestId: 1, text: "hi" }],
+  ["no requestId", { type: "ready" }],
+  ["requestId 0", { type: "ready", requestId: 0 }],
+  ["requestId fractional", { type: "ready", requestId: 1.5 }],
+  ["requestId a string", { type: "ready", requestId: "1" }],
   ["type not a string", { type: 1 }],
-  ["unknown type", { type: "exec", command: "rm -rf /" }],
-  ["type with different case", { type: "Send", text: "x" }],
-  ["inherited type", Object.create({ type: "ready" })],
+  ["unknown type", { requestId: 1, type: "exec", command: "rm -rf /" }],
+  ["type with different case", { requestId: 1, type: "Send", text: "x" }],
+  ["inherited type", Object.create({ requestId: 1, type: "ready" })],
   ["class instance", new (class Ready { type = "ready"; })()],
-  ["extra key", { type: "ready", extra: 1 }],
-  ["missing text", { type: "send" }],
-  ["empty text", { type: "send", text: "" }],
-  ["text a number", { type: "send", text: 5 }],
-  ["text an object", { type: "send", text: { toString: "x" } }],
-  ["text too long", { type: "send", text: "x".repeat(protocolLimits.text + 1) }],
-  ["huge string", { type: "send", text: huge }],
-  ["missing sessionId", { type: "generate" }],
-  ["empty sessionId", { type: "generate", sessionId: "" }],
-  ["id too long", { type: "generate", sessionId: "s".repeat(protocolLimits.id + 1) }],
-  ["answer without questionId", { type: "answer", sessionId: "s1", text: "x" }],
-  ["waive with text but no questionId", { type: "waive", sessionId: "s1" }],
-  ["stop without session", { type: "stop" }],
-  ["negative index", { type: "correctAssumption", sessionId: "s", index: -1, text: "x" }],
-  ["fractional index", { type: "correctAssumption", sessionId: "s", index: 0.5, text: "x" }],
-  ["NaN index", { type: "codeAction", sessionId: "s", blockIndex: NaN, action: "copy" }],
-  ["Infinity index", { type: "codeAction", sessionId: "s", blockIndex: Infinity, action: "copy" }],
-  ["index as string", { type: "codeAction", sessionId: "s", blockIndex: "0", action: "copy" }],
-  ["unknown code action", { type: "codeAction", sessionId: "s", blockIndex: 0, action: "run" }],
-  ["javascript: link", { type: "openLink", url: "javascript:alert(1)" }],
-  ["data: link", { type: "openLink", url: "data:text/html,<script>alert(1)</script>" }],
-  ["file: link", { type: "openLink", url: "file:///etc/passwd" }],
-  ["command: link", { type: "openLink", url: "command:workbench.action.terminal.new" }],
-  ["vscode: link", { type: "openLink", url: "vscode://settings" }],
-  ["relative link", { type: "openLink", url: "/docs" }],
-  ["link with credentials", { type: "openLink", url: "https://user:pass@example.com/" }],
-  ["whitespace-prefixed link", { type: "openLink", url: " javascript:alert(1)" }],
-  ["link too long", { type: "openLink", url: `https://example.com/${"a".repeat(protocolLimits.url)}` }],
-  ["__proto__ key (JSON)", JSON.parse('{"type":"ready","__proto__":{"polluted":true}}')],
-  ["nested __proto__ key (JSON)", JSON.parse('{"type":"send","text":"x","meta":{"__proto__":{"polluted":true}}}')],
-  ["constructor key", JSON.parse('{"type":"ready","constructor":{"prototype":{"polluted":true}}}')],
-  ["prototype key", { type: "newChat", prototype: {} }],
-  ["symbol key", { type: "ready", [Symbol("x")]: 1 }],
-  ["bigint value", { type: "correctAssumption", sessionId: "s", index: 1n, text: "x" }],
+  ["extra key", { requestId: 1, type: "ready", extra: 1 }],
+  ["missing text", { requestId: 1, type: "send" }],
+  ["empty text", { requestId: 1, type: "send", text: "" }],
+  ["text a number", { requestId: 1, type: "send", text: 5 }],
+  ["text an object", { requestId: 1, type: "send", text: { toString: "x" } }],
+  ["text too long", { requestId: 1, type: "send", text: "x".repeat(protocolLimits.text + 1) }],
+  ["huge string", { requestId: 1, type: "send", text: huge }],
+  ["missing sessionId", { requestId: 1, type: "generate" }],
+  ["empty sessionId", { requestId: 1, type: "generate", sessionId: "" }],
+  ["id too long", { requestId: 1, type: "generate", sessionId: "s".repeat(protocolLimits.id + 1) }],
+  ["answer without questionId", { requestId: 1, type: "answer", sessionId: "s1", text: "x" }],
+  ["waive with text but no questionId", { requestId: 1, type: "waive", sessionId: "s1" }],
+  ["stop without session", { requestId: 1, type: "stop" }],
+  ["negative index", { requestId: 1, type: "correctAssumption", sessionId: "s", index: -1, text: "x" }],
+  ["fractional index", { requestId: 1, type: "correctAssumption", sessionId: "s", index: 0.5, text: "x" }],
+  ["NaN index", { requestId: 1, type: "codeAction", sessionId: "s", blockIndex: NaN, action: "copy" }],
+  ["Infinity index", { requestId: 1, type: "codeAction", sessionId: "s", blockIndex: Infinity, action: "copy" }],
+  ["index as string", { requestId: 1, type: "codeAction", sessionId: "s", blockIndex: "0", action: "copy" }],
+  ["unknown code action", { requestId: 1, type: "codeAction", sessionId: "s", blockIndex: 0, action: "run" }],
+  ["javascript: link", { requestId: 1, type: "openLink", url: "javascript:alert(1)" }],
+  ["data: link", { requestId: 1, type: "openLink", url: "data:text/html,<script>alert(1)</script>" }],
+  ["file: link", { requestId: 1, type: "openLink", url: "file:///etc/passwd" }],
+  ["command: link", { requestId: 1, type: "openLink", url: "command:workbench.action.terminal.new" }],
+  ["vscode: link", { requestId: 1, type: "openLink", url: "vscode://settings" }],
+  ["relative link", { requestId: 1, type: "openLink", url: "/docs" }],
+  ["link with credentials", { requestId: 1, type: "openLink", url: "https://user:pass@example.com/" }],
+  ["whitespace-prefixed link", { requestId: 1, type: "openLink", url: " javascript:alert(1)" }],
+  ["link too long", { requestId: 1, type: "openLink", url: `https://example.com/${"a".repeat(protocolLimits.url)}` }],
+  ["__proto__ key (JSON)", JSON.parse('{"requestId":1,"type":"ready","__proto__":{"polluted":true}}')],
+  ["nested __proto__ key (JSON)", JSON.parse('{"requestId":1,"type":"send","text":"x","meta":{"__proto__":{"polluted":true}}}')],
+  ["constructor key", JSON.parse('{"requestId":1,"type":"ready","constructor":{"prototype":{"polluted":true}}}')],
+  ["prototype key", { requestId: 1, type: "newChat", prototype: {} }],
+  ["symbol key", { requestId: 1, type: "ready", [Symbol("x")]: 1 }],
+  ["bigint value", { requestId: 1, type: "correctAssumption", sessionId: "s", index: 1n, text: "x" }],
   ["deep nesting", nest(100)],
-  ["throwing getter", { type: "send", get text(): string { throw new Error("boom"); } }],
+  ["throwing getter", { requestId: 1, type: "send", get text(): string { throw new Error("boom"); } }],
   ["proxy that throws", new Proxy({}, { ownKeys() { throw new Error("trap"); } })],
 ];
 
 function nest(depth: number): unknown {
-  let value: unknown = { type: "ready" };
-  for (let i = 0; i < depth; i++) value = { type: "ready", inner: value };
+  let value: unknown = { type: "ready", requestId: 1 };
+  for (let i = 0; i < depth; i++) value = { type: "ready", requestId: 1, inner: value };
   return value;
 }
 
@@ -225,6 +226,9 @@ const malformedHost: [string, unknown][] = [
   ["chunk too big", { type: "chunk", sessionId: "s1", text: huge }],
   ["notice with unknown level", { type: "notice", level: "fatal", text: "x" }],
   ["focusComposer with extra", { type: "focusComposer", html: "<b>" }],
+  ["reply without requestId", { type: "reply", ok: true }],
+  ["reply without ok", { type: "reply", requestId: 1 }],
+  ["reply with ok a string", { type: "reply", requestId: 1, ok: "yes" }],
 ];
 
 test("malformed host messages are rejected", () => {
@@ -240,38 +244,55 @@ test("the error names the place and does not echo a huge value", () => {
   const result = parseHostMessage(stateWith((m) => (firstQuestion(m).text = 1)));
   assert.equal(result.ok, false);
   if (!result.ok) assert.match(result.error, /session\.questions\.0\.text/);
-  const unknown = parseWebviewMessage({ type: "x".repeat(100_000) });
+  const unknown = parseWebviewMessage({ type: "x".repeat(100_000), requestId: 1 });
   assert.equal(unknown.ok, false);
   if (!unknown.ok) assert.ok(unknown.error.length < 200);
-  const extraKey = parseWebviewMessage({ type: "ready", ["k".repeat(100_000)]: 1 });
+  const extraKey = parseWebviewMessage({ type: "ready", requestId: 1, ["k".repeat(100_000)]: 1 });
   assert.equal(extraKey.ok, false);
   if (!extraKey.ok) assert.ok(extraKey.error.length <= 260);
 });
 
-test("shared rules: busy, open round, canGenerate", () => {
-  assert.equal(isBusy("assessing"), true);
-  assert.equal(isBusy("generating"), true);
-  assert.equal(isBusy("asking"), false);
-  assert.equal(isBusy("done"), false);
-
-  const twoRounds = snapshot({
-    rounds: 2,
-    questions: [
-      { id: "q1", round: 1, text: "a", suggestions: [], answer: "x" },
-      { id: "q2", round: 2, text: "b", suggestions: [] },
-      { id: "q3", round: 2, text: "c", suggestions: [], waived: true },
-    ],
-  });
-  assert.deepEqual(openRoundQuestions(twoRounds).map((q) => q.id), ["q2", "q3"]);
-  assert.equal(canGenerate(twoRounds), false);
-  const q2 = twoRounds.questions[1];
-  assert.ok(q2);
-  q2.answer = "   ";
-  assert.equal(canGenerate(twoRounds), false, "a blank answer is not an answer");
-  q2.answer = "yes";
-  assert.equal(canGenerate(twoRounds), true);
-  assert.equal(canGenerate({ ...twoRounds, state: "generating" }), false);
-  assert.equal(canGenerate({ ...twoRounds, questions: [] }), false);
+test("the validator's work is bounded before it walks: a million values, shared references, a million keys", () => {
+  const limit = new RegExp(`more than ${protocolLimits.values} values`);
+  // About 3 MB as JSON: refused by its length alone, before one element is visited.
+  const millionObjects = { type: "send", requestId: 1, text: "x", junk: Array.from({ length: 1_000_000 }, () => ({})) };
+  // One object reachable along 2^16 paths within the depth limit: counted per path, so it runs out of budget.
+  let shared: unknown = { leaf: "x" };
+  for (let i = 0; i < protocolLimits.depth - 1; i++) shared = { a: shared, b: shared };
+  const sharedMessage = { type: "send", requestId: 1, text: "x", shared };
+  // Wide and shared: each level repeats the level below 400 times.
+  let wide: unknown = "x";
+  for (let i = 0; i < 4; i++) wide = Array(400).fill(wide);
+  const manyKeys: Record<string, unknown> = { type: "ready", requestId: 1 };
+  for (let i = 0; i < 1_000_000; i++) manyKeys[`k${i}`] = 0;
+  const cases: [string, unknown, (m: unknown) => { ok: boolean; error?: string }][] = [
+    ["a million empty objects (webview)", millionObjects, parseWebviewMessage],
+    ["a million empty objects (host)", { ...state(), junk: millionObjects.junk }, parseHostMessage],
+    ["shared references, deep (webview)", sharedMessage, parseWebviewMessage],
+    ["shared references, wide (host)", { type: "chunk", sessionId: "s1", text: "x", wide }, parseHostMessage],
+    ["a million keys (webview)", manyKeys, parseWebviewMessage],
+  ];
+  for (const [why, message, parse] of cases) {
+    const result = parse(message);
+    assert.equal(result.ok, false, why);
+    assert.match(result.error ?? "", limit, why);
+  }
+  // A real message at the upper end of every list stays within the budget.
+  const full = state(
+    snapshot({
+      questions: Array.from({ length: protocolLimits.questions }, (_, i) => ({
+        id: `q${i}`,
+        round: 1,
+        text: "Which?",
+        suggestions: Array(protocolLimits.suggestions).fill("s") as string[],
+      })),
+      assumptions: Array(protocolLimits.assumptions).fill("a") as string[],
+      codeBlocks: Array.from({ length: protocolLimits.codeBlocks }, () => ({ language: "ts", code: "x" })),
+    }),
+  );
+  if (full.type === "state") full.history = Array.from({ length: protocolLimits.history }, (_, i) => ({ id: `h${i}`, title: "t", updatedAt: i }));
+  const result = parseHostMessage(viaJson(full));
+  assert.ok(result.ok, result.ok ? "" : result.error);
 });
 
 test("the page's CSP: nonce'd scripts only, no inline styles, Trusted Types for markdown and Lit", () => {

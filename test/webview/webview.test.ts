@@ -17,7 +17,8 @@ import * as esbuild from "esbuild";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import type { Question, SessionSnapshot } from "../../src/core/types.js";
 import { extractCodeBlocks } from "../../src/core/parse.js";
-import { webviewContentSecurityPolicy, type HostMessage, type StateMessage } from "../../src/core/webview-protocol.js";
+import type { HostMessage, StateMessage } from "../../src/core/webview-protocol.js";
+import { webviewContentSecurityPolicy } from "../../src/core/webview-page.js";
 import type { AuditReport, FocusInfo, HarnessGlobal } from "./harness-api.js";
 import { themes, themeStyle, type ThemeName } from "./themes.js";
 
@@ -134,6 +135,8 @@ after(async () => {
 async function open(theme: ThemeName = "dark", keepState = false): Promise<void> {
   for (const list of Object.values(trouble)) list.length = 0;
   consoleLines.length = 0;
+  lastRequestId = 0;
+  requests.length = 0;
   await page.goto(`${origin}/?theme=${theme}${keepState ? "&keepState" : ""}`);
   await page.waitForFunction(() =>
     (globalThis as unknown as HarnessGlobal).__harness.posted.some((m) => (m as { type?: unknown }).type === "ready"),
@@ -161,10 +164,30 @@ async function posted(): Promise<Record<string, unknown>[]> {
   return (await page.evaluate(() => (globalThis as unknown as HarnessGlobal).__harness.posted)) as Record<string, unknown>[];
 }
 
+/** The webview's requests so far on this page, by id and type, for `reply`. */
+const requests: { requestId: number; type: string }[] = [];
+let lastRequestId = 0;
+
+/**
+ * The requests the webview posted since the last call, without their ids: each is checked to carry a fresh one
+ * (increasing from 1 on each page), and remembered so that the test can reply to it as the host would.
+ */
 async function takePosted(): Promise<Record<string, unknown>[]> {
   const messages = await posted();
   await page.evaluate(() => (globalThis as unknown as HarnessGlobal).__harness.clearPosted());
-  return messages;
+  return messages.map(({ requestId, ...intent }) => {
+    assert.ok(typeof requestId === "number" && Number.isInteger(requestId) && requestId > lastRequestId, `request id ${String(requestId)} after ${lastRequestId}`);
+    lastRequestId = requestId;
+    requests.push({ requestId, type: String(intent.type) });
+    return intent;
+  });
+}
+
+/** Replies, as the host would, to the latest request of this type (taken with `takePosted`). */
+async function reply(type: string, outcome: { ok: true; message?: string } | { ok: false; message: string }): Promise<void> {
+  const last = requests.filter((r) => r.type === type).at(-1);
+  assert.ok(last, `no ${type} request to reply to`);
+  await inject({ type: "reply", requestId: last.requestId, ...outcome });
 }
 
 async function audit(): Promise<AuditReport> {
@@ -520,7 +543,10 @@ test("keyboard only: Tab, Enter and Space from typing a request to Generate", as
   await page.keyboard.type("in TypeScript");
   await page.keyboard.press("Enter");
   assert.deepEqual(await takePosted(), [{ type: "send", text: "Write a date parser\nin TypeScript" }]);
-  assert.equal(await page.locator(".composer-input").evaluate((e) => (e as unknown as { value: string }).value), "");
+  const composerText = (): Promise<string> => page.locator(".composer-input").evaluate((e) => (e as unknown as { value: string }).value);
+  assert.equal(await composerText(), "Write a date parser\nin TypeScript", "the request stays until the host has taken it");
+  await reply("send", { ok: true });
+  assert.equal(await composerText(), "");
 
   const asked = snapshot({ request: "Write a date parser\nin TypeScript", questions: oneOpen });
   await inject(state(snapshot({ ...asked, state: "assessing", questions: [], rounds: 0 }), { context: { chips: [] } }));
@@ -575,6 +601,8 @@ test("assumptions are collapsed and each can be corrected", async () => {
   assert.deepEqual(await takePosted(), [
     { type: "correctAssumption", sessionId: "s1", index: 1, text: "Dates are in the user's local time zone." },
   ]);
+  assert.equal(await page.locator(".assumption.editing").count(), 1, "the correction stays open until the host took it");
+  await reply("correctAssumption", { ok: true });
   assert.equal(await page.locator(".assumption.editing").count(), 0);
   assert.equal(await details.getAttribute("open"), "", "stays open while editing");
   await assertClean();
@@ -666,6 +694,71 @@ test("malformed host messages are dropped with a log line and the UI keeps worki
   assert.match((await page.locator(".question[data-question-id=q1] .given").textContent()) ?? "", /ISO 8601 only/);
   await page.locator(".question[data-question-id=q2] .suggestion").first().click();
   assert.deepEqual(await takePosted(), [{ type: "answer", sessionId: "s1", questionId: "q2", text: "Return null" }]);
+  await assertClean();
+});
+
+test("an answer stays in its field until the host accepts it, and a refusal comes back to that question", async () => {
+  await open();
+  await inject(state(snapshot()));
+  const field = page.locator(".question[data-question-id=q2] vscode-textfield input");
+  await field.fill("Return undefined");
+  await field.press("Enter");
+  assert.deepEqual(await takePosted(), [{ type: "answer", sessionId: "s1", questionId: "q2", text: "Return undefined" }]);
+  assert.equal(await field.inputValue(), "Return undefined", "not cleared before the host answered");
+  assert.equal(await page.locator(".question[data-question-id=q2]").getAttribute("aria-busy"), "true");
+  await reply("answer", { ok: false, message: "That question belongs to an earlier round." });
+  assert.equal(await page.locator(".question[data-question-id=q2] .question-feedback").textContent(), "That question belongs to an earlier round.");
+  assert.equal(await page.locator(".question[data-question-id=q2] .question-feedback").getAttribute("role"), "alert");
+  assert.equal(await page.locator(".question[data-question-id=q1] .question-feedback").count(), 0, "only the question that was refused");
+  assert.equal(await field.inputValue(), "Return undefined", "a refused answer keeps its text");
+  assert.equal((await focused())?.focusKey, "field:q2", "and the focus, to try again");
+  assert.equal(await page.locator(".notice").count(), 0, "not as an unrelated notice");
+  // Accepted this time: the host's state shows it settled, then its reply clears the field's draft.
+  await field.press("Enter");
+  assert.deepEqual(await takePosted(), [{ type: "answer", sessionId: "s1", questionId: "q2", text: "Return undefined" }]);
+  assert.equal(await page.locator(".question[data-question-id=q2] .question-feedback").count(), 0, "the old refusal goes with a new try");
+  await inject(state(answered(snapshot(), "q2", { answer: "Return undefined" })));
+  await reply("answer", { ok: true });
+  assert.match((await page.locator(".question[data-question-id=q2] .given").textContent()) ?? "", /Answer: Return undefined/);
+  await page.locator(".question[data-question-id=q2] .link-button").click();
+  assert.equal(await field.inputValue(), "Return undefined", "Change starts from the answer the host has");
+  await page.waitForFunction(() => {
+    const saved = (globalThis as unknown as HarnessGlobal).__harness.savedState as { answerDrafts?: Record<string, string> } | undefined;
+    return saved?.answerDrafts?.["s1/q2"] === "Return undefined";
+  });
+  await assertClean();
+});
+
+test("a refused Generate, send and code action each show their reason where the user acted", async () => {
+  await open();
+  const settled = answered(answered(snapshot(), "q1", { answer: "ISO 8601 only" }), "q2", { waived: true });
+  await inject(state(settled));
+  await page.locator(".round.open vscode-button.generate").click();
+  assert.deepEqual(await takePosted(), [{ type: "generate", sessionId: "s1" }]);
+  await reply("generate", { ok: false, message: "The assistant is busy; stop it first." });
+  assert.equal(await page.locator(".round-feedback").textContent(), "The assistant is busy; stop it first.");
+
+  await inject(state(done(dateParser)));
+  await page.locator('.code-block[data-block-index="0"] .code-tool[data-action="replaceSelection"]').click();
+  await page.locator('.code-block[data-block-index="0"] .code-tool[data-action="copy"]').click();
+  assert.deepEqual(await takePosted(), [
+    { type: "codeAction", sessionId: "s1", blockIndex: 0, action: "replaceSelection" },
+    { type: "codeAction", sessionId: "s1", blockIndex: 0, action: "copy" },
+  ]);
+  const feedback = page.locator('.code-block[data-block-index="0"] .code-feedback');
+  await reply("codeAction", { ok: true, message: "Copied." });
+  assert.equal(await feedback.textContent(), "Copied.", "the latest action's reply is the one shown");
+  assert.equal(await feedback.getAttribute("role"), "status");
+
+  await page.locator(".composer-input textarea").fill("Sort a list");
+  await page.keyboard.press("Enter");
+  assert.deepEqual(await takePosted(), [{ type: "send", text: "Sort a list" }]);
+  assert.equal(await page.locator(".send").getAttribute("disabled"), "", "no second send while the first is waiting");
+  await reply("send", { ok: false, message: "No model is chosen yet: choose a local GGUF file or enter an hf: URI." });
+  assert.equal(await page.locator(".composer-feedback").textContent(), "No model is chosen yet: choose a local GGUF file or enter an hf: URI.");
+  assert.equal(await page.locator(".composer-input textarea").inputValue(), "Sort a list", "a refused request keeps its text");
+  assert.equal(await page.locator(".send").getAttribute("disabled"), null);
+  assert.equal(await page.locator(".notice").count(), 0);
   await assertClean();
 });
 

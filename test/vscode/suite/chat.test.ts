@@ -11,7 +11,7 @@ import { setup, suite, suiteSetup, teardown, test } from "mocha";
 import * as vscode from "vscode";
 import type { ClarifyCoderApi } from "../../../src/extension/extension";
 import type { SessionSnapshot } from "../../../src/core/types";
-import type { HostMessage } from "../../../src/core/webview-protocol";
+import type { HostMessage, Intent, ReplyMessage } from "../../../src/core/webview-protocol";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -58,37 +58,44 @@ suite("ClarifyCoder chat (host side)", () => {
   });
 
   const postedSince = (n: number): readonly HostMessage[] => api.posted.slice(n);
+  let requestId = 1_000;
+  /** Sends an intent exactly as the webview would (with a fresh request id) and returns the host's reply. */
+  const ask = async (intent: Intent): Promise<ReplyMessage> => {
+    const reply = await api.receive({ ...intent, requestId: ++requestId });
+    assert.ok(reply, `the host dropped ${intent.type}`);
+    assert.equal(reply.requestId, requestId, "the reply carries the request's id");
+    return reply;
+  };
 
   test("malformed and unknown messages are dropped without changing anything", async () => {
-    await api.receive({ type: "openSession", id: "with-code" });
+    assert.equal((await ask({ type: "openSession", id: "with-code" })).ok, true);
     const before = api.posted.length;
     const bad: unknown[] = [
       "generate",
       null,
       42,
       [],
-      { type: "nope" },
-      { type: "generate" },
-      { type: "answer", sessionId: "with-code", questionId: 7, text: "x" },
-      { type: "send", text: "" },
-      { type: "codeAction", sessionId: "with-code", blockIndex: -1, action: "insert" },
-      { type: "codeAction", sessionId: "with-code", blockIndex: 0, action: "rm -rf" },
-      JSON.parse('{"type":"newChat","__proto__":{"polluted":true}}'),
-      { type: "send", text: "x", extra: "field" },
-      { type: "openLink", url: "javascript:alert(1)" },
+      { type: "nope", requestId: 1 },
+      { type: "generate", requestId: 1 },
+      { type: "generate", sessionId: "with-code" },
+      { type: "answer", requestId: 1, sessionId: "with-code", questionId: 7, text: "x" },
+      { type: "send", requestId: 1, text: "" },
+      { type: "codeAction", requestId: 1, sessionId: "with-code", blockIndex: -1, action: "insert" },
+      { type: "codeAction", requestId: 1, sessionId: "with-code", blockIndex: 0, action: "rm -rf" },
+      JSON.parse('{"type":"newChat","requestId":1,"__proto__":{"polluted":true}}'),
+      { type: "send", requestId: 1, text: "x", extra: "field" },
+      { type: "openLink", requestId: 1, url: "javascript:alert(1)" },
     ];
-    for (const message of bad) await api.receive(message);
+    for (const message of bad) assert.equal(await api.receive(message), undefined, "no reply to a dropped message");
     assert.deepEqual(postedSince(before), [], "a dropped message posts nothing");
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
   test("a request with no model chosen says so and offers the model picker rather than an error", async function () {
     if (vscode.workspace.getConfiguration("clarifycoder").get<string>("model")) this.skip();
-    const before = api.posted.length;
-    await api.receive({ type: "send", text: "sort a list" });
-    const notice = postedSince(before).find((m) => m.type === "notice");
-    assert.ok(notice?.type === "notice", "a notice is shown");
-    assert.match(notice.text, /No model is chosen yet/);
+    const reply = await ask({ type: "send", text: "sort a list" });
+    assert.equal(reply.ok, false, "refused");
+    assert.match(reply.message ?? "", /No model is chosen yet/);
     await vscode.commands.executeCommand("workbench.action.closeQuickOpen");
   });
 
@@ -101,13 +108,12 @@ suite("ClarifyCoder chat (host side)", () => {
       questions: [{ id: "r1q1", round: 1, text: "Which order?", suggestions: ["ascending"] }],
     });
     await api.saveConversation(asking);
-    await api.receive({ type: "openSession", id: "asking" });
+    await ask({ type: "openSession", id: "asking" });
     const before = api.posted.length;
-    await api.receive({ type: "generate", sessionId: "asking" });
-    const notice = postedSince(before).find((m) => m.type === "notice");
-    assert.ok(notice && notice.type === "notice", "the refusal is shown");
-    assert.equal(notice.level, "warning");
-    assert.match(notice.text, /Answer or waive every question first/);
+    const reply = await ask({ type: "generate", sessionId: "asking" });
+    assert.equal(reply.ok, false, "the refusal comes back to the request");
+    assert.match(reply.message ?? "", /Answer or waive every question first/);
+    assert.deepEqual(postedSince(before).filter((m) => m.type === "notice"), [], "not as an unrelated notice");
     const states = postedSince(before).filter((m) => m.type === "state");
     assert.ok(states.every((m) => m.type === "state" && m.session?.state === "asking"), "the conversation stays asking");
   });
@@ -135,13 +141,13 @@ suite("ClarifyCoder chat (host side)", () => {
       const document = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
       editor = await vscode.window.showTextDocument(document);
       await until("the new editor to be the active one", () => vscode.window.activeTextEditor?.document === document);
-      await api.receive({ type: "openSession", id: "with-code" });
+      await ask({ type: "openSession", id: "with-code" });
     });
 
     teardown(closeEverything);
 
-    async function act(action: string): Promise<void> {
-      await api.receive({ type: "codeAction", sessionId: "with-code", blockIndex: 0, action });
+    async function act(action: "insert" | "replaceSelection" | "previewDiff" | "newFile" | "copy"): Promise<ReplyMessage> {
+      return ask({ type: "codeAction", sessionId: "with-code", blockIndex: 0, action });
     }
 
     async function undoRestores(): Promise<void> {
@@ -166,11 +172,10 @@ suite("ClarifyCoder chat (host side)", () => {
 
     test("replace with nothing selected is refused in plain words", async () => {
       editor.selection = new vscode.Selection(0, 0, 0, 0);
-      const before = api.posted.length;
-      await act("replaceSelection");
+      const reply = await act("replaceSelection");
       assert.equal(editor.document.getText(), original);
-      const notice = postedSince(before).find((m) => m.type === "notice");
-      assert.ok(notice?.type === "notice" && /Select the code to replace first/.test(notice.text));
+      assert.equal(reply.ok, false);
+      assert.match(reply.message ?? "", /Select the code to replace first/);
     });
 
     const diffTab = (): vscode.Tab | undefined =>
@@ -213,8 +218,9 @@ suite("ClarifyCoder chat (host side)", () => {
 
     test("copy puts the code on the clipboard", async () => {
       await vscode.env.clipboard.writeText("before");
-      await act("copy");
+      const reply = await act("copy");
       assert.equal(await vscode.env.clipboard.readText(), code);
+      assert.deepEqual([reply.ok, reply.message], [true, "Copied."]);
     });
   });
 });

@@ -7,7 +7,7 @@ import * as assert from "node:assert/strict";
 import { suite, test } from "mocha";
 import * as vscode from "vscode";
 import type { ClarifyCoderApi } from "../../../src/extension/extension";
-import type { HostMessage } from "../../../src/core/webview-protocol";
+import type { HostMessage, Intent } from "../../../src/core/webview-protocol";
 import { checkpoint } from "./harness-client";
 
 const modelPath = process.env.CLARIFYCODER_FLOW_MODEL;
@@ -45,7 +45,12 @@ def days_between(a, b):
     await vscode.commands.executeCommand("clarifycoder.askAboutSelection");
     await until("the chat view", () => (api.chatViewResolved() ? true : undefined), 15_000);
 
-    await api.receive({ type: "send", text: "Write a function that parses a date string for days_between." });
+    let requestId = 0;
+    const ask = async (intent: Intent): Promise<void> => {
+      const reply = await api.receive({ ...intent, requestId: ++requestId });
+      assert.ok(reply?.ok, `${intent.type} was refused: ${reply?.message ?? "dropped"}`);
+    };
+    await ask({ type: "send", text: "Write a function that parses a date string for days_between." });
     const asking = await until("the questions", () => {
       const s = lastState()?.session;
       if (s?.state === "failed") throw new Error(`the conversation failed: ${s.failure?.message ?? ""}`);
@@ -58,9 +63,9 @@ def days_between(a, b):
 
     const [first, ...rest] = asking.questions;
     assert.ok(first);
-    await api.receive({ type: "answer", sessionId: asking.id, questionId: first.id, text: first.suggestions[0] ?? "ISO 8601 (YYYY-MM-DD)" });
-    for (const q of rest) await api.receive({ type: "waive", sessionId: asking.id, questionId: q.id });
-    await api.receive({ type: "generate", sessionId: asking.id });
+    await ask({ type: "answer", sessionId: asking.id, questionId: first.id, text: first.suggestions[0] ?? "ISO 8601 (YYYY-MM-DD)" });
+    for (const q of rest) await ask({ type: "waive", sessionId: asking.id, questionId: q.id });
+    await ask({ type: "generate", sessionId: asking.id });
     const done = await until("the code", () => {
       const s = lastState()?.session;
       return s?.state === "done" || s?.state === "failed" ? s : undefined;

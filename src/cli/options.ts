@@ -1,0 +1,41 @@
+/**
+ * Command-line options checked where they are read: a number outside its range is refused with the range it must be
+ * in (never silently replaced by a default), and every usage error exits with code 2.
+ */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { describeRange, numberInRange, type NumberRange } from "../core/settings.js";
+
+/** An option whose value must be a number in `range`. */
+export function numberOption(flags: string, description: string, range: NumberRange): Option {
+  return new Option(flags, `${description} (${range.min}-${range.max})`).argParser((text: string) => {
+    const value = numberInRange(text, range);
+    if (value === undefined) throw new InvalidArgumentError(`It must be ${describeRange(range)}.`);
+    return value;
+  });
+}
+
+/** The exit code of a command line that was used wrongly (an unknown option, a value out of range). */
+export const usageErrorExitCode = 2;
+
+/** Makes commander's usage errors exit with code 2 (it uses 1); help and --version still exit 0. */
+export function exitWithUsageCode(program: Command): Command {
+  return program.exitOverride((error) => {
+    process.exit(error.exitCode === 0 ? 0 : usageErrorExitCode);
+  });
+}
+
+/**
+ * A closed output (`clarifycoder chat ... | head`) ends the program quietly: the next write fails with EPIPE, which
+ * would otherwise be an unhandled error with a stack trace. `onClosed` stops what is running; then the process exits 0.
+ */
+export function endQuietlyOnClosedOutput(onClosed: () => Promise<void>): void {
+  let closing = false;
+  const handler = (error: NodeJS.ErrnoException): void => {
+    if (error.code !== "EPIPE" && error.code !== "ERR_STREAM_DESTROYED") throw error;
+    if (closing) return;
+    closing = true;
+    void onClosed().finally(() => process.exit(0));
+  };
+  process.stdout.on("error", handler);
+  process.stderr.on("error", handler);
+}

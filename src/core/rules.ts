@@ -1,0 +1,33 @@
+/**
+ * The conversation's rules, defined once: what "busy", "an open question" and "the code may be requested" mean.
+ * The engine enforces them, the extension host and the command line ask them, the webview renders by them.
+ */
+import type { Question, SessionSnapshot, SessionState } from "./types.js";
+
+type Conversation = Pick<SessionSnapshot, "state" | "questions" | "rounds">;
+
+/** A turn is running (the model is reading the request or writing the code): the surfaces offer Stop. */
+export function isBusy(state: SessionState): boolean {
+  return state === "assessing" || state === "generating";
+}
+
+/** A question no longer blocks the code: it has a non-blank answer, or the user left it to the assistant. */
+export function isSettled(question: Pick<Question, "answer" | "waived">): boolean {
+  return question.waived === true || (question.answer !== undefined && question.answer.trim() !== "");
+}
+
+/** The questions of the round that is open for answers (none unless the conversation is asking). */
+export function openRoundQuestions<C extends Conversation>(session: C): C["questions"] {
+  if (session.state !== "asking") return [];
+  return session.questions.filter((q) => q.round === session.rounds);
+}
+
+/** The open questions: those, of any round, that are neither answered nor waived. */
+export function openQuestions<C extends Conversation>(session: C): C["questions"] {
+  return session.questions.filter((q) => !isSettled(q));
+}
+
+/** The code (or the next round) may be requested: the conversation is asking and no question is open. */
+export function canGenerate(session: Conversation): boolean {
+  return openRoundQuestions(session).length > 0 && openQuestions(session).length === 0;
+}

@@ -1,0 +1,121 @@
+/**
+ * The answer's body as a Lit element directive: `<div class="markdown" ${answerBody(text, options)}>`. Lit owns the
+ * element; its content is the markdown renderer's (markdown.ts), rebuilt only when the text changed, with a toolbar
+ * on each code block, the host's feedback to each block's last action, and the streaming cursor.
+ */
+import { noChange } from "lit";
+import { Directive, PartType, directive, type ElementPart, type PartInfo } from "lit/directive.js";
+import type { CodeAction } from "../src/core/webview-protocol.js";
+import { focusByKey } from "./dom.js";
+import { setMarkdown } from "./markdown.js";
+
+export const codeActions: readonly { action: CodeAction; label: string; title: string }[] = [
+  { action: "insert", label: "Insert", title: "Insert at the cursor" },
+  { action: "replaceSelection", label: "Replace", title: "Replace the selection" },
+  { action: "previewDiff", label: "Diff", title: "Preview as a diff" },
+  { action: "newFile", label: "New file", title: "Open in a new file" },
+  { action: "copy", label: "Copy", title: "Copy to the clipboard" },
+];
+
+export interface AnswerBodyOptions {
+  /** The answer is still streaming: show the cursor where the text grows. */
+  streaming: boolean;
+  /** The block actions may be used (not while a turn runs). */
+  actionsEnabled: boolean;
+  /** What the host said to each block's last action, by block index. */
+  feedback: ReadonlyMap<number, { level: "error" | "info"; text: string }>;
+}
+
+class AnswerBodyDirective extends Directive {
+  private renderedText: string | null = null;
+  private readonly mark = document.createElement("span");
+
+  constructor(part: PartInfo) {
+    super(part);
+    if (part.type !== PartType.ELEMENT) throw new Error("answerBody() belongs on an element");
+    this.mark.className = "streaming-mark";
+    this.mark.setAttribute("aria-hidden", "true");
+  }
+
+  render(_text: string, _options: AnswerBodyOptions): unknown {
+    return noChange;
+  }
+
+  override update(part: ElementPart, [text, options]: [string, AnswerBodyOptions]): unknown {
+    const body = part.element as HTMLElement;
+    if (text !== this.renderedText) this.rebuild(body, text);
+    for (const button of body.querySelectorAll<HTMLButtonElement>(".code-tool")) button.disabled = !options.actionsEnabled;
+    this.showFeedback(body, options.feedback);
+    if (options.streaming) this.placeMark(body);
+    else this.mark.remove();
+    return noChange;
+  }
+
+  private rebuild(body: HTMLElement, text: string): void {
+    const scroller = body.closest<HTMLElement>(".conversation");
+    const stick = scroller !== null && scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+    const active = document.activeElement;
+    const focusKey = active instanceof HTMLElement && body.contains(active) ? active.dataset.focusKey : undefined;
+    setMarkdown(body, text);
+    this.renderedText = text;
+    for (const block of body.querySelectorAll<HTMLElement>(".code-block")) addToolbar(block);
+    if (focusKey !== undefined) focusByKey(body, focusKey);
+    if (stick && scroller) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  private showFeedback(body: HTMLElement, feedback: AnswerBodyOptions["feedback"]): void {
+    for (const block of body.querySelectorAll<HTMLElement>(".code-block")) {
+      const said = feedback.get(Number(block.dataset.blockIndex));
+      let line = block.querySelector<HTMLElement>(":scope > .code-feedback");
+      if (!said) {
+        line?.remove();
+        continue;
+      }
+      if (!line) {
+        line = document.createElement("p");
+        block.querySelector(".code-header")?.after(line);
+      }
+      line.className = `code-feedback code-feedback-${said.level}`;
+      line.setAttribute("role", said.level === "error" ? "alert" : "status");
+      if (line.textContent !== said.text) line.textContent = said.text;
+    }
+  }
+
+  /** The blinking cursor goes at the end of the last paragraph or code block, where the text is growing. */
+  private placeMark(body: HTMLElement): void {
+    const last = body.lastElementChild;
+    const target = last?.matches(".code-block")
+      ? last.querySelector("pre.code code")
+      : last?.matches("p, h1, h2, h3, h4, h5, h6")
+        ? last
+        : null;
+    (target ?? body).append(this.mark);
+  }
+}
+
+function addToolbar(block: HTMLElement): void {
+  const index = Number(block.dataset.blockIndex);
+  const header = block.querySelector(".code-header");
+  if (!Number.isInteger(index) || !header) return;
+  const language = block.querySelector(".code-language")?.textContent ?? "";
+  const what = `code block ${index + 1}${language !== "" && language !== "text" ? ` (${language})` : ""}`;
+  const toolbar = document.createElement("div");
+  toolbar.className = "code-toolbar";
+  toolbar.setAttribute("role", "group");
+  toolbar.setAttribute("aria-label", `Actions for ${what}`);
+  for (const { action, label, title } of codeActions) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "code-tool";
+    button.dataset.action = action;
+    button.dataset.focusKey = `code:${index}:${action}`;
+    button.title = title;
+    button.setAttribute("aria-label", `${title}: ${what}`);
+    button.textContent = label;
+    toolbar.append(button);
+  }
+  header.append(toolbar);
+}
+
+/** The answer's markdown, its code-block toolbars and feedback, and the streaming cursor. */
+export const answerBody = directive(AnswerBodyDirective);

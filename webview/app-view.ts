@@ -1,0 +1,290 @@
+/**
+ * The chat view as Lit templates over its controller (app.ts): header (model, history, new chat), the conversation
+ * (or the empty state), a live status line, and the composer with its context chips.
+ */
+import { html, nothing, type TemplateResult } from "lit";
+import { live } from "lit/directives/live.js";
+import { repeat } from "lit/directives/repeat.js";
+import { openRoundQuestions } from "../src/core/rules.js";
+import type { ContextChip, HistoryEntry, ModelStatus, StateMessage } from "../src/core/webview-protocol.js";
+import type { App } from "./app.js";
+import { uiState } from "./host.js";
+import { sessionTemplate } from "./session-view.js";
+
+export function appTemplate(app: App): TemplateResult {
+  return html`
+    <header class="topbar">
+      ${modelButton(app)}
+      <div class="topbar-actions">
+        <vscode-button
+          secondary
+          class="history-toggle"
+          aria-controls="history"
+          aria-expanded=${String(uiState.historyOpen)}
+          @click=${() => app.toggleHistory()}
+          >History</vscode-button
+        >
+        <vscode-button secondary class="new-chat" @click=${() => void app.ask({ type: "newChat" })}>New chat</vscode-button>
+      </div>
+    </header>
+    ${historyPanel(app)} ${progressBar(app)}
+    <div class="notice-area">${noticeTemplate(app)}</div>
+    <main class="conversation" tabindex="-1">${app.session ? sessionTemplate(app.session) : emptyState(app)}</main>
+    <div class="status-line" role="status" aria-live="polite">${statusText(app.state)}</div>
+    ${composer(app)}
+  `;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Header: model and history.
+
+function modelLabel(state: StateMessage | null): string {
+  if (state === null) return "Connecting…";
+  const model = state.model;
+  const name = model.label ?? "model";
+  switch (model.status) {
+    case "none":
+      // A chosen model that is not loaded yet loads with the first request.
+      return model.label ? name : "No model selected";
+    case "loading":
+      return model.progress !== undefined ? `Loading ${name}… ${Math.round(model.progress * 100)}%` : `Loading ${name}…`;
+    case "ready":
+      return model.backend ? `${name} · ${model.backend}` : name;
+    case "error":
+      return "Model failed to load";
+  }
+}
+
+function modelButton(app: App): TemplateResult {
+  const model: ModelStatus = app.state?.model ?? { status: "none" };
+  const label = modelLabel(app.state);
+  return html`<button
+    type="button"
+    class="model-button"
+    data-focus-key="model"
+    title=${model.status === "error" && model.error ? `${label}: ${model.error}` : label}
+    aria-label="Model: ${label}. Choose a model"
+    @click=${() => void app.ask({ type: "pickModel" })}
+  >
+    <span class="model-dot" aria-hidden="true" data-status=${app.state === null ? "loading" : model.status}></span><span class="model-label"
+      >${label}</span
+    >
+  </button>`;
+}
+
+function progressBar(app: App): TemplateResult {
+  const model = app.state?.model;
+  const loading = model?.status === "loading";
+  const known = loading && model.progress !== undefined;
+  return html`<vscode-progress-bar
+    class="progress"
+    aria-label="Working"
+    ?hidden=${!(loading || app.busy)}
+    .indeterminate=${!known}
+    .value=${known ? (model.progress ?? 0) * 100 : 0}
+    .max=${100}
+  ></vscode-progress-bar>`;
+}
+
+function historyPanel(app: App): TemplateResult {
+  const history: HistoryEntry[] = app.state?.history ?? [];
+  const current = app.session?.sessionId ?? null;
+  return html`<section id="history" class="history" aria-label="Conversation history" ?hidden=${!uiState.historyOpen}>
+    <h2 class="section-title">History</h2>
+    <ul class="history-list">
+      ${!uiState.historyOpen
+        ? nothing
+        : history.length === 0
+          ? html`<li class="history-empty">No conversations yet.</li>`
+          : repeat(
+              history,
+              (entry) => entry.id,
+              (entry) => historyItem(app, entry, entry.id === current),
+            )}
+    </ul>
+  </section>`;
+}
+
+function historyItem(app: App, entry: HistoryEntry, current: boolean): TemplateResult {
+  const title = entry.title.trim() === "" ? "Untitled" : entry.title;
+  return html`<li class="history-item ${current ? "current" : ""}">
+    <button
+      type="button"
+      class="history-open"
+      data-focus-key="history-open:${entry.id}"
+      aria-current=${current ? "true" : nothing}
+      title=${title}
+      @click=${() => void app.ask({ type: "openSession", id: entry.id })}
+    >
+      <span class="history-title">${title}</span><span class="history-time">${relativeTime(entry.updatedAt)}</span>
+    </button>
+    <button
+      type="button"
+      class="icon-button history-delete"
+      data-focus-key="history-delete:${entry.id}"
+      aria-label="Delete conversation: ${title}"
+      title="Delete"
+      @click=${() => void app.ask({ type: "deleteSession", id: entry.id })}
+    >✕</button>
+  </li>`;
+}
+
+function noticeTemplate(app: App): TemplateResult | typeof nothing {
+  const notice = app.notice;
+  if (!notice) return nothing;
+  return html`<div class="notice notice-${notice.level}" role=${notice.level === "error" ? "alert" : "status"}>
+    <span class="notice-text">${notice.text}</span><button
+      type="button"
+      class="icon-button notice-dismiss"
+      aria-label="Dismiss"
+      @click=${() => app.dismissNotice(true)}
+    >✕</button>
+  </div>`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The empty state.
+
+function emptyState(app: App): TemplateResult {
+  const state = app.state;
+  if (state === null) return html`<div class="empty-state"><p class="empty-text">Connecting to ClarifyCoder…</p></div>`;
+  const model = state.model;
+  const pick = (label: string): TemplateResult =>
+    html`<vscode-button class="pick-model" data-focus-key="pick-model" @click=${() => void app.ask({ type: "pickModel" })}>${label}</vscode-button>`;
+  let content: TemplateResult;
+  switch (model.label !== undefined && model.status === "none" ? "ready" : model.status) {
+    case "none":
+      content = html`<h2 class="empty-title">Choose a model to start</h2>
+        <p class="empty-text">ClarifyCoder runs a local GGUF model on your machine. Nothing you type leaves it.</p>
+        ${pick("Choose a model")}`;
+      break;
+    case "loading":
+      content = html`<h2 class="empty-title">Loading ${model.label ?? "the model"}…</h2>
+        <p class="empty-text">You can type your request meanwhile.</p>`;
+      break;
+    case "error":
+      content = html`<h2 class="empty-title">The model could not be loaded</h2>
+        <p class="empty-text error-text">${model.error ?? "Unknown error."}</p>
+        ${pick("Choose another model")}`;
+      break;
+    default:
+      content = html`<h2 class="empty-title">What should we build?</h2>
+        <p class="empty-text">
+          Describe the code you want. When the request is ambiguous, ClarifyCoder asks a few short questions first; otherwise
+          it states its assumptions and writes the code.
+        </p>`;
+  }
+  return html`<div class="empty-state">${content}</div>`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The composer.
+
+function chipItem(app: App, chip: ContextChip): TemplateResult {
+  const kind = chip.kind === "selection" ? "Selection" : chip.kind === "file" ? "File" : "Context";
+  return html`<li class="context-chip kind-${chip.kind}" title=${chip.description ?? chip.label}>
+    <span class="chip-kind">${kind}</span><span class="chip-label">${chip.label}</span><button
+      type="button"
+      class="icon-button chip-remove"
+      data-focus-key="chip:${chip.id}"
+      aria-label="Remove context: ${chip.description ?? chip.label}"
+      title="Remove"
+      @click=${() => {
+        // The chip goes when the host's next state says so; keep the focus in the composer meanwhile.
+        app.focusComposer();
+        void app.ask({ type: "removeContext", chipId: chip.id });
+      }}
+    >✕</button>
+  </li>`;
+}
+
+function composer(app: App): TemplateResult {
+  const chips: ContextChip[] = app.state?.context.chips ?? [];
+  const busy = app.busy;
+  const { ok, why } = app.canSend();
+  const session = app.session?.snapshot;
+  const placeholder =
+    session && session.state === "asking" && openRoundQuestions(session).length > 0
+      ? "Answer the questions above, or describe something new"
+      : "Describe the code you want";
+  const onKeydown = (event: KeyboardEvent): void => {
+    if (event.key === "Enter" && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey && !event.isComposing) {
+      event.preventDefault();
+      void app.send();
+    } else if (event.key === "Escape" && app.busy) {
+      event.preventDefault();
+      app.stop();
+    }
+  };
+  const feedback = app.sendFeedback;
+  return html`<footer class="composer">
+    <ul class="context-chips" aria-label="Context sent with your next request" ?hidden=${chips.length === 0}>
+      ${repeat(
+        chips,
+        (chip) => chip.id,
+        (chip) => chipItem(app, chip),
+      )}
+    </ul>
+    ${feedback ? html`<p class="composer-feedback feedback-error" role="alert">${feedback.text}</p>` : nothing}
+    <vscode-textarea
+      class="composer-input"
+      rows="3"
+      resize="none"
+      aria-describedby="composer-hint"
+      .label=${"Request"}
+      .placeholder=${placeholder}
+      .value=${live(uiState.draft)}
+      @input=${(event: Event) => app.onComposerInput((event.currentTarget as HTMLElement & { value: string }).value)}
+      @keydown=${onKeydown}
+    ></vscode-textarea>
+    <div class="composer-bar">
+      <span class="composer-hint" id="composer-hint">${why}</span>
+      <vscode-button class="stop" secondary ?hidden=${!busy} @click=${() => app.stop()}>Stop</vscode-button>
+      <vscode-button class="send" ?hidden=${busy} ?disabled=${!ok} @click=${() => void app.send()}>Send</vscode-button>
+    </div>
+  </footer>`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Status.
+
+/** One short sentence for the live region: what is happening now. */
+export function statusText(state: StateMessage | null): string {
+  if (state === null) return "";
+  const session = state.session;
+  if (state.model.status === "loading" && !session) return "Loading the model…";
+  if (!session) return "";
+  switch (session.state) {
+    case "idle":
+      return "";
+    case "assessing":
+      return "Reading your request…";
+    case "asking": {
+      const open = openRoundQuestions(session).length;
+      return open === 1 ? "1 question before writing code." : `${open} questions before writing code.`;
+    }
+    case "generating":
+      return "Writing code…";
+    case "done": {
+      const blocks = session.codeBlocks.length;
+      return blocks === 0 ? "Done." : blocks === 1 ? "Done: 1 code block." : `Done: ${blocks} code blocks.`;
+    }
+    case "cancelled":
+      return "Stopped.";
+    case "failed":
+      return "Failed.";
+  }
+}
+
+const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+
+function relativeTime(timestamp: number): string {
+  const minutes = Math.round((timestamp - Date.now()) / 60_000);
+  if (Math.abs(minutes) < 1) return "just now";
+  if (Math.abs(minutes) < 60) return relative.format(minutes, "minute");
+  const hours = Math.round(minutes / 60);
+  if (Math.abs(hours) < 24) return relative.format(hours, "hour");
+  const days = Math.round(hours / 24);
+  if (Math.abs(days) < 7) return relative.format(days, "day");
+  return new Date(timestamp).toLocaleDateString();
+}

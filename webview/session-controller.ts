@@ -1,0 +1,265 @@
+/**
+ * The controller of one conversation on screen: what the user is doing with it (drafts, a reopened answer, an
+ * assumption being corrected), which of their requests are waiting for the host, and what the host said back to each
+ * control. It sends requests and keeps the replies; session-view.ts renders it. Nothing is assumed to have happened
+ * until the host says so: an answer's text stays in its field until the host accepted it, and a refusal is shown
+ * at the control that sent the request.
+ */
+import { isSettled, openRoundQuestions } from "../src/core/rules.js";
+import type { SessionSnapshot } from "../src/core/types.js";
+import type { CodeAction, Intent } from "../src/core/webview-protocol.js";
+import { focusByKey, focusIsLost } from "./dom.js";
+import { request, saveUiState, uiState, type Outcome } from "./host.js";
+import { isWebLink } from "./markdown.js";
+
+/** What the host said back to one control: a refusal, or a note such as "Copied.". */
+export interface Feedback {
+  level: "error" | "info";
+  text: string;
+}
+
+/** The controls whose requests get an answer of their own (their feedback and pending keys). */
+export const controlKey = {
+  question: (questionId: string) => `question:${questionId}`,
+  generate: "generate",
+  assumption: (index: number) => `assumption:${index}`,
+  code: (blockIndex: number) => `code:${blockIndex}`,
+} as const;
+
+/** The focus target of a question: its answer field. */
+export function questionFieldKey(questionId: string): string {
+  return `field:${questionId}`;
+}
+
+function draftKey(sessionId: string, questionId: string): string {
+  return `${sessionId}/${questionId}`;
+}
+
+const noteMs = 4_000;
+
+export class SessionController {
+  readonly sessionId: string;
+  private snap: SessionSnapshot;
+  /** Answered questions the user reopened with "Change". */
+  readonly editing = new Set<string>();
+  /** Controls with a request in flight. */
+  readonly pending = new Set<string>();
+  /** The host's last word to each control. */
+  readonly feedback = new Map<string, Feedback>();
+  /** The assumption being corrected, with its draft. */
+  editingAssumption: { index: number; draft: string } | null = null;
+  /** After an answer or waive, where the focus goes when the state comes back. */
+  private focusAfterQuestion: string | null = null;
+  /** A focus key to move to after the next render (a refused answer goes back to its field). */
+  private focusNext: string | null = null;
+  private openRoundKey: string | null = null;
+  private readonly noteTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** The sequence number of each control's latest request. */
+  private readonly latest = new Map<string, number>();
+
+  constructor(
+    snapshot: SessionSnapshot,
+    /** Asks the app to render again (after a reply, or a change of the controller's own state). */
+    private readonly changed: () => void,
+  ) {
+    this.snap = snapshot;
+    this.sessionId = snapshot.id;
+  }
+
+  get snapshot(): SessionSnapshot {
+    return this.snap;
+  }
+
+  update(snapshot: SessionSnapshot): void {
+    this.snap = snapshot;
+    if (this.editingAssumption && this.editingAssumption.index >= snapshot.assumptions.length) this.editingAssumption = null;
+  }
+
+  /** Streamed text for this session. */
+  appendAnswer(text: string): void {
+    this.snap = { ...this.snap, answer: this.snap.answer + text };
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Questions.
+
+  draftOf(questionId: string): string {
+    return uiState.answerDrafts[draftKey(this.sessionId, questionId)] ?? "";
+  }
+
+  setDraft(questionId: string, text: string): void {
+    uiState.answerDrafts[draftKey(this.sessionId, questionId)] = text;
+    saveUiState();
+    this.changed();
+  }
+
+  /** The code may be asked for: every open question is answered, waived, or has an unsent answer typed. */
+  generateReadiness(): { ready: boolean; remaining: number; unsent: number } {
+    const open = openRoundQuestions(this.snap);
+    let remaining = 0;
+    let unsent = 0;
+    for (const question of open) {
+      if (isSettled(question) && !this.editing.has(question.id)) continue;
+      if (this.draftOf(question.id).trim() !== "") unsent += 1;
+      else if (!isSettled(question)) remaining += 1;
+    }
+    return { ready: open.length > 0 && remaining === 0, remaining, unsent };
+  }
+
+  answer(questionId: string, text: string): Promise<boolean> {
+    const value = text.trim();
+    if (value === "") return Promise.resolve(false);
+    return this.answerWith(questionId, { type: "answer", sessionId: this.sessionId, questionId, text: value }, value);
+  }
+
+  waive(questionId: string): Promise<boolean> {
+    return this.answerWith(questionId, { type: "waive", sessionId: this.sessionId, questionId }, null);
+  }
+
+  private async answerWith(questionId: string, intent: Intent, sent: string | null): Promise<boolean> {
+    this.focusAfterQuestion = questionId;
+    const outcome = await this.send(controlKey.question(questionId), intent);
+    if (outcome === null) return false;
+    if (outcome.ok) {
+      // The host has the answer: the field's text is no longer needed (unless the user typed something else meanwhile).
+      if (sent === null || this.draftOf(questionId).trim() === sent) this.setDraft(questionId, "");
+      this.editing.delete(questionId);
+    } else if (this.focusAfterQuestion === questionId || focusIsLost()) {
+      this.focusNext = questionFieldKey(questionId);
+    }
+    this.changed();
+    return outcome.ok;
+  }
+
+  /** Sends the typed-but-unsent answers first, then asks for the code (the host handles requests in order). */
+  generate(): void {
+    if (!this.generateReadiness().ready) return;
+    for (const question of openRoundQuestions(this.snap)) {
+      const draft = this.draftOf(question.id).trim();
+      if (draft !== "" && (!isSettled(question) || this.editing.has(question.id))) void this.answer(question.id, draft);
+    }
+    this.focusAfterQuestion = null;
+    void this.send(controlKey.generate, { type: "generate", sessionId: this.sessionId }).then(() => this.changed());
+  }
+
+  reopen(questionId: string): void {
+    const question = this.snap.questions.find((q) => q.id === questionId);
+    if (!question) return;
+    this.editing.add(questionId);
+    if (this.draftOf(questionId) === "" && question.answer) uiState.answerDrafts[draftKey(this.sessionId, questionId)] = question.answer;
+    this.focusNext = questionFieldKey(questionId);
+    this.changed();
+  }
+
+  cancelReopen(questionId: string): void {
+    this.editing.delete(questionId);
+    this.feedback.delete(controlKey.question(questionId));
+    uiState.answerDrafts[draftKey(this.sessionId, questionId)] = "";
+    saveUiState();
+    this.focusNext = `change:${questionId}`;
+    this.changed();
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // Assumptions.
+
+  editAssumption(index: number): void {
+    this.editingAssumption = { index, draft: this.snap.assumptions[index] ?? "" };
+    this.feedback.delete(controlKey.assumption(index));
+    this.focusNext = `assumption-field:${index}`;
+    this.changed();
+  }
+
+  closeAssumption(index: number): void {
+    this.editingAssumption = null;
+    this.focusNext = `assumption-edit:${index}`;
+    this.changed();
+  }
+
+  async correctAssumption(index: number, text: string): Promise<void> {
+    const value = text.trim();
+    if (value === "" || value === this.snap.assumptions[index]) return this.closeAssumption(index);
+    const outcome = await this.send(controlKey.assumption(index), { type: "correctAssumption", sessionId: this.sessionId, index, text: value });
+    if (outcome?.ok) this.closeAssumption(index);
+    else this.changed();
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+  // The answer.
+
+  codeAction(blockIndex: number, action: CodeAction): void {
+    void this.send(controlKey.code(blockIndex), { type: "codeAction", sessionId: this.sessionId, blockIndex, action }).then(() => this.changed());
+  }
+
+  openLink(url: string): void {
+    if (isWebLink(url)) void request({ type: "openLink", url });
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
+
+  /**
+   * Sends one request for a control: marks it pending, and keeps what the host replied as its feedback. Resolves with
+   * the outcome, or null when a newer request from the same control was sent meanwhile (its reply is the one that counts).
+   */
+  private async send(key: string, intent: Intent): Promise<Outcome | null> {
+    const sequence = (this.latest.get(key) ?? 0) + 1;
+    this.latest.set(key, sequence);
+    this.pending.add(key);
+    this.feedback.delete(key);
+    clearTimeout(this.noteTimers.get(key));
+    this.changed();
+    const outcome = await request(intent);
+    if (this.latest.get(key) !== sequence) return null;
+    this.pending.delete(key);
+    if (!outcome.ok) this.feedback.set(key, { level: "error", text: outcome.error });
+    else if (outcome.note !== undefined) {
+      this.feedback.set(key, { level: "info", text: outcome.note });
+      this.noteTimers.set(
+        key,
+        setTimeout(() => {
+          if (this.feedback.get(key)?.text === outcome.note) this.feedback.delete(key);
+          this.changed();
+        }, noteMs),
+      );
+    }
+    return outcome;
+  }
+
+  /**
+   * Keyboard focus after a render: where a control asked for it; when the focused control went away because its
+   * question was answered, the next open question (or Generate); when a new round of questions arrives while the user
+   * waits, its first question.
+   */
+  placeFocus(container: HTMLElement): void {
+    const next = this.focusNext;
+    this.focusNext = null;
+    if (next !== null && focusByKey(container, next)) return;
+    const open = openRoundQuestions(this.snap);
+    const roundKey = open.length > 0 ? `${this.sessionId}#${open[0]?.round ?? 0}` : null;
+    const newRound = roundKey !== null && roundKey !== this.openRoundKey;
+    this.openRoundKey = roundKey;
+    if (open.length === 0) return;
+    const composer = document.querySelector<HTMLElement>(".composer-input");
+    const waiting = focusIsLost() || (composer !== null && composer.contains(document.activeElement) && uiState.draft === "");
+    if (newRound && waiting) {
+      const first = open.find((q) => !isSettled(q)) ?? open[0];
+      if (first) focusByKey(container, questionFieldKey(first.id));
+      return;
+    }
+    const after = this.focusAfterQuestion;
+    if (after === null || !focusIsLost()) return;
+    const question = open.find((q) => q.id === after);
+    // Still waiting for the host's answer: the focus stays put until the question is settled.
+    if (!question || !isSettled(question) || this.editing.has(after)) return;
+    this.focusAfterQuestion = null;
+    const index = open.indexOf(question);
+    const ordered = [...open.slice(index + 1), ...open.slice(0, Math.max(0, index))];
+    const following = ordered.find((q) => !isSettled(q) || this.editing.has(q.id));
+    if (following) focusByKey(container, questionFieldKey(following.id));
+    else focusByKey(container, "generate");
+  }
+
+  dispose(): void {
+    for (const timer of this.noteTimers.values()) clearTimeout(timer);
+  }
+}
