@@ -50,7 +50,7 @@ export async function verifyGguf(file: string, size: number): Promise<GgufSummar
   try {
     parsed = await gguf(file, { allowLocalFile: true });
   } catch (error) {
-    throw new Error(`its GGUF header cannot be read (${error instanceof Error ? error.message : String(error)})`);
+    throw new Error(`its GGUF header cannot be read (${error instanceof Error ? error.message : String(error)})`, { cause: error });
   }
   const offset = Number(parsed.tensorDataOffset);
   let dataEnd: number | undefined = offset;

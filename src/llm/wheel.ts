@@ -91,7 +91,7 @@ export async function extractMember(
   try {
     zip = await openZip(archive);
   } catch (error) {
-    throw new Error(`${archive} is not a readable zip archive (${error instanceof Error ? error.message : String(error)}).`);
+    throw new Error(`${archive} is not a readable zip archive (${error instanceof Error ? error.message : String(error)}).`, { cause: error });
   }
   const partial = `${destination}.partial`;
   try {
