@@ -312,3 +312,17 @@ export class ModelLibrary {
 function definedOnly(value: { size?: number | undefined; sha256?: string | undefined }): { size?: number; sha256?: string } {
   return { ...(value.size !== undefined ? { size: value.size } : {}), ...(value.sha256 !== undefined ? { sha256: value.sha256 } : {}) };
 }
+
+/** "512 MB of 1.1 GB · 23 MB/s · 25 s left (resumed at 200 MB)", for a notification, the chat view or a terminal. */
+export function describePullProgress(p: PullProgress): string {
+  if (p.phase === "convert") return p.file;
+  const size = (b: number): string => (b >= 1e9 ? `${(b / 1e9).toFixed(2)} GB` : `${(b / 1e6).toFixed(1)} MB`);
+  const parts = [p.total > 0 ? `${size(p.loaded)} of ${size(p.total)}` : size(p.loaded)];
+  if (p.bytesPerSecond > 0) parts.push(`${size(p.bytesPerSecond)}/s`);
+  if (p.secondsLeft !== undefined && Number.isFinite(p.secondsLeft)) {
+    const s = Math.round(p.secondsLeft);
+    parts.push(s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min left` : s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s left` : `${s} s left`);
+  }
+  const verb = p.phase === "extract" ? "Unpacking" : "Downloading";
+  return `${verb} ${p.file}${p.steps > 1 ? ` (${p.step}/${p.steps})` : ""}: ${parts.join(" · ")}${p.resumedFrom > 0 ? ` (resumed at ${size(p.resumedFrom)})` : ""}`;
+}

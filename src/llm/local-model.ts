@@ -3,27 +3,73 @@
  * the last good model again on the next conversation, so one bad moment costs one request, not the session.
  */
 import type { ClarifyModel, ModelConversation, OpenConversationOptions, TurnOptions, TurnResult } from "../core/model.js";
+import type { ModelStyle } from "./catalog.js";
+import { ModelLibrary, type LibraryOptions, type PullProgress } from "./library.js";
+import { defaultModelsDirectory, resolveModel } from "./model-source.js";
 import type { ModelWorker } from "./model-worker.js";
-import type { EventOf, LoadParams, ModelInfo, TurnParams } from "./protocol.js";
+import { WorkerError, type EventOf, type LoadParams, type ModelInfo, type TurnParams } from "./protocol.js";
+import { DownloadError } from "./download.js";
 
-export type LoadProgress = EventOf<"load">;
+/** Loading progress: downloading (with bytes, speed and time left), then loading into memory. */
+export type LoadProgress = EventOf<"load"> | ({ kind: "download" } & PullProgress);
+
+/** Where models are downloaded and how the hub and PyPI are reached. */
+export type DownloadSettings = Omit<LibraryOptions, "directory" | "stallMs">;
 
 export class LocalModel implements ClarifyModel {
   private loadedWith: { params: LoadParams; workerStart: number } | undefined;
   private current: ModelInfo | undefined;
+  private currentStyle: ModelStyle | undefined;
 
-  constructor(readonly worker: ModelWorker) {}
+  constructor(
+    readonly worker: ModelWorker,
+    private readonly downloads: DownloadSettings = {},
+  ) {}
 
   get info(): ModelInfo | undefined {
     return this.current;
   }
 
-  /** Loads a model (a path, or a URI to download), replacing the one loaded before. */
+  /** How the loaded model is meant to be prompted, when it came from the catalog. */
+  get style(): ModelStyle | undefined {
+    return this.currentStyle;
+  }
+
+  /**
+   * Loads a model, replacing the one loaded before: a path, a catalog id, or an `hf:` URI / https URL downloaded
+   * (verified) into `params.modelsDirectory` first. LoRA adapters may be GGUF files or PEFT folders (converted).
+   */
   async load(params: LoadParams, onProgress?: (event: LoadProgress) => void, signal?: AbortSignal): Promise<ModelInfo> {
     this.loadedWith = undefined;
     this.current = undefined;
-    const info = await this.worker.request("load", params, { ...(onProgress ? { onEvent: onProgress } : {}), ...(signal ? { signal } : {}) });
-    this.loadedWith = { params: { ...params, model: info.path }, workerStart: this.worker.starts };
+    this.currentStyle = undefined;
+    const library = new ModelLibrary({
+      ...this.downloads,
+      directory: params.modelsDirectory ?? defaultModelsDirectory(),
+      ...(params.downloadStallMs !== undefined ? { stallMs: params.downloadStallMs } : {}),
+    });
+    const lora = params.lora ?? [];
+    let resolved;
+    try {
+      resolved = await resolveModel(params.model, lora.map((a) => a.filePath), library, {
+        ...(signal ? { signal } : {}),
+        ...(onProgress ? { onProgress: (p: PullProgress) => onProgress({ kind: "download", ...p }) } : {}),
+      });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (error instanceof DownloadError) throw new WorkerError("download-failed", message);
+      throw new WorkerError("invalid-model", message);
+    }
+    // The catalog's own adapter (ClarifyCoder's) comes first, then the ones asked for, each with its scale.
+    const first = resolved.adapterPaths.length - lora.length;
+    const adapters = resolved.adapterPaths.map((filePath, i) => {
+      const scale = lora[i - first]?.scale;
+      return { filePath, ...(scale !== undefined ? { scale } : {}) };
+    });
+    const local: LoadParams = { ...params, model: resolved.modelPath, ...(adapters.length > 0 ? { lora: adapters } : {}) };
+    const info = await this.worker.request("load", local, { ...(onProgress ? { onEvent: onProgress } : {}), ...(signal ? { signal } : {}) });
+    this.currentStyle = resolved.style;
+    this.loadedWith = { params: { ...local, model: info.path }, workerStart: this.worker.starts };
     this.current = info;
     return info;
   }
@@ -31,6 +77,7 @@ export class LocalModel implements ClarifyModel {
   async unload(): Promise<void> {
     this.loadedWith = undefined;
     this.current = undefined;
+    this.currentStyle = undefined;
     if (this.worker.running) await this.worker.request("unload", {});
   }
 

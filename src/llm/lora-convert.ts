@@ -12,7 +12,7 @@
  */
 import { gguf } from "@huggingface/gguf";
 import { createHash } from "node:crypto";
-import { readFile, stat } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { writeGguf, type GgufTensor } from "./gguf-writer.js";
 import { dtypeBytes, firstNonFinite, readSafetensors, type SafeTensor } from "./safetensors.js";
@@ -251,6 +251,7 @@ export async function convertPeftAdapter(folder: string, base: BaseModelShape, o
   const r = rank ?? config.r;
   // llama.cpp scales by alpha / r; rsLoRA scales by alpha / sqrt(r).
   const alpha = config.rslora ? config.alpha * Math.sqrt(r) : config.alpha;
+  await mkdir(path.dirname(path.resolve(out)), { recursive: true });
   await writeGguf(out, {
     metadata: [
       { key: "general.architecture", type: "string", value: base.architecture },

@@ -60,6 +60,38 @@ export interface TurnOutput {
   outputTokens: number;
 }
 
+export interface EstimateParams {
+  /** A local path, or a URL whose header is read over the network (with `headers`, such as a hub token). */
+  models: { id: string; source: string; headers?: Record<string, string> }[];
+  contextSize: number;
+  gpu?: GpuChoice;
+}
+
+/** Memory a model needs, in bytes: with every layer on the GPU (VRAM, plus what stays in RAM), or on the CPU alone. */
+export interface MemoryEstimate {
+  id: string;
+  gpuVram: number;
+  gpuRam: number;
+  cpuRam: number;
+  layers: number;
+}
+
+export interface EstimateResult {
+  hardware: MachineDescription;
+  estimates: MemoryEstimate[];
+  /** Models whose header could not be read, with the reason (the caller falls back to the catalog's figures). */
+  unknown: { id: string; reason: string }[];
+}
+
+/** What the recommendation looks at. */
+export interface MachineDescription {
+  backend: Backend;
+  gpuDevices: string[];
+  vram?: { total: number; free: number };
+  ram: { total: number; free: number };
+  cpuCores: number;
+}
+
 /** Every request: its params, its result, and the events it may stream before the result. */
 export interface WorkerMethods {
   hardware: { params: { gpu?: GpuChoice; threads?: number }; result: HardwareInfo; event: never };
@@ -74,6 +106,11 @@ export interface WorkerMethods {
   usage: { params: { conversationId: string }; result: { inputTokens: number; outputTokens: number; settledTokens: number }; event: never };
   /** Counts tokens; `special` reads control tokens such as <|im_start|> as themselves. */
   tokenize: { params: { text: string; special?: boolean }; result: { count: number }; event: never };
+  /**
+   * What each model needs in memory, from node-llama-cpp's GGUF insights over its header (a local file, or the header
+   * read over the network), and the machine's memory: the input of the recommendation (recommend.ts).
+   */
+  estimate: { params: EstimateParams; result: EstimateResult; event: never };
   /** Deliberately ends the worker's process (tests use it to check crash recovery). */
   crash: { params: Record<string, never>; result: never; event: never };
 }

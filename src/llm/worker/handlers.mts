@@ -2,6 +2,7 @@
 import type { Method, RequestMessage, ResultOf } from "../protocol.js";
 import { requestContext, type HandlerTable } from "./channel.mjs";
 import { ConversationPool } from "./conversations.mjs";
+import { estimateModels } from "./estimate.mjs";
 import { Backends } from "./gpu.mjs";
 import { ModelHost } from "./load.mjs";
 import { Turns } from "./turns.mjs";
@@ -22,6 +23,7 @@ export function createHandlers(): HandlerTable {
     complete: (params, request) => turns.complete(params, request),
     usage: (params) => turns.usage(params),
     tokenize: (params) => turns.tokenize(params),
+    estimate: (params, request) => estimateModels(backends, params, host.loaded !== undefined, request),
     crash: () => process.abort(),
   };
 }
