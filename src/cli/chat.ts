@@ -12,6 +12,7 @@ import { ModelWorker } from "../llm/model-worker.js";
 import type { GpuChoice, LoadParams } from "../llm/protocol.js";
 import { languageOfFile } from "../core/languages.js";
 import { endQuietlyOnClosedOutput } from "./options.js";
+import { downloadProgress, hubTokenFromEnvironment } from "./models.js";
 
 export interface ChatOptions {
   model: string;
@@ -120,7 +121,8 @@ export async function runChat(options: ChatOptions): Promise<number> {
       if (level === "error") warn(`model worker: ${message}`);
     },
   });
-  const model = new LocalModel(worker);
+  const token = hubTokenFromEnvironment();
+  const model = new LocalModel(worker, token ? { hub: { token } } : {});
   const lines = new Lines(!json && process.stdin.isTTY === true);
   let session: ClarifySession | undefined;
   let interrupts = 0;
@@ -150,8 +152,10 @@ export async function runChat(options: ChatOptions): Promise<number> {
     };
     const bar = !json && process.stderr.isTTY ? new SingleBar({ format: "{task} [{bar}] {percentage}%", stream: process.stderr, hideCursor: true }) : undefined;
     let barTask = "";
+    const downloads = json ? undefined : downloadProgress();
     const info = await model.load(load, (event) => {
       if (json) return emit({ type: "progress", ...event });
+      if (event.kind === "download" && "phase" in event) return downloads?.update(event);
       if (!bar) return;
       const task = event.kind === "download" ? "Downloading" : "Loading";
       const value = event.kind === "download" ? (event.total > 0 ? event.loaded / event.total : 0) : event.progress;
@@ -162,7 +166,10 @@ export async function runChat(options: ChatOptions): Promise<number> {
       }
       bar.update(Math.round(value * 100), { task });
     });
+    downloads?.stop();
     if (barTask) bar?.stop();
+    // A catalog model says how it is prompted (ClarifyCoder's own is native) unless --style says otherwise.
+    if (options.style === undefined && model.style) settings.style = model.style;
     if (json) emit({ type: "model", ...info });
     else say(`${info.name} on ${info.backend.toUpperCase()} (${info.threads} threads, context ${info.contextSize}) loaded in ${info.loadMs} ms.`);
 

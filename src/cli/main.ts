@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { modelRanges, settingRanges } from "../core/settings.js";
 import { runChat, type ChatOptions } from "./chat.js";
 import { runHardware } from "./hardware.js";
+import { runConvertLora, runModelsList, runModelsPull, runModelsRemove } from "./models.js";
 import { exitWithUsageCode, numberOption } from "./options.js";
 
 const gpuChoices = ["auto", "cuda", "vulkan", "metal", "cpu"];
@@ -15,7 +16,7 @@ program
   .command("chat")
   .description("Ask for code; answer the assistant's clarifying questions; get the code streamed back.")
   .argument("[request...]", "what to write (asked interactively when left out)")
-  .requiredOption("-m, --model <file|uri>", "a .gguf file, or a URI such as hf:user/repo/file.gguf", process.env.CLARIFYCODER_MODEL)
+  .requiredOption("-m, --model <id|file|uri>", "a catalog id (see clarifycoder models), a .gguf file, or a URI such as hf:user/repo/file.gguf", process.env.CLARIFYCODER_MODEL)
   .option("-f, --file <path>", "a source file to send as context")
   .option("-l, --language <id>", "the language to write in (a VS Code language id such as python; default: the file's)")
   .addOption(new Option("--style <style>", "guided (any instruct model) or native (a clarify-aware fine-tune)").choices(["guided", "native"]))
@@ -27,7 +28,7 @@ program
   .addOption(new Option("--gpu <backend>", "where the model runs").choices(gpuChoices).default("auto"))
   .addOption(numberOption("--threads <n>", "CPU threads; 0 = the machine's physical cores", modelRanges.threads))
   .addOption(numberOption("--context-size <n>", "context size in tokens; 0 = as much as fits", modelRanges.contextSize))
-  .option("--lora <file...>", "LoRA adapter GGUF file(s) to apply")
+  .option("--lora <file|folder...>", "LoRA adapter(s) to apply: GGUF files, or PEFT folders (converted for the model)")
   .option("--models-dir <dir>", "where downloaded models are kept")
   .option("--json", "machine-readable events, one JSON object per line; answers are read one per line from stdin")
   .action(async (words: string[], options: Omit<ChatOptions, "request">) => {
@@ -42,6 +43,43 @@ program
   .option("--json", "print one JSON object")
   .action(async (options: { gpu?: string; json?: boolean }) => {
     process.exitCode = await runHardware(options);
+  });
+
+const models = program
+  .command("models")
+  .description("The model catalog: what is downloaded, and the model recommended for this machine.")
+  .option("--models-dir <dir>", "where downloaded models are kept")
+  .addOption(new Option("--gpu <backend>", "the backend the recommendation assumes").choices(gpuChoices).default("auto"))
+  .option("--json", "print one JSON object")
+  .action(async (options: { modelsDir?: string; gpu?: string; json?: boolean }) => {
+    process.exitCode = await runModelsList(options);
+  });
+models
+  .command("pull")
+  .description("Download a catalog model (verified; an interrupted download resumes). ClarifyCoder's adapter is converted for its base.")
+  .argument("<id>", "a catalog id")
+  .option("--models-dir <dir>", "where downloaded models are kept")
+  .option("--json", "progress and the result as JSON lines")
+  .action(async (id: string, options: { modelsDir?: string; json?: boolean }) => {
+    process.exitCode = await runModelsPull(id, { ...models.opts<{ modelsDir?: string }>(), ...options });
+  });
+models
+  .command("rm")
+  .description("Delete a downloaded catalog model.")
+  .argument("<id>", "a catalog id")
+  .option("--models-dir <dir>", "where downloaded models are kept")
+  .action(async (id: string, options: { modelsDir?: string }) => {
+    process.exitCode = await runModelsRemove(id, { ...models.opts<{ modelsDir?: string }>(), ...options });
+  });
+
+program
+  .command("convert-lora")
+  .description("Convert a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) into a GGUF adapter for llama.cpp.")
+  .argument("<peft-folder>", "the folder holding adapter_config.json and adapter_model.safetensors")
+  .requiredOption("--base <model.gguf>", "the base model the adapter was trained on, as GGUF")
+  .requiredOption("--out <adapter.gguf>", "where to write the GGUF adapter")
+  .action(async (folder: string, options: { base: string; out: string }) => {
+    process.exitCode = await runConvertLora(folder, options);
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

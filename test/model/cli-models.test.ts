@@ -1,0 +1,63 @@
+/** `clarifycoder models` and `clarifycoder convert-lora` as a user runs them: the built CLI in its own process. */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { before, it } from "node:test";
+import { writeGguf } from "../../src/llm/gguf-writer.js";
+import { adapterConfig, makeTinyAdapter, writePeftFolder } from "../fixtures/peft-adapter.js";
+import { buildTinyModel } from "../fixtures/tiny-model.js";
+import { repoRoot, tempDir } from "../helpers/worker.js";
+
+let dir: string;
+let base: string;
+const adapter = makeTinyAdapter();
+
+before(async () => {
+  dir = await tempDir("clarifycoder-cli-models-");
+  base = path.join(dir, "tiny.gguf");
+  await writeGguf(base, buildTinyModel());
+  await writePeftFolder(path.join(dir, "peft"), adapterConfig(adapter), adapter.tensors);
+  await writePeftFolder(path.join(dir, "dora"), adapterConfig(adapter, { use_dora: true }), adapter.tensors);
+});
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, "bin/clarifycoder.js"), ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HF_ENDPOINT: "http://127.0.0.1:1/" } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+it("convert-lora writes a GGUF adapter, and refuses a bad one with the reason and exit code 1", async () => {
+  const out = path.join(dir, "adapter.gguf");
+  const ok = await cli(["convert-lora", path.join(dir, "peft"), "--base", base, "--out", out]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, /^Wrote .*adapter\.gguf: 12 adapted weights, rank 4, alpha 8, for llama \(trained on clarifycoder\/tiny-llama\)\.\n$/);
+  assert.ok(existsSync(out));
+  const bad = await cli(["convert-lora", path.join(dir, "dora"), "--base", base, "--out", path.join(dir, "dora.gguf")]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /uses DoRA/);
+  assert.equal(existsSync(path.join(dir, "dora.gguf")), false);
+  const usage = await cli(["convert-lora", path.join(dir, "peft"), "--out", out]);
+  assert.equal(usage.code, 2, "a missing --base is a usage error");
+});
+
+it("models lists the catalog with what is downloaded and a recommendation; rm of an unknown id is a usage error", async () => {
+  const listed = await cli(["models", "--json", "--gpu", "cpu", "--models-dir", path.join(dir, "models")]);
+  assert.equal(listed.code, 0, listed.stderr);
+  const result = JSON.parse(listed.stdout) as { directory: string; recommended: string; reason: string; models: { id: string; downloaded: boolean; style: string }[] };
+  assert.equal(result.directory, path.join(dir, "models"));
+  assert.ok(result.models.some((m) => m.id === "clarifycoder-6.7b" && m.style === "native" && !m.downloaded));
+  assert.ok(result.models.some((m) => m.id === result.recommended));
+  assert.match(result.reason, /CPU cores/);
+  const text = await cli(["models", "--gpu", "cpu", "--models-dir", path.join(dir, "models")]);
+  assert.match(text.stdout, /\* recommended for this machine: [\w.-]+, which .*\./);
+  const rm = await cli(["models", "rm", "nope", "--models-dir", path.join(dir, "models")]);
+  assert.equal(rm.code, 2);
+  assert.match(rm.stderr, /No model "nope" in the catalog/);
+});
