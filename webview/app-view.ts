@@ -27,8 +27,9 @@ export function appTemplate(app: App): TemplateResult {
         <vscode-button secondary class="new-chat" @click=${() => void app.ask({ type: "newChat" })}>New chat</vscode-button>
       </div>
     </header>
-    ${historyPanel(app)} ${progressBar(app)}
+    ${historyPanel(app)} ${progressBar(app)} ${modelDetail(app)}
     <div class="notice-area">${noticeTemplate(app)}</div>
+    ${demoNotice(app)}
     <main class="conversation" tabindex="-1">${app.session ? sessionTemplate(app.session) : emptyState(app)}</main>
     <div class="status-line" role="status" aria-live="polite">${statusText(app.state)}</div>
     ${composer(app)}
@@ -84,6 +85,28 @@ function progressBar(app: App): TemplateResult {
     .value=${known ? (model.progress ?? 0) * 100 : 0}
     .max=${100}
   ></vscode-progress-bar>`;
+}
+
+/** While the model downloads or loads: the bytes, speed and time left, in words. */
+function modelDetail(app: App): TemplateResult | typeof nothing {
+  const model = app.state?.model;
+  if (model?.status !== "loading" || !model.detail) return nothing;
+  return html`<p class="model-detail">${model.detail}</p>`;
+}
+
+/** A small demo model is in use: say so, and how to choose a real one. */
+function demoNotice(app: App): TemplateResult | typeof nothing {
+  const model = app.state?.model;
+  if (!model?.demo) return nothing;
+  return html`<div class="demo-notice" role="note">
+    <span class="demo-text"
+      >${model.label ?? "This model"} is a small demo model: it holds a conversation but writes poor code. Choose a real
+      model for real work (the picker recommends one for this machine).</span
+    >
+    <vscode-button secondary class="pick-real-model" data-focus-key="pick-real-model" @click=${() => void app.ask({ type: "pickModel" })}
+      >Choose a model</vscode-button
+    >
+  </div>`;
 }
 
 function historyPanel(app: App): TemplateResult {
@@ -172,7 +195,10 @@ function emptyState(app: App): TemplateResult {
         <p class="empty-text">
           Describe the code you want. When the request is ambiguous, ClarifyCoder asks a few short questions first; otherwise
           it states its assumptions and writes the code.
-        </p>`;
+        </p>
+        ${model.demo && model.status === "none"
+          ? html`<p class="empty-text demo-download">The demo model (about 100 MB) is downloaded with your first request.</p>`
+          : nothing}`;
   }
   return html`<div class="empty-state">${content}</div>`;
 }

@@ -40,6 +40,10 @@ export const modelStatusSchema = z.strictObject({
   /** How it runs, in words: "CPU", "CUDA", "Vulkan", "Metal"... */
   backend: z.optional(f.shortText),
   progress: z.optional(f.fraction),
+  /** What is happening while loading, in words ("Downloading x.gguf: 512 MB of 1.1 GB · 23 MB/s · 25 s left"). */
+  detail: z.optional(f.shortText),
+  /** A small demo model: the view says so and how to choose a real one. */
+  demo: z.optional(z.boolean()),
   error: z.optional(f.text),
 });
 export type ModelStatus = z.infer<typeof modelStatusSchema>;

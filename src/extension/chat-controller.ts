@@ -29,6 +29,8 @@ export interface ChatModelSource extends ClarifyModel {
   pick(): Promise<boolean>;
   /** Starts loading the chosen model in the background. */
   warmUp(): void;
+  /** The prompt style to use: the setting, or the one a catalog model is made for (ClarifyCoder's is native). */
+  styleFor?(style: ClarifySettings["style"]): ClarifySettings["style"];
 }
 
 /** Lines of code around the cursor that go with a request. */
@@ -199,6 +201,7 @@ export class ChatController implements vscode.Disposable {
     if (!this.model.configured()) throw new NoModelChosen();
     const { settings, problems } = readClarifySettings();
     for (const p of problems) this.log.warn(`Setting ${p}`);
+    settings.style = this.model.styleFor?.(settings.style) ?? settings.style;
     const session = new ClarifySession(this.model, settings);
     this.track(session);
     this.activeId = session.id;

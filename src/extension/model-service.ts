@@ -4,10 +4,18 @@
  */
 import * as vscode from "vscode";
 import type { ClarifyModel, ModelConversation, OpenConversationOptions } from "../core/model.js";
+import type { ClarifySettings } from "../core/types.js";
 import type { ModelStatus } from "../core/webview-protocol.js";
+import { catalogEntry, catalogIdOf, catalogScheme, defaultModelId, formatBytes, type CatalogEntry } from "../llm/catalog.js";
+import { hubFileUrl, hubHeaders } from "../llm/hf.js";
+import { describePullProgress, ModelLibrary, type PullProgress } from "../llm/library.js";
 import { LocalModel } from "../llm/local-model.js";
 import { ModelWorker } from "../llm/model-worker.js";
-import type { GpuChoice, LoadParams, ModelInfo } from "../llm/protocol.js";
+import { WorkerError, type GpuChoice, type LoadParams, type ModelInfo } from "../llm/protocol.js";
+import { recommend, type Recommendation } from "../llm/recommend.js";
+
+/** Where the Hugging Face token is kept: VS Code's secret storage, never the settings. */
+const hubTokenKey = "clarifycoder.huggingFaceToken";
 
 const backendNames = { cpu: "CPU", cuda: "CUDA", vulkan: "Vulkan", metal: "Metal" } as const;
 
@@ -24,6 +32,8 @@ function gpuSetting(value: unknown): GpuChoice {
 }
 
 export function modelLabel(model: string): string {
+  const id = catalogIdOf(model);
+  if (id !== undefined) return catalogEntry(id)?.name ?? id;
   if (model.startsWith("hf:")) return model.split("/").pop() ?? model;
   return model.split(/[\\/]/).pop() ?? model;
 }
@@ -38,6 +48,9 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
   readonly onDidChangeStatus = this.statusEmitter.event;
   private readonly statusBar: vscode.StatusBarItem;
   private readonly disposables: vscode.Disposable[] = [];
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** Set when the model was unloaded for being idle: conversations opened before it lost their context. */
+  private idleUnloads = 0;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -60,117 +73,304 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
         this.setStatus({ status: "error", ...this.labelPart(), error: error.message });
       }) },
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration("clarifycoder.model") || e.affectsConfiguration("clarifycoder.gpu") || e.affectsConfiguration("clarifycoder.threads") || e.affectsConfiguration("clarifycoder.contextSize")) {
+        const keys = ["model", "gpu", "threads", "contextSize", "loraAdapters"];
+        if (keys.some((k) => e.affectsConfiguration(`clarifycoder.${k}`))) {
           this.loadedKey = undefined;
-          this.setStatus(this.configured() ? { status: "none", ...this.labelPart() } : { status: "none" });
-          // A cleared setting frees the model's memory; a changed one loads the new model in its place.
-          if (this.configured()) void this.ensureLoaded().catch(() => undefined);
+          this.setStatus({ status: "none", ...this.labelPart() });
+          // A cleared setting frees the model's memory (the demo model loads with the next request); a changed one
+          // loads the new model in its place, with no reload of the window.
+          if (this.explicitModel()) void this.ensureLoaded().catch(() => undefined);
           else void this.model.unload().catch(() => undefined);
         }
+        if (e.affectsConfiguration("clarifycoder.idleUnloadMinutes")) this.touch();
       }),
     );
-    this.setStatus(this.configured() ? { status: "none", ...this.labelPart() } : { status: "none" });
+    this.setStatus({ status: "none", ...this.labelPart() });
     this.statusBar.show();
+    if (vscode.workspace.getConfiguration("clarifycoder").get<boolean>("preloadAtStartup", false)) {
+      setTimeout(() => this.warmUp(), 1500);
+    }
+  }
+
+  /** The models folder in the extension's global storage, and the hub token from secret storage. */
+  async library(): Promise<ModelLibrary> {
+    const token = await this.context.secrets.get(hubTokenKey);
+    return new ModelLibrary({ directory: this.modelsDirectory(), ...(token ? { hub: { token } } : {}) });
+  }
+
+  private modelsDirectory(): string {
+    return vscode.Uri.joinPath(this.context.globalStorageUri, "models").fsPath;
+  }
+
+  /** The model setting as the user wrote it (empty: nothing chosen, the demo model is used). */
+  explicitModel(): string | undefined {
+    const value = vscode.workspace.getConfiguration("clarifycoder").get<string>("model", "").trim();
+    return value === "" ? undefined : value;
+  }
+
+  /** The catalog entry of the model in use, if it is one. */
+  private entry(): CatalogEntry | undefined {
+    const id = catalogIdOf(this.configured());
+    return id === undefined ? undefined : catalogEntry(id);
+  }
+
+  /** The prompt style: the user's setting if they set one, else the one the catalog model is made for. */
+  styleFor(style: ClarifySettings["style"]): ClarifySettings["style"] {
+    const inspected = vscode.workspace.getConfiguration("clarifycoder").inspect<string>("style");
+    const explicit = inspected?.globalValue ?? inspected?.workspaceValue ?? inspected?.workspaceFolderValue;
+    return explicit === undefined ? (this.entry()?.style ?? style) : style;
   }
 
   get status(): ModelStatus {
     return this.statusValue;
   }
 
-  /** The configured model (a .gguf path or an hf: URI), if any. */
-  configured(): string | undefined {
-    const value = vscode.workspace.getConfiguration("clarifycoder").get<string>("model", "").trim();
-    return value === "" ? undefined : value;
+  /** The model in use: the setting (a catalog model, a .gguf path or an hf: URI), else the catalog's demo model. */
+  configured(): string {
+    return this.explicitModel() ?? `${catalogScheme}${defaultModelId}`;
   }
 
   private loadParams(model: string): LoadParams {
     const config = vscode.workspace.getConfiguration("clarifycoder");
     const threads = config.get<number>("threads", 0);
     const contextSize = config.get<number>("contextSize", 0);
+    const lora = config.get<string[]>("loraAdapters", []).filter((a) => typeof a === "string" && a.trim() !== "");
     return {
       model,
       gpu: gpuSetting(config.get("gpu")),
-      modelsDirectory: vscode.Uri.joinPath(this.context.globalStorageUri, "models").fsPath,
+      modelsDirectory: this.modelsDirectory(),
       ...(threads > 0 ? { threads } : {}),
       ...(contextSize > 0 ? { contextSize } : {}),
+      ...(lora.length > 0 ? { lora: lora.map((filePath) => ({ filePath })) } : {}),
     };
   }
 
-  /** Starts loading the chosen model in the background, if there is one and nothing is loaded or loading. */
+  /**
+   * Starts loading the model in the background when nothing is loaded or loading. The demo model is not fetched
+   * just because the view opened: only once it is downloaded, or with the first request.
+   */
   warmUp(): void {
-    if (this.configured() && this.statusValue.status === "none") void this.ensureLoaded().catch(() => undefined);
+    if (this.statusValue.status !== "none") return;
+    void (async () => {
+      if (!this.explicitModel()) {
+        const library = await this.library();
+        const item = await library.item(library.require(defaultModelId));
+        if (!item.downloaded) return;
+      }
+      await this.ensureLoaded();
+    })().catch(() => undefined);
+  }
+
+  /** Unloads the model after `idleUnloadMinutes` without a turn, freeing its memory (0 keeps it loaded). */
+  private touch(): void {
+    clearTimeout(this.idleTimer);
+    const minutes = vscode.workspace.getConfiguration("clarifycoder").get<number>("idleUnloadMinutes", 0);
+    if (!(minutes > 0)) return;
+    this.idleTimer = setTimeout(() => {
+      if (!this.model.info || this.loading) return;
+      this.idleUnloads += 1;
+      this.loadedKey = undefined;
+      this.log.info(`Unloading the model after ${minutes} idle minutes.`);
+      void this.model.unload().then(() => this.setStatus({ status: "none", ...this.labelPart() }), () => undefined);
+    }, minutes * 60_000);
   }
 
   /** Loads the configured model unless it is already loaded (or loading), and reloads it after a worker crash. */
   async ensureLoaded(): Promise<ModelInfo> {
     const model = this.configured();
-    if (!model) throw new NoModelChosen();
     const params = this.loadParams(model);
     const key = JSON.stringify(params);
     if (this.loading && this.loadedKey === key) return this.loading;
     if (this.loadedKey === key && this.model.info && this.worker.running) return this.model.info;
     this.loadedKey = key;
-    const label = modelLabel(model);
-    this.setStatus({ status: "loading", label, progress: 0 });
-    const loading = this.model.load(params, (event) => {
-      const progress = event.kind === "download" ? (event.total > 0 ? event.loaded / event.total : 0) : event.progress;
-      this.setStatus({ status: "loading", label: event.kind === "download" ? `${label} (downloading)` : label, progress: Math.min(1, Math.max(0, progress)) });
-    });
+    const { label, demo } = this.labelPart();
+    const tag = demo ? { demo } : {};
+    this.setStatus({ status: "loading", label, progress: 0, ...tag });
+    const token = await this.context.secrets.get(hubTokenKey);
+    this.model.downloads = token ? { hub: { token } } : {};
+    const cancel = new AbortController();
+    let notification: DownloadNotification | undefined;
+    const loading = this.model.load(
+      params,
+      (event) => {
+        if (event.kind === "download" && "phase" in event) {
+          notification ??= new DownloadNotification(label, cancel);
+          notification.report(event);
+          const overall = (event.step - 1 + (event.total > 0 ? event.loaded / event.total : 0)) / event.steps;
+          this.setStatus({ status: "loading", label, progress: Math.min(1, Math.max(0, overall)), detail: describePullProgress(event), ...tag });
+        } else if (event.kind === "load") {
+          this.setStatus({ status: "loading", label, progress: Math.min(1, Math.max(0, event.progress)), detail: "Loading into memory", ...tag });
+        }
+      },
+      cancel.signal,
+    );
     this.loading = loading;
     try {
       const info = await loading;
       this.log.info(`Loaded ${info.path} on ${info.backend} with ${info.threads} threads in ${info.loadMs} ms.`);
-      this.setStatus({ status: "ready", label, backend: backendNames[info.backend] });
+      this.setStatus({ status: "ready", label, backend: backendNames[info.backend], ...tag });
+      this.touch();
       return info;
     } catch (error) {
       this.loadedKey = undefined;
       const message = error instanceof Error ? error.message : String(error);
       this.log.error(message);
-      this.setStatus({ status: "error", label, error: message });
+      this.setStatus({ status: "error", label, error: message, ...tag });
       throw error;
     } finally {
+      notification?.done();
       if (this.loading === loading) this.loading = undefined;
     }
   }
 
   async openConversation(options: OpenConversationOptions): Promise<ModelConversation> {
     await this.ensureLoaded();
-    return this.model.openConversation(options);
+    this.touch();
+    return new TouchingConversation(await this.model.openConversation(options), this.idleUnloads, this);
   }
 
-  /** The model picker: a local GGUF file, or a URI to download. Saves the choice in the user's settings. */
+  /** Called by a conversation on each turn: the model is in use. */
+  turnStarted(openedAt: number): void {
+    this.touch();
+    if (openedAt !== this.idleUnloads) {
+      const minutes = vscode.workspace.getConfiguration("clarifycoder").get<number>("idleUnloadMinutes", 0);
+      throw new WorkerError("unknown-conversation", `The model was unloaded after ${minutes} idle minutes, so this conversation's context is gone: ask again in a new chat (or raise clarifycoder.idleUnloadMinutes).`);
+    }
+  }
+
+  /** What each catalog model needs, from the worker's GGUF insights; undefined when it cannot say within a few seconds. */
+  private async recommendation(library: ModelLibrary): Promise<Recommendation | undefined> {
+    const token = await this.context.secrets.get(hubTokenKey);
+    const items = await library.list();
+    const models = items.map(({ entry, downloaded }) =>
+      downloaded || entry.source.kind !== "hf"
+        ? { id: entry.id, source: library.modelPath(entry) }
+        : { id: entry.id, source: hubFileUrl(entry.source.repo, entry.source.file, entry.source.revision), headers: hubHeaders(token ? { token } : {}) },
+    );
+    const gpu = gpuSetting(vscode.workspace.getConfiguration("clarifycoder").get("gpu"));
+    const estimate = this.worker.request("estimate", { models, contextSize: 4096, gpu });
+    const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 8000));
+    const result = await Promise.race([estimate.catch(() => undefined), timeout]);
+    return result ? recommend(library.entries, result.hardware, result.estimates) : undefined;
+  }
+
+  /** The model picker: the catalog (the recommendation first, sizes, what is downloaded), a local file, a URI, adapters. */
   async pick(): Promise<boolean> {
     const current = this.configured();
-    const items: (vscode.QuickPickItem & { id: string })[] = [
-      { id: "file", label: "$(file) Choose a local GGUF file…", description: "a .gguf model on this machine" },
-      { id: "uri", label: "$(cloud-download) Enter a model URI…", description: "hf:user/repo/file.gguf or https://…" },
-    ];
-    if (current) items.push({ id: "reload", label: "$(refresh) Reload the current model", description: modelLabel(current) });
-    const choice = await vscode.window.showQuickPick(items, { title: "ClarifyCoder: choose a model", placeHolder: current ? `Current: ${current}` : "No model chosen yet" });
+    const library = await this.library();
+    type Item = vscode.QuickPickItem & { action: string; id?: string };
+    const itemsPromise = (async (): Promise<Item[]> => {
+      const [listed, rec] = await Promise.all([library.list(), this.recommendation(library)]);
+      const order = rec ? rec.assessments.map((a) => listed.find((i) => i.entry.id === a.id)).filter((i) => i !== undefined) : listed;
+      const items: Item[] = [{ label: rec ? "Recommended for this machine" : "Catalog", kind: vscode.QuickPickItemKind.Separator, action: "" }];
+      for (const item of order) {
+        const e = item.entry;
+        const assessment = rec?.assessments.find((a) => a.id === e.id);
+        const size = formatBytes(e.size ?? e.approxBytes);
+        const state = item.downloaded ? "downloaded" : item.partialBytes > 0 ? `${formatBytes(item.partialBytes)} downloaded, resumes` : "not downloaded";
+        const using = current === `${catalogScheme}${e.id}` ? " · in use" : "";
+        items.push({
+          label: `${rec?.id === e.id ? "$(star-full)" : item.downloaded ? "$(check)" : "$(cloud-download)"} ${e.name}`,
+          description: `${size} · ${state}${using}`,
+          detail: `${e.summary} ${e.license}.${assessment ? ` ${assessment.fits ? "It" : "Not recommended: it"} ${assessment.reason}.` : ""}`,
+          action: "catalog",
+          id: e.id,
+        });
+        if (rec?.id === e.id) items.push({ label: "", kind: vscode.QuickPickItemKind.Separator, action: "" });
+      }
+      const adapters = vscode.workspace.getConfiguration("clarifycoder").get<string[]>("loraAdapters", []);
+      items.push(
+        { label: "Other models", kind: vscode.QuickPickItemKind.Separator, action: "" },
+        { label: "$(file) Use GGUF file…", description: "a .gguf model on this machine", action: "file" },
+        { label: "$(link) Enter a model URI…", description: "hf:user/repo/file.gguf or https://…", action: "uri" },
+        { label: "Adapters and downloads", kind: vscode.QuickPickItemKind.Separator, action: "" },
+        { label: "$(extensions) Add LoRA adapter…", description: "a PEFT folder (converted) or a GGUF adapter", action: "lora" },
+        ...(adapters.length > 0 ? [{ label: "$(close) Remove the LoRA adapters", description: adapters.map((a) => a.split(/[\\/]/).pop()).join(", "), action: "clearLora" }] : []),
+        { label: "$(trash) Delete downloaded models…", description: library.directory, action: "remove" },
+        { label: "$(key) Set Hugging Face token…", description: "for gated or private models; kept in VS Code's secret storage", action: "token" },
+        { label: "$(refresh) Reload the current model", description: modelLabel(current), action: "reload" },
+      );
+      return items;
+    })();
+    const choice = await vscode.window.showQuickPick(itemsPromise, {
+      title: "ClarifyCoder: choose a model",
+      placeHolder: `In use: ${modelLabel(current)}${this.explicitModel() ? "" : " (the demo model, used until you choose one)"}`,
+      matchOnDescription: true,
+      matchOnDetail: true,
+    });
     if (!choice) return false;
+    const config = vscode.workspace.getConfiguration("clarifycoder");
     let model: string | undefined;
-    if (choice.id === "file") {
-      const files = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { "GGUF models": ["gguf"] }, openLabel: "Use this model" });
-      model = files?.[0]?.fsPath;
-    } else if (choice.id === "uri") {
-      model = await vscode.window.showInputBox({
-        title: "Model URI",
-        placeHolder: "hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        validateInput: (v) => (/^(hf:[^/\s]+\/[^/\s]+\/\S+\.gguf|https?:\/\/\S+)$/.test(v.trim()) ? undefined : "Enter hf:user/repo/file.gguf or an https:// URL of a .gguf file."),
-      });
-    } else {
-      this.loadedKey = undefined;
-      await this.ensureLoaded().catch(() => undefined);
-      return true;
+    switch (choice.action) {
+      case "catalog":
+        model = `${catalogScheme}${choice.id ?? defaultModelId}`;
+        break;
+      case "file": {
+        const files = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { "GGUF models": ["gguf"] }, openLabel: "Use this model" });
+        model = files?.[0]?.fsPath;
+        break;
+      }
+      case "uri":
+        model = await vscode.window.showInputBox({
+          title: "Model URI",
+          placeHolder: "hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+          validateInput: (v) => (/^(hf:[^/\s]+\/[^/\s]+(\/\S+\.gguf|:\S+)|https?:\/\/\S+)$/.test(v.trim()) ? undefined : "Enter hf:user/repo/file.gguf, hf:user/repo:Q4_K_M, or an https:// URL of a .gguf file."),
+        });
+        break;
+      case "lora": {
+        const picked = await vscode.window.showOpenDialog({ canSelectMany: false, canSelectFiles: true, canSelectFolders: true, filters: { "GGUF adapters": ["gguf"] }, openLabel: "Add this adapter" });
+        const adapter = picked?.[0]?.fsPath;
+        if (!adapter) return false;
+        await config.update("loraAdapters", [...config.get<string[]>("loraAdapters", []), adapter], vscode.ConfigurationTarget.Global);
+        return true;
+      }
+      case "clearLora":
+        await config.update("loraAdapters", undefined, vscode.ConfigurationTarget.Global);
+        return true;
+      case "remove":
+        return this.removeDownloads(library);
+      case "token": {
+        const token = await vscode.window.showInputBox({ title: "Hugging Face access token", password: true, placeHolder: "hf_… (empty to forget the saved token)", ignoreFocusOut: true });
+        if (token === undefined) return false;
+        if (token.trim() === "") await this.context.secrets.delete(hubTokenKey);
+        else await this.context.secrets.store(hubTokenKey, token.trim());
+        return true;
+      }
+      default:
+        this.loadedKey = undefined;
+        await this.ensureLoaded().catch(() => undefined);
+        return true;
     }
     if (!model) return false;
-    await vscode.workspace.getConfiguration("clarifycoder").update("model", model.trim(), vscode.ConfigurationTarget.Global);
+    await config.update("model", model.trim(), vscode.ConfigurationTarget.Global);
     return true;
   }
 
-  private labelPart(): { label?: string } {
-    const model = this.configured();
-    return model ? { label: modelLabel(model) } : {};
+  /** Lists the downloaded models with their sizes; deletes the ones picked, after asking. */
+  private async removeDownloads(library: ModelLibrary): Promise<boolean> {
+    const downloaded = (await library.list()).filter((i) => i.bytesOnDisk > 0 || i.partialBytes > 0);
+    if (downloaded.length === 0) {
+      void vscode.window.showInformationMessage(`No models are downloaded in ${library.directory}.`);
+      return false;
+    }
+    const picked = await vscode.window.showQuickPick(
+      downloaded.map((i) => ({ label: i.entry.name, description: formatBytes(i.bytesOnDisk + i.partialBytes), id: i.entry.id })),
+      { title: "Delete downloaded models", canPickMany: true },
+    );
+    if (!picked || picked.length === 0) return false;
+    const ok = await vscode.window.showWarningMessage(`Delete ${picked.map((p) => p.label).join(", ")}?`, { modal: true }, "Delete");
+    if (ok !== "Delete") return false;
+    if (picked.some((p) => this.configured() === `${catalogScheme}${p.id}`)) {
+      this.loadedKey = undefined;
+      await this.model.unload().catch(() => undefined);
+      this.setStatus({ status: "none", ...this.labelPart() });
+    }
+    for (const p of picked) for (const file of await library.remove(p.id)) this.log.info(`Deleted ${file}`);
+    return true;
+  }
+
+  private labelPart(): { label: string; demo?: boolean } {
+    return { label: modelLabel(this.configured()), ...(this.entry()?.demo ? { demo: true } : {}) };
   }
 
   private setStatus(status: ModelStatus): void {
@@ -179,12 +379,16 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     switch (status.status) {
       case "none":
         this.statusBar.text = status.label ? `$(circle-outline) ${label}` : "$(circle-slash) ClarifyCoder: no model";
-        this.statusBar.tooltip = status.label ? "ClarifyCoder: the model loads with the first request. Click to choose another." : "ClarifyCoder: choose a model";
+        this.statusBar.tooltip = status.demo
+          ? "ClarifyCoder: a small demo model, downloaded and loaded with the first request. Click to choose a real one."
+          : status.label
+            ? "ClarifyCoder: the model loads with the first request. Click to choose another."
+            : "ClarifyCoder: choose a model";
         this.statusBar.backgroundColor = undefined;
         break;
       case "loading":
         this.statusBar.text = `$(loading~spin) ${label} ${Math.round((status.progress ?? 0) * 100)}%`;
-        this.statusBar.tooltip = "ClarifyCoder: loading the model";
+        this.statusBar.tooltip = `ClarifyCoder: ${status.detail ?? "loading the model"}`;
         this.statusBar.backgroundColor = undefined;
         break;
       case "ready":
@@ -202,7 +406,66 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
   }
 
   dispose(): void {
+    clearTimeout(this.idleTimer);
     void this.worker.stop();
     for (const d of this.disposables) d.dispose();
+  }
+}
+
+/** A cancellable notification with the download's bytes, speed and time left. */
+class DownloadNotification {
+  private progress: vscode.Progress<{ message?: string; increment?: number }> | undefined;
+  private shown = 0;
+  private finish!: () => void;
+
+  constructor(label: string, cancel: AbortController) {
+    const finished = new Promise<void>((resolve) => (this.finish = resolve));
+    void vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: `ClarifyCoder: downloading ${label}`, cancellable: true },
+      (progress, token) => {
+        this.progress = progress;
+        token.onCancellationRequested(() => cancel.abort());
+        return finished;
+      },
+    );
+  }
+
+  report(p: PullProgress): void {
+    const percent = ((p.step - 1 + (p.total > 0 ? p.loaded / p.total : 0)) / p.steps) * 100;
+    const increment = Math.max(0, percent - this.shown);
+    this.shown += increment;
+    this.progress?.report({ increment, message: describePullProgress(p) });
+  }
+
+  done(): void {
+    this.finish();
+  }
+}
+
+/** A conversation that tells the service each turn uses the model (for the idle unload). */
+class TouchingConversation implements ModelConversation {
+  constructor(
+    private readonly inner: ModelConversation,
+    private readonly openedAt: number,
+    private readonly service: { turnStarted(openedAt: number): void },
+  ) {}
+
+  probe(message: string, prefix: string, options: readonly string[]): Promise<Record<string, number>> {
+    this.service.turnStarted(this.openedAt);
+    return this.inner.probe(message, prefix, options);
+  }
+
+  chat(...args: Parameters<ModelConversation["chat"]>): ReturnType<ModelConversation["chat"]> {
+    this.service.turnStarted(this.openedAt);
+    return this.inner.chat(...args);
+  }
+
+  complete(...args: Parameters<ModelConversation["complete"]>): ReturnType<ModelConversation["complete"]> {
+    this.service.turnStarted(this.openedAt);
+    return this.inner.complete(...args);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
   }
 }

@@ -23,7 +23,8 @@ export class LocalModel implements ClarifyModel {
 
   constructor(
     readonly worker: ModelWorker,
-    private readonly downloads: DownloadSettings = {},
+    /** How downloads reach the hub and PyPI (a token read later from secret storage can be set before a load). */
+    public downloads: DownloadSettings = {},
   ) {}
 
   get info(): ModelInfo | undefined {

