@@ -100,8 +100,8 @@ function demoNotice(app: App): TemplateResult | typeof nothing {
   if (!model?.demo) return nothing;
   return html`<div class="demo-notice" role="note">
     <span class="demo-text"
-      >${model.label ?? "This model"} is a small demo model: it holds a conversation but writes poor code. Choose a real
-      model for real work (the picker recommends one for this machine).</span
+      >This is a small demo model: it holds a conversation but writes poor code. Choose a real model for real work (the
+      picker recommends one for this machine).</span
     >
     <vscode-button secondary class="pick-real-model" data-focus-key="pick-real-model" @click=${() => void app.ask({ type: "pickModel" })}
       >Choose a model</vscode-button

