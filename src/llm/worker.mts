@@ -394,6 +394,7 @@ async function chat(params: ParamsOf<"chat">, id: number, signal: AbortSignal): 
     const result = await session.promptWithMeta(params.message, {
       maxTokens: params.maxTokens,
       temperature: params.temperature ?? 0,
+      ...(params.seed !== undefined ? { seed: params.seed } : {}),
       ...(grammar ? { grammar } : {}),
       ...(params.responsePrefix ? { responsePrefix: params.responsePrefix } : {}),
       signal,
@@ -447,6 +448,7 @@ async function complete(params: ParamsOf<"complete">, id: number, signal: AbortS
     const result = await completion.generateCompletionWithMeta(c.transcript, {
       maxTokens: params.maxTokens,
       temperature: params.temperature ?? 0,
+      ...(params.seed !== undefined ? { seed: params.seed } : {}),
       ...(grammar ? { grammar } : {}),
       ...(params.stopStrings && params.stopStrings.length > 0 ? { customStopTriggers: params.stopStrings } : {}),
       signal,
