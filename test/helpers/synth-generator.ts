@@ -4,6 +4,7 @@
  * an uninterrupted one). Two items are made to fail the filters: t03 "incomplete" comes back unchanged, and t07's
  * questions come with an answer.
  */
+import { clarifyKinds, synthPromptVersion, type ClarifyRecord } from "../../src/core/synthesis.js";
 import { fixtureTasks, type FixtureTask } from "../fixtures/code-tasks.js";
 import type { RecordedRequest, StandInReply } from "./openai-server.js";
 
@@ -18,7 +19,7 @@ export function rewrittenDescription(task: FixtureTask, kind: "ambiguous" | "inc
 }
 
 export function scriptedQuestions(task: FixtureTask): string[] {
-  if (task.id === "t07") return ["Should the order be kept? Yes, keep it."];
+  if (task.id === "t07") return ["Should the order be kept? Yes. Which item comes first?"];
   return [`What exactly should ${task.name} return?`, `How should ${task.name} treat unusual input?`];
 }
 
@@ -38,4 +39,22 @@ export function synthReply(request: RecordedRequest): StandInReply {
     return { text: JSON.stringify({ plan: `Make it ${kind}.`, description: original.replace(task.description, rewrittenDescription(task, kind)) }) };
   }
   return { text: JSON.stringify({ questions: scriptedQuestions(task) }) };
+}
+
+/** The rows the scripted generator's run writes for the APPS-folder fixture (question.txt ends in a newline). */
+export function expectedRecords(generator: string): Omit<ClarifyRecord, "createdAt">[] {
+  return fixtureTasks.flatMap((task) =>
+    clarifyKinds
+      .filter((kind) => task.id !== "t07" && !(task.id === "t03" && kind === "incomplete"))
+      .map((kind) => ({
+        id: `${task.id}:${kind}`,
+        source: task.id,
+        kind,
+        original: `${task.description}\n`,
+        modified: rewrittenDescription(task, kind),
+        questions: scriptedQuestions(task),
+        generator,
+        promptVersion: synthPromptVersion,
+      })),
+  );
 }
