@@ -78,7 +78,7 @@ it("writes TRL and axolotl configs for both loss variants, runnable from the exp
   const axolotlAnswer = await config("axolotl-answer-only.yaml");
   assert.deepEqual([axolotlAnswer.train_on_inputs, (await config("axolotl-prompt-and-answer.yaml")).train_on_inputs], [false, true]);
   assert.equal(axolotlAnswer.base_model, "org/small-coder");
-  assert.match(await readFile(path.join(out, "configs/trl-answer-only.yaml"), "utf8"), /^# TRL SFT, answer-only loss.*\n#   trl sft --config configs\/trl-answer-only\.yaml\n/);
+  assert.match(await readFile(path.join(out, "configs/trl-answer-only.yaml"), "utf8"), /^# TRL SFT, answer-only loss.*\n# {3}trl sft --config configs\/trl-answer-only\.yaml\n/);
 });
 
 it("refuses bad options and missing inputs with a clear message", async () => {
