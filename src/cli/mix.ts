@@ -162,6 +162,6 @@ export async function runMix(options: MixOptions): Promise<number> {
     );
   }
   out(`Wrote ${options.out}: chat/ and v4/ (train.jsonl, validation.jsonl), configs/ (TRL and axolotl, answer-only and prompt-and-answer), mix.json.`);
-  out(`Train on a GPU machine, from that folder: trl sft --config configs/trl-answer-only.yaml`);
+  out(`Train on a GPU machine: cd ${options.out} && trl sft --config configs/trl-answer-only.yaml (or: axolotl train configs/axolotl-answer-only.yaml)`);
   return 0;
 }
