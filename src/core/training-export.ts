@@ -64,24 +64,26 @@ export interface TrainingSetup {
   v4Dir: string;
 }
 
-/** The paper's LoRA and schedule: r 16, alpha 16, dropout 0.05 on q/k/v/o; lr 1e-5, 100 warm-up, 500 steps, batch 16. */
+/**
+ * The paper's LoRA and schedule, under the keys TRL and axolotl share: r 16, alpha 16, dropout 0.05 on q/k/v/o;
+ * lr 1e-5, 100 warm-up steps, 500 steps, batch 16 (4 per device, 4 accumulated).
+ */
 export const paperTraining = {
-  loraR: 16,
-  loraAlpha: 16,
-  loraDropout: 0.05,
-  targetModules: ["q_proj", "k_proj", "v_proj", "o_proj"],
-  learningRate: 1e-5,
-  warmupSteps: 100,
-  maxSteps: 500,
-  microBatch: 4,
-  gradientAccumulation: 4,
+  lora_r: 16,
+  lora_alpha: 16,
+  lora_dropout: 0.05,
+  lora_target_modules: ["q_proj", "k_proj", "v_proj", "o_proj"],
+  learning_rate: 1e-5,
+  warmup_steps: 100,
+  max_steps: 500,
+  gradient_accumulation_steps: 4,
 } as const;
+const perDeviceBatch = 4;
 
 export const adapterDir = (tool: "trl" | "axolotl", variant: LossVariant): string => `adapters/${tool}-${variant}`;
 
 /** A config for `trl sft --config <file>` (TRL's SFT script: ScriptArguments, SFTConfig and ModelConfig keys). */
 export function trlConfig(variant: LossVariant, setup: TrainingSetup): Record<string, unknown> {
-  const p = paperTraining;
   return {
     model_name_or_path: setup.baseModel,
     dataset_name: `./${setup.v4Dir}`,
@@ -91,15 +93,9 @@ export function trlConfig(variant: LossVariant, setup: TrainingSetup): Record<st
     completion_only_loss: variant === "answer-only",
     max_length: setup.maxLength,
     use_peft: true,
-    lora_r: p.loraR,
-    lora_alpha: p.loraAlpha,
-    lora_dropout: p.loraDropout,
-    lora_target_modules: [...p.targetModules],
-    learning_rate: p.learningRate,
-    warmup_steps: p.warmupSteps,
-    max_steps: p.maxSteps,
-    per_device_train_batch_size: p.microBatch,
-    gradient_accumulation_steps: p.gradientAccumulation,
+    ...paperTraining,
+    lora_target_modules: [...paperTraining.lora_target_modules],
+    per_device_train_batch_size: perDeviceBatch,
     bf16: true,
     logging_steps: 10,
     eval_strategy: "steps",
@@ -115,7 +111,6 @@ export function trlConfig(variant: LossVariant, setup: TrainingSetup): Record<st
  * `train_on_inputs` choosing the loss variant.
  */
 export function axolotlConfig(variant: LossVariant, setup: TrainingSetup): Record<string, unknown> {
-  const p = paperTraining;
   const format = { field_instruction: "prompt", field_output: "completion", format: "{instruction}", no_input_format: "{instruction}" };
   return {
     base_model: setup.baseModel,
@@ -124,15 +119,9 @@ export function axolotlConfig(variant: LossVariant, setup: TrainingSetup): Recor
     train_on_inputs: variant === "prompt-and-answer",
     sequence_len: setup.maxLength,
     adapter: "lora",
-    lora_r: p.loraR,
-    lora_alpha: p.loraAlpha,
-    lora_dropout: p.loraDropout,
-    lora_target_modules: [...p.targetModules],
-    learning_rate: p.learningRate,
-    warmup_steps: p.warmupSteps,
-    max_steps: p.maxSteps,
-    micro_batch_size: p.microBatch,
-    gradient_accumulation_steps: p.gradientAccumulation,
+    ...paperTraining,
+    lora_target_modules: [...paperTraining.lora_target_modules],
+    micro_batch_size: perDeviceBatch,
     bf16: "auto",
     seed: setup.seed,
     output_dir: `./${adapterDir("axolotl", variant)}`,
