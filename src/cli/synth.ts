@@ -17,7 +17,7 @@ import {
   type SynthRunResult,
   type SynthSettings,
 } from "../core/synthesis.js";
-import { openModel, type OpenedModel } from "../llm/open-model.js";
+import { openModel, parseModelSpec, type OpenedModel } from "../llm/open-model.js";
 import { gpuChoice } from "./chat.js";
 import { JsonlLog } from "./jsonl-log.js";
 import { startProgress } from "./progress.js";
@@ -136,6 +136,8 @@ export async function runSynth(options: SynthOptions): Promise<number> {
     return synthExit.done;
   }
   if (finished.size > 0) out(`Resuming: ${jobs.length - pending.length} of ${planned} already done.`);
+  const otherVersions = [...new Set(output.rows.map((r) => r.promptVersion))].filter((v) => v !== synthPromptVersion);
+  if (otherVersions.length > 0) err(`${options.out} has rows made with prompts ${otherVersions.join(", ")}; new rows use ${synthPromptVersion} (each row records its version).`);
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -150,7 +152,10 @@ export async function runSynth(options: SynthOptions): Promise<number> {
   let progress: ReturnType<typeof startProgress> | undefined;
   let opened: OpenedModel | undefined;
   let result: SynthRunResult | undefined;
+  let download: ReturnType<typeof startProgress> | undefined;
+  let downloaded = 0;
   try {
+    if (parseModelSpec(options.model).kind === "local") out(`Loading ${options.model}...`);
     opened = await openModel(options.model, {
       workerPath: path.join(__dirname, "worker.mjs"),
       load: {
@@ -164,10 +169,19 @@ export async function runSynth(options: SynthOptions): Promise<number> {
         retries,
         onRetry: ({ attempt, waitMs, reason }) => (progress ?? { log: err }).log(`retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s: ${reason}`),
       },
+      onLoadProgress: (event) => {
+        if (event.kind !== "download" || event.total <= 0) return;
+        download ??= startProgress({ label: "download", total: 100 });
+        const percent = Math.floor((event.loaded / event.total) * 100);
+        if (percent > downloaded) download.tick(percent - downloaded);
+        downloaded = Math.max(downloaded, percent);
+      },
       log: (level, message) => {
         if (level === "error") err(`model worker: ${message}`);
       },
     });
+    download?.stop();
+    download = undefined;
     const local = opened.spec.kind === "local";
     if (local && options.concurrency !== undefined && concurrency > 1) err("A local model generates one item at a time; --concurrency applies to endpoints.");
     out(`Generator: ${opened.label} (prompts ${synthPromptVersion}, seed ${settings.seed}, temperature ${settings.temperature}).`);
@@ -193,6 +207,7 @@ export async function runSynth(options: SynthOptions): Promise<number> {
     err(error instanceof Error ? error.message : String(error));
     return synthExit.failed;
   } finally {
+    download?.stop();
     progress?.stop();
     process.off("SIGINT", onSigint);
     await closeLogs();

@@ -201,6 +201,17 @@ describe("synth against an OpenAI-compatible endpoint", () => {
     assert.deepEqual(await comparable(out), expectedRecords(`stand-in at ${server.url}`).sort((a, b) => a.id.localeCompare(b.id)));
   });
 
+  it("says when the output already holds rows made with other prompts", async () => {
+    const server = await serve(synthReply);
+    const out = path.join(dir, "older.jsonl");
+    const [old] = expectedRecords("g");
+    await writeFile(out, `${JSON.stringify({ ...old, id: "elsewhere:ambiguous", promptVersion: "clarifycoder-synth-0", createdAt: "x" })}\n`);
+    const run = await cli(["synth", "-t", apps, "-m", server.url, "-o", out, "--limit", "1", "--kinds", "incomplete"]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, new RegExp(`older\\.jsonl has rows made with prompts clarifycoder-synth-0; new rows use ${synthPromptVersion} \\(each row records its version\\)\\.`));
+    assert.equal(await lineCount(out), 2);
+  });
+
   it("stops when the endpoint refuses every request, saying why", async () => {
     const server = await serve(() => ({ status: 401, body: { error: { message: "invalid api key" } } }));
     const out = path.join(dir, "refused.jsonl");
@@ -222,6 +233,7 @@ describe("synth with a local GGUF through the model worker", () => {
     const run = await cli(["synth", "-t", tasks, "-m", tiny, "-o", out, "--gpu", "cpu", "--threads", "1", "--max-tokens", "96", "--concurrency", "3"]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /A local model generates one item at a time/);
+    assert.match(run.stdout, /^Loading .*tiny\.gguf\.\.\.$/m);
     const written = await rows(out);
     const rejected = await rows(out.replace(".jsonl", ".rejected.jsonl"));
     assert.equal(written.length + rejected.length, 6);
