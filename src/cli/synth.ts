@@ -171,10 +171,11 @@ export async function runSynth(options: SynthOptions): Promise<number> {
       },
       onLoadProgress: (event) => {
         if (event.kind !== "download" || event.total <= 0) return;
-        download ??= startProgress({ label: "download", total: 100 });
-        const percent = Math.floor((event.loaded / event.total) * 100);
-        if (percent > downloaded) download.tick(percent - downloaded);
-        downloaded = Math.max(downloaded, percent);
+        // Counted in MB, so the rate reads as MB/s.
+        download ??= startProgress({ label: "download (MB)", total: Math.ceil(event.total / 1e6) });
+        const megabytes = Math.floor(event.loaded / 1e6);
+        if (megabytes > downloaded) download.tick(megabytes - downloaded);
+        downloaded = Math.max(downloaded, megabytes);
       },
       log: (level, message) => {
         if (level === "error") err(`model worker: ${message}`);
