@@ -63,9 +63,18 @@ async function waitFor(condition: () => Promise<boolean>, what: string, timeoutM
 
 describe("synth against an OpenAI-compatible endpoint", () => {
   it("writes the scripted rows exactly, with concurrency, retrying 429 and 500, the API key from the environment", async () => {
-    const server = await serve((request, index) => {
+    // Requests 1 to 3 are held until all three have arrived (or 5 s passed): the run must have three in flight.
+    const gate: (() => void)[] = [];
+    const server = await serve(async (request, index) => {
       if (index === 0) return { status: 429, body: { error: { message: "slow down" } }, headers: { "retry-after": "0" } };
       if (index === 4) return { status: 500, body: { error: { message: "overloaded" } } };
+      if (index <= 3) {
+        await new Promise<void>((resolve) => {
+          gate.push(resolve);
+          if (gate.length === 3) gate.forEach((release) => release());
+          setTimeout(resolve, 5000);
+        });
+      }
       return delayed(20)(request, index);
     });
     const out = path.join(dir, "endpoint.jsonl");
@@ -160,7 +169,7 @@ describe("synth against an OpenAI-compatible endpoint", () => {
   });
 
   it("a run killed mid-way (SIGKILL) and run again gives the same output as an uninterrupted run", async () => {
-    const server = await serve(delayed(15));
+    const server = await serve(delayed(40));
     const whole = path.join(dir, "whole.jsonl");
     const args = (out: string): string[] => ["synth", "-t", apps, "-m", server.url, "-o", out, "--concurrency", "2"];
     assert.equal((await cli(args(whole))).code, 0);
@@ -182,7 +191,7 @@ describe("synth against an OpenAI-compatible endpoint", () => {
   });
 
   it("Ctrl-C (SIGINT) stops cleanly with whole lines only, says how to continue, and the rerun completes", async () => {
-    const server = await serve(delayed(15));
+    const server = await serve(delayed(40));
     const out = path.join(dir, "interrupted.jsonl");
     const args = ["synth", "-t", apps, "-m", server.url, "-o", out, "--concurrency", "3"];
     const run = startCli(args);
