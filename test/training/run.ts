@@ -223,7 +223,7 @@ async function main(): Promise<number> {
   const help = spawnSync(process.execPath, [path.join(repoRoot, "dist/cli.js"), "convert-lora", "--help"], { encoding: "utf8" });
   // For a command it does not know, commander answers --help with the main help and exit 0: look for the command's own.
   if (help.status !== 0 || !/^Usage: clarifycoder convert-lora /m.test(help.stdout)) {
-    say("Stage 4 needs `clarifycoder convert-lora` (the models issue), which this build does not have: stopping here (exit 3).");
+    say("Stage 4 needs the `clarifycoder convert-lora` command, which this build does not have: stopping here (exit 3).");
     return NEEDS_CONVERT_LORA;
   }
   for (const [variant, trained] of Object.entries(results.variants)) {
