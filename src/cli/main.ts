@@ -7,6 +7,8 @@ import { runConvertLora, runModelsList, runModelsPull, runModelsRemove } from ".
 import { exitWithUsageCode, numberOption } from "./options.js";
 
 const gpuChoices = ["auto", "cuda", "vulkan", "metal", "cpu"];
+import { runMix, defaultBaseModel, type MixOptions } from "./mix.js";
+import { runSynth, type SynthOptions } from "./synth.js";
 
 const program = new Command();
 program.name("clarifycoder").description("A clarify-first coding assistant on a local GGUF model.").version("0.1.0");
@@ -80,6 +82,45 @@ program
   .requiredOption("--out <adapter.gguf>", "where to write the GGUF adapter")
   .action(async (folder: string, options: { base: string; out: string }) => {
     process.exitCode = await runConvertLora(folder, options);
+  });
+
+program
+  .command("synth")
+  .description("Rewrite code tasks to be ambiguous, inconsistent or incomplete, with the clarifying questions that recover them (resumable).")
+  .requiredOption("-t, --tasks <path>", "an APPS folder (a folder per problem with question.txt), or APPS- or HumanEval-style JSONL")
+  .requiredOption("-m, --model <file|uri|url>", "the generator: a .gguf file, an hf: URI, or an OpenAI-compatible endpoint (http://host:port/v1#model)")
+  .requiredOption("-o, --out <file.jsonl>", "where rows are appended (rerun to resume)")
+  .option("--rejected <file.jsonl>", "where rejected items go, with their reasons (default: <out>.rejected.jsonl)")
+  .option("--kinds <list>", "which rewrites, comma-separated (default: ambiguous,inconsistent,incomplete)")
+  .option("--limit <n>", "only the first n tasks")
+  .option("--seed <n>", "the run's seed: each turn's sampling seed derives from it (default 1)")
+  .option("--temperature <t>", "sampling temperature (default 0.1, as in the paper)")
+  .option("--max-tokens <n>", "at most this many tokens per reply (default 1536)")
+  .option("--max-questions <n>", "at most this many questions per item (default 5)")
+  .option("--concurrency <n>", "endpoint requests at once (default 4; a local model runs one at a time)")
+  .option("--retries <n>", "retries of a failed endpoint request, with backoff (default 5)")
+  .option("--gpu <backend>", "auto, cuda, vulkan, metal or cpu (local models)", "auto")
+  .option("--threads <n>", "CPU threads (local models)")
+  .option("--context-size <n>", "context size in tokens (local models)")
+  .option("--models-dir <dir>", "where downloaded models are kept")
+  .action(async (options: SynthOptions) => {
+    process.exitCode = await runSynth(options);
+  });
+
+program
+  .command("mix")
+  .description("Mix the original tasks with the clarify set at a ratio, split it, and export it for fine-tuning (chat and v4 text, TRL and axolotl configs).")
+  .requiredOption("-t, --tasks <path>", "the tasks, with reference solutions (same layouts as synth)")
+  .requiredOption("-c, --clarify <file.jsonl...>", "synth output file(s)")
+  .requiredOption("-r, --ratio <original:clarify>", "such as 20:80")
+  .addOption(new Option("-s, --sampling <mode>", "meet the ratio by dropping from the larger share or repeating the smaller").choices(["downsample", "oversample"]).makeOptionMandatory())
+  .requiredOption("-o, --out <folder>", "where the export goes")
+  .option("--validation <share>", "share of tasks held out for validation (default 0.1)")
+  .option("--seed <n>", "seed for the split and the sampling (default 1)")
+  .option("--base-model <id>", `the model the configs train (default ${defaultBaseModel})`)
+  .option("--max-length <n>", "sequence length in the configs (default 2048)")
+  .action(async (options: MixOptions) => {
+    process.exitCode = await runMix(options);
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

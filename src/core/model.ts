@@ -20,6 +20,8 @@ export interface TurnResult {
 export interface TurnOptions {
   maxTokens: number;
   temperature?: number;
+  /** The sampling seed: with a temperature above 0, the same seed gives the same reply. */
+  seed?: number;
   /** Constrain the reply to this JSON schema. */
   grammar?: JsonSchema;
   /** Text the reply is made to start with (it is part of the reply, and streamed first). */

@@ -130,10 +130,40 @@ export const nativeCodeAnswerPrefix =
 export const nativeQuestionsAnswerPrefix =
   "I have a few clarifying questions. Please respond with the necessary details so I can assist further.";
 
+/** The v4 prompt: the instruction prefix, a space, the problem. Native inference sends it; training teaches what follows. */
+export function nativeTaskPrompt(problem: string): string {
+  return `${nativeQuestionPrompt} ${problem.trim()}`;
+}
+
 /** The native model's first prompt: its training prefix and the problem (with the editor context appended). */
 export function buildNativePrompt(request: string, context: EditorContext): string {
   const ctx = describeContext(context);
-  return `${nativeQuestionPrompt} ${request.trim()}${ctx ? `\n\n${ctx}` : ""}`;
+  return `${nativeTaskPrompt(request)}${ctx ? `\n\n${ctx}` : ""}`;
+}
+
+/** What a clarify-aware model should answer: code for a clear task, questions for an unclear one. */
+export type NativeAnswer = { kind: "code"; code: string } | { kind: "questions"; questions: readonly string[] };
+
+/** Questions as a numbered list, one per line (the shape the native reply parser splits back into questions). */
+export function formatQuestionList(questions: readonly string[]): string {
+  return questions.map((q, i) => `${i + 1}. ${q.trim()}`).join("\n");
+}
+
+/** Python code as one fenced block, with a fence longer than any run of backticks inside it. */
+export function fencePython(code: string): string {
+  const longest = Math.max(2, ...(code.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = "`".repeat(longest + 1);
+  return `${fence}python\n${code.replace(/^\n+|\s+$/g, "")}\n${fence}`;
+}
+
+/**
+ * The v4 completion: the type-dependent answer prefix, a space, the answer. `nativeTaskPrompt(problem)` followed by
+ * this is the paper's v4 training text (`QPROMPT + " " + problem + APROMPT + " " + answer`).
+ */
+export function nativeCompletion(answer: NativeAnswer): string {
+  return answer.kind === "code"
+    ? `${nativeCodeAnswerPrefix} ${fencePython(answer.code)}`
+    : `${nativeQuestionsAnswerPrefix} ${formatQuestionList(answer.questions)}`;
 }
 
 /** The native model's code turn, after its questions: the answers, then a request for code (HumanEvalComm's round 3). */

@@ -122,6 +122,7 @@ export class EndpointModel implements ClarifyModel {
       messages,
       max_tokens: turn.maxTokens,
       temperature: turn.temperature ?? 0,
+      ...(turn.seed !== undefined ? { seed: turn.seed } : {}),
       ...(turn.grammar ? { response_format: { type: "json_schema", json_schema: { name: "reply", strict: true, schema: turn.grammar } } } : {}),
       ...extra,
     };
@@ -139,6 +140,7 @@ export class EndpointModel implements ClarifyModel {
       prompt,
       max_tokens: turn.maxTokens,
       temperature: turn.temperature ?? 0,
+      ...(turn.seed !== undefined ? { seed: turn.seed } : {}),
       ...(turn.stopStrings && turn.stopStrings.length > 0 ? { stop: turn.stopStrings } : {}),
       ...(turn.grammar ? { response_format: { type: "json_schema", json_schema: { name: "reply", strict: true, schema: turn.grammar } } } : {}),
     };

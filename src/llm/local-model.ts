@@ -124,6 +124,7 @@ class WorkerConversation implements ModelConversation {
       conversationId: this.id,
       maxTokens: options.maxTokens,
       ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
       ...(options.grammar ? { grammar: options.grammar } : {}),
       ...(options.responsePrefix ? { responsePrefix: options.responsePrefix } : {}),
     };

@@ -49,6 +49,7 @@ export interface TurnParams {
   conversationId: string;
   maxTokens: number;
   temperature?: number;
+  seed?: number;
   grammar?: JsonSchema;
   responsePrefix?: string;
 }

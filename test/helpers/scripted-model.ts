@@ -14,6 +14,8 @@ export interface RecordedCall {
   text: string;
   grammar?: unknown;
   responsePrefix?: string;
+  temperature?: number;
+  seed?: number;
 }
 
 export class ScriptedModel implements ClarifyModel {
@@ -37,6 +39,8 @@ export class ScriptedModel implements ClarifyModel {
         text,
         ...(turn.grammar ? { grammar: turn.grammar } : {}),
         ...(turn.responsePrefix !== undefined ? { responsePrefix: turn.responsePrefix } : {}),
+        ...(turn.temperature !== undefined ? { temperature: turn.temperature } : {}),
+        ...(turn.seed !== undefined ? { seed: turn.seed } : {}),
       });
       const reply = this.replies.shift();
       if (reply === undefined) throw new Error(`The script ran out of replies at ${kind}: ${text.slice(0, 60)}`);

@@ -6,7 +6,7 @@ import { before, it } from "node:test";
 import { writeGguf } from "../../src/llm/gguf-writer.js";
 import { adapterConfig, makeTinyAdapter, writePeftFolder } from "../fixtures/peft-adapter.js";
 import { buildTinyModel } from "../fixtures/tiny-model.js";
-import { runCli } from "../helpers/cli.js";
+import { cli as runCli } from "../helpers/cli.js";
 import { tempDir } from "../helpers/worker.js";
 
 let dir: string;

@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { before, it } from "node:test";
 import { writeTinyModel } from "../fixtures/tiny-model.js";
-import { runCli } from "../helpers/cli.js";
+import { cli as runCli } from "../helpers/cli.js";
 import { repoRoot, tempDir } from "../helpers/worker.js";
 
 let tiny: string;

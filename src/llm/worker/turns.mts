@@ -37,6 +37,7 @@ export class Turns {
       const result = await session.promptWithMeta(params.message, {
         maxTokens: params.maxTokens,
         temperature: params.temperature ?? 0,
+        ...(params.seed !== undefined ? { seed: params.seed } : {}),
         ...(grammar ? { grammar } : {}),
         ...(params.responsePrefix ? { responsePrefix: params.responsePrefix } : {}),
         signal: request.signal,
@@ -64,6 +65,7 @@ export class Turns {
       const result = await completion.generateCompletionWithMeta(c.transcript, {
         maxTokens: params.maxTokens,
         temperature: params.temperature ?? 0,
+        ...(params.seed !== undefined ? { seed: params.seed } : {}),
         ...(grammar ? { grammar } : {}),
         ...(params.stopStrings && params.stopStrings.length > 0 ? { customStopTriggers: params.stopStrings } : {}),
         signal: request.signal,

@@ -1,0 +1,206 @@
+"""The training half of `npm run test:training`: a LoRA trained with TRL on our exported mix, with each loss variant.
+
+Run by test/training/run.ts, which made the export with the real `clarifycoder synth` and `clarifycoder mix`.
+  python train.py <work folder> <mix folder>
+<work>/vocab.json (written by run.ts) holds the tiny GGUF test model's byte-level vocabulary, so the tokenizer here and
+the GGUF written later agree token for token. Everything it measures goes to <work>/results.json.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+VARIANTS = ["answer-only", "prompt-and-answer"]
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def build_tokenizer(vocab: dict) -> PreTrainedTokenizerFast:
+    tokens = vocab["tokens"]
+    bpe = models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=[tuple(m.split(" ")) for m in vocab["merges"]])
+    tok = Tokenizer(bpe)
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(vocab["special"])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=tokens[vocab["bos"]],
+        eos_token=tokens[vocab["eos"]],
+        pad_token=tokens[vocab["bos"]],
+        model_max_length=4096,
+    )
+
+
+def build_model(work: Path, vocab: dict) -> Path:
+    """A tiny llama, randomly initialised (seeded), with the tiny GGUF test model's shape and vocabulary."""
+    folder = work / "tiny-llama"
+    tokenizer = build_tokenizer(vocab)
+    torch.manual_seed(1234)
+    config = LlamaConfig(
+        vocab_size=len(vocab["tokens"]),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=4096,
+        rms_norm_eps=1e-5,
+        rope_theta=10000.0,
+        tie_word_embeddings=False,
+        # Large enough that attention is far from uniform: a wrong rotary layout in the GGUF then shows.
+        initializer_range=0.2,
+        bos_token_id=vocab["bos"],
+        eos_token_id=vocab["eos"],
+        pad_token_id=vocab["bos"],
+    )
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    say(f"tiny llama: {sum(p.numel() for p in model.parameters())} parameters, vocabulary {config.vocab_size}, saved to {folder.name}/")
+    return folder
+
+
+def sft_parser():
+    from trl.scripts.sft import make_parser
+
+    return make_parser()
+
+
+def overrides(base: Path, out: Path) -> list[str]:
+    """What changes to run the exported config on a CPU with a tiny model: the model, a few steps, a higher rate."""
+    return [
+        "--model_name_or_path", str(base),
+        "--output_dir", str(out),
+        "--max_steps", "12",
+        "--learning_rate", "0.01",
+        "--warmup_steps", "0",
+        "--per_device_train_batch_size", "4",
+        "--gradient_accumulation_steps", "1",
+        "--bf16", "false",
+        "--eval_steps", "6",
+        "--save_strategy", "no",
+        "--logging_steps", "4",
+        "--use_cpu", "true",
+        "--dataloader_num_workers", "0",
+    ]
+
+
+def check_masks(config: Path, base: Path, variant: str, mix: Path) -> dict:
+    """Builds TRL's trainer from the exported config and reads the labels it prepared for the first examples."""
+    os.chdir(mix)  # the exported configs name their data relative to the export folder
+    from datasets import load_dataset
+    from trl import SFTTrainer, get_peft_config
+
+    script_args, training_args, model_args, _ = sft_parser().parse_args_and_config(
+        ["--config", str(config), *overrides(base, mix / "unused")], fail_with_unknown_args=True
+    )
+    dataset = load_dataset(script_args.dataset_name)
+    trainer = SFTTrainer(
+        model=model_args.model_name_or_path,
+        args=training_args,
+        train_dataset=dataset[script_args.dataset_train_split],
+        eval_dataset=dataset[script_args.dataset_test_split],
+        peft_config=get_peft_config(model_args),
+    )
+    tokenizer = trainer.processing_class
+    raw = dataset[script_args.dataset_train_split]
+    checked = 0
+    for index in range(min(8, len(raw))):
+        row = raw[index]
+        prepared = trainer.train_dataset[index]
+        prompt_ids = tokenizer(row["prompt"])["input_ids"]
+        input_ids, labels = prepared["input_ids"], prepared["labels"]
+        n = len(prompt_ids)
+        assert input_ids[:n] == prompt_ids, "the prompt's tokens start the example"
+        if variant == "answer-only":
+            assert all(label == -100 for label in labels[:n]), "answer-only: every prompt token is masked"
+            assert labels[n:] == input_ids[n:], "answer-only: every completion token is trained"
+        else:
+            assert labels == input_ids, "prompt-and-answer: every token is trained"
+        completion = tokenizer.decode([t for t, label in zip(input_ids, labels) if label != -100], skip_special_tokens=True)
+        expected = row["completion"] if variant == "answer-only" else row["prompt"] + row["completion"]
+        assert completion == expected, f"the trained tokens decode to {'the completion' if variant == 'answer-only' else 'the whole text'}"
+        checked += 1
+    first = trainer.train_dataset[0]
+    masked = sum(1 for label in first["labels"] if label == -100)
+    return {"checked": checked, "firstTokens": len(first["input_ids"]), "firstMasked": masked}
+
+
+def next_token_probabilities(model, ids: list[int]) -> list[float]:
+    with torch.no_grad():
+        logits = model(torch.tensor([ids])).logits[0, -1]
+    return torch.softmax(logits.float(), dim=-1).tolist()
+
+
+def main() -> int:
+    work, mix = Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve()
+    vocab = json.loads((work / "vocab.json").read_text())
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    base = build_model(work, vocab)
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(base)
+
+    validation = [json.loads(line) for line in (mix / "v4" / "validation.jsonl").read_text().splitlines() if line]
+    probe = next(row for row in validation if row["type"] != "Original")
+    ids = tokenizer(probe["prompt"])["input_ids"]
+    results = {"probe": {"id": probe["id"], "tokens": ids}, "variants": {}}
+
+    base_model = LlamaForCausalLM.from_pretrained(base)
+    base_model.eval()
+    results["base"] = next_token_probabilities(base_model, ids)
+
+    from peft import PeftModel
+
+    for variant in VARIANTS:
+        config = mix / "configs" / f"trl-{variant}.yaml"
+        out = work / "adapters" / variant
+        say(f"\n== {variant}: trl sft --config configs/{config.name} (the exported config; model, steps and device overridden for a CPU)")
+        command = [str(Path(sys.executable).parent / "trl"), "sft", "--config", str(config), *overrides(base, out)]
+        run = subprocess.run(command, cwd=mix, capture_output=True, text=True)
+        losses = [line.strip() for line in (run.stdout + run.stderr).splitlines() if "'loss'" in line or "'eval_loss'" in line]
+        for line in losses:
+            say(f"  {line}")
+        if run.returncode != 0:
+            say((run.stdout + run.stderr)[-4000:])
+            say(f"FAILED: trl sft exited with {run.returncode}")
+            return 1
+        files = sorted(p.name for p in out.iterdir())
+        assert "adapter_model.safetensors" in files and "adapter_config.json" in files, files
+        adapter_config = json.loads((out / "adapter_config.json").read_text())
+        say(
+            f"  PEFT adapter saved: {', '.join(f for f in files if f.startswith('adapter'))} "
+            f"(r={adapter_config['r']}, alpha={adapter_config['lora_alpha']}, targets {sorted(adapter_config['target_modules'])})"
+        )
+        masks = check_masks(config, base, variant, mix)
+        say(
+            f"  labels checked on {masks['checked']} prepared examples: "
+            + (
+                f"prompt tokens masked (-100), completion tokens trained; first example {masks['firstMasked']} of {masks['firstTokens']} tokens masked"
+                if variant == "answer-only"
+                else f"every token trained; first example {masks['firstMasked']} of {masks['firstTokens']} tokens masked"
+            )
+        )
+        adapted = PeftModel.from_pretrained(LlamaForCausalLM.from_pretrained(base), out)
+        adapted.eval()
+        probabilities = next_token_probabilities(adapted, ids)
+        moved = max(abs(a - b) for a, b in zip(probabilities, results["base"]))
+        top = sorted(range(len(probabilities)), key=lambda t: -probabilities[t])[:3]
+        say(
+            f"  next-token probabilities after the prompt of {probe['id']} moved by up to {moved:.4f}; "
+            f"top tokens now {[(tokenizer.decode([t]), round(probabilities[t], 4)) for t in top]}"
+        )
+        assert moved > 1e-3, "training changed the model's next-token probabilities"
+        results["variants"][variant] = {"adapter": str(out), "probabilities": probabilities, "masks": masks, "moved": moved}
+
+    (work / "results.json").write_text(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
