@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { runChat, type ChatOptions } from "./chat.js";
 import { runHardware } from "./hardware.js";
+import { registerEval } from "./eval/command.js";
 
 const program = new Command();
 program.name("clarifycoder").description("A clarify-first coding assistant on a local GGUF model.").version("0.1.0");
@@ -38,6 +39,8 @@ program
   .action(async (options: { gpu?: string; json?: boolean }) => {
     process.exitCode = await runHardware(options);
   });
+
+registerEval(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
