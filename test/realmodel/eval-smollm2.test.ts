@@ -75,6 +75,8 @@ async function evaluate(out: string, extra: Record<string, string>): Promise<{ c
     judgeMaxTokens: "160",
     contextSize: "4096",
     gpu: "cpu",
+    // One thread: on a busy shared machine, two threads that wait on each other run ten times slower.
+    threads: "1",
     workerPath,
     stdout: new PassThrough(),
     stderr,
