@@ -374,6 +374,7 @@ describe("eval, engine mode (our ClarifySession under test)", () => {
     assert.match(html, /<b style="color:#2563eb">paper<\/b>/);
     assert.match(html, /<b style="color:#ea580c">engine<\/b>/);
     assert.match(html, /suggested <code>clarifycoder\.askThreshold<\/code> = <b>0\.650<\/b>/);
+    assert.match(html, /<code>"clarifycoder\.askThreshold": 0\.65<\/code>/);
     assert.ok(html.includes("Upper case &lt;b&gt;or&lt;/b&gt; repeat?"));
     const md = await readFile(path.join(dir, "both.md"), "utf8");
     assert.match(md, /\| 1a \(ambiguous\) \| 100\.0 \| 100\.0 \|/);

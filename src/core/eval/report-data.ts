@@ -193,7 +193,7 @@ export function reportMarkdown(data: ReportData): string {
     }
     const s = calibration.suggestion;
     lines.push(
-      `- **${mdCell(run)}**: suggested \`clarifycoder.askThreshold\` = **${s.threshold.toFixed(3)}**: asks on ${fmt(s.modifiedAskRate * 100)}% of modified and ${fmt(s.clearAskRate * 100)}% of original prompts (${calibration.modifiedItems} and ${calibration.clearItems} prompts). Rule: ${calibration.rule}.${
+      `- **${mdCell(run)}**: suggested \`clarifycoder.askThreshold\` = **${s.threshold.toFixed(3)}**: asks on ${fmt(s.modifiedAskRate * 100)}% of modified and ${fmt(s.clearAskRate * 100)}% of original prompts (${calibration.modifiedItems} and ${calibration.clearItems} prompts); in settings.json \`"clarifycoder.askThreshold": ${s.threshold}\`. Rule: ${calibration.rule}.${
         s.separates ? "" : " On this sample the probability of asking does not separate unclear from clear prompts, so no threshold helps much."
       }${calibration.current ? ` The run's own threshold ${calibration.current.threshold} asks on ${fmt(calibration.current.modifiedAskRate * 100)}% and ${fmt(calibration.current.clearAskRate * 100)}%.` : ""}`,
     );
