@@ -7,10 +7,10 @@ export function registerEval(program: Command): void {
   const evaluate = program
     .command("eval")
     .description("Evaluate a model, or the clarify engine around it, on HumanEvalComm: questions, answers from a judge model, code tested in a Python sandbox, and a report with charts.")
-    .requiredOption("-b, --benchmark <file>", "HumanEvalComm.jsonl")
-    .requiredOption("-m, --model <file|uri|url>", "the model under test: a .gguf file, an hf: URI, or an OpenAI-compatible endpoint (http://host:port/v1#model)")
-    .requiredOption("-j, --judge <file|uri|url>", "the judge model that grades and answers the questions (the same forms as --model)")
-    .requiredOption("-o, --out <folder>", "where results.jsonl, summary.json, report.md and report.html go; the same folder resumes a run")
+    .option("-b, --benchmark <file>", "HumanEvalComm.jsonl (required)")
+    .option("-m, --model <file|uri|url>", "(required) the model under test: a .gguf file, an hf: URI, or an OpenAI-compatible endpoint (http://host:port/v1#model)")
+    .option("-j, --judge <file|uri|url>", "(required) the judge model that grades and answers the questions (the same forms as --model)")
+    .option("-o, --out <folder>", "(required) where results.jsonl, summary.json, report.md and report.html go; the same folder resumes a run")
     .addOption(new Option("--mode <mode>", "paper: HumanEvalComm's three rounds on the raw model; engine: our clarify engine with its settings").choices(["paper", "engine"]).default("paper"))
     .option("--categories <list>", `comma-separated, from ${allCategories.join(", ")} (default: all)`)
     .option("--limit <n>", "at most this many problems per category (a seeded sample)")
@@ -33,6 +33,7 @@ export function registerEval(program: Command): void {
     .option("--gpu <backend>", "local models: auto, cuda, vulkan, metal or cpu", "auto")
     .option("--threads <n>", "local models: CPU threads")
     .option("--context-size <n>", "local models: context tokens per conversation")
+    // Checked when the command runs rather than by commander, which would also demand them of `eval report`.
     .action(async (options: Omit<EvalOptions, "network"> & { networkIsolation?: boolean }) => {
       try {
         process.exitCode = await runEval({ ...options, network: options.networkIsolation !== false });
@@ -45,10 +46,11 @@ export function registerEval(program: Command): void {
     .command("report")
     .description("One report with several eval runs side by side.")
     .argument("<runs...>", "the --out folders of eval runs")
-    .option("-o, --out <file>", "the report to write", "eval-report.html")
-    .action(async (runs: string[], options: { out: string }) => {
+    // Not --out: that one belongs to `eval` itself, and commander would give it to the parent command.
+    .option("--html <file>", "the report to write (a .md file goes beside it)", "eval-report.html")
+    .action(async (runs: string[], options: { html: string }) => {
       try {
-        process.exitCode = await runEvalReport(runs, options);
+        process.exitCode = await runEvalReport(runs, { out: options.html });
       } catch (error) {
         process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
         process.exitCode = 1;

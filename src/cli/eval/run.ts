@@ -88,6 +88,8 @@ interface Plan {
 
 /** Checks every option before anything slow starts: a typo should not cost an hour. */
 export function planOf(o: EvalOptions): Plan {
+  const missing = (["benchmark", "model", "judge", "out"] as const).filter((k) => typeof o[k] !== "string" || o[k].trim() === "");
+  if (missing.length > 0) throw new Error(`Missing ${missing.map((k) => `--${k}`).join(", ")}: eval needs the benchmark file, the model, the judge and an output folder.`);
   const modeName = o.mode ?? "paper";
   if (modeName !== "paper" && modeName !== "engine") throw new Error(`--mode must be paper or engine (got "${modeName}").`);
   const judgeFormat = o.judgeFormat ?? "json";
