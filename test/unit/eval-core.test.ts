@@ -1,7 +1,7 @@
 /** The evaluation's pure parts: reply rules, benchmark rows, the judge's replies, metrics, calibration, report data. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { pythonLiteral, readBenchmark, selectItems, type Category } from "../../src/core/eval/benchmark.js";
+import { promptImports, pythonLiteral, readBenchmark, selectItems, type Category } from "../../src/core/eval/benchmark.js";
 import { calibrate } from "../../src/core/eval/calibration.js";
 import { buildJudgePrompt, judgeSchema, parseJudgeReply } from "../../src/core/eval/judge.js";
 import { computeMetrics, summarizeRows } from "../../src/core/eval/metrics.js";
@@ -76,6 +76,12 @@ describe("benchmark rows", () => {
     const p5 = problems[1];
     assert.deepEqual(Object.keys(p5?.prompts ?? {}), ["1a", "original"], "a blank modified prompt is absent");
     assert.deepEqual(p5?.tests[0], { input: "[-10, -2]", output: "1.5e-10", relation: "from $demo$ import f\nprint(f($input$))" });
+  });
+
+  it("finds a prompt's import lines", () => {
+    const prompt = 'from typing import List, Tuple\nimport math\n\n\ndef f(xs: List[int]) -> int:\n    """ import this, from that import nothing\n    """\n';
+    assert.equal(promptImports(prompt), "from typing import List, Tuple\nimport math");
+    assert.equal(promptImports("def f():\n    import os\n"), "", "an indented import is the function's own");
   });
 
   it("writes JSON test values as Python source", () => {
@@ -316,7 +322,7 @@ describe("run summary and report data", () => {
     const comm = data.categoryCharts.find((c) => c.metric === "communicationRate");
     assert.deepEqual(comm?.groups.map((g) => [g.label, g.values]), [
       ["1a", [100, 100]],
-      ["all modified", [100, 100]],
+      ["modified", [100, 100]],
       ["original", [0, 0]],
     ]);
     const pass1 = data.referenceCharts.find((c) => c.title === "Pass@1 (modified prompts)");

@@ -293,7 +293,7 @@ describe("eval, paper mode (HumanEvalComm's protocol)", () => {
 
   it("writes a report: markdown, and self-contained HTML that escapes what the model wrote", async () => {
     const md = await readFile(path.join(out, "report.md"), "utf8");
-    assert.match(md, /\| all modified \(every modified category together\) \| 66\.7 \|/);
+    assert.match(md, /\| modified \(every modified category together\) \| 66\.7 \|/);
     assert.match(md, /\| paper \| 20\.0 \| 100\.0 \| 50\.0 \| 100\.0 \| 50\.0 \| 1\.83 \| 62\.5 \(4\) \|/);
     const html = await readFile(path.join(out, "report.html"), "utf8");
     assert.match(html, /Content-Security-Policy" content="default-src 'none'/);
@@ -436,6 +436,25 @@ describe("eval, resumed and retried", () => {
       await fresh.close();
     }
     assert.deepEqual((await readSummary(out)).items, { planned: 11, evaluated: 11, errors: 0 });
+  });
+
+  it("--retest runs the tests again on the stored code, without a model call", async () => {
+    const out = path.join(dir, "retest");
+    assert.equal((await evaluate({ out })).code, 0);
+    const file = path.join(out, "results.jsonl");
+    // As if an older sandbox had judged one item wrongly.
+    const tampered = (await readResults(out)).map((r) => (r.id === "T/0#original" ? { ...r, tests: { passed: 0, total: 2, statuses: ["timeout", "timeout"] } } : r));
+    await writeFile(file, tampered.map((r) => `${JSON.stringify(r)}\n`).join(""));
+    const silent = await startOpenAIServer(() => ({ status: 500 }), ["coder", "judge"]);
+    try {
+      const result = await evaluate({ out, retest: true }, silent.url);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /Tested the stored code of 11 items again: 1 outcome\(s\) changed\./);
+      assert.equal(silent.requests.length, 0);
+    } finally {
+      await silent.close();
+    }
+    assert.deepEqual((await readSummary(out)).metrics.original?.pass1, 1);
   });
 
   it("refuses to mix runs with other settings in one folder, and checks options before starting", async () => {

@@ -38,6 +38,12 @@ describe("the Python sandbox", () => {
     assert.deepEqual(half, { passed: 1, total: 2, statuses: ["passed", "wrong: got 1"] });
   });
 
+  it("puts the prompt's imports before the code, as HumanEval runs a completion after its prompt", async () => {
+    const typed = "def total(xs: List[int]) -> int:\n    return sum(xs)\n";
+    assert.match((await sandbox.run(typed, one)).statuses[0] ?? "", /NameError: name 'List' is not defined/);
+    assert.deepEqual((await sandbox.run(typed, { ...one, preamble: "from typing import List" })).statuses, ["passed"]);
+  });
+
   it("says why code that does not load, raises, or lacks the function fails", async () => {
     assert.match((await sandbox.run("def total(xs) return 1", one)).statuses[0] ?? "", /^error: the code does not load: SyntaxError/);
     assert.equal((await sandbox.run("def total(xs):\n    return 1 / 0\n", one)).statuses[0], "error: ZeroDivisionError: division by zero");

@@ -37,7 +37,7 @@ function categoryChartSvg(chart: CategoryChart, series: readonly string[]): stri
   const left = 40;
   const top = 16;
   const plotH = 200;
-  const groupW = Math.max(60, 18 * series.length + 24);
+  const groupW = Math.max(52, 16 * series.length + 16);
   const width = left + groups.length * groupW + 10;
   const height = top + plotH + 44;
   const y = (v: number): number => top + plotH - (Math.max(0, Math.min(100, v)) / 100) * plotH;
@@ -45,9 +45,9 @@ function categoryChartSvg(chart: CategoryChart, series: readonly string[]): stri
   for (const tick of [0, 25, 50, 75, 100]) {
     parts.push(`<line x1="${left}" x2="${width - 10}" y1="${y(tick)}" y2="${y(tick)}" class="grid"/><text x="${left - 6}" y="${y(tick) + 4}" class="axis" text-anchor="end">${tick}</text>`);
   }
-  const barW = (groupW - 24) / Math.max(1, series.length);
+  const barW = (groupW - 16) / Math.max(1, series.length);
   groups.forEach((g, gi) => {
-    const x0 = left + gi * groupW + 12;
+    const x0 = left + gi * groupW + 8;
     g.values.forEach((v, si) => {
       const x = x0 + si * barW;
       if (v === null) {
@@ -59,7 +59,7 @@ function categoryChartSvg(chart: CategoryChart, series: readonly string[]): stri
       );
       if (barW >= 14) parts.push(`<text x="${x + barW / 2}" y="${y(v) - 3}" class="value" text-anchor="middle">${fmt(v, 0)}</text>`);
     });
-    parts.push(`<text x="${x0 + (groupW - 24) / 2}" y="${top + plotH + 16}" class="axis" text-anchor="middle">${esc(g.label)}</text>`);
+    parts.push(`<text x="${x0 + (groupW - 16) / 2}" y="${top + plotH + 16}" class="axis" text-anchor="middle">${esc(g.label)}</text>`);
   });
   return `<svg viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${esc(chart.title)} per category">${parts.join("")}</svg>`;
 }

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import pLimit from "p-limit";
-import { allCategories, isCategory, readBenchmark, selectItems, type Category, type EvalItem } from "../../core/eval/benchmark.js";
+import { allCategories, isCategory, promptImports, readBenchmark, selectItems, type Category, type EvalItem } from "../../core/eval/benchmark.js";
 import type { JudgeFormat } from "../../core/eval/judge.js";
 import { runItem, type ModeSettings } from "../../core/eval/protocol.js";
 import { buildReportData, reportMarkdown } from "../../core/eval/report-data.js";
@@ -46,6 +46,8 @@ export interface EvalOptions extends Pick<ChatOptions, "style" | "ask" | "thresh
   python?: string;
   network?: boolean;
   maxClearAsk?: string;
+  /** Run the tests again on the stored code of finished items (no model calls), e.g. after a sandbox change. */
+  retest?: boolean;
   /** The bundled model worker (default: next to the CLI bundle). */
   workerPath?: string;
   /** Where progress and messages go (default stderr/stdout). */
@@ -230,6 +232,28 @@ export async function runEval(o: EvalOptions): Promise<number> {
   });
   if (!sandbox.info.network.startsWith("isolated")) warn(`Sandbox: network ${sandbox.info.network}.`);
 
+  if (o.retest) {
+    const byId = new Map(items.map((i) => [i.id, i]));
+    const stored = latestRows(rows).filter((r) => r.error === undefined && byId.has(r.id));
+    const progress = startProgress({ label: "retest", total: stored.length, stream: err });
+    let changed = 0;
+    await Promise.all(
+      stored.map(async (r) => {
+        const item = byId.get(r.id) as EvalItem;
+        const start = Date.now();
+        const tests = await sandbox.run(r.code, { ...item, preamble: promptImports(item.original) });
+        progress.tick();
+        if (JSON.stringify(tests) === JSON.stringify(r.tests)) return;
+        changed += 1;
+        const updated: EvalRow = { ...r, tests, ms: { ...r.ms, tests: Date.now() - start } };
+        await opened.log.append(updated);
+        rows.push(updated);
+      }),
+    );
+    progress.stop();
+    say(`Tested the stored code of ${stored.length} items again: ${changed} outcome(s) changed.`);
+  }
+
   const controller = new AbortController();
   const onSigint = (): void => {
     if (controller.signal.aborted) process.exit(130);
@@ -271,7 +295,7 @@ export async function runEval(o: EvalOptions): Promise<number> {
             judge: judge.model,
             judgeFormat: plan.judgeFormat,
             judgeMaxTokens: plan.judgeMaxTokens,
-            runTests: (code, it) => sandbox.run(code, it),
+            runTests: (code, it) => sandbox.run(code, { ...it, preamble: promptImports(it.original) }),
             signal: controller.signal,
           });
           await opened.log.append(row);

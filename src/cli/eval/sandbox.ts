@@ -182,6 +182,8 @@ export interface SandboxOptions {
 export interface SandboxProblem {
   entryPoint: string;
   tests: readonly TestCase[];
+  /** Lines put before the code (the prompt's imports). */
+  preamble?: string;
 }
 
 /** The text a process wrote, kept up to a limit; past a hard limit the process is killed. */
@@ -254,7 +256,8 @@ export class PythonSandbox {
     const passed: boolean[] = problem.tests.map(() => false);
     try {
       // HumanEvalComm's mapping: a function renamed `candidate` is the entry point again.
-      const solution = code.includes("candidate(") ? code.split("candidate(").join(`${problem.entryPoint}(`) : code;
+      const renamed = code.includes("candidate(") ? code.split("candidate(").join(`${problem.entryPoint}(`) : code;
+      const solution = problem.preamble ? `${problem.preamble}\n${renamed}` : renamed;
       const timeoutS = this.info.caseTimeoutMs / 1000;
       await writeFile(path.join(dir, "solution.py"), solution);
       await writeFile(path.join(dir, "harness.py"), harness);

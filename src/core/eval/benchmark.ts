@@ -19,7 +19,7 @@ export const categoryLabels: Record<Category, string> = {
   "2ap": "ambiguous + incomplete",
   "2cp": "inconsistent + incomplete",
   "3acp": "all three",
-  original: "original (clear)",
+  original: "the unmodified, clear prompt",
 };
 
 export function isCategory(value: string): value is Category {
@@ -126,6 +126,18 @@ export function readBenchmark(text: string): Benchmark {
     });
   });
   return { problems, malformed };
+}
+
+/**
+ * The import lines of a problem's prompt (`from typing import List`, `import math`). HumanEval runs a completion
+ * after its prompt, so these are in scope there; a model that answers with the function alone would otherwise fail
+ * on `List` before any test runs. They go before the tested code; the code's own imports still win.
+ */
+export function promptImports(prompt: string): string {
+  return prompt
+    .split("\n")
+    .filter((line) => /^(?:import\s+\w|from\s+[\w.]+\s+import\s)/.test(line))
+    .join("\n");
 }
 
 /** One thing to evaluate: a problem's prompt in one category. */

@@ -41,7 +41,7 @@ export const metricLabels: Record<MetricKey, string> = {
 export const metricKeys: readonly MetricKey[] = ["communicationRate", "goodQuestionRate", "pass1", "testPassRate"];
 
 export interface BarGroup {
-  /** "1a", ..., "all modified", "original". */
+  /** "1a", ..., "modified" (all of them), "original". */
   label: string;
   title: string;
   /** One per run, in percent; null where the run has no items there. */
@@ -98,7 +98,7 @@ function groupsOf(runs: readonly RunSummary[], metric: MetricKey): BarGroup[] {
   });
   const modified = present.filter((c): c is Exclude<Category, "original"> => c !== "original");
   const groups = modified.map((c) => column(c, categoryLabels[c], (r) => r.metrics.byCategory[c]));
-  if (modified.length > 0) groups.push(column("all modified", "every modified category together", (r) => r.metrics.modified));
+  if (modified.length > 0) groups.push(column("modified", "every modified category together", (r) => r.metrics.modified));
   if (present.includes("original")) groups.push(column("original", categoryLabels.original, (r) => r.metrics.original));
   return groups;
 }
