@@ -1,9 +1,9 @@
 /** `clarifycoder chat` as a user or a script runs it: the built CLI in its own process, on the tiny model. */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import path from "node:path";
 import { before, it } from "node:test";
 import { writeTinyModel } from "../fixtures/tiny-model.js";
+import { runCli } from "../helpers/cli.js";
 import { repoRoot, tempDir } from "../helpers/worker.js";
 
 let tiny: string;
@@ -12,18 +12,7 @@ before(async () => {
   await writeTinyModel(tiny);
 });
 
-function cli(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, "bin/clarifycoder.js"), ...args], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
+const cli = runCli;
 
 it("--json: questions out, answers in (one per line, empty = you decide), then the code streams", async () => {
   const { code, stdout, stderr } = await cli(

@@ -1,12 +1,12 @@
 /** `clarifycoder eval` and `eval report` as a user runs them: the built CLI in its own process, against a stand-in endpoint. */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, it } from "node:test";
 import { startOpenAIServer, type StandInServer } from "../helpers/openai-server.js";
-import { repoRoot, tempDir } from "../helpers/worker.js";
+import { runCli } from "../helpers/cli.js";
+import { tempDir } from "../helpers/worker.js";
 
 let dir: string;
 let server: StandInServer;
@@ -26,17 +26,7 @@ before(async () => {
 });
 after(() => server.close());
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, "bin/clarifycoder.js"), ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 it("eval runs, prints the headline numbers and the report's path; eval report puts runs side by side", async () => {
   const out = path.join(dir, "run");
