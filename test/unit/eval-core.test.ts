@@ -266,6 +266,7 @@ describe("ask-threshold calibration", () => {
     assert.equal(c.suggestion.separates, true);
     assert.deepEqual(c.current, { threshold: 0.5, modifiedAskRate: 0.6, clearAskRate: 0.1 });
     assert.match(c.rule, /at most 10% of the original/);
+    assert.equal(c.smallSample, true, "5 and 10 prompts are few");
   });
 
   it("takes another budget, and says when the probability does not separate the two", () => {

@@ -378,6 +378,7 @@ describe("eval, engine mode (our ClarifySession under test)", () => {
     assert.ok(html.includes("Upper case &lt;b&gt;or&lt;/b&gt; repeat?"));
     const md = await readFile(path.join(dir, "both.md"), "utf8");
     assert.match(md, /\| 1a \(ambiguous\) \| 100\.0 \| 100\.0 \|/);
+    assert.match(md, /a rough suggestion: a larger --limit makes it firm/);
     await assert.rejects(runEvalReport([dir], { out: file, stdout }), /has no summary\.json/);
   });
 });

@@ -11,6 +11,7 @@ import { categoryLabels } from "../../core/eval/benchmark.js";
 import {
   describeRun,
   fmt,
+  smallSampleNote,
   type CategoryChart,
   type ReferenceChart,
   type ReportData,
@@ -182,7 +183,7 @@ export function renderReportHtml(data: ReportData, items: readonly ItemTables[] 
     }
     const s = calibration.suggestion;
     body.push(
-      `<div class="charts"><div>${calibrationSvg(calibration, colorOf(i))}</div><div><p><b>${esc(run)}</b>: suggested <code>clarifycoder.askThreshold</code> = <b>${s.threshold.toFixed(3)}</b> (circled): it asks on ${fmt(s.modifiedAskRate * 100)}% of modified and ${fmt(s.clearAskRate * 100)}% of original prompts (${calibration.modifiedItems} and ${calibration.clearItems} prompts).</p><p>In VS Code's settings.json: <code>"clarifycoder.askThreshold": ${s.threshold}</code></p><p class="note">Rule: ${esc(calibration.rule)}. The dotted green line is that budget; the dashed diagonal is asking at random.${s.separates ? "" : " On this sample the probability of asking does not separate unclear from clear prompts, so no threshold helps much."}${calibration.current ? ` The square is the run's own threshold (${calibration.current.threshold}).` : ""}</p></div></div>`,
+      `<div class="charts"><div>${calibrationSvg(calibration, colorOf(i))}</div><div><p><b>${esc(run)}</b>: suggested <code>clarifycoder.askThreshold</code> = <b>${s.threshold.toFixed(3)}</b> (circled): it asks on ${fmt(s.modifiedAskRate * 100)}% of modified and ${fmt(s.clearAskRate * 100)}% of original prompts (${calibration.modifiedItems} and ${calibration.clearItems} prompts).</p><p>In VS Code's settings.json: <code>"clarifycoder.askThreshold": ${s.threshold}</code></p><p class="note">Rule: ${esc(calibration.rule)}. The dotted green line is that budget; the dashed diagonal is asking at random.${s.separates ? "" : " On this sample the probability of asking does not separate unclear from clear prompts, so no threshold helps much."}${calibration.smallSample ? ` ${smallSampleNote}` : ""}${calibration.current ? ` The square is the run's own threshold (${calibration.current.threshold}).` : ""}</p></div></div>`,
     );
   }
 

@@ -33,6 +33,8 @@ export interface Calibration {
   };
   /** The budget of asks on clear prompts the suggestion keeps to. */
   maxClearAskRate: number;
+  /** Fewer than 20 prompts of a kind: the suggestion is rough, and says so. */
+  smallSample: boolean;
   /** The threshold the run itself used, and its rates. */
   current?: CalibrationPoint;
   rule: string;
@@ -90,6 +92,7 @@ export function calibrate(samples: readonly ProbabilitySample[], options: { maxC
     points,
     suggestion,
     maxClearAskRate,
+    smallSample: modifiedItems < 20 || clearItems < 20,
     ...(options.current !== undefined ? { current: rates(valid, options.current) } : {}),
     rule: `the threshold that asks about the most modified (unclear) prompts while asking about at most ${Math.round(maxClearAskRate * 100)}% of the original (clear) ones; the middle of the range of thresholds with that outcome`,
   };

@@ -156,6 +156,8 @@ export function describeRun(run: RunSummary): string {
   return `${how}; model ${m.modelLabel}; judge ${m.judgeLabel} (${m.judgeFormat} replies); ${run.items.evaluated} items${m.limit !== undefined ? ` (at most ${m.limit} per category, seed ${m.seed})` : ""}`;
 }
 
+export const smallSampleNote = "With fewer than 20 prompts of a kind this is a rough suggestion: a larger --limit makes it firm.";
+
 export const fmt = (x: number | null | undefined, digits = 1): string => (x === null || x === undefined ? "–" : x.toFixed(digits));
 
 /** Plain-text cells: a model's words must not become markdown structure (a table row, a link, HTML). */
@@ -195,7 +197,7 @@ export function reportMarkdown(data: ReportData): string {
     lines.push(
       `- **${mdCell(run)}**: suggested \`clarifycoder.askThreshold\` = **${s.threshold.toFixed(3)}**: asks on ${fmt(s.modifiedAskRate * 100)}% of modified and ${fmt(s.clearAskRate * 100)}% of original prompts (${calibration.modifiedItems} and ${calibration.clearItems} prompts); in settings.json \`"clarifycoder.askThreshold": ${s.threshold}\`. Rule: ${calibration.rule}.${
         s.separates ? "" : " On this sample the probability of asking does not separate unclear from clear prompts, so no threshold helps much."
-      }${calibration.current ? ` The run's own threshold ${calibration.current.threshold} asks on ${fmt(calibration.current.modifiedAskRate * 100)}% and ${fmt(calibration.current.clearAskRate * 100)}%.` : ""}`,
+      }${calibration.smallSample ? ` ${smallSampleNote}` : ""}${calibration.current ? ` The run's own threshold ${calibration.current.threshold} asks on ${fmt(calibration.current.modifiedAskRate * 100)}% and ${fmt(calibration.current.clearAskRate * 100)}%.` : ""}`,
     );
   }
   lines.push("", "## Counts", "", "| run | items | errors (retried on the next run) | judge replies without a grade | engine failures | malformed benchmark rows | network in the sandbox | s per item (model / judge / tests) |", "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |");
