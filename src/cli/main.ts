@@ -6,9 +6,11 @@ import { runHardware } from "./hardware.js";
 import { runConvertLora, runModelsList, runModelsPull, runModelsRemove } from "./models.js";
 import { exitWithUsageCode, numberOption } from "./options.js";
 
-const gpuChoices = ["auto", "cuda", "vulkan", "metal", "cpu"];
 import { runMix, defaultBaseModel, type MixOptions } from "./mix.js";
 import { runSynth, type SynthOptions } from "./synth.js";
+import { registerEval } from "./eval/command.js";
+
+const gpuChoices = ["auto", "cuda", "vulkan", "metal", "cpu"];
 
 const program = new Command();
 program.name("clarifycoder").description("A clarify-first coding assistant on a local GGUF model.").version("0.1.0");
@@ -122,6 +124,8 @@ program
   .action(async (options: MixOptions) => {
     process.exitCode = await runMix(options);
   });
+
+registerEval(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);

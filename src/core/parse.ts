@@ -55,17 +55,7 @@ export function parseAssessment(text: string, limits: { maxQuestions: number }):
   return { ok: true, value: { decision: "ask", questions } };
 }
 
-/** HumanEvalComm's rule: a reply counts as code only when it is entirely one fenced code block. */
-const wholeReplyIsCode = /^\s*```.*?\n([\s\S]+?)\n```\s*$/;
-
 export type NativeReply = { kind: "code"; code: string } | { kind: "questions"; questions: string[] };
-
-/** Classifies a reply the way HumanEvalComm does: exactly one fenced block is code; anything else is questions. */
-export function classifyReplyStrict(text: string): NativeReply {
-  const match = wholeReplyIsCode.exec(text);
-  if (match?.[1] !== undefined) return { kind: "code", code: match[1] };
-  return { kind: "questions", questions: splitQuestions(text) };
-}
 
 /**
  * Classifies a native (fine-tuned) model's reply for the product: its training prefix says which way it went; a

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { classifyNativeReply, classifyReplyStrict, extractCodeBlocks, parseAssessment, splitQuestions } from "../../src/core/parse.js";
+import { classifyNativeReply, extractCodeBlocks, parseAssessment, splitQuestions } from "../../src/core/parse.js";
 import { nativeCodeAnswerPrefix, nativeQuestionsAnswerPrefix } from "../../src/core/prompts.js";
 
 describe("parseAssessment", () => {
@@ -28,18 +28,6 @@ describe("parseAssessment", () => {
       assert.equal(r.ok, false, text);
       if (!r.ok) assert.match(r.error, reason, text);
     }
-  });
-});
-
-describe("classifyReplyStrict (HumanEvalComm's rule)", () => {
-  it("counts a reply as code only when it is entirely one fenced block", () => {
-    assert.deepEqual(classifyReplyStrict("```python\nx = 1\n```"), { kind: "code", code: "x = 1" });
-    assert.deepEqual(classifyReplyStrict("  \n```\ny\n```  \n"), { kind: "code", code: "y" });
-    assert.equal(classifyReplyStrict("Sure:\n```python\nx = 1\n```").kind, "questions");
-    assert.deepEqual(classifyReplyStrict("What should happen on empty input?"), {
-      kind: "questions",
-      questions: ["What should happen on empty input?"],
-    });
   });
 });
 

@@ -1,0 +1,224 @@
+/**
+ * The rounds of one evaluated item, in two modes:
+ * - paper: HumanEvalComm's protocol on the raw model. Round 1 sends their prompt; a reply that is entirely one fenced
+ *   block is the code; anything else goes to the judge, whose answers come back in round 3 with a request for code.
+ * - engine: our own ClarifySession (guided or native, with its settings) on the same model, with the judge answering
+ *   each round of its questions (an empty answer waives the question), so the product itself is measured.
+ * The sandbox that runs the code is passed in, so this file stays pure.
+ */
+import type { ClarifyModel, ModelConversation, OpenConversationOptions, TurnOptions, TurnResult } from "../model.js";
+import { ClarifySession } from "../session.js";
+import type { ClarifySettings, CodeBlock } from "../types.js";
+import type { EvalItem } from "./benchmark.js";
+import { askJudge, type JudgeFormat, type JudgeInput, type JudgeVerdict } from "./judge.js";
+import { classifyReplyStrict, firstCodeBlock } from "./reply.js";
+import type { EvalMode, EvalRow, Exchange, JudgeRound, TestOutcome } from "./results.js";
+
+/** HumanEvalComm's round-1 prompt, before the problem. */
+export const paperPromptPrefix =
+  "You are an expert software developer who writes high quality code. With below information, please either generate Python3 code (Respond directly with code only with markdown), or ask clarifying questions: \n ";
+/** HumanEvalComm's round-3 request, after the judge's answers. */
+export const paperCodeRequest = "\n Given above conversations, generate Python code directly (Markdown) to solve the coding problem:\n";
+
+export type TestRunner = (code: string, item: EvalItem) => Promise<TestOutcome>;
+
+export interface ItemContext {
+  model: ClarifyModel;
+  judge: ClarifyModel;
+  judgeFormat: JudgeFormat;
+  judgeMaxTokens: number;
+  runTests: TestRunner;
+  now?: () => number;
+  signal?: AbortSignal;
+}
+
+export interface PaperSettings {
+  maxTokens: number;
+  temperature: number;
+}
+
+export type ModeSettings = { mode: "paper"; paper: PaperSettings } | { mode: "engine"; engine: ClarifySettings };
+
+/** Wraps a model so that every call it answers is written down, in order, with its time. */
+class RecordingModel implements ClarifyModel {
+  constructor(
+    private readonly inner: ClarifyModel,
+    private readonly who: Exchange["who"],
+    private readonly log: Exchange[],
+    private readonly now: () => number,
+  ) {}
+
+  async openConversation(options: OpenConversationOptions): Promise<ModelConversation> {
+    const c = await this.inner.openConversation(options);
+    const timed = async <T>(kind: Exchange["kind"], sent: string, call: () => Promise<T>, reply: (value: T) => string, stop?: (value: T) => string): Promise<T> => {
+      const start = this.now();
+      const value = await call();
+      this.log.push({ who: this.who, kind, sent, reply: reply(value), ms: this.now() - start, ...(stop ? { stopReason: stop(value) } : {}) });
+      return value;
+    };
+    const text = (r: TurnResult): string => r.text;
+    const stop = (r: TurnResult): string => r.stopReason;
+    return {
+      probe: (message, prefix, opts) => timed("probe", message, () => c.probe(message, prefix, opts), (p) => JSON.stringify(p)),
+      chat: (message: string, turn: TurnOptions) => timed("chat", message, () => c.chat(message, turn), text, stop),
+      complete: (sent: string, turn: TurnOptions & { stopStrings?: string[] }) => timed("complete", sent, () => c.complete(sent, turn), text, stop),
+      close: () => c.close(),
+    };
+  }
+}
+
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+
+const judgeRound = (v: JudgeVerdict): JudgeRound => ({
+  ...(v.quality !== undefined ? { quality: v.quality } : {}),
+  ...(v.noGrade !== undefined ? { noGrade: v.noGrade } : {}),
+  answers: v.answers,
+  ...(v.requirements ? { requirements: v.requirements } : {}),
+});
+
+/** The code the engine produced: its first Python (or untagged) block, else its first block. */
+export function pickCode(blocks: readonly CodeBlock[]): string {
+  const python = blocks.find((b) => ["python", "py", "python3", ""].includes(b.language.toLowerCase()));
+  return (python ?? blocks[0])?.code ?? "";
+}
+
+/**
+ * The answer the engine gets for question `index` of `count`: the judge's own answer to it when it gave one per
+ * question; a single block goes to the first question (the others point to it); nothing means "you decide".
+ */
+export function answerFor(answers: readonly string[], index: number, count: number): string | undefined {
+  const given = answers.map((a) => a.trim());
+  if (given.length === count) return given[index] === "" ? undefined : given[index];
+  const block = given.filter((a) => a !== "").join("\n");
+  if (block === "") return undefined;
+  return index === 0 ? block : "See the answer to question 1.";
+}
+
+interface Draft {
+  asked: boolean;
+  askProbability?: number;
+  questions: string[];
+  judge: JudgeRound[];
+  code: string;
+  turns?: number;
+  failure?: string;
+}
+
+/** Runs one item to a result row. A model or judge call that throws gives a row with `error` (retried later). */
+export async function runItem(item: EvalItem, mode: ModeSettings, ctx: ItemContext): Promise<EvalRow> {
+  const now = ctx.now ?? Date.now;
+  const started = now();
+  const exchanges: Exchange[] = [];
+  const model = new RecordingModel(ctx.model, "model", exchanges, now);
+  const judgeModel = new RecordingModel(ctx.judge, "judge", exchanges, now);
+  const judge = (input: JudgeInput): Promise<JudgeVerdict> =>
+    askJudge(judgeModel, input, {
+      format: ctx.judgeFormat,
+      maxTokens: ctx.judgeMaxTokens,
+      temperature: mode.mode === "paper" ? mode.paper.temperature : mode.engine.temperature,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
+  let draft: Draft;
+  let error: string | undefined;
+  try {
+    draft = mode.mode === "paper" ? await paperRounds(item, model, judge, mode.paper, ctx.signal) : await engineRounds(item, model, judge, mode.engine, ctx.signal);
+  } catch (e) {
+    if (ctx.signal?.aborted) throw e;
+    error = messageOf(e);
+    draft = { asked: false, questions: [], judge: [], code: "" };
+  }
+  const spent = (who: Exchange["who"]): number => exchanges.filter((x) => x.who === who).reduce((n, x) => n + x.ms, 0);
+  const testStart = now();
+  const tests = error === undefined ? await ctx.runTests(draft.code, item) : { passed: 0, total: item.tests.length, statuses: item.tests.map(() => "not run") };
+  const testMs = error === undefined ? now() - testStart : 0;
+  const evalMode: EvalMode = mode.mode;
+  return {
+    id: item.id,
+    name: item.name,
+    category: item.category,
+    mode: evalMode,
+    asked: draft.asked,
+    ...(draft.askProbability !== undefined ? { askProbability: draft.askProbability } : {}),
+    questions: draft.questions,
+    judge: draft.judge,
+    code: draft.code,
+    tests,
+    ...(draft.turns !== undefined ? { turns: draft.turns } : {}),
+    exchanges,
+    ms: { model: spent("model"), judge: spent("judge"), tests: testMs, total: now() - started },
+    ...(draft.failure !== undefined ? { failure: draft.failure } : {}),
+    ...(error !== undefined ? { error } : {}),
+  };
+}
+
+async function paperRounds(
+  item: EvalItem,
+  model: ClarifyModel,
+  judge: (input: JudgeInput) => Promise<JudgeVerdict>,
+  settings: PaperSettings,
+  signal: AbortSignal | undefined,
+): Promise<Draft> {
+  // No system prompt: HumanEvalComm sends the one user message.
+  const conversation = await model.openConversation({ mode: "chat", systemPrompt: "" });
+  const turn = { maxTokens: settings.maxTokens, temperature: settings.temperature, ...(signal ? { signal } : {}) };
+  try {
+    const first = await conversation.chat(paperPromptPrefix + item.prompt, turn);
+    const asked = firstCodeBlock(first.text) === undefined;
+    const strict = classifyReplyStrict(first.text);
+    if (strict.kind === "code") return { asked, questions: [], judge: [], code: strict.code, turns: 1 };
+    const verdict = await judge({ questions: first.text, modified: item.prompt, original: item.original });
+    const answers = verdict.answers.filter((a) => a.trim() !== "").join("\n");
+    const third = await conversation.chat(answers + paperCodeRequest, turn);
+    const code = firstCodeBlock(third.text);
+    return { asked, questions: strict.questions, judge: [judgeRound(verdict)], code: code ?? "", ...(code !== undefined ? { turns: 2 } : {}) };
+  } finally {
+    await conversation.close().catch(() => undefined);
+  }
+}
+
+async function engineRounds(
+  item: EvalItem,
+  model: ClarifyModel,
+  judge: (input: JudgeInput) => Promise<JudgeVerdict>,
+  settings: ClarifySettings,
+  signal: AbortSignal | undefined,
+): Promise<Draft> {
+  const session = new ClarifySession(model, settings);
+  const stop = (): void => session.cancel();
+  signal?.addEventListener("abort", stop, { once: true });
+  try {
+    // The guided style is told the language as the editor would; the native style gets its training format exactly.
+    await session.start(item.prompt, settings.style === "guided" ? { languageId: "python" } : {});
+    const first = session.snapshot();
+    const asked = first.state === "asking";
+    const rounds: JudgeRound[] = [];
+    while (session.state === "asking") {
+      const open = session.openQuestions();
+      const verdict = await judge({ questions: open.map((q) => q.text), modified: item.prompt, original: item.original });
+      rounds.push(judgeRound(verdict));
+      open.forEach((q, i) => {
+        const answer = answerFor(verdict.answers, i, open.length);
+        if (answer === undefined) session.waiveQuestion(q.id);
+        else session.answerQuestion(q.id, answer);
+      });
+      await session.submitAnswers();
+    }
+    const snap = session.snapshot();
+    if (snap.state === "cancelled") throw new Error("The conversation was stopped.");
+    // A failure without the model's text is a call that threw (a lost connection, a crashed worker): not an outcome.
+    if (snap.state === "failed" && snap.failure?.raw === undefined) throw new Error(snap.failure?.message ?? "The engine failed.");
+    const code = snap.state === "done" ? pickCode(snap.codeBlocks) : "";
+    return {
+      asked,
+      ...(first.askProbability !== undefined ? { askProbability: first.askProbability } : {}),
+      questions: first.questions.map((q) => q.text),
+      judge: rounds,
+      code,
+      ...(code !== "" ? { turns: snap.rounds + 1 } : {}),
+      ...(snap.state === "failed" ? { failure: snap.failure?.message ?? "failed" } : {}),
+    };
+  } finally {
+    signal?.removeEventListener("abort", stop);
+    await session.dispose();
+  }
+}

@@ -1,0 +1,395 @@
+/** The evaluation's pure parts: reply rules, benchmark rows, the judge's replies, metrics, calibration, report data. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { promptImports, pythonLiteral, readBenchmark, selectItems, type Category } from "../../src/core/eval/benchmark.js";
+import { calibrate } from "../../src/core/eval/calibration.js";
+import { buildJudgePrompt, judgeSchema, parseJudgeReply } from "../../src/core/eval/judge.js";
+import { computeMetrics, summarizeRows } from "../../src/core/eval/metrics.js";
+import { answerFor, pickCode, runItem } from "../../src/core/eval/protocol.js";
+import { classifyReplyStrict, firstCodeBlock } from "../../src/core/eval/reply.js";
+import { buildReportData, mdCell, publishedRows, reportMarkdown } from "../../src/core/eval/report-data.js";
+import { finishedIds, inItemOrder, latestRows, readEvalRow, type EvalRow } from "../../src/core/eval/results.js";
+import { buildRunSummary, manifestDifferences, type RunManifest } from "../../src/core/eval/summary.js";
+import { defaultSettings } from "../../src/core/types.js";
+import { ScriptedModel, askReply } from "../helpers/scripted-model.js";
+
+describe("reading replies the way HumanEvalComm does", () => {
+  it("counts a reply as code only when it is entirely one fenced block", () => {
+    assert.deepEqual(classifyReplyStrict("```python\nx = 1\n```"), { kind: "code", code: "x = 1" });
+    assert.deepEqual(classifyReplyStrict("  \n```\ny\n```  \n"), { kind: "code", code: "y" });
+    assert.equal(classifyReplyStrict("Sure:\n```python\nx = 1\n```").kind, "questions");
+    assert.deepEqual(classifyReplyStrict("What should happen on empty input?"), { kind: "questions", questions: ["What should happen on empty input?"] });
+  });
+
+  it("takes the first complete fenced block anywhere for the tested code and the communication rate", () => {
+    assert.equal(firstCodeBlock("Sure:\n```python\nx = 1\n```\nand\n```\ny\n```"), "x = 1");
+    assert.equal(firstCodeBlock("def f():\n    return 1"), undefined, "unfenced code is no code");
+    assert.equal(firstCodeBlock("```python\nnever closed"), undefined);
+  });
+
+  it("picks the engine's Python block, and gives the judge's answers to the right questions", () => {
+    assert.equal(pickCode([{ language: "text", code: "a" }, { language: "python", code: "b" }]), "b");
+    assert.equal(pickCode([{ language: "js", code: "a" }]), "a");
+    assert.equal(pickCode([]), "");
+    assert.equal(answerFor(["x", "", "z"], 0, 3), "x");
+    assert.equal(answerFor(["x", "", "z"], 1, 3), undefined, "an empty answer waives the question");
+    assert.equal(answerFor(["one block"], 0, 2), "one block");
+    assert.equal(answerFor(["one block"], 1, 2), "See the answer to question 1.");
+    assert.equal(answerFor([], 0, 2), undefined);
+  });
+});
+
+const good = (name: string, extra: Record<string, unknown> = {}): string =>
+  JSON.stringify({
+    name,
+    prompt: `def ${name.replace(/\W/g, "_")}(x):\n    """Return x."""\n`,
+    prompt1a: "def candidate(x):\n    \"\"\"Return something.\"\"\"\n",
+    entry_point: name.replace(/\W/g, "_"),
+    test_case: [{ input: "1", output: "1", relation: "==" }],
+    ...extra,
+  });
+
+describe("benchmark rows", () => {
+  it("reads good rows and counts each malformed one with its line and reason", () => {
+    const text = [
+      good("P/0"),
+      "{not json",
+      JSON.stringify({ name: "P/2", prompt: "x", test_case: [{ input: "1", output: "1", relation: "==" }] }),
+      "",
+      good("P/3", { test_case: [] }),
+      good("P/4", { entry_point: "not a name" }),
+      good("P/0"),
+      good("P/5", { prompt1c: "   ", test_case: [{ input: [-10, -2], output: 1.5e-10, relation: "from $demo$ import f\nprint(f($input$))" }] }),
+    ].join("\n");
+    const { problems, malformed } = readBenchmark(text);
+    assert.deepEqual(
+      problems.map((p) => p.name),
+      ["P/0", "P/5"],
+    );
+    assert.deepEqual(malformed, [
+      { line: 2, reason: "not valid JSON" },
+      { line: 3, reason: "entry_point Invalid input: expected string, received undefined" },
+      { line: 5, reason: "test_case has no test cases" },
+      { line: 6, reason: "entry_point is not a Python name" },
+      { line: 7, reason: "P/0 appears twice (the first is used)" },
+    ]);
+    const p5 = problems[1];
+    assert.deepEqual(Object.keys(p5?.prompts ?? {}), ["1a", "original"], "a blank modified prompt is absent");
+    assert.deepEqual(p5?.tests[0], { input: "[-10, -2]", output: "1.5e-10", relation: "from $demo$ import f\nprint(f($input$))" });
+  });
+
+  it("finds a prompt's import lines", () => {
+    const prompt = 'from typing import List, Tuple\nimport math\n\n\ndef f(xs: List[int]) -> int:\n    """ import this, from that import nothing\n    """\n';
+    assert.equal(promptImports(prompt), "from typing import List, Tuple\nimport math");
+    assert.equal(promptImports("def f():\n    import os\n"), "", "an indented import is the function's own");
+  });
+
+  it("writes JSON test values as Python source", () => {
+    assert.equal(pythonLiteral("'a' + 'b'"), "'a' + 'b'", "a top-level string is already Python");
+    assert.equal(pythonLiteral([1, "a", true, null, [2.5]]), '[1, "a", True, None, [2.5]]');
+    assert.equal(pythonLiteral({ k: false }), '{"k": False}');
+  });
+
+  it("samples the same problems for every category, repeatably, in benchmark order", () => {
+    const rows = Array.from({ length: 10 }, (_, i) => good(`P/${i}`, i % 2 === 0 ? {} : { prompt1a: undefined, prompt1p: "def candidate(x): ..." }));
+    const { problems } = readBenchmark(rows.join("\n"));
+    const categories: Category[] = ["1a", "1p", "original"];
+    const a = selectItems(problems, { categories, limit: 3, seed: 7 });
+    const b = selectItems(problems, { categories, limit: 3, seed: 7 });
+    assert.deepEqual(a, b);
+    const by = (c: Category): string[] => a.filter((i) => i.category === c).map((i) => i.name);
+    assert.equal(by("1a").length, 3);
+    assert.equal(by("1p").length, 3);
+    assert.equal(by("original").length, 3);
+    // The originals are the first three of the seeded order, which the modified categories draw from too.
+    const shared = by("original").filter((n) => by("1a").includes(n) || by("1p").includes(n));
+    assert.equal(shared.length, 3);
+    const order = a.map((i) => Number(i.name.slice(2)));
+    assert.deepEqual(order, [...order].sort((x, y) => x - y), "benchmark order");
+    assert.notDeepEqual(selectItems(problems, { categories, limit: 3, seed: 8 }), a);
+    assert.equal(selectItems(problems, { categories: ["original"], seed: 0 }).length, 10, "no limit: all");
+    assert.equal(a[0]?.id, `${a[0]?.name}#${a[0]?.category}`);
+  });
+});
+
+describe("the judge's replies", () => {
+  it("reads HumanEvalComm's text format with their patterns", () => {
+    assert.deepEqual(parseJudgeReply("QUALITY=3\nANSWERS=```It sorts ascending.```", "text", 1), { quality: 3, answers: ["It sorts ascending."] });
+    assert.deepEqual(parseJudgeReply("QUALITY = 2 ANSWERS=```1. ascending\n2. yes```", "text", 2), { quality: 2, answers: ["ascending", "yes"] });
+    assert.deepEqual(parseJudgeReply("ANSWERS=```only this```", "text", 1), { answers: ["only this"], noGrade: "the reply has no QUALITY=<n>" });
+    assert.deepEqual(parseJudgeReply("QUALITY=5", "text"), { answers: [], noGrade: "QUALITY=5 is not 1, 2 or 3" });
+  });
+
+  it("reads the json format with the changed requirements, and says why when there is no grade", () => {
+    const reply = JSON.stringify({ requirements: [{ requirement: " order ", asked: true }, { requirement: "ties", asked: false }], quality: 3, answers: [" asc "] });
+    assert.deepEqual(parseJudgeReply(reply, "json", 1), {
+      quality: 3,
+      answers: ["asc"],
+      requirements: [
+        { text: "order", recovered: true },
+        { text: "ties", recovered: false },
+      ],
+    });
+    assert.deepEqual(parseJudgeReply('{"quality": 3, "answers": ["a', "json"), { answers: [], noGrade: "the reply is not complete JSON (cut off or garbled)" });
+    assert.deepEqual(parseJudgeReply('{"quality": 4}', "json"), { answers: [], noGrade: "the reply has an unexpected shape at quality" });
+    assert.deepEqual(parseJudgeReply("", "json"), { answers: [], noGrade: "the judge replied with nothing" });
+  });
+
+  it("shows the judge both descriptions and the questions, and asks for the chosen format", () => {
+    const input = { questions: ["Ascending?", "Ties?"], modified: "sort it", original: "sort ascending, stable" };
+    const json = buildJudgePrompt(input, "json");
+    assert.match(json, /### QUESTIONS\n1\. Ascending\?\n2\. Ties\?/);
+    assert.match(json, /### MODIFIED DESCRIPTION\nsort it/);
+    assert.match(json, /### ORIGINAL DESCRIPTION\nsort ascending, stable/);
+    assert.match(json, /one answer per question/);
+    assert.match(json, /Reply in JSON/);
+    assert.match(buildJudgePrompt({ ...input, questions: "Which order?" }, "text"), /QUALITY=<1, 2 or 3> and then ANSWERS=```/);
+    assert.deepEqual((judgeSchema(2) as { properties: { answers: { maxItems: number } } }).properties.answers.maxItems, 2);
+  });
+});
+
+/** A hand-made row: only what the metrics read varies. */
+function row(id: string, category: Category, over: Partial<EvalRow> = {}): EvalRow {
+  return {
+    id: `${id}#${category}`,
+    name: id,
+    category,
+    mode: "paper",
+    asked: false,
+    questions: [],
+    judge: [],
+    code: "x",
+    tests: { passed: 0, total: 4, statuses: [] },
+    turns: 1,
+    exchanges: [],
+    ms: { model: 1000, judge: 500, tests: 100, total: 1600 },
+    ...over,
+  };
+}
+
+describe("metrics from a hand-made result file", () => {
+  const rows: EvalRow[] = [
+    // 1a: four items. Asked 3; graded 3, 2, no grade; pass 1 of 4; test pass (4/4 + 2/4 + 0 + 1/4)/4 = 0.4375.
+    row("A", "1a", { asked: true, judge: [{ quality: 3, answers: [], requirements: [{ text: "r1", recovered: true }, { text: "r2", recovered: false }] }], tests: { passed: 4, total: 4, statuses: [] }, turns: 2 }),
+    row("B", "1a", { asked: true, judge: [{ quality: 2, answers: [], requirements: [{ text: "r1", recovered: true }] }], tests: { passed: 2, total: 4, statuses: [] }, turns: 2 }),
+    row("C", "1a", { asked: true, judge: [{ noGrade: "cut off", answers: [] }], code: "", tests: { passed: 0, total: 4, statuses: [] }, turns: undefined }),
+    row("D", "1a", { tests: { passed: 1, total: 4, statuses: [] } }),
+    // 1p: two items, one asked and good, both pass.
+    row("A", "1p", { asked: true, judge: [{ quality: 3, answers: [] }, { noGrade: "x", answers: [] }], tests: { passed: 2, total: 2, statuses: [] }, turns: 3 }),
+    row("B", "1p", { tests: { passed: 3, total: 3, statuses: [] } }),
+    // original: two items; one asked needlessly.
+    row("A", "original", { asked: true, judge: [{ quality: 1, answers: [] }], tests: { passed: 4, total: 4, statuses: [] }, turns: 2 }),
+    row("B", "original", { tests: { passed: 0, total: 4, statuses: [] }, failure: "The model's reply was neither code nor questions." }),
+    // An item that could not be evaluated: left out of every metric, counted apart.
+    row("E", "1a", { error: "connection refused" }),
+  ];
+
+  it("computes each metric per category exactly", () => {
+    const s = summarizeRows(rows);
+    assert.deepEqual(s.byCategory["1a"], {
+      items: 4,
+      communicationRate: 0.75,
+      goodQuestionRate: 0.25,
+      pass1: 0.25,
+      testPassRate: 0.4375,
+      judged: 3,
+      noGrade: 1,
+      failures: 0,
+      turnsToCode: 5 / 3,
+      coverage: 0.75,
+      coverageItems: 2,
+    });
+    assert.deepEqual(s.byCategory["1p"], {
+      items: 2,
+      communicationRate: 0.5,
+      goodQuestionRate: 0.5,
+      pass1: 1,
+      testPassRate: 1,
+      judged: 1,
+      noGrade: 1,
+      failures: 0,
+      turnsToCode: 2,
+      coverage: null,
+      coverageItems: 0,
+    });
+    assert.equal(s.original?.communicationRate, 0.5);
+    assert.equal(s.original?.goodQuestionRate, 0);
+    assert.equal(s.original?.pass1, 0.5);
+    assert.equal(s.original?.failures, 1);
+    assert.deepEqual(s.errors, [{ id: "E#1a", error: "connection refused" }]);
+    assert.equal(s.byCategory["2ac"], undefined, "a category without items has no metrics");
+  });
+
+  it("pools every modified category for the overall row, as the published numbers do", () => {
+    const m = summarizeRows(rows).modified;
+    assert.equal(m?.items, 6);
+    assert.equal(m?.communicationRate, 4 / 6);
+    assert.equal(m?.goodQuestionRate, 2 / 6);
+    assert.equal(m?.pass1, 3 / 6);
+    assert.equal(m?.testPassRate, (1 + 0.5 + 0 + 0.25 + 1 + 1) / 6);
+    assert.equal(m?.noGrade, 2);
+    assert.equal(computeMetrics([row("Z", "1a", { error: "x" })]), undefined);
+  });
+
+  it("the latest row of an item wins, and only outcomes count as finished", () => {
+    const retried = [row("E", "1a", { error: "timeout" }), row("F", "1a"), row("E", "1a", { tests: { passed: 4, total: 4, statuses: [] } })];
+    assert.equal(latestRows(retried).length, 2);
+    assert.deepEqual([...finishedIds(retried)].sort(), ["E#1a", "F#1a"]);
+    assert.deepEqual([...finishedIds([row("G", "1a", { error: "x" })])], []);
+    assert.equal(readEvalRow({ ...row("H", "1a"), category: "9z" }), undefined);
+    assert.equal(readEvalRow({ ...row("H", "1a"), turns: 0 }), undefined);
+    assert.deepEqual(readEvalRow(JSON.parse(JSON.stringify(row("H", "1a")))), row("H", "1a"));
+    const ordered = inItemOrder([row("P/10", "1a"), row("P/2", "original"), row("P/2", "1p"), row("P/2", "1a")]).map((r) => r.id);
+    assert.deepEqual(ordered, ["P/2#1a", "P/2#1p", "P/2#original", "P/10#1a"]);
+  });
+});
+
+describe("ask-threshold calibration", () => {
+  const samples = [
+    ...[0.9, 0.8, 0.7, 0.4, 0.2].map((p) => ({ p, clear: false })),
+    ...[0.75, 0.3, 0.1, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05].map((p) => ({ p, clear: true })),
+  ];
+
+  it("sweeps every distinct outcome and suggests the most asks on unclear prompts within the clear-prompt budget", () => {
+    const c = calibrate(samples, { current: 0.5 });
+    assert.ok(!("unavailable" in c));
+    assert.equal(c.modifiedItems, 5);
+    assert.equal(c.clearItems, 10);
+    assert.equal(c.points.length, 10, "nine distinct probabilities and the never-ask end");
+    assert.deepEqual(c.points[0], { threshold: 0.025, modifiedAskRate: 1, clearAskRate: 1 });
+    assert.deepEqual(c.points[c.points.length - 1], { threshold: 0.95, modifiedAskRate: 0, clearAskRate: 0 });
+    // Within 10% of clear prompts: asking when p >= 0.4 asks 4/5 unclear prompts and only the clear 0.75 one; one
+    // step lower (p >= 0.3) would ask 2/10 clear ones. The threshold sits between 0.3 and 0.4.
+    assert.equal(c.suggestion.modifiedAskRate, 0.8);
+    assert.equal(c.suggestion.clearAskRate, 0.1);
+    assert.equal(c.suggestion.threshold, 0.35);
+    assert.equal(c.suggestion.separates, true);
+    assert.deepEqual(c.current, { threshold: 0.5, modifiedAskRate: 0.6, clearAskRate: 0.1 });
+    assert.match(c.rule, /at most 10% of the original/);
+    assert.equal(c.smallSample, true, "5 and 10 prompts are few");
+  });
+
+  it("takes another budget, and says when the probability does not separate the two", () => {
+    const wide = calibrate(samples, { maxClearAskRate: 0.2 });
+    assert.ok(!("unavailable" in wide));
+    assert.deepEqual([wide.suggestion.threshold, wide.suggestion.modifiedAskRate, wide.suggestion.clearAskRate], [0.15, 1, 0.2]);
+    const flat = calibrate([...[0.5, 0.5].map((p) => ({ p, clear: false })), ...[0.5, 0.5].map((p) => ({ p, clear: true }))]);
+    assert.ok(!("unavailable" in flat));
+    assert.equal(flat.suggestion.separates, false);
+    assert.equal(flat.suggestion.modifiedAskRate, 0, "never asking is the only choice within 10%");
+    assert.match((calibrate([{ p: 0.5, clear: false }]) as { unavailable: string }).unavailable, /original/);
+  });
+});
+
+describe("run summary and report data", () => {
+  const manifest: RunManifest = {
+    version: 1,
+    benchmark: { file: "bench.jsonl", sha256: "abc", problems: 2 },
+    mode: "paper",
+    modelSpec: "m.gguf",
+    judgeSpec: "j.gguf",
+    modelId: "m.gguf",
+    judgeId: "j.gguf",
+    judgeFormat: "json",
+    judgeMaxTokens: 512,
+    paper: { maxTokens: 512, temperature: 0 },
+    categories: ["1a", "original"],
+    seed: 0,
+    modelLabel: "Model <b>",
+    judgeLabel: "Judge",
+    createdAt: "2026-01-01T00:00:00.000Z",
+  };
+
+  it("names what changed between a stored run and a new one", () => {
+    assert.deepEqual(manifestDifferences(manifest, { ...manifest, createdAt: "later", modelLabel: "other", modelSpec: "http://other" }), []);
+    assert.deepEqual(manifestDifferences(manifest, { ...manifest, seed: 3, benchmark: { ...manifest.benchmark, sha256: "def" } }), [
+      "the benchmark file's content changed",
+      "seed: 0 then, 3 now",
+    ]);
+  });
+
+  it("puts runs side by side per category and beside every published row, with markdown that model text cannot break", () => {
+    const summary = buildRunSummary({
+      name: "run|one",
+      manifest,
+      rows: [row("A", "1a", { asked: true, judge: [{ quality: 3, answers: [] }], tests: { passed: 4, total: 4, statuses: [] } }), row("A", "original")],
+      planned: 2,
+      malformedRows: [{ line: 3, reason: "not valid JSON" }],
+      sandbox: { python: "Python 3", network: "isolated", caseTimeoutMs: 3000, memoryMb: 1024 },
+    });
+    assert.deepEqual(summary.items, { planned: 2, evaluated: 2, errors: 0 });
+    assert.deepEqual(summary.seconds, { item: 1.6, model: 1, judge: 0.5, tests: 0.1 });
+    const data = buildReportData([summary, { ...summary, name: "two" }]);
+    const comm = data.categoryCharts.find((c) => c.metric === "communicationRate");
+    assert.deepEqual(comm?.groups.map((g) => [g.label, g.values]), [
+      ["1a", [100, 100]],
+      ["modified", [100, 100]],
+      ["original", [0, 0]],
+    ]);
+    const pass1 = data.referenceCharts.find((c) => c.title === "Pass@1 (modified prompts)");
+    assert.equal(pass1?.bars.length, 2 + publishedRows.length);
+    assert.deepEqual(pass1?.bars[2], { label: "ChatGPT (gpt-3.5-turbo-0125)", value: 31.34, ours: false });
+    const md = reportMarkdown(data);
+    assert.match(md, /\| 1a \(ambiguous\) \| 100\.0 \| 100\.0 \|/);
+    assert.match(md, /\*\*run\\\|one\*\*/, "a pipe in a name does not split the table");
+    assert.match(md, /line 3 \(not valid JSON\)/);
+    assert.equal(mdCell("<img src=x onerror=alert(1)> | `x`"), "\\<img src=x onerror=alert(1)\\> \\| \\`x\\`");
+  });
+});
+
+describe("one item through the protocol, with scripted models", () => {
+  const item = {
+    id: "P/0#1a",
+    name: "P/0",
+    category: "1a" as const,
+    prompt: "def candidate(a, b):\n    \"\"\"Combine a and b.\"\"\"\n",
+    original: "def add(a, b):\n    \"\"\"Add a and b.\"\"\"\n",
+    entryPoint: "add",
+    tests: [{ input: "1, 2", output: "3", relation: "==" }],
+  };
+  const tested: string[] = [];
+  const runTests = async (code: string): Promise<EvalRow["tests"]> => {
+    tested.push(code);
+    return { passed: code.includes("a + b") ? 1 : 0, total: 1, statuses: [code.includes("a + b") ? "passed" : "wrong: got 2"] };
+  };
+  const base = { judgeFormat: "text" as const, judgeMaxTokens: 64, runTests };
+
+  it("paper: questions, the judge's text-format answers, then the code from round 3", async () => {
+    const model = new ScriptedModel(["Add or multiply?", "```python\ndef candidate(a, b):\n    return a + b\n```"]);
+    const judge = new ScriptedModel(["QUALITY=3\nANSWERS=```Add them.```"]);
+    const r = await runItem(item, { mode: "paper", paper: { maxTokens: 64, temperature: 0 } }, { ...base, model, judge });
+    assert.equal(r.error, undefined);
+    assert.deepEqual([r.asked, r.turns, r.judge, r.tests.passed], [true, 2, [{ quality: 3, answers: ["Add them."] }], 1]);
+    assert.equal(model.calls[1]?.text, "Add them.\n Given above conversations, generate Python code directly (Markdown) to solve the coding problem:\n");
+    assert.equal(model.calls[1]?.conversation, model.calls[0]?.conversation, "round 3 continues the same conversation");
+    assert.deepEqual(model.opened[0], { mode: "chat", systemPrompt: "" });
+    assert.equal(judge.calls[0]?.grammar, undefined, "the text format is free text");
+  });
+
+  it("engine: a reply the engine cannot read is the product's failure (counted), a call that throws is an error (retried)", async () => {
+    const settings = { ...defaultSettings, askPolicy: "always" as const };
+    const garbled = await runItem(item, { mode: "engine", engine: settings }, { ...base, model: new ScriptedModel(["not json at all"]), judge: new ScriptedModel([]) });
+    assert.match(garbled.failure ?? "", /Could not read the model's assessment/);
+    assert.equal(garbled.error, undefined);
+    assert.deepEqual([garbled.code, garbled.turns, garbled.asked], ["", undefined, false]);
+    assert.equal(tested[tested.length - 1], "", "the sandbox sees no code");
+    const thrown = await runItem(item, { mode: "engine", engine: settings }, { ...base, model: new ScriptedModel([{ error: "socket hang up" }]), judge: new ScriptedModel([]) });
+    assert.equal(thrown.error, "socket hang up");
+    assert.deepEqual(thrown.tests.statuses, ["not run"]);
+    const paperThrown = await runItem(item, { mode: "paper", paper: { maxTokens: 64, temperature: 0 } }, { ...base, model: new ScriptedModel([]), judge: new ScriptedModel([]) });
+    assert.match(paperThrown.error ?? "", /ran out of replies/);
+  });
+
+  it("engine: the judge's per-question answers and waivers reach the code request, and the first probe is kept", async () => {
+    const model = new ScriptedModel([askReply("Add or multiply?", "Ints?"), "def add(a, b):\n    return a + b\n```"], 0.8);
+    const judge = new ScriptedModel([JSON.stringify({ requirements: [{ requirement: "add", asked: true }], quality: 3, answers: ["Add.", ""] })]);
+    const r = await runItem(item, { mode: "engine", engine: { ...defaultSettings, maxRounds: 1 } }, { ...base, judgeFormat: "json", model, judge });
+    assert.equal(r.askProbability, 0.8);
+    assert.deepEqual(r.judge, [{ quality: 3, answers: ["Add.", ""], requirements: [{ text: "add", recovered: true }] }]);
+    const codeTurn = model.calls.find((c) => c.responsePrefix === "```python\n");
+    assert.match(codeTurn?.text ?? "", /Answer: Add\./);
+    assert.match(codeTurn?.text ?? "", /For "Ints\?", the assistant chooses a sensible default/);
+    assert.match(JSON.stringify(judge.calls[0]?.grammar), /"maxItems":2/);
+    assert.deepEqual([r.turns, r.tests.passed, r.code], [2, 1, "def add(a, b):\n    return a + b"]);
+  });
+});
