@@ -6,6 +6,10 @@ import { existsSync } from "node:fs";
 
 const watch = process.argv.includes("--watch");
 const production = process.argv.includes("--production");
+// --product: only what the extension runs (extension, worker, webview), for a package; --outdir=DIR: instead of dist/.
+const productOnly = process.argv.includes("--product");
+const outdir = process.argv.find((a) => a.startsWith("--outdir="))?.slice("--outdir=".length) ?? "dist";
+const product = new Set(["src/extension/extension.ts", "src/llm/worker.mts", "webview/main.ts"]);
 
 const node = {
   bundle: true,
@@ -43,7 +47,9 @@ const builds = [
     loader: { ".css": "text" },
     logLevel: "warning",
   },
-].filter((b) => existsSync(b.entryPoints[0]));
+]
+  .filter((b) => existsSync(b.entryPoints[0]) && (!productOnly || product.has(b.entryPoints[0])))
+  .map((b) => ({ ...b, outfile: b.outfile.replace(/^dist\//, `${outdir}/`) }));
 
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

@@ -147,9 +147,8 @@ export class App {
     if (this.busy) return { ok: false, why: "Working… Escape or Stop to cancel." };
     if (this.sendPending) return { ok: false, why: "Sending…" };
     const model = this.state.model;
-    // A chosen model that is not loaded (or failed last time) is loaded again by the host on the next request.
-    const sendable = model.status === "ready" || (model.label !== undefined && (model.status === "none" || model.status === "error"));
-    if (!sendable) return { ok: false, why: model.status === "loading" ? "Waiting for the model…" : "Choose a model first." };
+    // A chosen model that is loading, not loaded yet, or failed last time: the host loads it for the request.
+    if (model.status !== "ready" && model.label === undefined) return { ok: false, why: "Choose a model first." };
     const text = uiState.draft.trim();
     if (text.length > protocolLimits.text) return { ok: false, why: "The request is too long." };
     return { ok: text !== "", why: "Enter to send, Shift+Enter for a new line." };

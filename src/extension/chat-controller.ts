@@ -33,6 +33,9 @@ export interface ChatModelSource extends ClarifyModel {
   styleFor?(style: ClarifySettings["style"]): ClarifySettings["style"];
 }
 
+/** How often streamed text is posted to the view, at most. */
+const chunkIntervalMs = 40;
+
 /** Lines of code around the cursor that go with a request. */
 const surroundingLines = 40;
 
@@ -65,6 +68,8 @@ export class ChatController implements vscode.Disposable {
   private editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor;
   private readonly removedChips = new Set<string>();
   private readonly busyListeners = new Set<(busy: boolean) => void>();
+  /** Streamed text not posted yet (see postChunk). */
+  private streamed: { sessionId: string; text: string; timer: NodeJS.Timeout } | undefined;
   private busy = false;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -215,8 +220,31 @@ export class ChatController implements vscode.Disposable {
       if (snapshot.id === this.activeId) this.postState();
     });
     session.onChunk((text) => {
-      if (session.id === this.activeId) void this.view?.postMessage({ type: "chunk", sessionId: session.id, text });
+      if (session.id === this.activeId) this.postChunk(session.id, text);
     });
+  }
+
+  /**
+   * Streams text to the view at most once per `chunkIntervalMs` (the first piece at once): a fast model writes
+   * hundreds of tokens a second, and a message per token queued up in front of everything else on its way to the
+   * view, Stop's "Stopped." included.
+   */
+  private postChunk(sessionId: string, text: string): void {
+    if (this.streamed && this.streamed.sessionId !== sessionId) this.flushChunks();
+    if (this.streamed) {
+      this.streamed.text += text;
+      return;
+    }
+    void this.view?.postMessage({ type: "chunk", sessionId, text });
+    this.streamed = { sessionId, text: "", timer: setTimeout(() => this.flushChunks(), chunkIntervalMs) };
+  }
+
+  private flushChunks(): void {
+    const streamed = this.streamed;
+    if (!streamed) return;
+    clearTimeout(streamed.timer);
+    this.streamed = undefined;
+    if (streamed.text !== "") this.postChunk(streamed.sessionId, streamed.text);
   }
 
   private open(id: string): void {
@@ -326,6 +354,11 @@ export class ChatController implements vscode.Disposable {
   }
 
   postState(): void {
+    // The state carries the whole answer so far: text still waiting to be streamed is in it.
+    if (this.streamed) {
+      clearTimeout(this.streamed.timer);
+      this.streamed = undefined;
+    }
     const active = this.activeSession?.snapshot() ?? (this.activeId ? this.store.get(this.activeId) : undefined) ?? null;
     const busy = active !== null && isBusy(active.state);
     if (busy !== this.busy) {
@@ -339,6 +372,7 @@ export class ChatController implements vscode.Disposable {
 
   dispose(): void {
     clearTimeout(this.pending);
+    if (this.streamed) clearTimeout(this.streamed.timer);
     for (const s of this.live.values()) void s.dispose();
     this.live.clear();
     for (const d of this.disposables) d.dispose();

@@ -1,6 +1,7 @@
 /**
  * Runs an extension-host test suite inside a real VS Code, offline: code-server (VS Code 1.100.3, server + web
- * workbench, installed by test/vscode/setup-code-server.sh) driven by Debian's Chromium through playwright-core.
+ * workbench, installed on first use by scripts/code-server.ts) driven by Debian's Chromium through playwright-core.
+ * `openWorkbench` opens the same workbench with the extension loaded, for tests that drive it as a user does.
  *
  * The extension is loaded from its source folder (`extensionDevelopmentPath`, no packaging) and the suite's
  * `run()` executes in the Node extension host with the full `vscode` API (`extensionTestsPath`). VS Code reports the
@@ -15,32 +16,30 @@
  * a hard timeout turns a hang into a failure.
  */
 import { CHROMIUM_ARGS } from "../helpers/chromium";
-import { spawn, type ChildProcess } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
+import {
+  DEFAULT_CHROMIUM,
+  DEFAULT_CODE_SERVER_DIR,
+  REPO_ROOT,
+  developmentPath,
+  ensureCodeServer,
+  ensurePackages,
+  startCodeServer,
+  stopProcessGroup,
+  waitHealthy,
+  workbenchUrl,
+  xdgEnv,
+} from "../../scripts/code-server";
+import type { OpenWorkbench } from "./ui/workbench";
 
-export const REPO_ROOT = path.resolve(__dirname, "../..");
-/** Where setup-code-server.sh installs code-server (both honour CODE_SERVER_DIR). */
-export const DEFAULT_CODE_SERVER_DIR = process.env.CODE_SERVER_DIR || path.join(REPO_ROOT, ".cache/code-server");
-export const DEFAULT_CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+export { DEFAULT_CHROMIUM, DEFAULT_CODE_SERVER_DIR, REPO_ROOT };
 /** Must match suite/harness-client.ts. */
 export const HARNESS_DIR_ENV = "CLARIFYCODER_VSCODE_HARNESS_DIR";
 const SUITE_OUTPUT_FILE = "suite-output.txt";
-
-export const SETUP_HINT = "run `bash test/vscode/setup-code-server.sh` (needs: apt-get install -y libkrb5-dev ripgrep chromium)";
 
 export { CHROMIUM_ARGS };
 
@@ -58,6 +57,8 @@ export const BASE_SETTINGS: Readonly<Record<string, unknown>> = {
   "git.enabled": false,
   "chat.commandCenter.enabled": false,
   "workbench.secondarySideBar.defaultVisibility": "hidden",
+  // The web workbench saves after a delay by default: tests save when they mean to.
+  "files.autoSave": "off",
 };
 
 export interface CheckpointContext {
@@ -145,86 +146,123 @@ export async function waitForWebviews(page: Page, timeoutMs = 10_000): Promise<v
   }
 }
 
-/** Checks the prerequisites and returns the code-server binary; throws HarnessSetupError with a fix otherwise. */
+/**
+ * The code-server binary, installed first when it is missing, and Chromium, installed where this user can (root
+ * with apt-get); otherwise throws HarnessSetupError with the one command that would.
+ */
 export function findCodeServer(codeServerDir = DEFAULT_CODE_SERVER_DIR, chromiumPath = DEFAULT_CHROMIUM): string {
-  const bin = path.join(codeServerDir, "node_modules/.bin/code-server");
-  if (!existsSync(bin)) {
-    throw new HarnessSetupError(`code-server is not installed in ${codeServerDir}: ${SETUP_HINT}`);
+  try {
+    ensurePackages({ browser: true, chromiumPath }, (line) => console.log(`[setup] ${line}`));
+    return ensureCodeServer((line) => console.log(`[setup] ${line}`), codeServerDir);
+  } catch (error) {
+    throw new HarnessSetupError(error instanceof Error ? error.message : String(error));
   }
-  if (!existsSync(chromiumPath)) {
-    throw new HarnessSetupError(`Chromium not found at ${chromiumPath}: apt-get install -y chromium (or pass chromiumPath)`);
-  }
-  return bin;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal); // the whole group: code-server and the extension host it forked
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      // already gone
-    }
-  }
+/** What a launch has started; both are stopped by `shutDown`. */
+interface Running {
+  codeServer?: ChildProcess;
+  browser?: Browser;
 }
 
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    killGroup(child, "SIGKILL"); // stragglers in its group
-    return;
-  }
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  killGroup(child, "SIGTERM");
-  await Promise.race([exited, sleep(3000)]);
-  killGroup(child, "SIGKILL");
-  await Promise.race([exited, sleep(2000)]);
+async function shutDown(running: Running): Promise<void> {
+  // Each step bounded so that it cannot hang either.
+  if (running.browser) await Promise.race([running.browser.close().catch(() => undefined), sleep(5000)]);
+  if (running.codeServer) await stopProcessGroup(running.codeServer);
 }
 
-/** Starts code-server on 127.0.0.1 with an OS-chosen port and resolves with that port once it listens. */
-function startCodeServer(
-  bin: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
+interface LaunchOptions {
+  extensionPath: string;
+  /** Install this packaged extension into the fresh extensions folder first. */
+  vsix?: string;
+  workspacePath?: string;
+  userSettings?: Record<string, unknown>;
+  env?: Record<string, string>;
+  viewport?: { width: number; height: number };
+  codeServerDir?: string;
+  chromiumPath?: string;
+}
+
+/**
+ * Starts code-server (fresh user data, extensions and XDG folders under `tempDir`) and a Chromium page for it, not
+ * yet navigated. `beforeNavigation` runs on the page before anything is loaded in it.
+ */
+async function launch(
+  options: LaunchOptions,
+  tempDir: string,
   emit: (line: string) => void,
-): { child: ChildProcess; port: Promise<number> } {
-  const child = spawn(bin, args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  const port = new Promise<number>((resolve, reject) => {
-    const onLine = (prefix: string) => {
-      let buffered = "";
-      return (chunk: Buffer) => {
-        buffered += chunk.toString("utf8");
-        const lines = buffered.split("\n");
-        buffered = lines.pop() ?? "";
-        for (const line of lines) {
-          emit(`${prefix}${line}`);
-          const m = /HTTP server listening on https?:\/\/127\.0\.0\.1:(\d+)/.exec(line);
-          if (m?.[1]) resolve(Number(m[1]));
-        }
-      };
-    };
-    child.stdout?.on("data", onLine("[code-server] "));
-    child.stderr?.on("data", onLine("[code-server!] "));
-    child.once("error", reject);
-    child.once("exit", (code, signal) => reject(new Error(`code-server exited early (code ${code}, signal ${signal})`)));
-  });
-  return { child, port };
-}
-
-async function waitHealthy(port: number, deadline: number): Promise<void> {
-  for (;;) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-      if (res.ok) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error("code-server did not become healthy");
-    await sleep(100);
+  deadline: number,
+  timings: { codeServerMs: number; browserMs: number },
+  running: Running,
+  beforeNavigation?: (page: Page) => Promise<void>,
+): Promise<{ page: Page; port: number; workspace: string; developmentPath: string }> {
+  const codeServerDir = options.codeServerDir ?? DEFAULT_CODE_SERVER_DIR;
+  const bin = findCodeServer(codeServerDir, options.chromiumPath);
+  if (!path.isAbsolute(options.extensionPath) || !existsSync(options.extensionPath)) {
+    throw new HarnessSetupError(`extensionPath must be an existing absolute path: ${options.extensionPath}`);
   }
+  const devPath = developmentPath(options.extensionPath, codeServerDir, tempDir);
+  const dirs = {
+    userData: path.join(tempDir, "user-data"),
+    extensions: path.join(tempDir, "extensions"),
+    home: path.join(tempDir, "home"),
+    workspace: options.workspacePath ?? path.join(tempDir, "workspace"),
+  };
+  for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
+  // code-server reads user settings from <user-data-dir>/User/settings.json on the server.
+  mkdirSync(path.join(dirs.userData, "User"), { recursive: true });
+  writeFileSync(path.join(dirs.userData, "User/settings.json"), JSON.stringify({ ...BASE_SETTINGS, ...options.userSettings }, null, 2));
+  const xdg = xdgEnv(tempDir);
+  if (options.vsix) {
+    const installed = spawnSync(bin, ["--extensions-dir", dirs.extensions, "--user-data-dir", dirs.userData, "--install-extension", options.vsix], {
+      env: { ...process.env, ...xdg, TMPDIR: tempDir },
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    emit(`[harness] installed ${path.basename(options.vsix)}: ${`${installed.stdout}${installed.stderr}`.trim()}`);
+    if (installed.status !== 0) throw new Error(`code-server --install-extension failed (exit ${installed.status ?? "signal"}): ${installed.stderr}`);
+  }
+
+  let t = Date.now();
+  const started = startCodeServer({
+    bin,
+    workspace: dirs.workspace,
+    userDataDir: dirs.userData,
+    extensionsDir: dirs.extensions,
+    env: {
+      ...process.env,
+      ...xdg,
+      EXTENSIONS_GALLERY: "{}", // no marketplace: nothing tries the network (override through `env`)
+      ...options.env,
+      TMPDIR: tempDir,
+    },
+    emit,
+  });
+  running.codeServer = started.child;
+  const port = await started.port;
+  await waitHealthy(port, deadline);
+  timings.codeServerMs = Date.now() - t;
+  emit(`[harness] code-server listening on 127.0.0.1:${port} (${timings.codeServerMs} ms)`);
+
+  t = Date.now();
+  running.browser = await chromium.launch({
+    executablePath: options.chromiumPath ?? DEFAULT_CHROMIUM,
+    args: CHROMIUM_ARGS,
+    env: { ...process.env, ...xdg, HOME: dirs.home },
+    timeout: Math.max(1000, deadline - Date.now()),
+  });
+  const context = await running.browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  timings.browserMs = Date.now() - t;
+  await beforeNavigation?.(page);
+  page.on("console", (msg) => {
+    // The workbench logs as console.log("%c INFO", "color: #33f", ...): drop the styling.
+    emit(`[page:${msg.type()}] ${msg.text().replace(/^%c\s*(\w+)\s+color:\s*#\w+\s*/, "$1 ")}`);
+  });
+  page.on("pageerror", (err) => emit(`[page:error] ${err.message}`));
+  return { page, port, workspace: dirs.workspace, developmentPath: devPath };
 }
 
 export async function runVsCodeSuite(options: RunVsCodeSuiteOptions): Promise<RunVsCodeSuiteResult> {
@@ -278,10 +316,12 @@ export async function runVsCodeSuite(options: RunVsCodeSuiteOptions): Promise<Ru
     tempDir,
   });
 
-  let codeServer: ChildProcess | undefined;
-  let browser: Browser | undefined;
+  /** What has been started so far, for the teardown (also after a timeout). */
+  const started: Running = {};
   let page: Page | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let exitResolve: (code: number) => void = () => {};
+  const exitCode = new Promise<number>((r) => (exitResolve = r));
   /** Set once the run is decided (timeout): main() must stop touching the page. */
   let abandoned = false;
 
@@ -297,115 +337,34 @@ export async function runVsCodeSuite(options: RunVsCodeSuiteOptions): Promise<Ru
   };
 
   const main = async (): Promise<RunVsCodeSuiteResult> => {
-    const bin = findCodeServer(options.codeServerDir, options.chromiumPath);
-    for (const [what, p] of [
-      ["extensionPath", options.extensionPath],
-      ["suitePath", options.suitePath],
-    ] as const) {
-      if (!path.isAbsolute(p) || !existsSync(p)) throw new HarnessSetupError(`${what} must be an existing absolute path: ${p}`);
+    if (!path.isAbsolute(options.suitePath) || !existsSync(options.suitePath)) {
+      throw new HarnessSetupError(`suitePath must be an existing absolute path: ${options.suitePath}`);
     }
-
-    // VS Code picks its color, file-icon and product-icon themes from the extension under development when that
-    // contributes any, matching by "theme file is inside the extension's folder". code-server installed in this
-    // repository (.cache/code-server) puts all its built-in themes inside it: the configured theme would then be
-    // ignored (Light+ always). So load the extension through a symlink outside code-server's tree in that case.
-    const codeServerRoot = realpathSync(options.codeServerDir ?? DEFAULT_CODE_SERVER_DIR);
-    const extensionReal = realpathSync(options.extensionPath);
-    let developmentPath = options.extensionPath;
-    if (codeServerRoot.startsWith(extensionReal + path.sep)) {
-      developmentPath = path.join(tempDir, path.basename(extensionReal));
-      symlinkSync(extensionReal, developmentPath, "dir");
-    }
-
-    const dirs = {
-      userData: path.join(tempDir, "user-data"),
-      extensions: path.join(tempDir, "extensions"),
-      xdgConfig: path.join(tempDir, "xdg/config"),
-      xdgData: path.join(tempDir, "xdg/data"),
-      xdgCache: path.join(tempDir, "xdg/cache"),
-      home: path.join(tempDir, "home"),
-      workspace: options.workspacePath ?? path.join(tempDir, "workspace"),
-    };
-    for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
-    // code-server reads user settings from <user-data-dir>/User/settings.json on the server.
-    mkdirSync(path.join(dirs.userData, "User"), { recursive: true });
-    writeFileSync(
-      path.join(dirs.userData, "User/settings.json"),
-      JSON.stringify({ ...BASE_SETTINGS, ...options.userSettings }, null, 2),
-    );
-    const xdgEnv = { XDG_CONFIG_HOME: dirs.xdgConfig, XDG_DATA_HOME: dirs.xdgData, XDG_CACHE_HOME: dirs.xdgCache };
-
-    // code-server
-    let t = Date.now();
-    const started = startCodeServer(
-      bin,
-      [
-        "--auth", "none",
-        "--disable-telemetry",
-        "--disable-update-check",
-        "--disable-workspace-trust",
-        "--disable-getting-started-override",
-        "--ignore-last-opened",
-        "--bind-addr", "127.0.0.1:0",
-        "--extensions-dir", dirs.extensions,
-        "--user-data-dir", dirs.userData,
-        dirs.workspace,
-      ],
-      {
-        ...process.env,
-        ...xdgEnv,
-        EXTENSIONS_GALLERY: "{}", // no marketplace: nothing tries the network (override through `env`)
-        ...options.env,
-        TMPDIR: tempDir,
-        [HARNESS_DIR_ENV]: harnessDir,
-      },
+    const launched = await launch(
+      { ...options, env: { ...options.env, [HARNESS_DIR_ENV]: harnessDir } },
+      tempDir,
       emit,
+      deadline,
+      timings,
+      started,
+      async (page) => {
+        await page.exposeFunction("codeAutomationExit", (code: unknown) => {
+          exitResolve(typeof code === "number" ? code : 1);
+        });
+      },
     );
-    codeServer = started.child;
-    const port = await started.port;
-    await waitHealthy(port, deadline);
-    timings.codeServerMs = Date.now() - t;
-    emit(`[harness] code-server listening on 127.0.0.1:${port} (${timings.codeServerMs} ms)`);
-
-    // Chromium
-    t = Date.now();
-    browser = await chromium.launch({
-      executablePath: options.chromiumPath ?? DEFAULT_CHROMIUM,
-      args: CHROMIUM_ARGS,
-      env: { ...process.env, ...xdgEnv, HOME: dirs.home },
-      timeout: Math.max(1000, deadline - Date.now()),
-    });
-    const context = await browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 800 } });
-    page = await context.newPage();
-    timings.browserMs = Date.now() - t;
-
-    let exitResolve: (code: number) => void = () => {};
-    const exitCode = new Promise<number>((r) => (exitResolve = r));
-    await page.exposeFunction("codeAutomationExit", (code: unknown) => {
-      exitResolve(typeof code === "number" ? code : 1);
-    });
-    page.on("console", (msg) => {
-      // The workbench logs as console.log("%c INFO", "color: #33f", ...): drop the styling.
-      emit(`[page:${msg.type()}] ${msg.text().replace(/^%c\s*(\w+)\s+color:\s*#\w+\s*/, "$1 ")}`);
-    });
-    page.on("pageerror", (err) => emit(`[page:error] ${err.message}`));
-
-    const authority = `127.0.0.1:${port}`;
-    const payload = [
-      ["extensionDevelopmentPath", `vscode-remote://${authority}${developmentPath}`],
-      ["extensionTestsPath", `vscode-remote://${authority}${options.suitePath}`],
-    ];
-    const url = `http://${authority}/?folder=${encodeURIComponent(dirs.workspace)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
-    t = Date.now();
-    await page.goto(url, { timeout: Math.max(1000, deadline - Date.now()) });
-    await page.locator(".monaco-workbench").waitFor({ timeout: Math.max(1000, deadline - Date.now()) });
+    const livePage = launched.page;
+    page = livePage;
+    const url = workbenchUrl(launched.port, launched.workspace, launched.developmentPath, options.suitePath);
+    let t = Date.now();
+    await livePage.goto(url, { timeout: Math.max(1000, deadline - Date.now()) });
+    await livePage.locator(".monaco-workbench").waitFor({ timeout: Math.max(1000, deadline - Date.now()) });
     timings.workbenchMs = Date.now() - t;
     emit(`[harness] workbench ready (${timings.workbenchMs} ms); running the suite`);
 
     t = Date.now();
     let code: number | undefined;
     void exitCode.then((c) => (code = c));
-    const livePage = page;
     while (code === undefined) {
       if (abandoned) throw new Error("abandoned");
       if (options.suiteTimeoutMs !== undefined && Date.now() - t > options.suiteTimeoutMs) {
@@ -479,8 +438,7 @@ export async function runVsCodeSuite(options: RunVsCodeSuiteOptions): Promise<Ru
     await Promise.race([screenshot("timeout").catch(() => undefined), sleep(5000)]);
   }
   // Teardown, each step bounded so that it cannot hang either.
-  if (browser) await Promise.race([browser.close().catch(() => undefined), sleep(5000)]);
-  if (codeServer) await stopProcess(codeServer);
+  await shutDown(started);
   if (!options.keepTemp) rmSync(tempDir, { recursive: true, force: true });
   return {
     ...outcome,
@@ -490,3 +448,43 @@ export async function runVsCodeSuite(options: RunVsCodeSuiteOptions): Promise<Ru
     timings: { ...outcome.timings, totalMs: Date.now() - t0 },
   };
 }
+
+/**
+ * Opens the workbench in code-server with the extension loaded from its folder (no test suite), for tests that
+ * drive it as a user does (test/vscode/ui/). Everything it started stops with `close()`.
+ */
+export const openCodeServerWorkbench: OpenWorkbench = async (options) => {
+  const tempDir = mkdtempSync(path.join(tmpdir(), "clarifycoder-ui-"));
+  const output: string[] = [];
+  const emit = (line: string): void => void output.push(line);
+  const running: Running = {};
+  const close = async (): Promise<void> => {
+    await shutDown(running);
+    rmSync(tempDir, { recursive: true, force: true });
+  };
+  try {
+    const timings = { codeServerMs: 0, browserMs: 0 };
+    const launched = await launch(
+      {
+        extensionPath: REPO_ROOT,
+        workspacePath: options.workspace,
+        ...(options.userSettings ? { userSettings: options.userSettings } : {}),
+        ...(options.viewport ? { viewport: options.viewport } : {}),
+        ...(options.vsix ? { vsix: options.vsix } : {}),
+      },
+      tempDir,
+      emit,
+      Date.now() + 60_000,
+      timings,
+      running,
+    );
+    // A packaged extension is simply installed; otherwise the extension loads from this folder.
+    const url = workbenchUrl(launched.port, launched.workspace, options.vsix ? undefined : launched.developmentPath);
+    await launched.page.goto(url, { timeout: 60_000 });
+    await launched.page.locator(".monaco-workbench").waitFor({ timeout: 60_000 });
+    return { page: launched.page, workspace: options.workspace, output, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+};

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the extension-host suite (dist/test/vscode-suite.js) in a real VS Code (code-server + Chromium) and exits
-// with the suite's code. Install code-server first: bash test/vscode/setup-code-server.sh
+// with the suite's code. code-server is installed on first use (scripts/code-server.ts).
 //
 // Usage: node test/vscode/run.mjs [--no-build] [--screenshots DIR] [--dark] [--timeout SECONDS] [--keep-temp]
 //                                 [--suite PATH] [--verbose]

@@ -358,6 +358,8 @@ test("a chosen model that is not loaded yet (or failed last time) does not block
   await page.locator(".composer-input").click();
   await page.keyboard.type("sort a list");
   assert.equal(await page.locator(".send").getAttribute("disabled"), null);
+  await inject(state(null, { model: { status: "loading", label: "tiny.gguf", progress: 0.5 } }));
+  assert.equal(await page.locator(".send").getAttribute("disabled"), null, "a request waits for the model that is loading");
   await inject(state(null, { model: { status: "error", label: "tiny.gguf", error: "The model worker stopped unexpectedly" } }));
   assert.equal(await page.locator(".send").getAttribute("disabled"), null, "after a crash the next request retries");
   await page.keyboard.press("Enter");

@@ -8,7 +8,6 @@
 import { mocha } from "./mocha-setup";
 import "./activation.test";
 import "./chat.test";
-import "./flow.test";
 import "./harness-self-test";
 
 export function run(): Promise<void> {

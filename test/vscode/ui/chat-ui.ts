@@ -1,0 +1,424 @@
+/**
+ * The end-to-end suite: a real VS Code window with the extension, driven only through its UI (the command palette,
+ * the editor, the chat view's real webview), on a real model in the real worker.
+ *
+ * - On the generated tiny model (deterministic), exact checks: select code, ask about it, see the question, answer
+ *   it, see the next round's question, leave it to the assistant, Generate, watch the code stream, Insert, and the
+ *   saved file holds exactly the block the view showed. Then reload the window and find the conversation again;
+ *   Stop a long generation from the view; point the model setting at a file that crashes llama.cpp and read the
+ *   error in the view while VS Code keeps working.
+ * - On SmolLM2 (a real small instruct model): the same conversation with real sentences, screenshotted.
+ *
+ * Screenshots of every step go to test-results/<name>/. The suite is the same for every runner (`open`).
+ */
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Frame } from "playwright-core";
+import { ensureSmolLM2 } from "../../fixtures/smollm2";
+import { writeCorruptModels, writeTinyModel, TINY_MODEL_PHRASE } from "../../fixtures/tiny-model";
+import { WorkbenchDriver, type OpenWorkbench, type Workbench } from "./workbench";
+
+const REPO_ROOT = path.resolve(__dirname, "../../..");
+
+const source = `export function pad(text: string, width: number): string {
+  const missing = width - text.length;
+  return missing > 0 ? " ".repeat(missing) + text : text;
+}
+`;
+
+/** Writes the workspace the window opens: one TypeScript file, and workspace settings the test can change. */
+function makeWorkspace(root: string, settings: Record<string, unknown>): string {
+  const workspace = path.join(root, "workspace");
+  mkdirSync(path.join(workspace, ".vscode"), { recursive: true });
+  writeFileSync(path.join(workspace, "pad.ts"), source);
+  writeFileSync(path.join(workspace, ".vscode/settings.json"), `${JSON.stringify(settings, null, 2)}\n`);
+  return workspace;
+}
+
+/**
+ * Records, inside the chat view, every text the answer's code showed and when the status line changed (page-side
+ * JavaScript: this file is compiled without the DOM's types).
+ */
+const watchScript = `(() => {
+  const record = { codeTexts: [], statuses: [] };
+  window.__watch = record;
+  new MutationObserver(() => {
+    const code = document.querySelector(".answer pre.code code")?.textContent ?? "";
+    if (code !== "" && code !== record.codeTexts.at(-1)) record.codeTexts.push(code);
+    const status = document.querySelector(".status-line")?.textContent ?? "";
+    if (status !== record.statuses.at(-1)?.text) record.statuses.push({ text: status, at: performance.now() });
+  }).observe(document.body, { subtree: true, childList: true, characterData: true });
+})()`;
+
+interface Watched {
+  codeTexts: string[];
+  statuses: { text: string; at: number }[];
+}
+
+async function watchChat(frame: Frame): Promise<void> {
+  await frame.evaluate(watchScript);
+}
+
+async function watched(frame: Frame): Promise<Watched> {
+  return (await frame.evaluate("window.__watch")) as Watched;
+}
+
+/** Clicks Stop in the view and returns when, on the page's clock (performance.now), it was clicked. */
+const clickStopScript = `(() => {
+  const stop = document.querySelector("vscode-button.stop");
+  if (!stop) throw new Error("no Stop button");
+  const at = performance.now();
+  stop.click();
+  return at;
+})()`;
+
+const codeLongerThan = (n: number): string => `(document.querySelector(".answer pre.code code")?.textContent ?? "").length > ${n}`;
+
+/** Waits until the saved file's text passes `check` (the save reaches the disk just after the tab stops being dirty). */
+async function fileSettles(file: string, check: (text: string) => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!check(readFileSync(file, "utf8"))) {
+    if (Date.now() > end) throw new Error(`${path.basename(file)} never got the expected text: ${JSON.stringify(readFileSync(file, "utf8").slice(0, 300))}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Polls an expression in the frame until it is true (waitForFunction would compile a string: the view's CSP forbids that). */
+async function until(frame: Frame, expression: string, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await frame.evaluate(expression))) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${expression}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Runs a test's steps; when one fails, saves a screenshot named `shot` and adds the window's last output to the error. */
+async function reporting(ui: WorkbenchDriver, runner: string, shot: string, steps: () => Promise<void>): Promise<void> {
+  try {
+    await steps();
+  } catch (error) {
+    await ui.shot(shot).catch(() => undefined);
+    const output = ui.workbench.output.slice(-60).join("\n");
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\n---- ${runner} output ----\n${output}`, { cause: error });
+  }
+}
+
+/**
+ * Starts a long answer in a new chat, clicks Stop in the view (see `stopAt`), waits
+ * for "Stopped.", and prints and returns the milliseconds from the click to "Stopped." on the page's own clock.
+ */
+async function stopMidAnswer(
+  ui: WorkbenchDriver,
+  o: {
+    settings: Record<string, unknown>;
+    file: string;
+    request: string;
+    /** Stop once this much code is on screen; or, with "busy", a second and a half into the turn (a weak model's turn may fail before it writes code). */
+    stopAt: { code: number } | "busy";
+    timeoutMs: number;
+    shot: string;
+    label: string;
+  },
+): Promise<number> {
+  await ui.setWorkspaceSettings(o.settings);
+  await ui.openFile(o.file);
+  await ui.command("ClarifyCoder: New Chat");
+  const chat = ui.chat();
+  await chat.locator(".empty-state").waitFor({ timeout: 10_000 });
+  const frame = await ui.chatFrame();
+  await watchChat(frame);
+  const composer = chat.locator(".composer-input textarea");
+  await composer.fill(o.request);
+  await composer.press("Enter");
+  if (o.stopAt === "busy") {
+    await chat.locator("vscode-button.stop:not([hidden])").waitFor({ timeout: o.timeoutMs });
+    await ui.page.waitForTimeout(1_500);
+  } else {
+    await chat.locator(".status-line", { hasText: "Writing code…" }).waitFor({ timeout: o.timeoutMs });
+    await until(frame, codeLongerThan(o.stopAt.code), o.timeoutMs);
+  }
+  await ui.shot(o.shot);
+  const clickedAt = (await frame.evaluate(clickStopScript)) as number;
+  await chat.locator(".status-line", { hasText: "Stopped." }).waitFor({ timeout: 10_000 });
+  const stoppedAt = (await watched(frame)).statuses.find((s) => s.text === "Stopped." && s.at >= clickedAt)?.at;
+  assert.ok(stoppedAt !== undefined, "the status line said Stopped. after the click");
+  const latency = stoppedAt - clickedAt;
+  console.log(`# ${o.label}, from the click to "Stopped." in the view: ${latency.toFixed(0)} ms`);
+  // Not a timing test (the benchmark is for speed): it tells "Stop works" from "Stop waits for the answer to end".
+  assert.ok(latency < 5_000, `Stop took ${latency.toFixed(0)} ms`);
+  return latency;
+}
+
+export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
+  describe(`${runner}: a conversation through the UI on the tiny model (exact)`, () => {
+    let root: string;
+    let workbench: Workbench | undefined;
+    let ui: WorkbenchDriver;
+    let tiny: string;
+    let crashing: string;
+    const request = "Write a function that pads a string on the left";
+    const settings = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
+      "clarifycoder.model": tiny,
+      "clarifycoder.gpu": "cpu",
+      "clarifycoder.threads": 1,
+      "clarifycoder.contextSize": 4096,
+      "clarifycoder.askPolicy": "always",
+      "clarifycoder.askThreshold": 0,
+      "clarifycoder.maxRounds": 2,
+      // Enough tokens that the answer arrives in several pieces (the tiny model writes about 1,000 a second).
+      "clarifycoder.maxCodeTokens": 600,
+      ...over,
+    });
+
+    before(async () => {
+      root = await mkdtemp(path.join(tmpdir(), "clarifycoder-ui-tiny-"));
+      tiny = path.join(root, "tiny.gguf");
+      await writeTinyModel(tiny);
+      crashing = (await writeCorruptModels(path.join(root, "corrupt"))).missingHeadCount;
+      const shots = path.join(REPO_ROOT, `test-results/ui-${runner}-tiny`);
+      rmSync(shots, { recursive: true, force: true });
+      workbench = await open({ workspace: makeWorkspace(root, settings()), userSettings: { "workbench.colorTheme": "Default Light Modern" } });
+      ui = new WorkbenchDriver(workbench, shots);
+      // The extension is active once its model item is in the status bar.
+      await ui.page.locator(".statusbar-item", { hasText: "tiny.gguf" }).first().waitFor({ timeout: 60_000 });
+    });
+
+    after(async () => {
+      await workbench?.close();
+      rmSync(root, { recursive: true, force: true });
+    });
+
+    it("select code, ask, answer a question, leave the next to the assistant, Generate, watch it stream, Insert", { timeout: 180_000 }, async () => {
+      await reporting(ui, runner, "failure", async () => {
+        await ui.openFile("pad.ts");
+        await ui.selectLines(2, 3);
+        await ui.command("ClarifyCoder: Ask about Selection");
+        const chat = ui.chat();
+        await chat.locator(".context-chip.kind-selection").waitFor({ timeout: 20_000 });
+        assert.equal(await chat.locator(".context-chip.kind-selection .chip-label").textContent(), "pad.ts:2-3");
+        await ui.shot("01-selection-in-context");
+
+        const composer = chat.locator(".composer-input textarea");
+        await composer.fill(request);
+        await composer.press("Enter");
+        const question = chat.locator(".round.open .question").first();
+        await question.locator(".question-text").waitFor({ timeout: 60_000 });
+        assert.equal(await chat.locator(".request-text").textContent(), request);
+        assert.equal(await chat.locator(".request-context").textContent(), "pad.ts · lines 2–3");
+        assert.equal(await question.locator(".question-text").textContent(), TINY_MODEL_PHRASE);
+        assert.deepEqual(await question.locator(".suggestion:not(.waive)").allTextContents(), [TINY_MODEL_PHRASE]);
+        assert.equal(await ui.status(), "1 question before writing code.");
+        assert.equal(await composer.inputValue(), "", "the request left the composer once the host took it");
+        await ui.shot("02-question");
+
+        const answer = question.locator("vscode-textfield input");
+        await answer.fill("24 characters");
+        await ui.shot("03-answer-typed");
+        await answer.press("Enter");
+        await question.locator(".given", { hasText: "Answer: 24 characters" }).waitFor({ timeout: 10_000 });
+        await chat.locator(".round.open vscode-button.generate:not([disabled])").click();
+
+        // The second round (maxRounds 2): its question is left to the assistant.
+        await chat.locator(".round.open .round-title", { hasText: "Round 2" }).waitFor({ timeout: 60_000 });
+        assert.equal(await chat.locator(".round").count(), 2);
+        await ui.shot("04-round-two");
+        await chat.locator(".round.open .suggestion.waive").click();
+        await chat.locator(".round.open .question.waived").waitFor({ timeout: 10_000 });
+        await ui.shot("05-left-to-the-assistant");
+
+        const frame = await ui.chatFrame();
+        await watchChat(frame);
+        await chat.locator(".round.open vscode-button.generate:not([disabled])").click();
+        await chat.locator(".status-line", { hasText: "Done: 1 code block." }).waitFor({ timeout: 60_000 });
+        const seen = await watched(frame);
+        assert.ok(seen.statuses.some((s) => s.text === "Writing code…"), `statuses: ${seen.statuses.map((s) => s.text).join(" | ")}`);
+        assert.ok(seen.codeTexts.length >= 2, `the code grew in the view as it streamed (${seen.codeTexts.length} texts)`);
+        for (let i = 1; i < seen.codeTexts.length; i++) assert.ok(seen.codeTexts[i]?.startsWith(seen.codeTexts[i - 1] ?? ""), "each text extends the last");
+        const block = (await chat.locator(".answer .code-block pre.code code").first().textContent()) ?? "";
+        assert.equal(block, seen.codeTexts.at(-1));
+        assert.match(block, new RegExp(`^(${TINY_MODEL_PHRASE.replace("?", "\\?")}")+`), "the tiny model's code, as it writes it");
+        assert.equal(await chat.locator(".answer .code-language").first().textContent(), "typescript");
+        await ui.shot("06-code");
+
+        await chat.locator(".code-block .code-tool[data-action=insert]").first().click();
+        await ui.save("pad.ts");
+        const lines = source.split("\n");
+        const expected = [...lines.slice(0, 2), `${lines[2]}${block}`, ...lines.slice(3)].join("\n");
+        const file = path.join(ui.workbench.workspace, "pad.ts");
+        await fileSettles(file, (text) => text !== source);
+        assert.equal(readFileSync(file, "utf8"), expected, "the file holds exactly the block, at the cursor");
+        await ui.shot("07-inserted");
+      });
+    });
+
+    it("reload the window and find the conversation again", { timeout: 120_000 }, async () => {
+      await reporting(ui, runner, "failure-reload", async () => {
+        await ui.reloadWindow();
+        const chat = ui.chat();
+        await chat.locator(".request-text").waitFor({ timeout: 30_000 });
+        assert.equal(await chat.locator(".request-text").textContent(), request);
+        assert.equal(await chat.locator(".round").count(), 2);
+        assert.equal(await ui.status(), "Done: 1 code block.");
+        await chat.locator(".code-block .code-tool[data-action=insert]").first().waitFor({ timeout: 10_000 });
+        await chat.locator(".history-toggle").click();
+        await chat.locator(".history-open[aria-current=true]", { hasText: request.slice(0, 20) }).waitFor({ timeout: 10_000 });
+        await chat.locator(".history-toggle").click();
+        await ui.shot("08-after-reload");
+      });
+    });
+
+    it("Stop in the middle of a generation ends it, keeps what was written, and says so", { timeout: 120_000 }, async () => {
+      await reporting(ui, runner, "failure-stop", async () => {
+        // A long answer: the tiny model never ends a free text by itself.
+        await stopMidAnswer(ui, {
+          settings: settings({ "clarifycoder.askPolicy": "never", "clarifycoder.maxCodeTokens": 32768 }),
+          file: "pad.ts",
+          request: "Write a long table of sizes",
+          stopAt: { code: 200 },
+          timeoutMs: 60_000,
+          shot: "09-generating",
+          label: `${runner}: Stop on the tiny model`,
+        });
+        const chat = ui.chat();
+        assert.equal(await chat.locator(".state-note").textContent(), "Stopped. This is what was produced:");
+        const kept = (await chat.locator(".answer pre.code code").first().textContent()) ?? "";
+        assert.ok(kept.length > 200, "what was written is kept");
+        await ui.page.waitForTimeout(500);
+        assert.equal(await chat.locator(".answer pre.code code").first().textContent(), kept, "nothing more arrives after Stop");
+        assert.equal(await chat.locator("vscode-button.send").isVisible(), true);
+        await ui.shot("10-stopped");
+      });
+    });
+
+    it("a model file that crashes llama.cpp gives a clear error in the view, and VS Code keeps working", { timeout: 120_000 }, async () => {
+      await reporting(ui, runner, "failure-corrupt", async () => {
+        await ui.command("ClarifyCoder: New Chat");
+        const chat = ui.chat();
+        await chat.locator(".empty-state").waitFor({ timeout: 10_000 });
+        await ui.setWorkspaceSettings(settings({ "clarifycoder.model": crashing }));
+        await chat.locator(".empty-title", { hasText: "The model could not be loaded" }).waitFor({ timeout: 60_000 });
+        await chat.locator(".empty-state .error-text", { hasText: "missing-head-count.gguf" }).waitFor({ timeout: 10_000 });
+        const message = (await chat.locator(".empty-state .error-text").textContent()) ?? "";
+        assert.match(message, /cannot be loaded|corrupt|not supported|stopped unexpectedly/i, message);
+        assert.equal(await chat.locator(".model-dot").getAttribute("data-status"), "error");
+        await ui.shot("11-corrupt-model");
+        // VS Code is still there: a command runs, and typing in the editor works.
+        await ui.openFile("pad.ts");
+        await ui.focusEditor();
+        await ui.page.keyboard.press("Control+End");
+        await ui.page.keyboard.type("// still responsive");
+        await ui.save("pad.ts");
+        await fileSettles(path.join(ui.workbench.workspace, "pad.ts"), (text) => text.endsWith("// still responsive"));
+        // And a good model works again, in the same window.
+        await ui.setWorkspaceSettings(settings({ "clarifycoder.askPolicy": "never" }));
+        await chat.locator(".model-dot[data-status=ready]").waitFor({ timeout: 60_000 });
+      });
+    });
+  });
+
+  describe(`${runner}: a conversation through the UI on SmolLM2 (real sentences, screenshotted)`, () => {
+    let root: string;
+    let workbench: Workbench | undefined;
+    let ui: WorkbenchDriver;
+    let model: string | undefined;
+    const dates = `from datetime import date
+
+
+def days_between(a, b):
+    return abs((b - a).days)
+`;
+    const settings = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
+      "clarifycoder.model": model,
+      "clarifycoder.gpu": "cpu",
+      "clarifycoder.askPolicy": "always",
+      "clarifycoder.maxRounds": 1,
+      "clarifycoder.maxCodeTokens": 160,
+      ...over,
+    });
+
+    before(async () => {
+      const found = await ensureSmolLM2();
+      if (!("path" in found)) {
+        if (process.env.CI) throw new Error(`SmolLM2 is needed in CI: ${found.unavailable}`);
+        return;
+      }
+      model = found.path;
+      root = await mkdtemp(path.join(tmpdir(), "clarifycoder-ui-smollm2-"));
+      const workspace = path.join(root, "workspace");
+      mkdirSync(path.join(workspace, ".vscode"), { recursive: true });
+      writeFileSync(path.join(workspace, "dates.py"), dates);
+      writeFileSync(path.join(workspace, ".vscode/settings.json"), `${JSON.stringify(settings(), null, 2)}\n`);
+      const shots = path.join(REPO_ROOT, `test-results/ui-${runner}-smollm2`);
+      rmSync(shots, { recursive: true, force: true });
+      workbench = await open({ workspace, userSettings: { "workbench.colorTheme": "Default Light Modern" } });
+      ui = new WorkbenchDriver(workbench, shots);
+      await ui.page.locator(".statusbar-item", { hasText: "SmolLM2" }).first().waitFor({ timeout: 60_000 });
+    });
+
+    after(async () => {
+      await workbench?.close();
+      if (root) rmSync(root, { recursive: true, force: true });
+    });
+
+    it("ask about a selection, answer with a suggestion, leave the rest to the assistant, get the code", { timeout: 600_000 }, async (t) => {
+      if (!model) return t.skip("SmolLM2 could not be fetched from PyPI");
+      await reporting(ui, runner, "failure", async () => {
+        await ui.openFile("dates.py");
+        await ui.selectLines(4, 5);
+        await ui.command("ClarifyCoder: Ask about Selection");
+        const chat = ui.chat();
+        const composer = chat.locator(".composer-input textarea");
+        await composer.fill("Write a function that parses a date string for days_between.");
+        await composer.press("Enter");
+        await chat.locator(".round.open .question-text").first().waitFor({ timeout: 240_000 });
+        const questions = chat.locator(".round.open .question");
+        const count = await questions.count();
+        assert.ok(count >= 1);
+        for (const text of await chat.locator(".round.open .question-text").allTextContents()) assert.ok(text.trim().length > 3, `a question in words: ${text}`);
+        await ui.page.mouse.move(900, 400);
+        await ui.shot("01-questions");
+        const first = questions.first();
+        await first.locator(".suggestion.waive").waitFor({ timeout: 10_000 });
+        const suggestion = first.locator(".suggestion:not(.waive)").first();
+        if ((await suggestion.count()) > 0) await suggestion.click();
+        else {
+          await first.locator("vscode-textfield input").fill("Parse ISO dates (YYYY-MM-DD) and count the days between them");
+          await first.locator("vscode-textfield input").press("Enter");
+        }
+        await first.locator(".given").waitFor({ timeout: 10_000 });
+        for (let i = 1; i < count; i++) {
+          await questions.nth(i).locator(".suggestion.waive").click();
+          await questions.nth(i).locator(".given").waitFor({ timeout: 10_000 });
+        }
+        await chat.locator(".round.open vscode-button.generate:not([disabled])").click();
+        await chat.locator(".answer pre.code code").first().waitFor({ timeout: 240_000 });
+        if ((await ui.status()) === "Writing code…") await ui.shot("02-streaming");
+        await chat.locator(".status-line", { hasText: /^(Done|Failed)/ }).waitFor({ timeout: 240_000 });
+        assert.match(await ui.status(), /^Done: \d+ code blocks?\.$/, (await chat.locator(".failure-message").textContent().catch(() => "")) ?? "");
+        await chat.locator(".code-tool[data-action=insert]").first().waitFor({ timeout: 5_000 });
+        await ui.page.mouse.move(900, 400);
+        await ui.shot("03-answer");
+      });
+    });
+
+    it("Stop while SmolLM2 works", { timeout: 300_000 }, async (t) => {
+      if (!model) return t.skip("SmolLM2 could not be fetched from PyPI");
+      await reporting(ui, runner, "failure-stop", async () => {
+        await stopMidAnswer(ui, {
+          settings: settings({ "clarifycoder.askPolicy": "never", "clarifycoder.maxCodeTokens": 2048 }),
+          file: "dates.py",
+          request: "Write a command-line calendar with holidays for every country",
+          stopAt: "busy",
+          timeoutMs: 240_000,
+          shot: "04-working",
+          label: `${runner}: Stop on SmolLM2`,
+        });
+        await ui.shot("05-stopped");
+      });
+    });
+  });
+}
