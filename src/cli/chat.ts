@@ -6,8 +6,9 @@ import { SingleBar } from "cli-progress";
 import { ClarifySession } from "../core/session.js";
 import { readSettings } from "../core/settings.js";
 import type { ClarifySettings, EditorContext, Question, SessionSnapshot } from "../core/types.js";
-import { LocalModel } from "../llm/local-model.js";
+import { describeLoadProgress, LocalModel } from "../llm/local-model.js";
 import { ModelWorker } from "../llm/model-worker.js";
+import { parseGpuLayers } from "../llm/offload.js";
 import type { GpuChoice, LoadParams } from "../llm/protocol.js";
 import { languageOfFile } from "../core/languages.js";
 
@@ -23,6 +24,7 @@ export interface ChatOptions {
   maxRounds?: string;
   maxTokens?: string;
   gpu?: string;
+  gpuLayers?: string;
   threads?: string;
   contextSize?: string;
   lora?: string[];
@@ -39,6 +41,12 @@ export function gpuChoice(value: string | undefined): GpuChoice {
   if (value === "cpu" || value === "false" || value === "none") return false;
   if (value === "cuda" || value === "vulkan" || value === "metal") return value;
   throw new Error(`--gpu must be auto, cuda, vulkan, metal or cpu (got "${value}").`);
+}
+
+export function gpuLayersOption(value: string | undefined): NonNullable<LoadParams["gpuLayers"]> {
+  const parsed = parseGpuLayers(value);
+  if (!parsed.ok) throw new Error(`--gpu-layers: ${parsed.reason}.`);
+  return parsed.value;
 }
 
 export function chatSettings(options: ChatOptions): { settings: ClarifySettings; problems: string[] } {
@@ -138,6 +146,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
     const load: LoadParams = {
       model: options.model,
       gpu: gpuChoice(options.gpu),
+      gpuLayers: gpuLayersOption(options.gpuLayers),
       ...(options.threads ? { threads: Number(options.threads) } : {}),
       ...(options.contextSize ? { contextSize: Number(options.contextSize) } : {}),
       ...(options.modelsDir ? { modelsDirectory: options.modelsDir } : {}),
@@ -148,16 +157,16 @@ export async function runChat(options: ChatOptions): Promise<number> {
     const info = await model.load(load, (event) => {
       if (json) return emit({ type: "progress", ...event });
       if (!bar) return;
-      const task = event.kind === "download" ? "Downloading" : "Loading";
-      const value = event.kind === "download" ? (event.total > 0 ? event.loaded / event.total : 0) : event.progress;
+      const { task, progress } = describeLoadProgress(event);
       if (task !== barTask) {
         if (barTask) bar.stop();
         bar.start(100, 0, { task });
         barTask = task;
       }
-      bar.update(Math.round(value * 100), { task });
+      bar.update(Math.round((progress ?? 1) * 100), { task });
     });
     if (barTask) bar?.stop();
+    info.notices.forEach(warn);
     if (json) emit({ type: "model", ...info });
     else say(`${info.name} on ${info.backend.toUpperCase()} (${info.threads} threads, context ${info.contextSize}) loaded in ${info.loadMs} ms.`);
 

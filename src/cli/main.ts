@@ -20,6 +20,7 @@ program
   .option("--max-rounds <n>", "at most this many rounds of questions")
   .option("--max-tokens <n>", "at most this many tokens of code")
   .option("--gpu <backend>", "auto, cuda, vulkan, metal or cpu", "auto")
+  .option("--gpu-layers <n>", "layers on the GPU: auto (as many as fit), max, or a number; fewer are used when they do not fit", "auto")
   .option("--threads <n>", "CPU threads (default: the machine's physical cores)")
   .option("--context-size <n>", "context size in tokens")
   .option("--lora <file...>", "LoRA adapter GGUF file(s) to apply")

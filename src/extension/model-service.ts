@@ -5,8 +5,9 @@
 import * as vscode from "vscode";
 import type { ClarifyModel, ModelConversation, OpenConversationOptions } from "../core/model.js";
 import type { ModelStatus } from "../core/webview-protocol.js";
-import { LocalModel } from "../llm/local-model.js";
+import { describeLoadProgress, LocalModel } from "../llm/local-model.js";
 import { ModelWorker } from "../llm/model-worker.js";
+import { parseGpuLayers } from "../llm/offload.js";
 import type { GpuChoice, LoadParams, ModelInfo } from "../llm/protocol.js";
 
 const backendNames = { cpu: "CPU", cuda: "CUDA", vulkan: "Vulkan", metal: "Metal" } as const;
@@ -60,7 +61,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
         this.setStatus({ status: "error", ...this.labelPart(), error: error.message });
       }) },
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration("clarifycoder.model") || e.affectsConfiguration("clarifycoder.gpu") || e.affectsConfiguration("clarifycoder.threads") || e.affectsConfiguration("clarifycoder.contextSize")) {
+        if (e.affectsConfiguration("clarifycoder.model") || e.affectsConfiguration("clarifycoder.gpu") || e.affectsConfiguration("clarifycoder.gpuLayers") || e.affectsConfiguration("clarifycoder.threads") || e.affectsConfiguration("clarifycoder.contextSize")) {
           this.loadedKey = undefined;
           this.setStatus(this.configured() ? { status: "none", ...this.labelPart() } : { status: "none" });
           // A cleared setting frees the model's memory; a changed one loads the new model in its place.
@@ -87,9 +88,12 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     const config = vscode.workspace.getConfiguration("clarifycoder");
     const threads = config.get<number>("threads", 0);
     const contextSize = config.get<number>("contextSize", 0);
+    const gpuLayers = parseGpuLayers(config.get("gpuLayers"));
+    if (!gpuLayers.ok) this.log.warn(`clarifycoder.gpuLayers: ${gpuLayers.reason}; using auto.`);
     return {
       model,
       gpu: gpuSetting(config.get("gpu")),
+      gpuLayers: gpuLayers.ok ? gpuLayers.value : "auto",
       modelsDirectory: vscode.Uri.joinPath(this.context.globalStorageUri, "models").fsPath,
       ...(threads > 0 ? { threads } : {}),
       ...(contextSize > 0 ? { contextSize } : {}),
@@ -113,13 +117,21 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     const label = modelLabel(model);
     this.setStatus({ status: "loading", label, progress: 0 });
     const loading = this.model.load(params, (event) => {
-      const progress = event.kind === "download" ? (event.total > 0 ? event.loaded / event.total : 0) : event.progress;
-      this.setStatus({ status: "loading", label: event.kind === "download" ? `${label} (downloading)` : label, progress: Math.min(1, Math.max(0, progress)) });
+      const { task, progress } = describeLoadProgress(event);
+      // The label carries the phase ("Preparing the GPU (first time only)") to the status bar and the chat alike.
+      const phase = event.kind === "load" ? label : `${label}: ${task}`;
+      this.setStatus({ status: "loading", label: phase, ...(progress !== undefined ? { progress } : {}) });
     });
     this.loading = loading;
     try {
       const info = await loading;
-      this.log.info(`Loaded ${info.path} on ${info.backend} with ${info.threads} threads in ${info.loadMs} ms.`);
+      this.log.info(
+        `Loaded ${info.path} on ${info.backend}${info.backend === "cpu" ? "" : ` (${info.gpuLayers} of ${info.totalLayers} layers on the GPU)`} with ${info.threads} threads, context ${info.contextSize}, in ${info.loadMs} ms (warm-up ${info.warmup.ms} ms).`,
+      );
+      for (const notice of info.notices) {
+        this.log.warn(notice);
+        void vscode.window.showWarningMessage(`ClarifyCoder: ${notice}`);
+      }
       this.setStatus({ status: "ready", label, backend: backendNames[info.backend] });
       return info;
     } catch (error) {
@@ -183,7 +195,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
         this.statusBar.backgroundColor = undefined;
         break;
       case "loading":
-        this.statusBar.text = `$(loading~spin) ${label} ${Math.round((status.progress ?? 0) * 100)}%`;
+        this.statusBar.text = `$(loading~spin) ${label}${status.progress !== undefined ? ` ${Math.round(status.progress * 100)}%` : ""}`;
         this.statusBar.tooltip = "ClarifyCoder: loading the model";
         this.statusBar.backgroundColor = undefined;
         break;
