@@ -168,7 +168,10 @@ export async function runChat(options: ChatOptions): Promise<number> {
     if (barTask) bar?.stop();
     info.notices.forEach(warn);
     if (json) emit({ type: "model", ...info });
-    else say(`${info.name} on ${info.backend.toUpperCase()} (${info.threads} threads, context ${info.contextSize}) loaded in ${info.loadMs} ms.`);
+    else {
+      const layers = info.backend === "cpu" ? "" : `${info.gpuLayers} of ${info.totalLayers} layers on the GPU, `;
+      say(`${info.name} on ${info.backend.toUpperCase()} (${layers}${info.threads} threads, context ${info.contextSize}) loaded in ${info.loadMs} ms.`);
+    }
 
     const request = options.request ?? (await lines.next(json ? "" : "What should I write? "));
     if (!request || request.trim() === "") {

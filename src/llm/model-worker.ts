@@ -58,6 +58,8 @@ interface WorkerProcess {
   stderrEnded: Promise<void>;
   /** The model it has loaded, for crash reports about later requests. */
   model?: string;
+  /** The no-progress bound for this worker: longer for a model so slow that one batch takes minutes. */
+  stallMs?: number;
   /** Set when the parent ended it on purpose (stop, watchdog): its exit is not a crash. */
   endedBy?: "stop" | "watchdog";
 }
@@ -335,7 +337,7 @@ export class ModelWorker {
       const still = now - worker.lastProgress;
       if (silent > (worker.ready ? this.unresponsiveMs : this.startupMs)) {
         this.replace(worker, `The model worker stopped responding: nothing came from it for ${Math.round(silent / 1000)} s (it may be suspended, or stuck in a driver call), so it was ended`);
-      } else if (still > this.stallMs) {
+      } else if (still > (worker.stallMs ?? this.stallMs)) {
         this.replace(worker, `The model worker made no progress for ${Math.round(still / 1000)} s (it may be stuck in the GPU driver), so it was ended`);
       }
     }
@@ -373,7 +375,12 @@ export class ModelWorker {
       if (!pending.detached) pending.onEvent?.(message.event);
       return;
     }
-    if (message.ok && pending.method === "load") from.model = (message.result as ModelInfo).path;
+    if (message.ok && pending.method === "load") {
+      const info = message.result as ModelInfo;
+      from.model = info.path;
+      // Evaluation only shows progress between batches: allow four of the longest (512 tokens) at the warm-up's speed.
+      from.stallMs = Math.max(this.stallMs, (4 * 512 * info.warmup.ms) / Math.max(1, info.warmup.tokens));
+    }
     this.settle(message.id, message.ok ? { result: message.result } : new WorkerError(message.error.code, message.error.message));
   }
 

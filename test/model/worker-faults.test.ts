@@ -4,6 +4,7 @@
  * and the warm-up after loading.
  */
 import assert from "node:assert/strict";
+import { freemem } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ClarifyModel } from "../../src/core/model.js";
@@ -213,6 +214,24 @@ describe("GPU backends, memory and the warm-up", () => {
     assert.match(info.notices[0] ?? "", /^A context of 134,217,728 tokens does not fit in memory \(its key\/value cache alone needs at least [\d.]+ GB, and [\d.]+ GB is free\), so [\d,]+ tokens are used\./);
     const conversation = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
     assert.ok((await conversation.chat("Hello", { maxTokens: 3 })).outputTokens > 0);
+  });
+
+  it("a context that node-llama-cpp finds too large for memory falls back the same way", async (t) => {
+    // A sliding-window model: the worker's own quick bound does not apply, so node-llama-cpp's estimate refuses it.
+    const need = 2 ** 26 * 2 * 2 * 128 * 2;
+    if (freemem() > need) return t.skip(`this machine has ${Math.round(freemem() / 1e9)} GB free: a ${Math.round(need / 1e9)} GB context would fit`);
+    const { model } = quickWorker();
+    const swa = path.join(dir, "sliding-window.gguf");
+    await writeTinyModel(swa, {
+      replaceMetadata: [
+        { key: "llama.context_length", type: "uint32", value: 2 ** 27 },
+        { key: "llama.attention.sliding_window", type: "uint32", value: 4096 },
+      ],
+    });
+    const info = await model.load({ model: swa, ...loadParams, contextSize: 2 ** 26 });
+    assert.ok(info.contextSize <= 8192, `context ${info.contextSize}`);
+    assert.equal(info.notices.length, 1);
+    assert.match(info.notices[0] ?? "", /^A context of 67,108,864 tokens does not fit in memory \(A context size of 67108864 with 2 sequences is too large for the available RAM\), so [\d,]+ tokens are used\./);
   });
 
   it("the model is warmed up while loading, on its own sequence: the first turn is not charged for it", async () => {

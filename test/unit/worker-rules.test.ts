@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { gpuLayersOption } from "../../src/cli/chat.js";
 import { ChunkStream } from "../../src/llm/chunk-stream.js";
+import { pendingTriggerLength } from "../../src/llm/stop-texts.js";
 import { missingBackendMessage, type GpuFindings } from "../../src/llm/gpu-support.js";
 import { fileProblem, plainLoadError } from "../../src/llm/load-errors.js";
 import { describeLoadProgress } from "../../src/llm/local-model.js";
@@ -120,5 +121,17 @@ describe("ChunkStream", () => {
     assert.deepEqual(sent, ["a", "bc", "d"]);
     stream.flush();
     assert.equal(sent.join(""), "abcd");
+  });
+});
+
+describe("the streaming loop's stop texts", () => {
+  it("holds back exactly the tail that could still become a stop text", () => {
+    const stops = ["<|im_end|>", "\nUser:"];
+    assert.equal(pendingTriggerLength("if a < b:", stops), 0);
+    assert.equal(pendingTriggerLength("return x<", stops), 1);
+    assert.equal(pendingTriggerLength("return x<|im_e", stops), 6);
+    assert.equal(pendingTriggerLength("done\nUse", stops), 4);
+    assert.equal(pendingTriggerLength("", stops), 0);
+    assert.equal(pendingTriggerLength("<|im_end", []), 0);
   });
 });
