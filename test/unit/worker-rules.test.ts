@@ -91,7 +91,7 @@ describe("errors in words", () => {
     const tail = [
       "some line",
       "/home/runner/work/node-llama-cpp/node-llama-cpp/llama/llama.cpp/src/llama-model-loader.cpp:1321: GGML_ASSERT(t_meta.ne[dim] >= 1) failed",
-      "/tmp/libggml-base.so(+0x1234) [0x7f]",
+      "/opt/app/libggml-base.so(+0x1234) [0x7f]",
     ];
     assert.equal(failedCheck(tail), "llama-model-loader.cpp:1321: GGML_ASSERT(t_meta.ne[dim] >= 1) failed");
     assert.equal(failedCheck(["error: something else"]), undefined);
