@@ -25,8 +25,10 @@ export default tseslint.config(
     rules: { "no-restricted-imports": ["error", { patterns: ["node-llama-cpp", "../cli/*"] }] },
   },
   {
+    // Only the worker process (its .mts modules) loads node-llama-cpp: GGUF reading and checking, the client and the
+    // rules it shares with the worker never do.
     files: ["src/llm/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["vscode", "../extension/*", "../cli/*"] }] },
+    rules: { "no-restricted-imports": ["error", { patterns: ["vscode", "node-llama-cpp", "../extension/*", "../cli/*"] }] },
   },
   {
     files: ["webview/**/*.ts"],

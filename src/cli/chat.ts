@@ -7,8 +7,9 @@ import { isBusy } from "../core/rules.js";
 import { ClarifySession } from "../core/session.js";
 import { readSettings } from "../core/settings.js";
 import type { ClarifySettings, EditorContext, Question, SessionSnapshot } from "../core/types.js";
-import { LocalModel } from "../llm/local-model.js";
+import { describeLoadProgress, LocalModel } from "../llm/local-model.js";
 import { ModelWorker } from "../llm/model-worker.js";
+import type { GpuLayers } from "../llm/offload.js";
 import type { GpuChoice, LoadParams } from "../llm/protocol.js";
 import { languageOfFile } from "../core/languages.js";
 import { endQuietlyOnClosedOutput } from "./options.js";
@@ -26,6 +27,7 @@ export interface ChatOptions {
   maxRounds?: number;
   maxTokens?: number;
   gpu?: string;
+  gpuLayers?: GpuLayers;
   threads?: number;
   contextSize?: number;
   lora?: string[];
@@ -145,6 +147,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
     const load: LoadParams = {
       model: options.model,
       gpu: gpuChoice(options.gpu),
+      gpuLayers: options.gpuLayers ?? "auto",
       ...(options.threads ? { threads: options.threads } : {}),
       ...(options.contextSize ? { contextSize: options.contextSize } : {}),
       ...(options.modelsDir ? { modelsDirectory: options.modelsDir } : {}),
@@ -157,21 +160,24 @@ export async function runChat(options: ChatOptions): Promise<number> {
       if (json) return emit({ type: "progress", ...event });
       if (event.kind === "download" && "phase" in event) return downloads?.update(event);
       if (!bar) return;
-      const task = event.kind === "download" ? "Downloading" : "Loading";
-      const value = event.kind === "download" ? (event.total > 0 ? event.loaded / event.total : 0) : event.progress;
+      const { task, progress } = describeLoadProgress(event);
       if (task !== barTask) {
         if (barTask) bar.stop();
         bar.start(100, 0, { task });
         barTask = task;
       }
-      bar.update(Math.round(value * 100), { task });
+      bar.update(Math.round((progress ?? 1) * 100), { task });
     });
     downloads?.stop();
     if (barTask) bar?.stop();
     // A catalog model says how it is prompted (ClarifyCoder's own is native) unless --style says otherwise.
     if (options.style === undefined && model.style) settings.style = model.style;
+    info.notices.forEach(warn);
     if (json) emit({ type: "model", ...info });
-    else say(`${info.name} on ${info.backend.toUpperCase()} (${info.threads} threads, context ${info.contextSize}) loaded in ${info.loadMs} ms.`);
+    else {
+      const layers = info.backend === "cpu" ? "" : `${info.gpuLayers} of ${info.totalLayers} layers on the GPU, `;
+      say(`${info.name} on ${info.backend.toUpperCase()} (${layers}${info.threads} threads, context ${info.contextSize}) loaded in ${info.loadMs} ms.`);
+    }
 
     const request = options.request ?? (await lines.next(json ? "" : "What should I write? "));
     if (!request || request.trim() === "") {

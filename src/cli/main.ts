@@ -4,7 +4,7 @@ import { modelRanges, settingRanges } from "../core/settings.js";
 import { runChat, type ChatOptions } from "./chat.js";
 import { runHardware } from "./hardware.js";
 import { runConvertLora, runModelsList, runModelsPull, runModelsRemove } from "./models.js";
-import { exitWithUsageCode, numberOption } from "./options.js";
+import { exitWithUsageCode, gpuLayersOption, numberOption } from "./options.js";
 
 import { runMix, defaultBaseModel, type MixOptions } from "./mix.js";
 import { runSynth, type SynthOptions } from "./synth.js";
@@ -30,6 +30,7 @@ program
   .addOption(numberOption("--max-rounds <n>", "at most this many rounds of questions", settingRanges.maxRounds))
   .addOption(numberOption("--max-tokens <n>", "at most this many tokens of code", settingRanges.maxCodeTokens))
   .addOption(new Option("--gpu <backend>", "where the model runs").choices(gpuChoices).default("auto"))
+  .addOption(gpuLayersOption())
   .addOption(numberOption("--threads <n>", "CPU threads; 0 = the machine's physical cores", modelRanges.threads))
   .addOption(numberOption("--context-size <n>", "context size in tokens; 0 = as much as fits", modelRanges.contextSize))
   .option("--lora <file|folder...>", "LoRA adapter(s) to apply: GGUF files, or PEFT folders (converted for the model)")

@@ -4,6 +4,7 @@
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { describeRange, numberInRange, type NumberRange } from "../core/settings.js";
+import { parseGpuLayers, type GpuLayers } from "../llm/offload.js";
 
 /** An option whose value must be a number in `range`. */
 export function numberOption(flags: string, description: string, range: NumberRange): Option {
@@ -12,6 +13,17 @@ export function numberOption(flags: string, description: string, range: NumberRa
     if (value === undefined) throw new InvalidArgumentError(`It must be ${describeRange(range)}.`);
     return value;
   });
+}
+
+/** `--gpu-layers`: auto (as many as fit), max, or a number of layers; anything else is a usage error. */
+export function gpuLayersOption(): Option {
+  return new Option("--gpu-layers <n>", "layers on the GPU: auto (as many as fit), max, or a number; fewer are used when they do not fit")
+    .default("auto")
+    .argParser((text: string): GpuLayers => {
+      const parsed = parseGpuLayers(text);
+      if (!parsed.ok) throw new InvalidArgumentError(`${parsed.reason}.`);
+      return parsed.value;
+    });
 }
 
 /** The exit code of a command line that was used wrongly (an unknown option, a value out of range). */

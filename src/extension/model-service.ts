@@ -9,8 +9,9 @@ import type { ModelStatus } from "../core/webview-protocol.js";
 import { catalogEntry, catalogIdOf, catalogScheme, defaultModelId, formatBytes, type CatalogEntry } from "../llm/catalog.js";
 import { hubFileUrl, hubHeaders } from "../llm/hf.js";
 import { describePullProgress, ModelLibrary, type PullProgress } from "../llm/library.js";
-import { LocalModel } from "../llm/local-model.js";
+import { describeLoadProgress, LocalModel } from "../llm/local-model.js";
 import { ModelWorker } from "../llm/model-worker.js";
+import { parseGpuLayers } from "../llm/offload.js";
 import { WorkerError, type GpuChoice, type LoadParams, type ModelInfo } from "../llm/protocol.js";
 import { recommend, type Recommendation } from "../llm/recommend.js";
 
@@ -73,7 +74,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
         this.setStatus({ status: "error", ...this.labelPart(), error: error.message });
       }) },
       vscode.workspace.onDidChangeConfiguration((e) => {
-        const keys = ["model", "gpu", "threads", "contextSize", "loraAdapters"];
+        const keys = ["model", "gpu", "gpuLayers", "threads", "contextSize", "loraAdapters"];
         if (keys.some((k) => e.affectsConfiguration(`clarifycoder.${k}`))) {
           this.loadedKey = undefined;
           this.setStatus({ status: "none", ...this.labelPart() });
@@ -134,10 +135,13 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     const config = vscode.workspace.getConfiguration("clarifycoder");
     const threads = config.get<number>("threads", 0);
     const contextSize = config.get<number>("contextSize", 0);
+    const gpuLayers = parseGpuLayers(config.get("gpuLayers"));
+    if (!gpuLayers.ok) this.log.warn(`clarifycoder.gpuLayers: ${gpuLayers.reason}; using auto.`);
     const lora = config.get<string[]>("loraAdapters", []).filter((a) => typeof a === "string" && a.trim() !== "");
     return {
       model,
       gpu: gpuSetting(config.get("gpu")),
+      gpuLayers: gpuLayers.ok ? gpuLayers.value : "auto",
       modelsDirectory: this.modelsDirectory(),
       ...(threads > 0 ? { threads } : {}),
       ...(contextSize > 0 ? { contextSize } : {}),
@@ -198,8 +202,11 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
           notification.report(event);
           const overall = (event.step - 1 + (event.total > 0 ? event.loaded / event.total : 0)) / event.steps;
           this.setStatus({ status: "loading", label, progress: Math.min(1, Math.max(0, overall)), detail: describePullProgress(event), ...tag });
-        } else if (event.kind === "load") {
-          this.setStatus({ status: "loading", label, progress: Math.min(1, Math.max(0, event.progress)), detail: "Loading into memory", ...tag });
+        } else {
+          // Loading into memory, then the warm-up ("Preparing the GPU (first time only)"): the status bar and the chat say which.
+          const { task, progress } = describeLoadProgress(event);
+          const detail = event.kind === "load" ? "Loading into memory" : task;
+          this.setStatus({ status: "loading", label, ...(progress !== undefined ? { progress } : {}), detail, ...tag });
         }
       },
       cancel.signal,
@@ -207,7 +214,13 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     this.loading = loading;
     try {
       const info = await loading;
-      this.log.info(`Loaded ${info.path} on ${info.backend} with ${info.threads} threads in ${info.loadMs} ms.`);
+      this.log.info(
+        `Loaded ${info.path} on ${info.backend}${info.backend === "cpu" ? "" : ` (${info.gpuLayers} of ${info.totalLayers} layers on the GPU)`} with ${info.threads} threads, context ${info.contextSize}, in ${info.loadMs} ms (warm-up ${info.warmup.ms} ms).`,
+      );
+      for (const notice of info.notices) {
+        this.log.warn(notice);
+        void vscode.window.showWarningMessage(`ClarifyCoder: ${notice}`);
+      }
       this.setStatus({ status: "ready", label, backend: backendNames[info.backend], ...tag });
       this.touch();
       return info;
@@ -387,7 +400,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
         this.statusBar.backgroundColor = undefined;
         break;
       case "loading":
-        this.statusBar.text = `$(loading~spin) ${label} ${Math.round((status.progress ?? 0) * 100)}%`;
+        this.statusBar.text = `$(loading~spin) ${label}${status.detail && status.progress === undefined ? `: ${status.detail}` : ""}${status.progress !== undefined ? ` ${Math.round(status.progress * 100)}%` : ""}`;
         this.statusBar.tooltip = `ClarifyCoder: ${status.detail ?? "loading the model"}`;
         this.statusBar.backgroundColor = undefined;
         break;

@@ -16,6 +16,22 @@ export type LoadProgress = EventOf<"load"> | ({ kind: "download" } & PullProgres
 /** Where models are downloaded and how the hub and PyPI are reached. */
 export type DownloadSettings = Omit<LibraryOptions, "directory" | "stallMs">;
 
+/**
+ * What a surface shows for a load event: the task in words and how far it is (0..1), or no fraction when it cannot
+ * be known (the warm-up). One definition for the status bar, the chat and the command line.
+ */
+export function describeLoadProgress(event: LoadProgress): { task: string; progress?: number } {
+  const clamp = (x: number): number => Math.min(1, Math.max(0, x));
+  switch (event.kind) {
+    case "download":
+      return { task: "Downloading", progress: clamp(event.total > 0 ? event.loaded / event.total : 0) };
+    case "load":
+      return { task: "Loading", progress: clamp(event.progress) };
+    case "warmup":
+      return { task: event.backend === "cpu" ? "Warming up" : "Preparing the GPU (first time only)" };
+  }
+}
+
 export class LocalModel implements ClarifyModel {
   private loadedWith: { params: LoadParams; workerStart: number } | undefined;
   private current: ModelInfo | undefined;
@@ -98,24 +114,50 @@ export class LocalModel implements ClarifyModel {
   }
 }
 
+/**
+ * A conversation lives in one worker process. When that process ends, the conversation ends with it: every later
+ * turn fails with the reason the worker ended (not "the conversation is not open" from its successor).
+ */
 class WorkerConversation implements ModelConversation {
+  private readonly workerStart: number;
+  private lost: WorkerError | undefined;
+
   constructor(
     private readonly worker: ModelWorker,
     readonly id: string,
-  ) {}
+  ) {
+    this.workerStart = worker.starts;
+  }
 
-  async probe(message: string, prefix: string, options: readonly string[]): Promise<Record<string, number>> {
-    const { probabilities } = await this.worker.request("probe", { conversationId: this.id, message, prefix, options: [...options] });
-    return probabilities;
+  probe(message: string, prefix: string, options: readonly string[]): Promise<Record<string, number>> {
+    return this.watch(() => this.worker.request("probe", { conversationId: this.id, message, prefix, options: [...options] })).then((r) => r.probabilities);
   }
 
   chat(message: string, options: TurnOptions): Promise<TurnResult> {
-    return this.worker.request("chat", { ...this.turn(options), message }, this.streaming(options));
+    return this.watch(() => this.worker.request("chat", { ...this.turn(options), message }, this.streaming(options)));
   }
 
   complete(text: string, options: TurnOptions & { stopStrings?: string[] }): Promise<TurnResult> {
     const stop = options.stopStrings ? { stopStrings: options.stopStrings } : {};
-    return this.worker.request("complete", { ...this.turn(options), text, ...stop }, this.streaming(options));
+    return this.watch(() => this.worker.request("complete", { ...this.turn(options), text, ...stop }, this.streaming(options)));
+  }
+
+  async close(): Promise<void> {
+    if (this.worker.running && this.worker.starts === this.workerStart && !this.lost) await this.worker.request("closeConversation", { conversationId: this.id });
+  }
+
+  /** Fails at once when the worker that held this conversation has ended; remembers why when a turn ends it. */
+  private async watch<T>(request: () => Promise<T>): Promise<T> {
+    if (this.lost) throw this.lost;
+    if (this.worker.starts !== this.workerStart) {
+      throw new WorkerError("worker-crashed", "The model worker restarted since this conversation began, so the conversation was lost: start it again.");
+    }
+    try {
+      return await request();
+    } catch (error) {
+      if (error instanceof WorkerError && error.code === "worker-crashed") this.lost = error;
+      throw error;
+    }
   }
 
   /** What every turn sends: its conversation, limits, grammar and reply prefix. */
@@ -128,10 +170,6 @@ class WorkerConversation implements ModelConversation {
       ...(options.grammar ? { grammar: options.grammar } : {}),
       ...(options.responsePrefix ? { responsePrefix: options.responsePrefix } : {}),
     };
-  }
-
-  async close(): Promise<void> {
-    if (this.worker.running) await this.worker.request("closeConversation", { conversationId: this.id });
   }
 
   private streaming(options: TurnOptions): { onEvent?: (event: { kind: "chunk"; text: string }) => void; signal?: AbortSignal } {

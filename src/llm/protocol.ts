@@ -3,6 +3,7 @@
  * cancellation by id. Both ends import this file; it holds types and small pure helpers only.
  */
 import type { JsonSchema, StopReason } from "../core/model.js";
+import type { GpuLayers } from "./offload.js";
 
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | false;
 export type Backend = "cuda" | "vulkan" | "metal" | "cpu";
@@ -24,8 +25,11 @@ export interface LoadParams {
   /** A download that receives nothing for this long is stopped with a reason (default 60 s). */
   downloadStallMs?: number;
   gpu?: GpuChoice;
+  /** Layers on the GPU: "auto" (as many as fit, the default), "max", or a count. Fewer are used when they do not fit. */
+  gpuLayers?: GpuLayers;
   /** CPU threads for evaluation; 0 or absent means the machine's physical cores. */
   threads?: number;
+  /** Tokens of context; clamped to the model's training context, and smaller when memory runs short (with a notice). */
   contextSize?: number;
   /** How many conversations keep their evaluated tokens at once (each is a context sequence). */
   sequences?: number;
@@ -41,8 +45,18 @@ export interface ModelInfo {
   contextSize: number;
   chatTemplate: boolean;
   backend: Backend;
+  /** GPU device names, when the backend is a GPU. */
+  gpuDevices?: string[];
+  /** Layers on the GPU, of the model's total (its blocks plus the output layer). */
+  gpuLayers: number;
+  totalLayers: number;
   threads: number;
+  /** Loading time, the warm-up included. */
   loadMs: number;
+  /** The evaluation right after loading that compiles the GPU's kernels (and pages the weights in), never charged to a request. */
+  warmup: { tokens: number; ms: number };
+  /** What the user should know about how it was loaded: fewer GPU layers than asked, a smaller context, ... */
+  notices: string[];
 }
 
 export interface TurnParams {
@@ -96,7 +110,12 @@ export interface MachineDescription {
 /** Every request: its params, its result, and the events it may stream before the result. */
 export interface WorkerMethods {
   hardware: { params: { gpu?: GpuChoice; threads?: number }; result: HardwareInfo; event: never };
-  load: { params: LoadParams; result: ModelInfo; event: { kind: "download"; loaded: number; total: number } | { kind: "load"; progress: number } };
+  load: {
+    params: LoadParams;
+    result: ModelInfo;
+    /** Download progress, load progress, then the warm-up on `backend` (minutes on a GPU whose shader cache is empty). */
+    event: { kind: "download"; loaded: number; total: number } | { kind: "load"; progress: number } | { kind: "warmup"; backend: Backend };
+  };
   unload: { params: Record<string, never>; result: { unloaded: boolean }; event: never };
   openConversation: { params: { mode: "chat" | "raw"; systemPrompt?: string }; result: { conversationId: string }; event: never };
   closeConversation: { params: { conversationId: string }; result: { closed: boolean }; event: never };
@@ -112,8 +131,11 @@ export interface WorkerMethods {
    * read over the network), and the machine's memory: the input of the recommendation (recommend.ts).
    */
   estimate: { params: EstimateParams; result: EstimateResult; event: never };
-  /** Deliberately ends the worker's process (tests use it to check crash recovery). */
-  crash: { params: Record<string, never>; result: never; event: never };
+  /**
+   * Deliberately ends the worker's process (tests use it to check crash recovery and reports): an abort, or loading
+   * `loadUnchecked` straight into llama.cpp without the file checks (a file that makes llama.cpp abort).
+   */
+  crash: { params: { loadUnchecked?: string }; result: never; event: never };
 }
 
 export type Method = keyof WorkerMethods;
@@ -131,6 +153,7 @@ export type WorkerErrorCode =
   | "context-full"
   | "busy"
   | "worker-crashed"
+  | "cancelled"
   | "internal";
 
 export interface WorkerErrorPayload {
@@ -140,7 +163,9 @@ export interface WorkerErrorPayload {
 
 export type ParentMessage =
   | { type: "request"; id: number; method: Method; params: unknown }
-  | { type: "cancel"; id: number };
+  | { type: "cancel"; id: number }
+  /** Answered at once with a pong by a worker whose event loop runs. */
+  | { type: "ping"; nonce: number };
 
 /**
  * A request as the worker dispatches it, once its method is known: the method with that method's params, a union the
@@ -155,6 +180,11 @@ export type ChildMessage =
   | { type: "response"; id: number; ok: true; result: unknown }
   | { type: "response"; id: number; ok: false; error: WorkerErrorPayload }
   | { type: "event"; id: number; event: unknown }
+  /** What a request is doing now, in words ("loading the weights"): a crash report names it. */
+  | { type: "phase"; id: number; phase: string }
+  /** Sent every second: alive, and whether any work moved (tokens evaluated, bytes read) since the last one. */
+  | { type: "alive"; progressed: boolean }
+  | { type: "pong"; nonce: number }
   | { type: "log"; level: "warn" | "error" | "info"; message: string };
 
 /** An error with a code the caller can act on, carried across the process boundary. */
@@ -168,8 +198,10 @@ export class WorkerError extends Error {
   }
 }
 
+const childMessageTypes = new Set(["ready", "retiring", "response", "event", "phase", "alive", "pong", "log"]);
+
 export function isChildMessage(value: unknown): value is ChildMessage {
   if (typeof value !== "object" || value === null) return false;
   const type = (value as { type?: unknown }).type;
-  return type === "ready" || type === "retiring" || type === "response" || type === "event" || type === "log";
+  return typeof type === "string" && childMessageTypes.has(type);
 }

@@ -7,15 +7,16 @@
  * requests are dispatched through one handler table keyed by the protocol's methods.
  */
 import { WorkerError, type ChildMessage, type RequestMessage } from "./protocol.js";
-import { isRetiring, messageOf, send } from "./worker/channel.mjs";
+import { isRetiring, messageOf, send, startHeartbeat } from "./worker/channel.mjs";
 import { createHandlers, dispatch, isMethod } from "./worker/handlers.mjs";
 
 const handlers = createHandlers();
 const running = new Map<number, AbortController>();
 
-function parentMessage(raw: unknown): RequestMessage | { type: "cancel"; id: number } | undefined {
+function parentMessage(raw: unknown): RequestMessage | { type: "cancel"; id: number } | { type: "ping"; nonce: number } | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
-  const m = raw as { type?: unknown; id?: unknown; method?: unknown };
+  const m = raw as { type?: unknown; id?: unknown; method?: unknown; nonce?: unknown };
+  if (m.type === "ping" && typeof m.nonce === "number") return { type: "ping", nonce: m.nonce };
   if (typeof m.id !== "number") return undefined;
   if (m.type === "cancel") return { type: "cancel", id: m.id };
   // The parent is this project's own typed client: a known method name carries that method's params.
@@ -27,6 +28,10 @@ process.on("message", (raw: unknown) => {
   const message = parentMessage(raw);
   if (!message) {
     send({ type: "log", level: "warn", message: `model worker: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}` });
+    return;
+  }
+  if (message.type === "ping") {
+    send({ type: "pong", nonce: message.nonce });
     return;
   }
   if (message.type === "cancel") {
@@ -53,4 +58,5 @@ process.on("message", (raw: unknown) => {
 });
 
 process.on("disconnect", () => process.exit(0));
+startHeartbeat();
 send({ type: "ready" });

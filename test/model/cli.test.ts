@@ -60,6 +60,7 @@ it("an option out of its range is refused with the range, exit code 2, before an
     [["--threads", "-1"], /It must be an integer from 0 to 1024\./],
     [["--context-size", "lots"], /It must be an integer from 0 to 1048576\./],
     [["--gpu", "tpu"], /Allowed choices are auto, cuda, vulkan, metal, cpu\./],
+    [["--gpu-layers", "half"], /'--gpu-layers <n>' argument 'half' is invalid\. GPU layers must be auto, max or a whole number/],
     [["--ask", "sometimes"], /Allowed choices are auto, always, never\./],
   ];
   for (const [option, message] of cases) {

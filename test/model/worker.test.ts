@@ -10,7 +10,7 @@ import { parseAssessment } from "../../src/core/parse.js";
 import { askSchema, assessmentSchema, buildAssessmentMessage, buildCodeRequestMessage, codeResponsePrefix, decisionOptions, decisionPrefix, guidedSystemPrompt } from "../../src/core/prompts.js";
 import { defaultSettings } from "../../src/core/types.js";
 import { WorkerError } from "../../src/llm/protocol.js";
-import { writeCorruptModels, writeTinyModel, type CorruptModels } from "../fixtures/tiny-model.js";
+import { writeCorruptModels, writeFuzzedModels, writeTinyModel, type CorruptModels } from "../fixtures/tiny-model.js";
 import { startWorker, tempDir } from "../helpers/worker.js";
 
 const { worker, model } = startWorker();
@@ -144,24 +144,60 @@ describe("model worker on a tiny GGUF", () => {
     await conversation.close();
   });
 
-  it("each corrupt model file gives a specific error, and the next good load works", async () => {
+  it("each corrupt model file gives a specific error naming the file, the worker stays up, and the next good load works", async () => {
     const cases: [keyof CorruptModels, RegExp][] = [
       ["empty", /is empty/],
-      ["wrongMagic", /not a readable GGUF model file/],
-      ["truncated", /not a readable GGUF|Could not load/],
-      ["missingHeadCount", /missing llama\.attention\.head_count/],
+      ["wrongMagic", /not a readable GGUF model file: it does not start with "GGUF"/],
+      ["truncated", /not a readable GGUF model file: .*the file is truncated/],
+      ["missingHeadCount", /cannot be loaded: it is missing llama\.attention\.head_count/],
+      ["headCountZero", /cannot be loaded: llama\.attention\.head_count is 0/],
+      ["headCountKvZero", /cannot be loaded: llama\.attention\.head_count_kv is 0/],
+      ["blockCountZero", /cannot be loaded: llama\.block_count is 0/],
+      ["feedForwardZero", /cannot be loaded: llama\.feed_forward_length is 0/],
+      ["blockCountMillion", /cannot be loaded: llama\.block_count is 1000000; llama\.cpp runs models of 1 to 512 layers/],
+      ["duplicateTokens", /cannot be loaded: the token "A" appears twice in tokenizer\.ggml\.tokens/],
+      ["negativeEpsilon", /cannot be loaded: llama\.attention\.layer_norm_rms_epsilon is -0\.00001/],
+      ["tokenCountHuge", /not a readable GGUF model file: tokenizer\.ggml\.tokens claims 2305843009213693952 entries/],
+      ["nanWeight", /cannot be loaded: its tensor blk\.0\.attn_norm\.weight holds NaN \(at element 7\)/],
+      ["infWeight", /cannot be loaded: its tensor output_norm\.weight holds Infinity \(at element 3\)/],
+      ["overflowingWeights", /loads, but its first token comes out as NaN: its weights are corrupt, or so large that the computation overflows/],
     ];
+    await load();
+    const starts = worker.starts;
     for (const [name, reason] of cases) {
-      await assert.rejects(model.load({ model: corrupt[name], gpu: false }), (e: unknown) => {
+      await assert.rejects(model.load({ model: corrupt[name], gpu: false, threads: 1, contextSize: 2048 }), (e: unknown) => {
         assert.ok(e instanceof WorkerError, `${name}: ${String(e)}`);
+        assert.equal(e.code, "invalid-model", `${name}: ${e.message}`);
         assert.match(e.message, reason, name);
-        assert.notEqual(e.code, "worker-crashed", `${name} must not crash the worker`);
+        assert.ok(e.message.includes(corrupt[name]), `${name}: the message names the file with its path: ${e.message}`);
         return true;
       });
+      assert.equal(worker.starts, starts, `${name} must not crash the worker`);
     }
-    await assert.rejects(model.load({ model: path.join(dir, "nope.gguf"), gpu: false }), /does not exist/);
+    await assert.rejects(model.load({ model: path.join(dir, "nope.gguf"), gpu: false }), /The model file .*nope\.gguf does not exist/);
     const info = await load();
     assert.equal(info.architecture, "llama");
+    assert.equal(worker.starts, starts);
+  });
+
+  it("damaged headers never crash the worker nor show raw JavaScript errors", async () => {
+    const files = await writeFuzzedModels(path.join(dir, "fuzz"), 45);
+    const starts = worker.starts;
+    let refused = 0;
+    for (const file of files) {
+      try {
+        await model.load({ model: file, gpu: false, threads: 1, contextSize: 512 });
+      } catch (e) {
+        assert.ok(e instanceof WorkerError, String(e));
+        assert.ok(["invalid-model", "load-failed"].includes(e.code), `${path.basename(file)}: ${e.code} ${e.message}`);
+        assert.ok(e.message.includes(path.basename(file)), `the message names the file: ${e.message}`);
+        assert.doesNotMatch(e.message, /The value of|out of range|Cannot read prop|is not a function|undefined|RangeError|TypeError|ERR_[A-Z_]+/, e.message);
+        refused += 1;
+      }
+      assert.equal(worker.starts, starts, `${path.basename(file)} crashed the worker`);
+    }
+    assert.ok(refused >= 30, `${refused} of ${files.length} refused`);
+    assert.equal((await load()).architecture, "llama");
   });
 
   it("downloads a model from a URL with progress; a broken download fails with a reason and the worker recovers", async (t) => {
@@ -213,7 +249,7 @@ describe("model worker on a tiny GGUF", () => {
     await assert.rejects(worker.request("crash", {}), (e: unknown) => {
       assert.ok(e instanceof WorkerError);
       assert.equal(e.code, "worker-crashed");
-      assert.match(e.message, /stopped unexpectedly.*SIGABRT.*restart on the next request/s);
+      assert.match(e.message, /^The model worker stopped unexpectedly: it was ended by SIGABRT \(an abort: a failed check in llama\.cpp or Node\) while crashing on purpose \(the model loaded: .*tiny\.gguf\)\. Its output does not say why\. It will restart on the next request\.$/);
       return true;
     });
     assert.equal(worker.running, false);
@@ -223,16 +259,29 @@ describe("model worker on a tiny GGUF", () => {
     assert.ok(reply.outputTokens > 0);
   });
 
-  it("a model file that aborts llama.cpp itself takes down only the worker", async () => {
-    // Loading a LoRA adapter whose alpha has the wrong GGUF type aborts inside llama.cpp (GGML_ASSERT).
+  it("a model file that aborts llama.cpp is reported with llama.cpp's failed check, the phase and the file", async () => {
+    await load();
+    await assert.rejects(worker.request("crash", { loadUnchecked: corrupt.headCountZero }), (e: unknown) => {
+      assert.ok(e instanceof WorkerError);
+      assert.equal(e.code, "worker-crashed");
+      assert.match(e.message, /ended by SIGABRT .* while loading .*head-count-zero\.gguf without the file checks/);
+      assert.match(e.message, /llama\.cpp reported a failed check: llama-model-loader\.cpp:\d+: GGML_ASSERT\(t_meta\.ne\[dim\] >= 1\) failed\./);
+      return true;
+    });
+    assert.equal((await load()).architecture, "llama");
+  });
+
+  it("a broken LoRA adapter is refused before llama.cpp sees it, naming the adapter; the model still loads", async () => {
     await load();
     const badAdapter = path.join(dir, "bad-adapter.gguf");
     await writeFile(badAdapter, Buffer.from("GGUF\x03\x00\x00\x00" + "\xff".repeat(64), "binary"));
     await assert.rejects(model.load({ model: tiny, gpu: false, threads: 1, contextSize: 2048, lora: [{ filePath: badAdapter }] }), (e: unknown) => {
       assert.ok(e instanceof WorkerError, String(e));
-      assert.ok(["load-failed", "worker-crashed"].includes(e.code), e.code);
+      assert.equal(e.code, "invalid-model");
+      assert.match(e.message, /The LoRA adapter bad-adapter\.gguf is not a readable GGUF file: .*bad-adapter\.gguf\)$/);
       return true;
     });
+    await assert.rejects(model.load({ model: tiny, gpu: false, threads: 1, contextSize: 2048, lora: [{ filePath: tiny }] }), /The LoRA adapter tiny\.gguf cannot be used: it is not a LoRA adapter/);
     const info = await load();
     assert.equal(info.architecture, "llama");
   });

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { physicalCores } from "../../src/llm/cpu.js";
-import { checkModelMetadata } from "../../src/llm/gguf-check.js";
+import { checkModel } from "../../src/llm/gguf-check.js";
+import type { GgufEntry } from "../../src/llm/gguf-reader.js";
 import { gpuChoice, readAnswer } from "../../src/cli/chat.js";
 
 it("physicalCores counts distinct cores, not hyper-threads", () => {
@@ -12,13 +13,17 @@ it("physicalCores counts distinct cores, not hyper-threads", () => {
   assert.ok(physicalCores("no cores listed") >= 1);
 });
 
-it("checkModelMetadata names the keys whose absence would abort llama.cpp", () => {
-  const good = { general: { architecture: "llama" }, llama: { block_count: 2, embedding_length: 64, feed_forward_length: 128, attention: { head_count: 4 } } };
-  assert.equal(checkModelMetadata(good), undefined);
-  assert.equal(checkModelMetadata({ general: { architecture: "llama" }, llama: { block_count: 2, embedding_length: 64, attention: {} } }), "it is missing llama.feed_forward_length, llama.attention.head_count.");
-  assert.equal(checkModelMetadata({ general: {} }), "it has no general.architecture.");
-  assert.match(checkModelMetadata({ general: { architecture: "llama", type: "adapter" } }) ?? "", /adapter/);
-  assert.equal(checkModelMetadata({ general: { architecture: "mamba" } }), undefined);
+it("checkModel names the keys whose absence would abort llama.cpp", () => {
+  const meta = (entries: Record<string, GgufEntry["value"]>) => ({
+    metadata: new Map(Object.entries(entries).map(([k, v]): [string, GgufEntry] => [k, { type: typeof v === "string" ? "string" : "uint32", value: v } as GgufEntry])),
+  });
+  const good = { "general.architecture": "llama", "llama.context_length": 4096, "llama.block_count": 2, "llama.embedding_length": 64, "llama.feed_forward_length": 128, "llama.attention.head_count": 4 };
+  assert.equal(checkModel(meta(good)), undefined);
+  const { "llama.feed_forward_length": _ff, "llama.attention.head_count": _h, ...without } = good;
+  assert.equal(checkModel(meta(without)), "it is missing llama.feed_forward_length, llama.attention.head_count.");
+  assert.match(checkModel(meta({})) ?? "", /no general\.architecture/);
+  assert.match(checkModel(meta({ "general.architecture": "llama", "general.type": "adapter" })) ?? "", /adapter/);
+  assert.equal(checkModel(meta({ "general.architecture": "mamba" })), undefined);
 });
 
 it("the CLI reads answers: a number picks a suggestion, an empty line waives", () => {

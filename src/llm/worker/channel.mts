@@ -1,6 +1,7 @@
 /**
  * The worker's side of the IPC channel: messages to the parent, the context a request handler gets (its id, its
- * cancellation signal, its typed events), and the handler table's type.
+ * cancellation signal, its typed events, its phase), the handler table's type, and the heartbeat the parent's
+ * watchdog listens to.
  */
 import type { ChildMessage, EventOf, Method, ParamsOf, ResultOf } from "../protocol.js";
 
@@ -19,6 +20,8 @@ export interface RequestContext<M extends Method> {
   signal: AbortSignal;
   /** Streams one of the method's events to the caller. */
   emit(event: EventOf<M>): void;
+  /** Says what the request is doing now, in words: a crash report names the phase it died in. */
+  phase(phase: string): void;
 }
 
 export type Handler<M extends Method> = (params: ParamsOf<M>, request: RequestContext<M>) => Promise<ResultOf<M>> | ResultOf<M>;
@@ -27,8 +30,47 @@ export type Handler<M extends Method> = (params: ParamsOf<M>, request: RequestCo
 export type HandlerTable = { [M in Method]: Handler<M> };
 
 export function requestContext<M extends Method>(id: number, signal: AbortSignal): RequestContext<M> {
-  return { id, signal, emit: (event) => send({ type: "event", id, event }) };
+  return {
+    id,
+    signal,
+    emit: (event) => {
+      noteProgress();
+      send({ type: "event", id, event });
+    },
+    phase: (phase) => {
+      noteProgress();
+      send({ type: "phase", id, phase });
+    },
+  };
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Heartbeat: the parent fails a request whose worker is silent (stopped, wedged) or makes no progress (a hung driver).
+
+let progressMarks = 0;
+const progressProbes: (() => number)[] = [];
+
+/** Marks that work moved forward (an event, a phase, bytes read). */
+export function noteProgress(): void {
+  progressMarks += 1;
+}
+
+/** A number that grows while work moves forward (a token meter), read at every heartbeat. */
+export function watchProgress(probe: () => number): void {
+  progressProbes.push(probe);
+}
+
+export function startHeartbeat(everyMs = 1000): void {
+  let last = -1;
+  const timer = setInterval(() => {
+    const now = progressMarks + progressProbes.reduce((sum, probe) => sum + probe(), 0);
+    send({ type: "alive", progressed: now !== last });
+    last = now;
+  }, everyMs);
+  timer.unref();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 
 /**
  * Set when work that cannot be stopped is left running (the downloader's retry loop ignores cancellation while it

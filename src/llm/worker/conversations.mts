@@ -4,6 +4,7 @@
  */
 import { LlamaChatSession, LlamaCompletion, type ChatHistoryItem, type LlamaContextSequence } from "node-llama-cpp";
 import { WorkerError, type ParamsOf, type ResultOf } from "../protocol.js";
+import { watchProgress } from "./channel.mjs";
 import type { LoadedModel, ModelHost } from "./load.mjs";
 
 export interface Conversation {
@@ -39,6 +40,14 @@ export class ConversationPool {
     host.onUnload(() => {
       for (const c of this.conversations.values()) this.dispose(c);
       this.conversations.clear();
+    });
+    // Tokens evaluated on any live sequence are progress for the parent's watchdog.
+    watchProgress(() => {
+      let tokens = 0;
+      for (const c of this.conversations.values()) {
+        if (!c.evicted) tokens += c.sequence.tokenMeter.usedInputTokens + c.sequence.tokenMeter.usedOutputTokens;
+      }
+      return tokens;
     });
   }
 

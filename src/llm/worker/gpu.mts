@@ -1,9 +1,12 @@
 /** GPU and llama.cpp setup: which backend node-llama-cpp runs on, and what the machine has. */
 import { availableParallelism } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import { physicalCores } from "../cpu.js";
+import { findGpuSupport, missingBackendMessage } from "../gpu-support.js";
 import { WorkerError, type Backend, type GpuChoice, type ParamsOf, type ResultOf } from "../protocol.js";
-import { send } from "./channel.mjs";
+import { messageOf, send } from "./channel.mjs";
 
 export function backendOf(l: Llama): Backend {
   return l.gpu === false ? "cpu" : l.gpu;
@@ -33,26 +36,42 @@ export class Backends {
     if (this.llama && this.gpu === gpu) return this.llama;
     if (this.llama && modelLoaded) throw new WorkerError("bad-request", "Unload the model before switching the GPU backend.");
     await this.llama?.dispose();
-    this.llama = await getLlama({
-      gpu,
-      build: "never",
-      logLevel: LlamaLogLevel.warn,
-      logger: (level, message) => {
-        const line = message.trim();
-        if (line === "") return;
-        this.recentLog.push(line);
-        if (this.recentLog.length > 20) this.recentLog.shift();
-        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) send({ type: "log", level: "error", message: line });
-      },
-    });
+    this.llama = undefined;
+    this.gpu = undefined;
+    // node-llama-cpp quietly runs a "metal" request on the CPU elsewhere: asked for Metal means Metal or a reason.
+    if (gpu === "metal" && process.platform !== "darwin") throw this.missing(gpu);
+    try {
+      this.llama = await getLlama({
+        gpu,
+        build: "never",
+        logLevel: LlamaLogLevel.warn,
+        logger: (level, message) => {
+          const line = message.trim();
+          if (line === "") return;
+          this.recentLog.push(line);
+          if (this.recentLog.length > 20) this.recentLog.shift();
+          if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) send({ type: "log", level: "error", message: line });
+        },
+      });
+    } catch (error) {
+      if (gpu !== false && gpu !== "auto") throw this.missing(gpu, error);
+      throw new WorkerError(
+        "load-failed",
+        `llama.cpp's ${gpu === false ? "CPU" : "native"} binary could not be started on this machine (${process.platform}-${process.arch}): ${messageOf(error)}. Reinstalling ClarifyCoder's dependencies usually fixes it.`,
+      );
+    }
     this.gpu = gpu;
     return this.llama;
   }
 
-  /** llama.cpp's last few log lines, as a hint to add to an error. */
-  logHint(): string {
-    const last = this.recentLog.slice(-3).join(" | ");
-    return last ? ` (llama.cpp: ${last})` : "";
+  private missing(gpu: "cuda" | "vulkan" | "metal", error?: unknown): WorkerError {
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    return new WorkerError("load-failed", missingBackendMessage(gpu, findGpuSupport(here), error === undefined ? undefined : messageOf(error)));
+  }
+
+  /** Forgets llama.cpp's earlier log lines, so that a failure is explained by its own. */
+  clearLog(): void {
+    this.recentLog.length = 0;
   }
 
   async hardware(params: ParamsOf<"hardware">, modelLoaded: boolean): Promise<ResultOf<"hardware">> {

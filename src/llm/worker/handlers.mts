@@ -18,13 +18,20 @@ export function createHandlers(): HandlerTable {
     unload: async () => ({ unloaded: await host.unload() }),
     openConversation: (params) => pool.open(params),
     closeConversation: (params) => pool.close(params),
-    probe: (params) => turns.probe(params),
+    probe: (params, request) => turns.probe(params, request),
     chat: (params, request) => turns.chat(params, request),
     complete: (params, request) => turns.complete(params, request),
     usage: (params) => turns.usage(params),
     tokenize: (params) => turns.tokenize(params),
     estimate: (params, request) => estimateModels(backends, params, host.loaded !== undefined, request),
-    crash: () => process.abort(),
+    crash: async (params, request) => {
+      if (params.loadUnchecked) {
+        request.phase(`loading ${params.loadUnchecked} without the file checks`);
+        const l = await backends.ensure(backends.choice ?? false, host.loaded !== undefined);
+        await l.loadModel({ modelPath: params.loadUnchecked }).catch(() => undefined);
+      }
+      process.abort();
+    },
   };
 }
 

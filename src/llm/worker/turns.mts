@@ -1,9 +1,11 @@
 /** Turns on a conversation: chat, raw completion, the ask/proceed probe, and settling the sequence after a reply. */
-import type { Llama, LlamaContextSequence, LlamaGrammar, Token } from "node-llama-cpp";
+import type { ChatHistoryItem, Llama, LlamaContextSequence, LlamaGrammar, Token } from "node-llama-cpp";
 import type { JsonSchema, StopReason } from "../../core/model.js";
 import { WorkerError, type ParamsOf, type ResultOf, type TurnOutput } from "../protocol.js";
+import { ChunkStream } from "../chunk-stream.js";
 import { log, messageOf, type RequestContext } from "./channel.mjs";
 import type { Conversation, ConversationPool } from "./conversations.mjs";
+import { fitsContext, generateReply, templatedContext } from "./generate.mjs";
 import type { Backends } from "./gpu.mjs";
 import type { ModelHost } from "./load.mjs";
 
@@ -34,25 +36,56 @@ export class Turns {
       const session = c.chat;
       if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
       const before = meter(c.sequence);
-      const result = await session.promptWithMeta(params.message, {
-        maxTokens: params.maxTokens,
-        temperature: params.temperature ?? 0,
-        ...(params.seed !== undefined ? { seed: params.seed } : {}),
-        ...(grammar ? { grammar } : {}),
-        ...(params.responsePrefix ? { responsePrefix: params.responsePrefix } : {}),
-        signal: request.signal,
-        stopOnAbortSignal: true,
-        onTextChunk: (text) => request.emit({ kind: "chunk", text }),
-      });
+      const stream = new ChunkStream((text) => request.emit({ kind: "chunk", text }));
+      request.phase("evaluating the prompt and generating");
+      let reply: { text: string; stopReason: StopReason };
+      try {
+        reply =
+          (grammar ? undefined : await this.lean(c, params, request.signal, stream.push)) ??
+          (await session
+            .promptWithMeta(params.message, {
+              maxTokens: params.maxTokens,
+              temperature: params.temperature ?? 0,
+              ...(params.seed !== undefined ? { seed: params.seed } : {}),
+              ...(grammar ? { grammar } : {}),
+              ...(params.responsePrefix ? { responsePrefix: params.responsePrefix } : {}),
+              signal: request.signal,
+              stopOnAbortSignal: true,
+              onTextChunk: stream.push,
+            })
+            .then((result) => ({ text: result.responseText, stopReason: stopReasonOf(result.stopReason) })));
+      } finally {
+        stream.flush();
+      }
       const after = meter(c.sequence);
       c.settling = this.settle(c).catch((error: unknown) => log("warn", `settle: ${messageOf(error)}`));
       return {
-        text: result.responseText,
-        stopReason: stopReasonOf(result.stopReason),
+        ...reply,
         evaluatedInputTokens: after.input - before.input,
         outputTokens: after.output - before.output,
       };
     });
+  }
+
+  /**
+   * A reply without a grammar, through the lean loop (see generate.mts), its history then given to the chat session.
+   * Undefined when the history and the reply would not fit in the context: the session, which can make room, takes it.
+   */
+  private async lean(c: Conversation, params: ParamsOf<"chat">, signal: AbortSignal, onText: (text: string) => void): Promise<{ text: string; stopReason: StopReason } | undefined> {
+    const session = c.chat;
+    const l = this.host.require();
+    if (!session) return undefined;
+    const prefix = params.responsePrefix ?? "";
+    const history: ChatHistoryItem[] = [...session.getChatHistory(), { type: "user", text: params.message }, { type: "model", response: prefix ? [prefix] : [] }];
+    const context = templatedContext({ model: l.model, chatWrapper: session.chatWrapper, history });
+    if (!fitsContext(context.tokens.length, params.maxTokens, l.context.contextSize)) return undefined;
+    const reply = await generateReply(
+      { model: l.model, sequence: c.sequence, chatWrapper: session.chatWrapper, history, responsePrefix: prefix, maxTokens: params.maxTokens, temperature: params.temperature ?? 0, ...(params.seed !== undefined ? { seed: params.seed } : {}), signal, onText },
+      context,
+    );
+    const text = prefix + reply.text;
+    session.setChatHistory([...history.slice(0, -1), { type: "model", response: [text] }]);
+    return { text, stopReason: reply.stopReason };
   }
 
   async complete(params: ParamsOf<"complete">, request: RequestContext<"complete">): Promise<TurnOutput> {
@@ -62,16 +95,20 @@ export class Turns {
       if (!completion) throw new WorkerError("internal", "The conversation has no completion.");
       c.transcript += params.text;
       const before = meter(c.sequence);
-      const result = await completion.generateCompletionWithMeta(c.transcript, {
-        maxTokens: params.maxTokens,
-        temperature: params.temperature ?? 0,
-        ...(params.seed !== undefined ? { seed: params.seed } : {}),
-        ...(grammar ? { grammar } : {}),
-        ...(params.stopStrings && params.stopStrings.length > 0 ? { customStopTriggers: params.stopStrings } : {}),
-        signal: request.signal,
-        stopOnAbortSignal: true,
-        onTextChunk: (text) => request.emit({ kind: "chunk", text }),
-      });
+      const stream = new ChunkStream((text) => request.emit({ kind: "chunk", text }));
+      request.phase("evaluating the prompt and generating");
+      const result = await completion
+        .generateCompletionWithMeta(c.transcript, {
+          maxTokens: params.maxTokens,
+          temperature: params.temperature ?? 0,
+          ...(params.seed !== undefined ? { seed: params.seed } : {}),
+          ...(grammar ? { grammar } : {}),
+          ...(params.stopStrings && params.stopStrings.length > 0 ? { customStopTriggers: params.stopStrings } : {}),
+          signal: request.signal,
+          stopOnAbortSignal: true,
+          onTextChunk: stream.push,
+        })
+        .finally(() => stream.flush());
       c.transcript += result.response;
       const after = meter(c.sequence);
       return {
@@ -87,7 +124,8 @@ export class Turns {
    * The probabilities of each option as the next text after `prefix` at the start of the model's reply to `message`.
    * Evaluated on the conversation's own sequence, so the reply that follows reuses these tokens.
    */
-  probe(params: ParamsOf<"probe">): Promise<ResultOf<"probe">> {
+  probe(params: ParamsOf<"probe">, request: RequestContext<"probe">): Promise<ResultOf<"probe">> {
+    request.phase("evaluating the prompt (the ask-or-proceed probe)");
     return this.pool.with(params.conversationId, "chat", (c) => this.probeOn(c, params));
   }
 
