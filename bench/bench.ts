@@ -94,6 +94,7 @@ class MeteredModel implements ClarifyModel {
         return result;
       },
       complete: (t, o) => c.complete(t, o),
+      setHistory: (exchanges) => c.setHistory(exchanges),
       close: () => c.close(),
     };
   }

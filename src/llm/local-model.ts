@@ -2,7 +2,7 @@
  * LocalModel: a GGUF model in the model worker, seen by the engine as a ClarifyModel. After a worker crash it loads
  * the last good model again on the next conversation, so one bad moment costs one request, not the session.
  */
-import type { ClarifyModel, ModelConversation, OpenConversationOptions, TurnOptions, TurnResult } from "../core/model.js";
+import type { ClarifyModel, Exchange, ModelConversation, OpenConversationOptions, TurnOptions, TurnResult } from "../core/model.js";
 import type { ModelWorker } from "./model-worker.js";
 import type { EventOf, LoadParams, ModelInfo, TurnParams } from "./protocol.js";
 
@@ -26,6 +26,15 @@ export class LocalModel implements ClarifyModel {
     this.loadedWith = { params: { ...params, model: info.path }, workerStart: this.worker.starts };
     this.current = info;
     return info;
+  }
+
+  /** The loaded model's context size in tokens. */
+  get contextSize(): number | undefined {
+    return this.current?.contextSize;
+  }
+
+  async countTokens(text: string): Promise<number> {
+    return (await this.worker.request("tokenize", { text })).count;
   }
 
   async unload(): Promise<void> {
@@ -79,6 +88,10 @@ class WorkerConversation implements ModelConversation {
       ...(options.grammar ? { grammar: options.grammar } : {}),
       ...(options.responsePrefix ? { responsePrefix: options.responsePrefix } : {}),
     };
+  }
+
+  async setHistory(exchanges: readonly Exchange[]): Promise<void> {
+    await this.worker.request("setHistory", { conversationId: this.id, exchanges: exchanges.map((e) => ({ user: e.user, model: e.model })) });
   }
 
   async close(): Promise<void> {

@@ -20,6 +20,7 @@ export function createHandlers(): HandlerTable {
     probe: (params) => turns.probe(params),
     chat: (params, request) => turns.chat(params, request),
     complete: (params, request) => turns.complete(params, request),
+    setHistory: (params) => turns.setHistory(params),
     usage: (params) => turns.usage(params),
     tokenize: (params) => turns.tokenize(params),
     crash: () => process.abort(),
