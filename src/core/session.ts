@@ -100,7 +100,7 @@ export class ClarifySession {
 
   constructor(
     private readonly model: ClarifyModel,
-    private readonly settings: ClarifySettings,
+    private settings: ClarifySettings,
     options: ClarifySessionOptions = {},
   ) {
     this.now = options.now ?? Date.now;
@@ -159,6 +159,14 @@ export class ClarifySession {
   onChunk(listener: (text: string) => void): () => void {
     this.chunkListeners.add(listener);
     return () => this.chunkListeners.delete(listener);
+  }
+
+  /**
+   * Settings for the turns to come: the user may change them between turns. The model style stays the conversation's
+   * own (its history is in that style's format).
+   */
+  useSettings(settings: ClarifySettings): void {
+    this.settings = { ...settings, style: this.settings.style };
   }
 
   /** Questions of any round that are neither answered nor waived. */

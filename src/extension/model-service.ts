@@ -23,6 +23,11 @@ function gpuSetting(value: unknown): GpuChoice {
   return value === "cuda" || value === "vulkan" || value === "metal" ? value : value === "cpu" ? false : "auto";
 }
 
+/** A model named by a URI is downloaded (once) before it loads. */
+export function isDownload(model: string): boolean {
+  return /^(hf:|https?:\/\/)/i.test(model.trim());
+}
+
 export function modelLabel(model: string): string {
   if (model.startsWith("hf:")) return model.split("/").pop() ?? model;
   return model.split(/[\\/]/).pop() ?? model;
@@ -111,10 +116,12 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     if (this.loadedKey === key && this.model.info && this.worker.running) return this.model.info;
     this.loadedKey = key;
     const label = modelLabel(model);
-    this.setStatus({ status: "loading", label, progress: 0 });
+    // A model to download says so at once: the first progress event can be long in coming (a slow or absent network).
+    const downloading = isDownload(model);
+    this.setStatus({ status: "loading", label, ...(downloading ? { downloading: true } : { progress: 0 }) });
     const loading = this.model.load(params, (event) => {
       const progress = event.kind === "download" ? (event.total > 0 ? event.loaded / event.total : 0) : event.progress;
-      this.setStatus({ status: "loading", label: event.kind === "download" ? `${label} (downloading)` : label, progress: Math.min(1, Math.max(0, progress)) });
+      this.setStatus({ status: "loading", label, ...(event.kind === "download" ? { downloading: true } : {}), progress: Math.min(1, Math.max(0, progress)) });
     });
     this.loading = loading;
     try {
@@ -136,6 +143,16 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
   async openConversation(options: OpenConversationOptions): Promise<ModelConversation> {
     await this.ensureLoaded();
     return this.model.openConversation(options);
+  }
+
+  /** The loaded model's context size (requests are fitted into it). */
+  get contextSize(): number | undefined {
+    return this.model.contextSize;
+  }
+
+  async countTokens(text: string): Promise<number> {
+    await this.ensureLoaded();
+    return this.model.countTokens(text);
   }
 
   /** The model picker: a local GGUF file, or a URI to download. Saves the choice in the user's settings. */
@@ -182,11 +199,13 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
         this.statusBar.tooltip = status.label ? "ClarifyCoder: the model loads with the first request. Click to choose another." : "ClarifyCoder: choose a model";
         this.statusBar.backgroundColor = undefined;
         break;
-      case "loading":
-        this.statusBar.text = `$(loading~spin) ${label} ${Math.round((status.progress ?? 0) * 100)}%`;
-        this.statusBar.tooltip = "ClarifyCoder: loading the model";
+      case "loading": {
+        const percent = status.progress !== undefined ? ` ${Math.round(status.progress * 100)}%` : "";
+        this.statusBar.text = status.downloading ? `$(cloud-download) Downloading ${label}…${percent}` : `$(loading~spin) ${label}${percent}`;
+        this.statusBar.tooltip = status.downloading ? "ClarifyCoder: downloading the model (once)" : "ClarifyCoder: loading the model";
         this.statusBar.backgroundColor = undefined;
         break;
+      }
       case "ready":
         this.statusBar.text = `$(check) ${label} · ${status.backend ?? "CPU"}`;
         this.statusBar.tooltip = `ClarifyCoder: ${label} is ready on ${status.backend ?? "CPU"}. Click to choose another model.`;

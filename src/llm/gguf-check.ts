@@ -30,3 +30,14 @@ export function checkModelMetadata(metadata: Record<string, unknown>): string | 
   if (missing.length > 0) return `it is missing ${missing.map((k) => `${architecture}.${k}`).join(", ")}.`;
   return undefined;
 }
+
+/**
+ * Checks a file's first bytes against GGUF's magic. A file that is not GGUF gets its first bytes named in hex: they are
+ * binary, and printed as text they come out as noise ("got \"ѐ�g\"").
+ */
+export function checkMagic(head: Uint8Array): string | undefined {
+  const shown = [...head.subarray(0, 4)].map((b) => `0x${b.toString(16).padStart(2, "0")}`).join(" ");
+  if (head.length < 4) return `it is too short to be a GGUF file (${head.length} byte${head.length === 1 ? "" : "s"}: ${shown}).`;
+  if (head[0] === 0x47 && head[1] === 0x47 && head[2] === 0x55 && head[3] === 0x46) return undefined;
+  return `it is not a GGUF file: a GGUF file starts with the bytes 0x47 0x47 0x55 0x46 ("GGUF"), this one with ${shown}.`;
+}

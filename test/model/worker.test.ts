@@ -147,7 +147,7 @@ describe("model worker on a tiny GGUF", () => {
   it("each corrupt model file gives a specific error, and the next good load works", async () => {
     const cases: [keyof CorruptModels, RegExp][] = [
       ["empty", /is empty/],
-      ["wrongMagic", /not a readable GGUF model file/],
+      ["wrongMagic", /wrong-magic\.gguf cannot be loaded: it is not a GGUF file: .* this one with 0x47 0x47 0x55 0x58\.$/],
       ["truncated", /not a readable GGUF|Could not load/],
       ["missingHeadCount", /missing llama\.attention\.head_count/],
     ];

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { physicalCores } from "../../src/llm/cpu.js";
-import { checkModelMetadata } from "../../src/llm/gguf-check.js";
+import { checkMagic, checkModelMetadata } from "../../src/llm/gguf-check.js";
 import { gpuChoice, readAnswer } from "../../src/cli/chat.js";
 
 it("physicalCores counts distinct cores, not hyper-threads", () => {
@@ -33,4 +33,13 @@ it("the CLI reads answers: a number picks a suggestion, an empty line waives", (
   assert.equal(gpuChoice("cpu"), false);
   assert.equal(gpuChoice("vulkan"), "vulkan");
   assert.throws(() => gpuChoice("tpu"), /--gpu must be/);
+});
+
+it("checkMagic names a file's first bytes in hex, never as text", () => {
+  assert.equal(checkMagic(new TextEncoder().encode("GGUF\x03")), undefined);
+  assert.equal(
+    checkMagic(new Uint8Array([0xd1, 0x90, 0xef, 0x67, 0x00])),
+    'it is not a GGUF file: a GGUF file starts with the bytes 0x47 0x47 0x55 0x46 ("GGUF"), this one with 0xd1 0x90 0xef 0x67.',
+  );
+  assert.equal(checkMagic(new Uint8Array([0x47, 0x47])), "it is too short to be a GGUF file (2 bytes: 0x47 0x47).");
 });

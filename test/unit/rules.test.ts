@@ -11,6 +11,7 @@ import {
   openQuestions,
   openRoundQuestions,
 } from "../../src/core/rules.js";
+import { selectedLines } from "../../src/core/selection.js";
 import type { SessionSnapshot } from "../../src/core/types.js";
 
 function twoRounds(): SessionSnapshot {
@@ -91,4 +92,11 @@ test("the turns of a conversation: the earlier ones, then the current one with t
   const earlier = { ...twoRounds(), state: "done" as const, request: "first" };
   const turns = conversationTurns({ ...s, earlier: [earlier] });
   assert.deepEqual(turns.map((t) => [t.request, t.state]), [["first", "done"], [s.request, "asking"]]);
+});
+
+test("the lines a selection covers: one that ends at column 1 of the next line does not cover it", () => {
+  assert.deepEqual(selectedLines({ line: 3, character: 0 }, { line: 5, character: 0 }), { startLine: 4, endLine: 5 });
+  assert.deepEqual(selectedLines({ line: 3, character: 0 }, { line: 5, character: 2 }), { startLine: 4, endLine: 6 });
+  assert.deepEqual(selectedLines({ line: 3, character: 4 }, { line: 3, character: 9 }), { startLine: 4, endLine: 4 });
+  assert.deepEqual(selectedLines({ line: 3, character: 0 }, { line: 3, character: 0 }), { startLine: 4, endLine: 4 }, "an empty selection is its line");
 });

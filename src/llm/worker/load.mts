@@ -1,8 +1,8 @@
 /** Loading a model: the file's checks, the model and its context, and unloading. */
-import { stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import path from "node:path";
 import { readGgufFileInfo, resolveChatWrapper, type ChatWrapper, type LlamaContext, type LlamaModel } from "node-llama-cpp";
-import { checkModelMetadata } from "../gguf-check.js";
+import { checkMagic, checkModelMetadata } from "../gguf-check.js";
 import { WorkerError, type LoadParams, type ModelInfo } from "../protocol.js";
 import { messageOf, type RequestContext } from "./channel.mjs";
 import { downloadModel } from "./download.mjs";
@@ -14,6 +14,18 @@ export interface LoadedModel {
   /** Resolved once per model: resolving it per conversation costs about a second on some templates. */
   chatWrapper: ChatWrapper;
   info: ModelInfo;
+}
+
+/** A file's first four bytes. */
+async function readHead(file: string): Promise<Uint8Array> {
+  const handle = await open(file, "r");
+  try {
+    const head = new Uint8Array(4);
+    const { bytesRead } = await handle.read(head, 0, 4, 0);
+    return head.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The one loaded model of this worker. */
@@ -66,6 +78,8 @@ export class ModelHost {
       throw new WorkerError("invalid-model", `The model file ${modelPath} does not exist or is not a file.`);
     }
     if (size === 0) throw new WorkerError("invalid-model", `The model file ${modelPath} is empty.`);
+    const magic = checkMagic(await readHead(modelPath));
+    if (magic) throw new WorkerError("invalid-model", `${path.basename(modelPath)} cannot be loaded: ${magic}`);
     let info;
     try {
       info = await readGgufFileInfo(modelPath, { readTensorInfo: false });
