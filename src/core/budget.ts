@@ -11,9 +11,12 @@ export type CountTokens = (text: string) => Promise<number>;
 /** Tokens a chat template wraps around each message (role markers, separators): generous for the common templates. */
 export const tokensPerMessage = 12;
 
-/** Tokens kept free in every turn for the model's replies (an assessment and the code) and the short messages between. */
-export function answerReserve(settings: Pick<ClarifySettings, "maxAssessmentTokens" | "maxCodeTokens">): number {
-  return settings.maxAssessmentTokens + settings.maxCodeTokens + 8 * tokensPerMessage + 128;
+/**
+ * Tokens kept free in every turn for the model's replies (an assessment and the code) and the short messages between;
+ * at most half the context, so that a length limit set above what the model can hold does not leave no room at all.
+ */
+export function answerReserve(settings: Pick<ClarifySettings, "maxAssessmentTokens" | "maxCodeTokens">, contextSize: number): number {
+  return Math.min(settings.maxAssessmentTokens + settings.maxCodeTokens + 8 * tokensPerMessage + 128, Math.floor(contextSize / 2));
 }
 
 /** A request that cannot be sent to the model at all, in plain words (the turn fails with this message). */

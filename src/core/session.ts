@@ -489,7 +489,7 @@ export class ClarifySession {
     const count = (text: string): Promise<number> => this.track(signal, countTokens(text));
     const spoken = [guidedSystemPrompt, ...this.history.flatMap((e) => [e.user, e.model])].join("\n");
     const historyTokens = (await count(spoken)) + tokensPerMessage * (1 + 2 * this.history.length);
-    const available = size - historyTokens - answerReserve(this.settings) - 2 * tokensPerMessage;
+    const available = size - historyTokens - answerReserve(this.settings, size) - 2 * tokensPerMessage;
     const followUp = (this.snap.earlier?.length ?? 0) > 0;
     const bare = buildAssessmentMessage(this.snap.request, {}, this.settings.maxQuestions, { followUp });
     const requestTokens = await count(bare);
