@@ -120,7 +120,8 @@ async function benchOurs(modelPath: string): Promise<{ startMs: number; samples:
     const assessmentMs = performance.now() - t;
     for (const q of session.openQuestions()) session.waiveQuestion(q.id);
     await session.submitAnswers();
-    const code = metered.turns[1];
+    // The last turn is the code (a waived question first gets its choice stated, in a turn of its own).
+    const code = metered.turns.at(-1);
     if (!code || session.state !== "done") throw new Error(`Our run did not finish: ${JSON.stringify(session.snapshot().failure)}`);
     codeMessage = code.message;
     const usage = metered.conversationId ? await worker.request("usage", { conversationId: metered.conversationId }) : undefined;

@@ -128,6 +128,9 @@ export class ClarifySession {
     const session = new ClarifySession(model, settings, { ...options, id: saved.id });
     session.snap = structuredClone(saved);
     if (isBusy(saved.state)) session.snap.state = "cancelled";
+    if (settings.style === "native" && session.snap.answerRequested === true) {
+      session.nativePrompt = buildNativePrompt(session.nativeProblem(), session.snap.context) + nativeCodeAnswerPrefix;
+    }
     if (settings.style === "guided") {
       const rebuilt = rebuildHistory(session.snap, settings);
       session.history = rebuilt.exchanges;
@@ -358,6 +361,8 @@ export class ClarifySession {
 
   /** Clears what the assistant did in the current turn (its request and context stay), and rewinds the model to it. */
   private restartTurn(): void {
+    // The turn's questions go; a new one may reuse their ids, and its answers are new to the model.
+    for (const q of this.snap.questions) this.answersSent.delete(q.id);
     this.snap.questions = [];
     this.snap.rounds = 0;
     this.snap.assumptions = [];
@@ -409,6 +414,8 @@ export class ClarifySession {
       } else {
         this.snap.state = "failed";
         this.snap.failure = { message: error instanceof Error ? error.message : String(error) };
+        // The model failed (its worker may have crashed): the next turn opens a fresh conversation and sets its history.
+        if (!(error instanceof RequestTooLarge) && !(error instanceof SessionRefusal)) void this.closeConversation();
       }
     } finally {
       this.running = undefined;
@@ -421,10 +428,7 @@ export class ClarifySession {
    * still evaluating a long prompt. The call is left to finish in the model; the next one waits for it there.
    */
   private track<T>(signal: AbortSignal, call: Promise<T>): Promise<T> {
-    this.inflight = call.then(
-      () => undefined,
-      () => undefined,
-    );
+    this.inflight = Promise.allSettled([this.inflight, call]);
     if (signal.aborted) return Promise.reject(new TurnStopped());
     return new Promise<T>((resolve, reject) => {
       const stop = (): void => reject(new TurnStopped());
@@ -469,8 +473,7 @@ export class ClarifySession {
     const temperature = options.temperature ?? this.settings.temperature;
     const policy = options.policy ?? this.settings.askPolicy;
     if (this.settings.style === "native") return this.assessNative(policy, temperature, signal);
-    // Opening the conversation loads the model, whose context size the fitting needs.
-    await this.ready(signal);
+    // Fitted first: a request that cannot fit is refused before it takes any of the model's sequences.
     await this.fitTurn(signal);
     const followUp = (this.snap.earlier?.length ?? 0) > 0;
     const message = buildAssessmentMessage(this.snap.request, this.snap.context, this.settings.maxQuestions, { followUp });
@@ -483,16 +486,18 @@ export class ClarifySession {
    * fit fails the turn with a clear message), the editor context with what is left, as `fitContext` chooses.
    */
   private async fitTurn(signal: AbortSignal): Promise<void> {
-    const size = this.model.contextSize;
     const countTokens = this.model.countTokens?.bind(this.model);
-    if (size === undefined || !countTokens) return;
+    if (!countTokens) return;
     const count = (text: string): Promise<number> => this.track(signal, countTokens(text));
+    const followUp = (this.snap.earlier?.length ?? 0) > 0;
+    const bare = buildAssessmentMessage(this.snap.request, {}, this.settings.maxQuestions, { followUp });
+    // Counting loads the model where it is not loaded yet; its context size is known after that.
+    const requestTokens = await count(bare);
+    const size = this.model.contextSize;
+    if (size === undefined) return;
     const spoken = [guidedSystemPrompt, ...this.history.flatMap((e) => [e.user, e.model])].join("\n");
     const historyTokens = (await count(spoken)) + tokensPerMessage * (1 + 2 * this.history.length);
     const available = size - historyTokens - answerReserve(this.settings, size) - 2 * tokensPerMessage;
-    const followUp = (this.snap.earlier?.length ?? 0) > 0;
-    const bare = buildAssessmentMessage(this.snap.request, {}, this.settings.maxQuestions, { followUp });
-    const requestTokens = await count(bare);
     if (requestTokens > available) {
       throw new RequestTooLarge(tooLargeMessage({ requestTokens, available, contextSize: size, historyTokens }));
     }

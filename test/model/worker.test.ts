@@ -123,6 +123,21 @@ describe("model worker on a tiny GGUF", () => {
     for (const x of [a, b, c]) await x.close();
   });
 
+  it("a conversation opened while another's long prompt is evaluated waits for a sequence, not 'No sequences left'", async () => {
+    await model.load({ model: tiny, gpu: false, threads: 1, contextSize: 4096, sequences: 2 });
+    const idle = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+    await idle.chat("Hello", { maxTokens: 2 });
+    const busy = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+    // About 3,000 tokens in this byte-level vocabulary: the context is busy evaluating them for a while.
+    const long = busy.chat("x".repeat(3_000), { maxTokens: 2 });
+    await new Promise((r) => setTimeout(r, 50));
+    const third = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+    const reply = await third.chat("Hello", { maxTokens: 2 });
+    assert.equal(reply.outputTokens, 2);
+    assert.equal((await long).outputTokens, 2);
+    for (const x of [idle, busy, third]) await x.close();
+  });
+
   it("cancel stops a long generation, keeps what was produced, and the worker stays usable", async () => {
     await load();
     const conversation = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });

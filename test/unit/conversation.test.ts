@@ -162,11 +162,27 @@ describe("Regenerate", () => {
     assert.match(JSON.stringify(assessment?.grammar), /"const":"proceed"/);
   });
 
-  it("a failed turn can be tried again", async () => {
-    const { session } = await finishedTurn([{ error: "The model worker stopped unexpectedly" }, proceedReply(), code("x()")]);
+  it("a failed turn can be tried again, in a fresh model conversation that is given the history first", async () => {
+    const { model, session } = await finishedTurn([proceedReply(), code("a()"), { error: "The model worker stopped unexpectedly" }, proceedReply(), code("x()")]);
+    await session.followUp("now add tests");
     assert.equal(session.state, "failed");
     await session.regenerate();
     assert.equal(session.state, "done");
+    assert.equal(model.opened.length, 2, "the model conversation of the failed turn is not trusted again");
+    assert.deepEqual(model.historySets.at(-1), { conversation: 2, exchanges: model.histories[1]?.slice(0, 2) }, "the first turn, set again");
+  });
+
+  it("a regenerated turn's questions are new to the model, even where their ids are the same", async () => {
+    const { model, session } = await finishedTurn([askReply("Which order?"), "a()\n```", askReply("Which order, really?"), "x()\n```"], { maxRounds: 1 }, 0.9);
+    session.answerQuestion("r1q1", "ascending");
+    await session.submitAnswers();
+    assert.equal(session.state, "done");
+    await session.regenerate({ askPolicy: "always" });
+    const [q] = session.snapshot().questions;
+    assert.equal(q?.id, "r1q1");
+    session.answerQuestion("r1q1", "descending");
+    await session.submitAnswers();
+    assert.match(model.calls.at(-1)?.text ?? "", /Answer: descending/);
   });
 
   it("is refused before anything happened, and while a turn runs", async () => {
