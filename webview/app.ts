@@ -110,7 +110,11 @@ export class App {
     this.shownTurns = turns;
     render(appTemplate(this), this.root);
     const conversation = this.root.querySelector<HTMLElement>(".conversation");
-    if (conversation && (atEnd || newTurn)) conversation.scrollTop = conversation.scrollHeight;
+    if (conversation && (atEnd || newTurn)) {
+      conversation.scrollTop = conversation.scrollHeight;
+      // The toolkit's buttons lay themselves out a moment later: follow the end once more then.
+      nextFrame(() => (conversation.scrollTop = conversation.scrollHeight));
+    }
     if (this.session && conversation) this.session.placeFocus(conversation);
     // The focused control went away (e.g. Generate once the code is being written): the composer is home.
     if (hadFocus && focusIsLost()) this.focusComposer();
