@@ -159,7 +159,11 @@ export class SessionController {
     const question = this.snap.questions.find((q) => q.id === questionId);
     if (!question) return;
     this.editing.add(questionId);
-    if (this.draftOf(questionId) === "" && question.answer) uiState.answerDrafts[draftKey(this.sessionId, questionId)] = question.answer;
+    if (this.draftOf(questionId) === "" && question.answer) {
+      uiState.answerDrafts[draftKey(this.sessionId, questionId)] = question.answer;
+      // Saved like any draft (it was saved only when an earlier save happened to be pending).
+      saveUiState();
+    }
     this.focusNext = questionFieldKey(questionId);
     this.changed();
   }
