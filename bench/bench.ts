@@ -138,6 +138,7 @@ class MeteredModel implements ClarifyModel {
         return result;
       },
       complete: (t, o) => c.complete(t, o),
+      setHistory: (exchanges) => c.setHistory(exchanges),
       close: () => c.close(),
     };
   }
@@ -164,8 +165,9 @@ async function runOurs(worker: ModelWorker, local: LocalModel): Promise<Sample &
   const assessmentMs = performance.now() - t;
   for (const q of session.openQuestions()) session.waiveQuestion(q.id);
   await session.submitAnswers();
-  const cpuMicrosPerToken = clock.cpuPerToken(metered.turns[1]?.result.outputTokens ?? 0);
-  const code = metered.turns[1];
+  // The last turn is the code (a waived question first gets its choice stated, in a turn of its own).
+  const code = metered.turns.at(-1);
+  const cpuMicrosPerToken = clock.cpuPerToken(code?.result.outputTokens ?? 0);
   if (!code || session.state !== "done") throw new Error(`Our run did not finish: ${JSON.stringify(session.snapshot().failure)}`);
   const usage = metered.conversationId ? await worker.request("usage", { conversationId: metered.conversationId }) : undefined;
   await session.dispose();

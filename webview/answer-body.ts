@@ -24,6 +24,8 @@ export interface AnswerBodyOptions {
   actionsEnabled: boolean;
   /** What the host said to each block's last action, by block index. */
   feedback: ReadonlyMap<number, { level: "error" | "info"; text: string }>;
+  /** Prefix of the toolbar buttons' focus keys, for an earlier turn's answer (the current turn's have none). */
+  focusPrefix?: string;
 }
 
 class AnswerBodyDirective extends Directive {
@@ -43,7 +45,7 @@ class AnswerBodyDirective extends Directive {
 
   override update(part: ElementPart, [text, options]: [string, AnswerBodyOptions]): unknown {
     const body = part.element as HTMLElement;
-    if (text !== this.renderedText) this.rebuild(body, text);
+    if (text !== this.renderedText) this.rebuild(body, text, options.focusPrefix ?? "");
     for (const button of body.querySelectorAll<HTMLButtonElement>(".code-tool")) button.disabled = !options.actionsEnabled;
     this.showFeedback(body, options.feedback);
     if (options.streaming) this.placeMark(body);
@@ -51,14 +53,14 @@ class AnswerBodyDirective extends Directive {
     return noChange;
   }
 
-  private rebuild(body: HTMLElement, text: string): void {
+  private rebuild(body: HTMLElement, text: string, focusPrefix: string): void {
     const scroller = body.closest<HTMLElement>(".conversation");
     const stick = scroller !== null && scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
     const active = document.activeElement;
     const focusKey = active instanceof HTMLElement && body.contains(active) ? active.dataset.focusKey : undefined;
     setMarkdown(body, text);
     this.renderedText = text;
-    for (const block of body.querySelectorAll<HTMLElement>(".code-block")) addToolbar(block);
+    for (const block of body.querySelectorAll<HTMLElement>(".code-block")) addToolbar(block, focusPrefix);
     if (focusKey !== undefined) focusByKey(body, focusKey);
     if (stick && scroller) scroller.scrollTop = scroller.scrollHeight;
   }
@@ -93,7 +95,7 @@ class AnswerBodyDirective extends Directive {
   }
 }
 
-function addToolbar(block: HTMLElement): void {
+function addToolbar(block: HTMLElement, focusPrefix: string): void {
   const index = Number(block.dataset.blockIndex);
   const header = block.querySelector(".code-header");
   if (!Number.isInteger(index) || !header) return;
@@ -108,7 +110,7 @@ function addToolbar(block: HTMLElement): void {
     button.type = "button";
     button.className = "code-tool";
     button.dataset.action = action;
-    button.dataset.focusKey = `code:${index}:${action}`;
+    button.dataset.focusKey = `${focusPrefix}code:${index}:${action}`;
     button.title = title;
     button.setAttribute("aria-label", `${title}: ${what}`);
     button.textContent = label;

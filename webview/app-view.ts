@@ -1,6 +1,6 @@
 /**
- * The chat view as Lit templates over its controller (app.ts): header (model, history, new chat), the conversation
- * (or the empty state), a live status line, and the composer with its context chips.
+ * The chat view as Lit templates over its controller (app.ts): header (model, history; New chat is in the view's title
+ * bar), the conversation (or the empty state), a live status line, and the composer with its context chips.
  */
 import { html, nothing, type TemplateResult } from "lit";
 import { live } from "lit/directives/live.js";
@@ -24,11 +24,10 @@ export function appTemplate(app: App): TemplateResult {
           @click=${() => app.toggleHistory()}
           >History</vscode-button
         >
-        <vscode-button secondary class="new-chat" @click=${() => void app.ask({ type: "newChat" })}>New chat</vscode-button>
       </div>
     </header>
     ${historyPanel(app)} ${progressBar(app)} ${modelDetail(app)}
-    <div class="notice-area">${noticeTemplate(app)}</div>
+    <div class="notice-area">${noticeTemplate(app)}${modelErrorBanner(app)}</div>
     ${demoNotice(app)}
     <main class="conversation" tabindex="-1">${app.session ? sessionTemplate(app.session) : emptyState(app)}</main>
     <div class="status-line" role="status" aria-live="polite">${statusText(app.state)}</div>
@@ -47,13 +46,27 @@ function modelLabel(state: StateMessage | null): string {
     case "none":
       // A chosen model that is not loaded yet loads with the first request.
       return model.label ? name : "No model selected";
-    case "loading":
-      return model.progress !== undefined ? `Loading ${name}… ${Math.round(model.progress * 100)}%` : `Loading ${name}…`;
+    case "loading": {
+      const verb = model.downloading ? "Downloading" : "Loading";
+      return model.progress !== undefined ? `${verb} ${name}… ${Math.round(model.progress * 100)}%` : `${verb} ${name}…`;
+    }
     case "ready":
       return model.backend ? `${name} · ${model.backend}` : name;
     case "error":
-      return "Model failed to load";
+      return model.label ? `${name}: failed` : "Model failed";
   }
+}
+
+/** With a conversation on screen, a model that failed to load says so there too (not only on a new chat's page). */
+function modelErrorBanner(app: App): TemplateResult | typeof nothing {
+  const model = app.state?.model;
+  if (!app.session || model?.status !== "error") return nothing;
+  return html`<div class="notice notice-error model-error" role="alert">
+    <span class="notice-text">The model could not be loaded: ${model.error ?? "unknown error."}</span>
+    <vscode-button secondary class="pick-model" data-focus-key="banner-pick-model" @click=${() => void app.ask({ type: "pickModel" })}
+      >Choose another model</vscode-button
+    >
+  </div>`;
 }
 
 function modelButton(app: App): TemplateResult {
@@ -139,7 +152,9 @@ function historyItem(app: App, entry: HistoryEntry, current: boolean): TemplateR
       title=${title}
       @click=${() => void app.ask({ type: "openSession", id: entry.id })}
     >
-      <span class="history-title">${title}</span><span class="history-time">${relativeTime(entry.updatedAt)}</span>
+      <span class="history-title">${title}</span><span class="history-time"
+        >${entry.turns !== undefined && entry.turns > 1 ? `${entry.turns} turns · ` : ""}${relativeTime(entry.updatedAt)}</span
+      >
     </button>
     <button
       type="button"
@@ -182,7 +197,7 @@ function emptyState(app: App): TemplateResult {
         ${pick("Choose a model")}`;
       break;
     case "loading":
-      content = html`<h2 class="empty-title">Loading ${model.label ?? "the model"}…</h2>
+      content = html`<h2 class="empty-title">${model.downloading ? "Downloading" : "Loading"} ${model.label ?? "the model"}…</h2>
         <p class="empty-text">You can type your request meanwhile.</p>`;
       break;
     case "error":
@@ -206,21 +221,25 @@ function emptyState(app: App): TemplateResult {
 // ---------------------------------------------------------------------------------------------------------------
 // The composer.
 
+/** A context chip is a toggle: on, it goes with the next request; off, it stays in view, struck through, and does not. */
 function chipItem(app: App, chip: ContextChip): TemplateResult {
   const kind = chip.kind === "selection" ? "Selection" : chip.kind === "file" ? "File" : "Context";
-  return html`<li class="context-chip kind-${chip.kind}" title=${chip.description ?? chip.label}>
-    <span class="chip-kind">${kind}</span><span class="chip-label">${chip.label}</span><button
+  const on = chip.off !== true;
+  const what = chip.description ?? chip.label;
+  return html`<li class="context-chip kind-${chip.kind} ${on ? "on" : "off"}">
+    <button
       type="button"
-      class="icon-button chip-remove"
+      class="chip-toggle"
       data-focus-key="chip:${chip.id}"
-      aria-label="Remove context: ${chip.description ?? chip.label}"
-      title="Remove"
-      @click=${() => {
-        // The chip goes when the host's next state says so; keep the focus in the composer meanwhile.
-        app.focusComposer();
-        void app.ask({ type: "removeContext", chipId: chip.id });
-      }}
-    >✕</button>
+      aria-pressed=${String(on)}
+      aria-label="${kind}: ${what}. ${on ? "Sent with your request" : "Not sent"}"
+      title=${on ? `${what}: sent with your request. Click to leave it out.` : `${what}: left out. Click to send it with your request.`}
+      @click=${() => void app.ask(on ? { type: "removeContext", chipId: chip.id } : { type: "includeContext", chipId: chip.id })}
+    >
+      <span class="chip-state" aria-hidden="true">${on ? "✓" : "○"}</span><span class="chip-kind">${kind}</span><span class="chip-label"
+        >${chip.label}</span
+      >
+    </button>
   </li>`;
 }
 
@@ -231,8 +250,10 @@ function composer(app: App): TemplateResult {
   const session = app.session?.snapshot;
   const placeholder =
     session && session.state === "asking" && openRoundQuestions(session).length > 0
-      ? "Answer the questions above, or describe something new"
-      : "Describe the code you want";
+      ? "Answer the questions above, or say what to do instead"
+      : session && session.state !== "idle"
+        ? "Ask a follow-up (New chat starts over)"
+        : "Describe the code you want";
   const onKeydown = (event: KeyboardEvent): void => {
     if (event.key === "Enter" && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey && !event.isComposing) {
       event.preventDefault();
@@ -244,7 +265,7 @@ function composer(app: App): TemplateResult {
   };
   const feedback = app.sendFeedback;
   return html`<footer class="composer">
-    <ul class="context-chips" aria-label="Context sent with your next request" ?hidden=${chips.length === 0}>
+    <ul class="context-chips" aria-label="Context for your next request" ?hidden=${chips.length === 0}>
       ${repeat(
         chips,
         (chip) => chip.id,
@@ -293,7 +314,8 @@ export function statusText(state: StateMessage | null): string {
       return "Writing code…";
     case "done": {
       const blocks = session.codeBlocks.length;
-      return blocks === 0 ? "Done." : blocks === 1 ? "Done: 1 code block." : `Done: ${blocks} code blocks.`;
+      const done = blocks === 0 ? "Done." : blocks === 1 ? "Done: 1 code block." : `Done: ${blocks} code blocks.`;
+      return session.hitLimit ? `${done} It stopped at the length limit: Continue writes the rest.` : done;
     }
     case "cancelled":
       return "Stopped.";

@@ -37,6 +37,8 @@ export class App {
   sendPending = false;
   private noticeTimer: ReturnType<typeof setTimeout> | undefined;
   private framePending = false;
+  /** The conversation and turn on screen at the last render (a new one scrolls into view). */
+  private shownTurns: string | null = null;
 
   constructor(private readonly root: HTMLElement) {
     window.addEventListener("message", (event: MessageEvent<unknown>) => this.receive(event.data));
@@ -100,8 +102,19 @@ export class App {
   /** Renders now (a new state: the focus is placed against what is on screen). */
   renderNow(): void {
     const hadFocus = this.root.contains(document.activeElement);
+    // The conversation follows its end while the user is there, and shows a new turn (a follow-up) when one starts.
+    const scroller = this.root.querySelector<HTMLElement>(".conversation");
+    const atEnd = scroller === null || scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+    const turns = this.session ? `${this.session.sessionId}#${this.session.snapshot.earlier?.length ?? 0}` : null;
+    const newTurn = turns !== null && turns !== this.shownTurns;
+    this.shownTurns = turns;
     render(appTemplate(this), this.root);
     const conversation = this.root.querySelector<HTMLElement>(".conversation");
+    if (conversation && (atEnd || newTurn)) {
+      conversation.scrollTop = conversation.scrollHeight;
+      // The toolkit's buttons lay themselves out a moment later: follow the end once more then.
+      nextFrame(() => (conversation.scrollTop = conversation.scrollHeight));
+    }
     if (this.session && conversation) this.session.placeFocus(conversation);
     // The focused control went away (e.g. Generate once the code is being written): the composer is home.
     if (hadFocus && focusIsLost()) this.focusComposer();

@@ -5,8 +5,8 @@
  * until the host says so: an answer's text stays in its field until the host accepted it, and a refusal is shown
  * at the control that sent the request.
  */
-import { isSettled, openRoundQuestions } from "../src/core/rules.js";
-import type { SessionSnapshot } from "../src/core/types.js";
+import { isBusy, isSettled, openRoundQuestions } from "../src/core/rules.js";
+import type { AskPolicy, SessionSnapshot } from "../src/core/types.js";
 import type { CodeAction, Intent } from "../src/core/webview-protocol.js";
 import { focusByKey, focusIsLost } from "./dom.js";
 import { request, saveUiState, uiState, type Outcome } from "./host.js";
@@ -23,7 +23,11 @@ export const controlKey = {
   question: (questionId: string) => `question:${questionId}`,
   generate: "generate",
   assumption: (index: number) => `assumption:${index}`,
-  code: (blockIndex: number) => `code:${blockIndex}`,
+  /** A code block of the current turn, or of earlier turn `turn`. */
+  code: (blockIndex: number, turn?: number) => (turn === undefined ? `code:${blockIndex}` : `code:t${turn}:${blockIndex}`),
+  /** The current turn's actions: Regenerate (and its variants), Continue, the edited request. */
+  turnActions: "turn-actions",
+  editRequest: "edit-request",
 } as const;
 
 /** The focus target of a question: its answer field. */
@@ -48,6 +52,10 @@ export class SessionController {
   readonly feedback = new Map<string, Feedback>();
   /** The assumption being corrected, with its draft. */
   editingAssumption: { index: number; draft: string } | null = null;
+  /** The current turn's request being edited, with its draft. */
+  editingRequest: { draft: string } | null = null;
+  /** The Regenerate menu (ask me first / don't ask) is open. */
+  regenerateMenuOpen = false;
   /** After an answer or waive, where the focus goes when the state comes back. */
   private focusAfterQuestion: string | null = null;
   /** A focus key to move to after the next render (a refused answer goes back to its field). */
@@ -71,8 +79,13 @@ export class SessionController {
   }
 
   update(snapshot: SessionSnapshot): void {
+    const nextTurn = (snapshot.earlier?.length ?? 0) !== (this.snap.earlier?.length ?? 0);
     this.snap = snapshot;
     if (this.editingAssumption && this.editingAssumption.index >= snapshot.assumptions.length) this.editingAssumption = null;
+    if (isBusy(snapshot.state) || nextTurn) {
+      this.regenerateMenuOpen = false;
+      if (nextTurn) this.editingRequest = null;
+    }
   }
 
   /** Streamed text for this session. */
@@ -146,7 +159,11 @@ export class SessionController {
     const question = this.snap.questions.find((q) => q.id === questionId);
     if (!question) return;
     this.editing.add(questionId);
-    if (this.draftOf(questionId) === "" && question.answer) uiState.answerDrafts[draftKey(this.sessionId, questionId)] = question.answer;
+    if (this.draftOf(questionId) === "" && question.answer) {
+      uiState.answerDrafts[draftKey(this.sessionId, questionId)] = question.answer;
+      // Saved like any draft (it was saved only when an earlier save happened to be pending).
+      saveUiState();
+    }
     this.focusNext = questionFieldKey(questionId);
     this.changed();
   }
@@ -185,10 +202,62 @@ export class SessionController {
   }
 
   // ------------------------------------------------------------------------------------------------------------
+  // The current turn: edit its request, regenerate it, continue its answer.
+
+  startEditingRequest(): void {
+    this.editingRequest = { draft: this.snap.request };
+    this.feedback.delete(controlKey.editRequest);
+    this.focusNext = "request-field";
+    this.changed();
+  }
+
+  cancelEditingRequest(): void {
+    this.editingRequest = null;
+    this.focusNext = "request-edit";
+    this.changed();
+  }
+
+  /** Sends the edited request; the editor closes once the host took it, and stays (with the reason) if refused. */
+  async sendEditedRequest(): Promise<void> {
+    const text = this.editingRequest?.draft.trim() ?? "";
+    if (text === "") return;
+    if (text === this.snap.request.trim()) return this.cancelEditingRequest();
+    const outcome = await this.send(controlKey.editRequest, { type: "editRequest", sessionId: this.sessionId, text });
+    if (outcome?.ok) this.editingRequest = null;
+    this.changed();
+  }
+
+  toggleRegenerateMenu(): void {
+    this.regenerateMenuOpen = !this.regenerateMenuOpen;
+    this.focusNext = this.regenerateMenuOpen ? "regenerate-ask" : "regenerate-more";
+    this.changed();
+  }
+
+  regenerate(askPolicy?: AskPolicy): void {
+    this.regenerateMenuOpen = false;
+    const intent: Intent = askPolicy ? { type: "regenerate", sessionId: this.sessionId, askPolicy } : { type: "regenerate", sessionId: this.sessionId };
+    void this.send(controlKey.turnActions, intent).then(() => this.changed());
+  }
+
+  continueAnswer(): void {
+    void this.send(controlKey.turnActions, { type: "continue", sessionId: this.sessionId }).then(() => this.changed());
+  }
+
+  /** The model picker, offered where a turn failed. */
+  pickModel(): void {
+    void this.send(controlKey.turnActions, { type: "pickModel" }).then(() => this.changed());
+  }
+
+  // ------------------------------------------------------------------------------------------------------------
   // The answer.
 
-  codeAction(blockIndex: number, action: CodeAction): void {
-    void this.send(controlKey.code(blockIndex), { type: "codeAction", sessionId: this.sessionId, blockIndex, action }).then(() => this.changed());
+  /** An action on code block `blockIndex` of the current turn's answer, or of earlier turn `turn`'s. */
+  codeAction(blockIndex: number, action: CodeAction, turn?: number): void {
+    const intent: Intent =
+      turn === undefined
+        ? { type: "codeAction", sessionId: this.sessionId, blockIndex, action }
+        : { type: "codeAction", sessionId: this.sessionId, blockIndex, action, turn };
+    void this.send(controlKey.code(blockIndex, turn), intent).then(() => this.changed());
   }
 
   openLink(url: string): void {

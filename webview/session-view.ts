@@ -1,14 +1,15 @@
 /**
- * One conversation on screen, as Lit templates over its controller (session-controller.ts): the request, the rounds
- * of questions (an inline form for the open round), the assumptions, the streamed answer with a toolbar per code
- * block, and a failure. Lit keeps each question's elements by its id (`repeat`), so typing in one answer field
+ * One conversation on screen, turn after turn, as Lit templates over its controller (session-controller.ts): each
+ * turn's request, its rounds of questions (an inline form for the open round of the current turn), its assumptions,
+ * the streamed answer with a toolbar per code block, a failure; and for the current turn, Edit, Continue and
+ * Regenerate. Lit keeps each question's elements by its id (`repeat`), so typing in one answer field
  * survives a state for another; every button calls the controller, which asks the host.
  */
 import { html, nothing, type TemplateResult } from "lit";
 import { live } from "lit/directives/live.js";
 import { repeat } from "lit/directives/repeat.js";
-import { isBusy, isSettled, openRoundQuestions } from "../src/core/rules.js";
-import type { Question } from "../src/core/types.js";
+import { canContinue, canRegenerate, conversationTurns, isBusy, isSettled, openRoundQuestions } from "../src/core/rules.js";
+import type { Question, SessionState, Turn } from "../src/core/types.js";
 import { answerBody, codeActions } from "./answer-body.js";
 import { controlKey, questionFieldKey, type Feedback, type SessionController } from "./session-controller.js";
 
@@ -23,46 +24,157 @@ function feedbackLine(feedback: Feedback | undefined, className: string): Templa
   return html`<p class="${className} feedback-${feedback.level}" role=${feedback.level === "error" ? "alert" : "status"}>${feedback.text}</p>`;
 }
 
+/** Where a turn sits in the conversation: its index, and whether it is the current one (the one the user can act on). */
+interface TurnPlace {
+  index: number;
+  current: boolean;
+}
+
+type ShownTurn = Turn & { state: SessionState };
+
 export function sessionTemplate(c: SessionController): TemplateResult {
-  const session = c.snapshot;
-  const rounds = [...new Set(session.questions.map((q) => q.round))].sort((a, b) => a - b);
-  const openRound = openRoundQuestions(session)[0]?.round;
+  const turns = conversationTurns(c.snapshot);
   return html`<article class="session" aria-label="Conversation">
-    ${requestTemplate(c)}
+    ${repeat(
+      turns,
+      (_turn, index) => index,
+      (turn, index) => turnTemplate(c, turn, { index, current: index === turns.length - 1 }),
+    )}
+  </article>`;
+}
+
+/** One turn: the request, its rounds of questions, its assumptions, the answer, and how it ended. */
+function turnTemplate(c: SessionController, turn: ShownTurn, place: TurnPlace): TemplateResult {
+  const rounds = [...new Set(turn.questions.map((q) => q.round))].sort((a, b) => a - b);
+  const openRound = place.current ? openRoundQuestions(c.snapshot)[0]?.round : undefined;
+  return html`<section class="turn-group ${place.current ? "current" : "past"}" aria-label=${`Turn ${place.index + 1}`} data-turn=${place.index}>
+    ${requestTemplate(c, turn, place)}
     <div class="rounds">
       ${repeat(
         rounds,
         (round) => round,
-        (round) => roundTemplate(c, round, session.questions.filter((q) => q.round === round), round === openRound, rounds.length > 1),
+        (round) => roundTemplate(c, round, turn.questions.filter((q) => q.round === round), round === openRound, rounds.length > 1, place),
       )}
     </div>
-    ${assumptionsTemplate(c)} ${stateNote(c)} ${answerTemplate(c)} ${failureTemplate(c)}
-  </article>`;
+    ${assumptionsTemplate(c, turn, place)} ${stateNote(turn, place)} ${answerTemplate(c, turn, place)} ${failureTemplate(c, turn, place)}
+    ${place.current ? turnActions(c) : nothing}
+  </section>`;
 }
 
-function requestTemplate(c: SessionController): TemplateResult {
-  const { request, context } = c.snapshot;
+function requestTemplate(c: SessionController, turn: ShownTurn, place: TurnPlace): TemplateResult {
+  const { request, context } = turn;
   const where: string[] = [];
   if (context.fileName) where.push(baseName(context.fileName));
   if (context.selection) {
     const { startLine, endLine } = context.selection;
     where.push(startLine === endLine ? `line ${startLine}` : `lines ${startLine}–${endLine}`);
   }
-  return html`<section class="turn turn-user" aria-labelledby="request-heading">
-    <h2 class="turn-label" id="request-heading">You</h2>
-    <p class="request-text">${request}</p>
+  const heading = `request-heading-${place.index}`;
+  const editing = place.current && c.editingRequest !== null;
+  const editable = place.current && canRegenerate(c.snapshot);
+  return html`<section class="turn turn-user" aria-labelledby=${heading}>
+    <h2 class="turn-label" id=${heading}>You</h2>
+    ${editing
+      ? requestEditor(c)
+      : html`<p class="request-text">${request}</p>
+          ${editable
+            ? html`<button
+                type="button"
+                class="link-button request-edit"
+                data-focus-key="request-edit"
+                aria-label="Edit this request and send it again"
+                @click=${() => c.startEditingRequest()}
+              >Edit</button>`
+            : nothing}`}
     ${where.length > 0 ? html`<p class="request-context" title=${context.fileName ?? ""}>${where.join(" · ")}</p>` : nothing}
+    ${turn.contextNote !== undefined ? html`<p class="context-note" role="note">${turn.contextNote}</p>` : nothing}
   </section>`;
+}
+
+function requestEditor(c: SessionController): TemplateResult {
+  const editing = c.editingRequest;
+  return html`<div class="request-editor" aria-busy=${c.pending.has(controlKey.editRequest) ? "true" : "false"}>
+    <vscode-textarea
+      class="request-field"
+      rows="3"
+      resize="none"
+      data-focus-key="request-field"
+      .label=${"Edit the request"}
+      .value=${live(editing?.draft ?? "")}
+      @input=${(event: Event) => {
+        if (editing) editing.draft = valueOf(event);
+      }}
+      @keydown=${(event: KeyboardEvent) => {
+        if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+          event.preventDefault();
+          void c.sendEditedRequest();
+        } else if (event.key === "Escape") {
+          event.preventDefault();
+          c.cancelEditingRequest();
+        }
+      }}
+    ></vscode-textarea>
+    <div class="button-row">
+      <vscode-button class="request-send" data-focus-key="request-send" @click=${() => void c.sendEditedRequest()}>Send</vscode-button>
+      <vscode-button secondary class="request-cancel" data-focus-key="request-cancel" @click=${() => c.cancelEditingRequest()}>Cancel</vscode-button>
+    </div>
+    ${feedbackLine(c.feedback.get(controlKey.editRequest), "request-feedback")}
+  </div>`;
+}
+
+/** What the user can do with the current turn once it has run: continue a stopped answer, or run it again. */
+function turnActions(c: SessionController): TemplateResult | typeof nothing {
+  const session = c.snapshot;
+  if (!canRegenerate(session) || session.state === "asking") return nothing;
+  const more = c.regenerateMenuOpen;
+  return html`<div class="turn-actions" role="group" aria-label="This answer" aria-busy=${c.pending.has(controlKey.turnActions) ? "true" : "false"}>
+    ${canContinue(session)
+      ? html`<vscode-button class="continue" data-focus-key="continue" title="Write the rest of the answer" @click=${() => c.continueAnswer()}
+          >Continue</vscode-button
+        >`
+      : nothing}
+    <vscode-button
+      secondary
+      class="regenerate"
+      data-focus-key="regenerate"
+      title="Write this answer again"
+      @click=${() => c.regenerate()}
+      >${session.state === "failed" ? "Try again" : "Regenerate"}</vscode-button
+    >
+    <button
+      type="button"
+      class="icon-button regenerate-more"
+      data-focus-key="regenerate-more"
+      aria-expanded=${String(more)}
+      aria-controls="regenerate-menu"
+      aria-label="More ways to regenerate"
+      title="Regenerate asking questions first, or without questions"
+      @click=${() => c.toggleRegenerateMenu()}
+    >⋯</button>
+    ${session.state === "failed"
+      ? html`<vscode-button secondary class="pick-model" data-focus-key="failure-pick-model" @click=${() => c.pickModel()}>Choose another model</vscode-button>`
+      : nothing}
+    <div class="regenerate-menu" id="regenerate-menu" role="group" aria-label="Regenerate" ?hidden=${!more}>
+      <button type="button" class="link-button regenerate-ask" data-focus-key="regenerate-ask" @click=${() => c.regenerate("always")}>
+        Regenerate, asking me questions first
+      </button>
+      <button type="button" class="link-button regenerate-no-ask" data-focus-key="regenerate-no-ask" @click=${() => c.regenerate("never")}>
+        Regenerate without questions
+      </button>
+    </div>
+    ${feedbackLine(c.feedback.get(controlKey.turnActions), "turn-feedback")}
+  </div>`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // Questions.
 
-function roundTemplate(c: SessionController, round: number, questions: Question[], open: boolean, several: boolean): TemplateResult {
+function roundTemplate(c: SessionController, round: number, questions: Question[], open: boolean, several: boolean, place: TurnPlace): TemplateResult {
   const what = questions.length === 1 ? "1 question" : `${questions.length} questions`;
   const title = several ? `Round ${round}: ${what}` : open ? `Before I write code: ${what}` : "Questions";
-  return html`<section class="round ${open ? "open" : ""}" aria-labelledby="round-${round}">
-    <h2 class="round-title" id="round-${round}">${title}</h2>
+  const id = place.current ? `round-${round}` : `round-t${place.index}-${round}`;
+  return html`<section class="round ${open ? "open" : ""}" aria-labelledby=${id}>
+    <h2 class="round-title" id=${id}>${title}</h2>
     <ol class="questions">
       ${repeat(
         questions,
@@ -122,6 +234,7 @@ function givenTemplate(c: SessionController, q: Question, open: boolean): Templa
           @click=${() => c.reopen(q.id)}
         >Change</button>`
     : nothing;
+  if (q.waived && q.assumed !== undefined) return html`<p class="given"><span class="given-label">You decide:</span> I assumed ${q.assumed}.${change}</p>`;
   if (q.waived) return html`<p class="given"><span class="given-label">You decide:</span> the assistant chooses and says so.${change}</p>`;
   if (q.answer !== undefined && q.answer !== "") return html`<p class="given"><span class="given-label">Answer:</span> ${q.answer}${change}</p>`;
   return html`<p class="given"><span class="given-label">Not answered.</span>${change}</p>`;
@@ -173,9 +286,9 @@ function questionForm(c: SessionController, q: Question, editing: boolean): Temp
 // ---------------------------------------------------------------------------------------------------------------
 // Assumptions.
 
-function assumptionsTemplate(c: SessionController): TemplateResult {
-  const { assumptions, state } = c.snapshot;
-  const editable = !isBusy(state);
+function assumptionsTemplate(c: SessionController, turn: ShownTurn, place: TurnPlace): TemplateResult {
+  const { assumptions, state } = turn;
+  const editable = place.current && !isBusy(state);
   return html`<details class="assumptions" ?hidden=${assumptions.length === 0}>
     <summary class="assumptions-summary">${assumptions.length === 1 ? "1 assumption" : `${assumptions.length} assumptions`}</summary>
     <ol class="assumptions-list">
@@ -234,18 +347,22 @@ function assumptionEditor(c: SessionController, index: number): TemplateResult {
 // ---------------------------------------------------------------------------------------------------------------
 // State note, the answer, the failure.
 
-function stateNote(c: SessionController): TemplateResult | typeof nothing {
-  const { state, answer } = c.snapshot;
+function stateNote(turn: ShownTurn, place: TurnPlace): TemplateResult | typeof nothing {
+  const { state, answer, questions } = turn;
   if (state !== "cancelled") return nothing;
+  if (!place.current && answer === "" && questions.some((q) => !isSettled(q))) {
+    return html`<p class="state-note">Not answered: the conversation went on.</p>`;
+  }
   return html`<p class="state-note">${answer === "" ? "Stopped before any code was written." : "Stopped. This is what was produced:"}</p>`;
 }
 
-function answerTemplate(c: SessionController): TemplateResult {
-  const { state, answer, codeBlocks } = c.snapshot;
-  const streaming = state === "generating";
+function answerTemplate(c: SessionController, turn: ShownTurn, place: TurnPlace): TemplateResult {
+  const { state, answer, codeBlocks } = turn;
+  const streaming = place.current && state === "generating";
+  const turnIndex = place.current ? undefined : place.index;
   const feedback = new Map<number, Feedback>();
   codeBlocks.forEach((_, index) => {
-    const said = c.feedback.get(controlKey.code(index));
+    const said = c.feedback.get(controlKey.code(index, turnIndex));
     if (said) feedback.set(index, said);
   });
   const onClick = (event: MouseEvent): void => {
@@ -254,7 +371,7 @@ function answerTemplate(c: SessionController): TemplateResult {
     if (tool) {
       const blockIndex = Number(tool.closest<HTMLElement>(".code-block")?.dataset.blockIndex);
       const action = codeActions.find((a) => a.action === tool.dataset.action)?.action;
-      if (!tool.disabled && action && Number.isInteger(blockIndex)) c.codeAction(blockIndex, action);
+      if (!tool.disabled && action && Number.isInteger(blockIndex)) c.codeAction(blockIndex, action, turnIndex);
       return;
     }
     const link = target?.closest<HTMLElement>(".md-link");
@@ -270,33 +387,42 @@ function answerTemplate(c: SessionController): TemplateResult {
       c.openLink(target.dataset.href ?? "");
     }
   };
+  const heading = `answer-heading-${place.index}`;
+  const limit = turn.hitLimit === true && !streaming;
   return html`<section
     class="turn turn-assistant answer ${streaming ? "streaming" : ""}"
-    aria-labelledby="answer-heading"
+    aria-labelledby=${heading}
     aria-busy=${streaming ? "true" : "false"}
     ?hidden=${answer === "" && !streaming}
   >
-    <h2 class="turn-label" id="answer-heading">ClarifyCoder</h2>
+    <h2 class="turn-label" id=${heading}>ClarifyCoder</h2>
     <div
       class="markdown"
       @click=${onClick}
       @keydown=${onKeydown}
-      ${answerBody(answer, { streaming, actionsEnabled: !isBusy(state), feedback })}
+      ${answerBody(answer, {
+        streaming,
+        actionsEnabled: !isBusy(c.snapshot.state),
+        feedback,
+        ...(turnIndex !== undefined ? { focusPrefix: `t${turnIndex}:` } : {}),
+      })}
     ></div>
+    ${limit ? html`<p class="state-note limit-note">The answer stopped at the length limit.${place.current ? " Continue writes the rest." : ""}</p>` : nothing}
   </section>`;
 }
 
-function failureTemplate(c: SessionController): TemplateResult | typeof nothing {
-  const { failure, state } = c.snapshot;
+function failureTemplate(c: SessionController, turn: ShownTurn, place: TurnPlace): TemplateResult | typeof nothing {
+  const { failure, state } = turn;
   if (state !== "failed" || failure === undefined) return nothing;
   const raw = failure.raw !== undefined && failure.raw !== "" ? failure.raw : undefined;
-  return html`<div class="failure" role="alert">
+  const rawId = `failure-raw-${place.index}`;
+  return html`<div class="failure" role=${place.current ? "alert" : nothing}>
     <h2 class="failure-title">Something went wrong</h2>
     <p class="failure-message">${failure.message}</p>
     ${raw !== undefined
       ? html`<div class="failure-raw">
-          <h3 class="failure-raw-label" id="failure-raw">What the model wrote</h3>
-          <pre class="raw" aria-labelledby="failure-raw" tabindex="0">${raw}</pre>
+          <h3 class="failure-raw-label" id=${rawId}>What the model wrote</h3>
+          <pre class="raw" aria-labelledby=${rawId} tabindex="0">${raw}</pre>
         </div>`
       : nothing}
   </div>`;

@@ -18,7 +18,7 @@ exitWithUsageCode(program);
 
 program
   .command("chat")
-  .description("Ask for code; answer the assistant's clarifying questions; get the code streamed back.")
+  .description("Ask for code; answer the assistant's clarifying questions; get the code streamed back. It stays open for follow-ups (/help lists the commands).")
   .argument("[request...]", "what to write (asked interactively when left out)")
   .requiredOption("-m, --model <id|file|uri>", "a catalog id (see clarifycoder models), a .gguf file, or a URI such as hf:user/repo/file.gguf", process.env.CLARIFYCODER_MODEL)
   .option("-f, --file <path>", "a source file to send as context")
@@ -37,8 +37,9 @@ program
   .option("--models-dir <dir>", "where downloaded models are kept")
   .option("--json", "machine-readable events, one JSON object per line; answers are read one per line from stdin")
   .action(async (words: string[], options: Omit<ChatOptions, "request">) => {
+    // An argument given empty ("") is an empty request, refused at once; no argument reads it from stdin.
     const request = words.length > 0 ? words.join(" ") : undefined;
-    process.exitCode = await runChat({ ...options, ...(request ? { request } : {}) });
+    process.exitCode = await runChat({ ...options, ...(request !== undefined ? { request } : {}) });
   });
 
 program

@@ -30,6 +30,12 @@ export interface TurnOptions {
   signal?: AbortSignal;
 }
 
+/** One exchange of a chat: a user message and the model's reply to it. */
+export interface Exchange {
+  user: string;
+  model: string;
+}
+
 /** One conversation's state inside the model: it keeps its evaluated tokens between turns. */
 export interface ModelConversation {
   /**
@@ -41,6 +47,11 @@ export interface ModelConversation {
   chat(message: string, options: TurnOptions): Promise<TurnResult>;
   /** Raw mode (no chat template): append text to the transcript and generate its continuation. */
   complete(text: string, options: TurnOptions & { stopStrings?: string[] }): Promise<TurnResult>;
+  /**
+   * Chat mode: replaces the history after the system prompt with these exchanges (to rewind a turn, or to rebuild a
+   * reopened conversation). The model keeps the evaluated tokens the new history starts with.
+   */
+  setHistory(exchanges: readonly Exchange[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -52,4 +63,11 @@ export interface OpenConversationOptions {
 
 export interface ClarifyModel {
   openConversation(options: OpenConversationOptions): Promise<ModelConversation>;
+  /**
+   * The loaded model's context size in tokens, where it is known (after the first conversation opened): every
+   * request is fitted into it with room for the answer.
+   */
+  readonly contextSize?: number | undefined;
+  /** Counts the tokens of a text in the loaded model's vocabulary (with `contextSize`, for fitting requests). */
+  countTokens?(text: string): Promise<number>;
 }

@@ -2,7 +2,7 @@
 import MarkdownIt from "markdown-it";
 import { z } from "zod";
 import type { CodeBlock } from "./types.js";
-import { nativeCodeAnswerPrefix, nativeQuestionsAnswerPrefix } from "./prompts.js";
+import { nativeCodeAnswerPrefix, nativeQuestionsAnswerPrefix, type AssessmentLengths } from "./prompts.js";
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -21,8 +21,60 @@ export type Assessment =
   | { decision: "ask"; questions: { text: string; suggestions: string[] }[] }
   | { decision: "proceed"; assumptions: string[] };
 
+const listMarker = /^\s*(?:\d+[.)]|[-*•]|Q\d*[:.)])\s+/i;
+
+/** Text without a leading list marker ("1. ", "2) ", "- ", "Q3: "): small models number what they list. */
+export function withoutListMarker(text: string): string {
+  return text.replace(listMarker, "").trim();
+}
+
+/**
+ * What two questions (or assumptions) are compared by: the words, without numbering, punctuation, case or spacing.
+ * "1. The log line is in JSON format." and "2) the log line is in JSON format" are the same.
+ */
+export function comparisonKey(text: string): string {
+  return withoutListMarker(text)
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, " ")
+    .trim();
+}
+
+/** Small words a sentence does not end on: a text cut after one of them is cut back further. */
+const danglingWords = new Set(
+  "a an the and or but nor of to in on at for with by from as that which who whom whose is are was were be been being it its this these those than then if so such into onto via per".split(" "),
+);
+
+/**
+ * A text the grammar cut at its length cap ends cleanly: at its last sentence end when that keeps most of it, else at
+ * a whole word (never on "the", "to", "is" ...) with an ellipsis. A text under the cap is returned as it is.
+ */
+export function endCleanly(text: string, cap: number): string {
+  const value = text.trim();
+  // Byte-level tokens make the grammar's cap inexact: a text within a few characters of it is taken as cut.
+  if (value.length < cap - 3) return value;
+  const sentenceEnd = Math.max(value.lastIndexOf(". "), value.lastIndexOf("? "), value.lastIndexOf("! "));
+  if (sentenceEnd >= value.length / 2) return value.slice(0, sentenceEnd + 1);
+  const words = value.split(/\s+/);
+  words.pop(); // the last word may itself be cut
+  while (words.length > 1 && danglingWords.has((words[words.length - 1] ?? "").toLowerCase().replace(/[^\p{L}]/gu, ""))) words.pop();
+  const kept = words.join(" ").replace(/[\s,;:.\-–—(]+$/u, "");
+  return kept === "" ? value : `${kept}…`;
+}
+
+/** Keeps the first of each group of texts that compare equal (see `comparisonKey`), and drops empty ones. */
+export function distinctTexts(texts: readonly string[], seen: Set<string> = new Set()): string[] {
+  const kept: string[] = [];
+  for (const text of texts) {
+    const key = comparisonKey(text);
+    if (key === "" || seen.has(key)) continue;
+    seen.add(key);
+    kept.push(text);
+  }
+  return kept;
+}
+
 /** Parses a guided assessment. A reply cut off by the token limit or not matching the shape is an error, never a guess. */
-export function parseAssessment(text: string, limits: { maxQuestions: number }): Parsed<Assessment> {
+export function parseAssessment(text: string, limits: { maxQuestions: number; lengths?: AssessmentLengths }): Parsed<Assessment> {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -37,22 +89,57 @@ export function parseAssessment(text: string, limits: { maxQuestions: number }):
     return { ok: false, error: `The model's assessment has an unexpected shape${where}: ${issue?.message ?? "invalid"}.` };
   }
   const value = result.data;
+  const clean = (s: string, cap: number | undefined): string => (cap === undefined ? withoutListMarker(s) : endCleanly(withoutListMarker(s), cap));
   if (value.decision === "proceed") {
-    return { ok: true, value: { decision: "proceed", assumptions: [...new Set(value.assumptions.filter((a) => a !== ""))] } };
+    const assumptions = value.assumptions.map((a) => clean(a, limits.lengths?.assumption));
+    return { ok: true, value: { decision: "proceed", assumptions: distinctTexts(assumptions) } };
   }
   // Small models repeat themselves: the same question twice is asked once.
   const seen = new Set<string>();
-  const distinct = value.questions.filter((q) => {
-    const key = q.question.toLowerCase().replace(/\s+/g, " ");
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const distinct = value.questions
+    .map((q) => ({ text: clean(q.question, limits.lengths?.question), suggestions: q.suggestions }))
+    .filter((q) => distinctTexts([q.text], seen).length > 0);
   const questions = distinct.slice(0, Math.max(1, limits.maxQuestions)).map((q) => ({
-    text: q.question,
-    suggestions: [...new Set(q.suggestions.filter((s) => s !== ""))].slice(0, 4),
+    text: q.text,
+    suggestions: distinctTexts(q.suggestions.map((s) => clean(s, limits.lengths?.suggestion))).slice(0, 4),
   }));
   return { ok: true, value: { decision: "ask", questions } };
+}
+
+const choicesReply = z.object({ choices: z.array(trimmed.pipe(z.string().min(1))) });
+
+/** Parses the model's choices for the questions left to it: exactly `count` of them, each ended cleanly at `cap`. */
+export function parseChoices(text: string, count: number, cap: number): Parsed<string[]> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { ok: false, error: "The model's choices are not complete JSON." };
+  }
+  const result = choicesReply.safeParse(json);
+  if (!result.success || result.data.choices.length !== count) return { ok: false, error: `The model did not make one choice for each of the ${count} question(s) left to it.` };
+  return { ok: true, value: result.data.choices.map((c) => endCleanly(withoutListMarker(c), cap)) };
+}
+
+const protocolStart = /^\s*\{\s*"decision"\s*:\s*"(?:ask|proceed)"/;
+
+/**
+ * A code reply that is our own protocol instead of code: the assessment JSON again (`{"decision": "proceed", ...}`),
+ * bare or in a code block of any language (the reply may start inside the fence we opened for it).
+ */
+export function isProtocolReply(text: string): boolean {
+  // A model that meant to open a json fence inside the one opened for it writes "json" as the block's first line.
+  const candidates = [text, ...extractCodeBlocks(text).map((b) => b.code)].map((c) => c.replace(/^\s*json\s*\n/i, ""));
+  return candidates.some((candidate) => {
+    if (!protocolStart.test(candidate)) return false;
+    try {
+      const value: unknown = JSON.parse(candidate);
+      return typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).every((k) => ["decision", "questions", "assumptions"].includes(k));
+    } catch {
+      // Cut off at the length limit, or followed by prose: the start alone says what it is.
+      return true;
+    }
+  });
 }
 
 export type NativeReply = { kind: "code"; code: string } | { kind: "questions"; questions: string[] };
@@ -70,8 +157,6 @@ export function classifyNativeReply(text: string): NativeReply {
   }
   return { kind: "questions", questions: splitQuestions(body) };
 }
-
-const listMarker = /^\s*(?:\d+[.)]|[-*•]|Q\d*[:.)])\s+/i;
 
 /** Splits free text into questions: numbered or bulleted items first, else sentences that end with "?". */
 export function splitQuestions(text: string): string[] {

@@ -6,8 +6,19 @@ import { fenceOfLanguage } from "./languages.js";
 export const guidedSystemPrompt =
   "You are ClarifyCoder, a careful coding assistant. Before writing code you decide whether the request is clear " +
   "enough. If an essential detail is ambiguous, missing or contradictory, ask short clarifying questions, each " +
-  "with a few likely answers. If it is clear enough, state the assumptions you make and proceed. When asked for " +
-  "code, reply in markdown with the code in fenced blocks tagged with their language.";
+  "with a few likely answers of a few words; never ask again what was already asked or answered. If it is clear " +
+  "enough, state the assumptions you make and proceed. When asked for code, reply in markdown with the code in " +
+  "fenced blocks tagged with their language.";
+
+/** The longest question, suggestion and assumption a guided reply may hold (the grammar's caps; parsing trims at them). */
+export interface AssessmentLengths {
+  question: number;
+  suggestion: number;
+  assumption: number;
+}
+
+/** Generous enough that a real answer is rarely cut; one that is cut is ended cleanly (parse.ts `endCleanly`). */
+export const assessmentLengths: AssessmentLengths = { question: 200, suggestion: 100, assumption: 200 };
 
 /** The text that goes with a request: the file, the language, the selected lines and a window of code around them. */
 export function describeContext(context: EditorContext): string {
@@ -25,13 +36,20 @@ export function describeContext(context: EditorContext): string {
   return parts.join("\n\n");
 }
 
-/** The first message of a guided conversation: the request with its context and the decision to make. */
-export function buildAssessmentMessage(request: string, context: EditorContext, maxQuestions: number): string {
+/**
+ * The message that opens a turn of a guided conversation: the request first, the editor context after it as
+ * reference only (a request may have nothing to do with the open file), then the decision to make. A follow-up is
+ * decided in the light of the conversation so far.
+ */
+export function buildAssessmentMessage(request: string, context: EditorContext, maxQuestions: number, options: { followUp?: boolean } = {}): string {
   const ctx = describeContext(context);
+  const decide = options.followUp
+    ? `Decide about this follow-up request, given the conversation so far: ask at most ${maxQuestions} clarifying question(s) about essential details it leaves open (never one that was already asked or answered), or proceed with stated assumptions. Reply in JSON.`
+    : `Decide about the request (not the editor context): ask at most ${maxQuestions} clarifying question(s) about essential missing details, or proceed with stated assumptions. Reply in JSON.`;
   return [
-    `Request: ${request.trim()}`,
-    ctx,
-    `Decide: ask at most ${maxQuestions} clarifying question(s) about essential missing details, or proceed with stated assumptions. Reply in JSON.`,
+    `${options.followUp ? "Follow-up request" : "Request"}: ${request.trim()}`,
+    ctx === "" ? "" : `Editor context, for reference only (it may have nothing to do with the request):\n${ctx}`,
+    decide,
   ]
     .filter((p) => p !== "")
     .join("\n\n");
@@ -47,7 +65,7 @@ export function formatAnswers(questions: readonly Question[]): string {
 export function buildFollowUpAssessmentMessage(answered: readonly Question[], maxQuestions: number): string {
   return [
     `My answers:\n${formatAnswers(answered)}`,
-    `If something essential is still unclear, ask at most ${maxQuestions} more question(s); otherwise proceed with stated assumptions. Reply in JSON.`,
+    `If something essential is still unclear, ask at most ${maxQuestions} more question(s), never one already asked or answered; otherwise proceed with stated assumptions. Reply in JSON.`,
   ].join("\n\n");
 }
 
@@ -56,25 +74,57 @@ export function waivedAssumption(question: Question): string {
   return `For "${question.text.trim()}", the assistant chooses a sensible default and says which.`;
 }
 
+/** The question the assistant was left to decide, with what it chose: an assumption the answer states. */
+export function choiceAssumption(question: Pick<Question, "text">, choice: string): string {
+  return `You left "${question.text.trim()}" to me: I assumed ${choice.trim().replace(/[.\s]+$/, "")}.`;
+}
+
+/** Asks the model to choose an answer to each question the user left to it, before it writes the code. */
+export function buildChoicesMessage(questions: readonly Pick<Question, "text">[]): string {
+  return [
+    "You decide these: choose a sensible answer to each question, in order, and reply in JSON.",
+    questions.map((q, i) => `${i + 1}. ${q.text.trim()}`).join("\n"),
+  ].join("\n\n");
+}
+
+/** The reply shape of the choices: exactly one short answer per question left to the assistant. */
+export function choicesSchema(count: number): JsonSchema {
+  return {
+    type: "object",
+    properties: {
+      choices: { type: "array", minItems: count, maxItems: count, items: { type: "string", minLength: 1, maxLength: assessmentLengths.suggestion } },
+    },
+  };
+}
+
+/** The choices as the model writes them (used to rebuild a reopened conversation's history). */
+export function choicesReplyText(choices: readonly string[]): string {
+  return JSON.stringify({ choices });
+}
+
 /**
- * The code request. In a live conversation the request and context are already in the history, so only what is new
- * goes in (answers not yet sent, assumptions); a fresh conversation (after a reload) gets everything.
+ * The code request. The request and context are already in the conversation, so only what is new goes in: answers
+ * not yet sent, and the assumptions (the answer states them). `strict` is the second try after a reply that was not
+ * code; `corrected` says the assumptions replace those stated before.
  */
 export function buildCodeRequestMessage(input: {
-  request?: string;
-  context?: EditorContext;
   newAnswers: readonly Question[];
   assumptions: readonly string[];
+  strict?: boolean;
+  corrected?: boolean;
 }): string {
   const parts: string[] = [];
-  if (input.request !== undefined) {
-    parts.push(`Request: ${input.request.trim()}`);
-    const ctx = input.context ? describeContext(input.context) : "";
-    if (ctx) parts.push(ctx);
-  }
   if (input.newAnswers.length > 0) parts.push(`Answers to your questions:\n${formatAnswers(input.newAnswers)}`);
-  if (input.assumptions.length > 0) parts.push(`Assumptions:\n${input.assumptions.map((a) => `- ${a}`).join("\n")}`);
-  parts.push("Now write the code. Reply in markdown with fenced code blocks; keep explanations short.");
+  if (input.assumptions.length > 0) {
+    const title = input.corrected ? "Assumptions, as corrected by the user (they replace the ones stated before)" : "Assumptions";
+    parts.push(`${title}:\n${input.assumptions.map((a) => `- ${a}`).join("\n")}`);
+  }
+  parts.push(
+    input.assumptions.length > 0
+      ? "Now write the code. Reply in markdown with fenced code blocks; state the assumptions briefly; keep explanations short."
+      : "Now write the code. Reply in markdown with fenced code blocks; keep explanations short.",
+  );
+  if (input.strict) parts.push("Reply with the code itself in a fenced code block, not with JSON and not with a decision.");
   return parts.join("\n\n");
 }
 
@@ -97,7 +147,12 @@ export function askSchema(maxQuestions: number): JsonSchema {
     type: "object",
     properties: {
       decision: { const: "ask" },
-      questions: { type: "array", minItems: 1, maxItems: Math.max(1, maxQuestions), items: questionItem(160, 60) },
+      questions: {
+        type: "array",
+        minItems: 1,
+        maxItems: Math.max(1, maxQuestions),
+        items: questionItem(assessmentLengths.question, assessmentLengths.suggestion),
+      },
     },
   };
 }
@@ -108,7 +163,7 @@ export function proceedSchema(): JsonSchema {
     type: "object",
     properties: {
       decision: { const: "proceed" },
-      assumptions: { type: "array", maxItems: 5, items: { type: "string", minLength: 1, maxLength: 160 } },
+      assumptions: { type: "array", maxItems: 5, items: { type: "string", minLength: 1, maxLength: assessmentLengths.assumption } },
     },
   };
 }
@@ -116,6 +171,15 @@ export function proceedSchema(): JsonSchema {
 /** Either reply shape, the model choosing: used where the probability of asking cannot be read. */
 export function assessmentSchema(maxQuestions: number): JsonSchema {
   return { oneOf: [askSchema(maxQuestions), proceedSchema()] };
+}
+
+/** An assessment as the model writes it (used to rebuild a reopened conversation's history). */
+export function assessmentReplyText(
+  assessment: { decision: "ask"; questions: readonly Pick<Question, "text" | "suggestions">[] } | { decision: "proceed"; assumptions: readonly string[] },
+): string {
+  return assessment.decision === "ask"
+    ? JSON.stringify({ decision: "ask", questions: assessment.questions.map((q) => ({ question: q.text, suggestions: q.suggestions })) })
+    : JSON.stringify({ decision: "proceed", assumptions: assessment.assumptions });
 }
 
 /** Where the decision is read: the reply's first characters, before "ask" or "proceed". */

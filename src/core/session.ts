@@ -1,43 +1,68 @@
 /**
- * ClarifySession: one clarify-first conversation as a state machine.
+ * ClarifySession: one clarify-first conversation, turn after turn, as a state machine.
  *
  *   idle -> assessing -> (asking -> [answers] -> assessing)* -> generating -> done
  *
- * with `cancelled` and `failed` reachable from every busy state. The session holds the truth; surfaces render its
- * snapshots and send intents. It refuses to request code while any question is open, whatever its caller says.
+ * with `cancelled` and `failed` reachable from every busy state. A finished turn (done, stopped, failed, or questions
+ * the user moved on from) can be followed up: the next message is a new turn of the same conversation, in the same
+ * model conversation, so the model sees everything so far and evaluates only the new tokens. The current turn can be
+ * regenerated (optionally with another ask policy), continued after a stop or the length limit, or sent again with its
+ * request edited. The session holds the truth; surfaces render its snapshots and send intents. In every turn it
+ * refuses to request code while any question is open, whatever its caller says.
  */
-import type { ClarifyModel, ModelConversation, TurnResult } from "./model.js";
-import type { ClarifySettings, EditorContext, Question, SessionSnapshot, SessionState } from "./types.js";
+import { answerReserve, fitContext, RequestTooLarge, tokensPerMessage, tooLargeMessage } from "./budget.js";
+import { rebuildHistory, type CodeRequest } from "./history.js";
+import type { ClarifyModel, Exchange, ModelConversation, TurnResult } from "./model.js";
+import type { AskPolicy, ClarifySettings, EditorContext, PastTurn, Question, SessionSnapshot, SessionState } from "./types.js";
 import {
   askSchema,
+  assessmentLengths,
   assessmentSchema,
   buildAssessmentMessage,
+  buildChoicesMessage,
   buildCodeRequestMessage,
   buildFollowUpAssessmentMessage,
   buildNativeCodeTurn,
   buildNativePrompt,
+  choiceAssumption,
+  choicesSchema,
+  codeResponsePrefix,
   decisionOptions,
   decisionPrefix,
   guidedSystemPrompt,
   nativeCodeAnswerPrefix,
   nativeQuestionsAnswerPrefix,
-  codeResponsePrefix,
   proceedSchema,
   waivedAssumption,
 } from "./prompts.js";
-import { classifyNativeReply, extractCodeBlocks, parseAssessment, type Assessment } from "./parse.js";
-import { canGenerate, isBusy, openQuestions } from "./rules.js";
+import {
+  classifyNativeReply,
+  comparisonKey,
+  distinctTexts,
+  extractCodeBlocks,
+  isProtocolReply,
+  parseAssessment,
+  parseChoices,
+  type Assessment,
+} from "./parse.js";
+import { canContinue, canFollowUp, canGenerate, canRegenerate, conversationTurns, isBusy, openQuestions } from "./rules.js";
 
 /** An intent the session will not carry out in its current state (a forged or stale message, say). */
 export class SessionRefusal extends Error {
   override name = "SessionRefusal";
 }
 
+/** The turn was stopped: it ends at once, whatever the model is still doing. */
+class TurnStopped extends Error {
+  override name = "TurnStopped";
+}
+
 /**
  * Resolves as soon as a turn the session was asked for is accepted (running), or rejects with its refusal.
- * Every turn method (`start`, `submitAnswers`, `correctAssumption`) makes all its checks before its first `await`,
- * so a refused turn is already rejected when it is returned; an accepted one is running. What the turn does later
- * (it ends done, cancelled or failed) shows in the session's state, not here.
+ * Every turn method (`start`, `followUp`, `submitAnswers`, `regenerate`, `continueAnswer`, `editRequest`,
+ * `correctAssumption`) makes all its checks before its first `await`, so a refused turn is already rejected when it
+ * is returned; an accepted one is running. What the turn does later (it ends done, cancelled or failed) shows in the
+ * session's state, not here.
  */
 export function whenAccepted(turn: Promise<void>): Promise<void> {
   return Promise.race([turn, Promise.resolve()]);
@@ -48,19 +73,34 @@ export interface ClarifySessionOptions {
   now?: () => number;
 }
 
+/** How a regenerated reply is sampled: the same settings at temperature 0 would write the same reply again. */
+const regenerateTemperature = 0.7;
+
 export class ClarifySession {
   private snap: SessionSnapshot;
   private conversation: ModelConversation | undefined;
+  /** Guided style: the model's history, exchange by exchange, as it is (or must be made) in the model conversation. */
+  private history: Exchange[] = [];
+  /** The model conversation may hold something else than `history` (a turn was stopped or rewound): set it first. */
+  private historyStale = false;
+  /** Where the current turn's exchanges start in `history`. */
+  private turnStart = 0;
+  /** The current turn's code request, once it was made. */
+  private codeRequest: CodeRequest | undefined;
   /** Questions whose answers the model has already seen in this conversation. */
   private readonly answersSent = new Set<string>();
+  /** Native style: the raw text of the current turn up to where its answer starts. */
+  private nativePrompt = "";
   private running: AbortController | undefined;
+  /** A model call that a Stop left running (a long prompt being evaluated): the next call waits for it. */
+  private inflight: Promise<unknown> = Promise.resolve();
   private readonly changeListeners = new Set<(snapshot: SessionSnapshot) => void>();
   private readonly chunkListeners = new Set<(text: string) => void>();
   private readonly now: () => number;
 
   constructor(
     private readonly model: ClarifyModel,
-    private readonly settings: ClarifySettings,
+    private settings: ClarifySettings,
     options: ClarifySessionOptions = {},
   ) {
     this.now = options.now ?? Date.now;
@@ -80,11 +120,24 @@ export class ClarifySession {
     };
   }
 
-  /** Picks up a saved conversation. One that was busy when it was saved (a reload mid-turn) comes back cancelled. */
+  /**
+   * Picks up a saved conversation, to continue it. One that was busy when it was saved (a reload mid-turn) comes back
+   * cancelled. The model's side of it is rebuilt from what was saved when the next turn needs it.
+   */
   static restore(model: ClarifyModel, settings: ClarifySettings, saved: SessionSnapshot, options: ClarifySessionOptions = {}): ClarifySession {
     const session = new ClarifySession(model, settings, { ...options, id: saved.id });
     session.snap = structuredClone(saved);
     if (isBusy(saved.state)) session.snap.state = "cancelled";
+    if (settings.style === "native" && session.snap.answerRequested === true) {
+      session.nativePrompt = buildNativePrompt(session.nativeProblem(), session.snap.context) + nativeCodeAnswerPrefix;
+    }
+    if (settings.style === "guided") {
+      const rebuilt = rebuildHistory(session.snap, settings);
+      session.history = rebuilt.exchanges;
+      session.turnStart = rebuilt.turnStart;
+      session.codeRequest = rebuilt.codeRequest;
+      for (const id of rebuilt.sentQuestionIds) session.answersSent.add(id);
+    }
     return session;
   }
 
@@ -111,6 +164,14 @@ export class ClarifySession {
     return () => this.chunkListeners.delete(listener);
   }
 
+  /**
+   * Settings for the turns to come: the user may change them between turns. The model style stays the conversation's
+   * own (its history is in that style's format).
+   */
+  useSettings(settings: ClarifySettings): void {
+    this.settings = { ...settings, style: this.settings.style };
+  }
+
   /** Questions of any round that are neither answered nor waived. */
   openQuestions(): Question[] {
     return openQuestions(this.snap);
@@ -121,20 +182,34 @@ export class ClarifySession {
     return canGenerate(this.snap);
   }
 
+  // --------------------------------------------------------------------------------------------------------------
+  // Turns.
+
+  /** The first turn. */
   async start(request: string, context: EditorContext = {}): Promise<void> {
     if (this.snap.state !== "idle") throw new SessionRefusal("This conversation has already started.");
     if (request.trim() === "") throw new SessionRefusal("The request is empty.");
     this.snap.request = request;
     this.snap.context = structuredClone(context);
-    await this.run("assessing", async (signal) => {
-      this.conversation = await this.model.openConversation(
-        this.settings.style === "native" ? { mode: "raw" } : { mode: "chat", systemPrompt: guidedSystemPrompt },
-      );
-      if (this.settings.style === "native") return this.assessNative(signal);
-      const message = buildAssessmentMessage(request, context, this.settings.maxQuestions);
-      const forced = this.settings.askPolicy === "always" ? "ask" : this.settings.askPolicy === "never" ? "proceed" : undefined;
-      return this.assessGuided(message, forced, signal);
-    });
+    await this.run("assessing", (signal) => this.assessTurn(signal));
+  }
+
+  /**
+   * The next turn: a new request in the same conversation, once the current turn has finished (or is asking: its
+   * open questions are left unanswered, and the new message is what the user said instead).
+   */
+  async followUp(request: string, context: EditorContext = {}): Promise<void> {
+    this.refuseUnless(canFollowUp(this.snap.state), "This conversation has not started yet.");
+    if (request.trim() === "") throw new SessionRefusal("The request is empty.");
+    this.archiveTurn();
+    this.snap.request = request;
+    this.snap.context = structuredClone(context);
+    await this.run("assessing", (signal) => this.assessTurn(signal));
+  }
+
+  /** A message from the composer: the first turn, or the next one. */
+  send(request: string, context: EditorContext = {}): Promise<void> {
+    return this.snap.state === "idle" ? this.start(request, context) : this.followUp(request, context);
   }
 
   answerQuestion(questionId: string, text: string): void {
@@ -162,15 +237,52 @@ export class ClarifySession {
     if (open.length > 0) {
       throw new SessionRefusal(`Answer or waive every question first (${open.length} still open: "${open[0]?.text ?? ""}").`);
     }
-    if (this.settings.style === "guided" && this.conversation && this.snap.rounds < this.settings.maxRounds) {
+    if (this.settings.style === "guided" && this.snap.rounds < this.settings.maxRounds) {
       const answered = this.unsentAnswers();
       await this.run("assessing", async (signal) => {
         answered.forEach((q) => this.answersSent.add(q.id));
-        return this.assessGuided(buildFollowUpAssessmentMessage(answered, this.settings.maxQuestions), undefined, signal);
+        return this.assessGuided(buildFollowUpAssessmentMessage(answered, this.settings.maxQuestions), undefined, this.settings.temperature, signal);
       });
       return;
     }
-    await this.run("generating", (signal) => this.generate(signal));
+    await this.run("generating", (signal) => this.generate(signal, this.settings.temperature));
+  }
+
+  /**
+   * Runs the current turn again. With an ask policy, from its start (its questions and assumptions are decided
+   * afresh: "ask me first", or "don't ask"); without one, only its answer where the code was already asked for. The
+   * reply is sampled anew, so it differs.
+   */
+  async regenerate(options: { askPolicy?: AskPolicy } = {}): Promise<void> {
+    this.refuseUnless(canRegenerate(this.snap), "There is nothing to regenerate yet.");
+    const code = this.codeRequest;
+    if (options.askPolicy === undefined && this.snap.answerRequested === true && code !== undefined && this.settings.style === "guided") {
+      this.rewindTo(code.at);
+      this.clearAnswer();
+      await this.run("generating", (signal) => this.writeCode(signal, code, regenerateTemperature));
+      return;
+    }
+    this.restartTurn();
+    const policy = options.askPolicy;
+    await this.run("assessing", (signal) => this.assessTurn(signal, { ...(policy ? { policy } : {}), temperature: regenerateTemperature }));
+  }
+
+  /** Writes the rest of an answer that stopped early (Stop, or the length limit): the stopped text, then the rest. */
+  async continueAnswer(): Promise<void> {
+    this.refuseUnless(canContinue(this.snap), "There is no stopped answer to continue.");
+    const code = this.codeRequest;
+    if (this.settings.style === "guided" && code === undefined) throw new SessionRefusal("There is no stopped answer to continue.");
+    delete this.snap.hitLimit;
+    await this.run("generating", (signal) => (code && this.settings.style === "guided" ? this.continueGuided(signal, code) : this.continueNative(signal)));
+  }
+
+  /** Sends the current turn's request again with new text (the same editor context), as if it had been sent so. */
+  async editRequest(text: string): Promise<void> {
+    this.refuseUnless(canRegenerate(this.snap), "There is no request to edit yet.");
+    if (text.trim() === "") throw new SessionRefusal("The request is empty.");
+    this.restartTurn();
+    this.snap.request = text;
+    await this.run("assessing", (signal) => this.assessTurn(signal));
   }
 
   /** Corrects one of the assumptions the assistant stated, and requests the code again with it. */
@@ -183,14 +295,27 @@ export class ClarifySession {
     }
     if (text.trim() === "") throw new SessionRefusal("A corrected assumption cannot be empty.");
     this.snap.assumptions[index] = text.trim();
+    const code = this.codeRequest;
+    if (this.settings.style === "guided" && code !== undefined) {
+      this.rewindTo(code.at);
+      this.clearAnswer();
+      const corrected: CodeRequest = {
+        ...code,
+        message: buildCodeRequestMessage({ newAnswers: code.answers, assumptions: this.snap.assumptions, corrected: true }),
+      };
+      this.codeRequest = corrected;
+      await this.run("generating", (signal) => this.writeCode(signal, corrected, this.settings.temperature));
+      return;
+    }
+    // Native, or no code request yet: a fresh model conversation, so the earlier answer does not colour the new one.
+    this.clearAnswer();
     await this.run("generating", async (signal) => {
-      // A fresh conversation, so the earlier answer does not colour the new one.
       await this.closeConversation();
-      return this.generate(signal);
+      return this.generate(signal, this.settings.temperature);
     });
   }
 
-  /** Stops the turn in progress; what was produced so far is kept. */
+  /** Stops the turn in progress at once; what was produced so far is kept. */
   cancel(): void {
     this.running?.abort();
   }
@@ -200,6 +325,15 @@ export class ClarifySession {
     await this.closeConversation();
     this.changeListeners.clear();
     this.chunkListeners.clear();
+  }
+
+  // --------------------------------------------------------------------------------------------------------------
+  // The current turn's fields.
+
+  private refuseUnless(allowed: boolean, why: string): void {
+    if (allowed) return;
+    if (isBusy(this.snap.state) || this.running) throw new SessionRefusal("The assistant is busy; stop it first.");
+    throw new SessionRefusal(why);
   }
 
   private questionToChange(questionId: string): Question {
@@ -213,6 +347,48 @@ export class ClarifySession {
   private unsentAnswers(): Question[] {
     return this.snap.questions.filter((q) => !this.answersSent.has(q.id));
   }
+
+  /** Moves the current turn into the conversation's earlier turns and clears the way for the next one. */
+  private archiveTurn(): void {
+    const { id: _id, state, earlier, createdAt: _c, updatedAt: _u, ...turn } = this.snap;
+    const ended: PastTurn["state"] = state === "done" || state === "failed" ? state : "cancelled";
+    this.snap.earlier = [...(earlier ?? []), { ...structuredClone(turn), state: ended }];
+    this.snap.context = {};
+    delete this.snap.contextNote;
+    this.turnStart = this.history.length;
+    this.restartTurn();
+  }
+
+  /** Clears what the assistant did in the current turn (its request and context stay), and rewinds the model to it. */
+  private restartTurn(): void {
+    // The turn's questions go; a new one may reuse their ids, and its answers are new to the model.
+    for (const q of this.snap.questions) this.answersSent.delete(q.id);
+    this.snap.questions = [];
+    this.snap.rounds = 0;
+    this.snap.assumptions = [];
+    delete this.snap.askProbability;
+    delete this.snap.answerRequested;
+    this.clearAnswer();
+    this.rewindTo(this.turnStart);
+    this.codeRequest = undefined;
+  }
+
+  private clearAnswer(): void {
+    this.snap.answer = "";
+    this.snap.codeBlocks = [];
+    delete this.snap.hitLimit;
+    delete this.snap.failure;
+  }
+
+  /** Forgets the model's history from exchange `index` on; the model conversation is brought in line before its next turn. */
+  private rewindTo(index: number): void {
+    if (index >= this.history.length) return;
+    this.history.length = index;
+    this.historyStale = true;
+  }
+
+  // --------------------------------------------------------------------------------------------------------------
+  // Running a turn.
 
   /**
    * Runs one model turn in a busy state, turning cancellation and errors into states rather than exceptions.
@@ -238,6 +414,8 @@ export class ClarifySession {
       } else {
         this.snap.state = "failed";
         this.snap.failure = { message: error instanceof Error ? error.message : String(error) };
+        // The model failed (its worker may have crashed): the next turn opens a fresh conversation and sets its history.
+        if (!(error instanceof RequestTooLarge) && !(error instanceof SessionRefusal)) void this.closeConversation();
       }
     } finally {
       this.running = undefined;
@@ -245,12 +423,98 @@ export class ClarifySession {
     }
   }
 
-  private async assessGuided(message: string, forced: "ask" | "proceed" | undefined, signal: AbortSignal): Promise<void> {
-    const conversation = this.requireConversation();
+  /**
+   * Waits for a model call, or for Stop, whichever comes first: a Stop ends the turn at once, even while the model is
+   * still evaluating a long prompt. The call is left to finish in the model; the next one waits for it there.
+   */
+  private track<T>(signal: AbortSignal, call: Promise<T>): Promise<T> {
+    this.inflight = Promise.allSettled([this.inflight, call]);
+    if (signal.aborted) return Promise.reject(new TurnStopped());
+    return new Promise<T>((resolve, reject) => {
+      const stop = (): void => reject(new TurnStopped());
+      signal.addEventListener("abort", stop, { once: true });
+      call.then(
+        (value) => {
+          signal.removeEventListener("abort", stop);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener("abort", stop);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
+  }
+
+  /**
+   * The model conversation, open (which loads the model) and holding `history`, once a call a Stop left running has
+   * finished. Guided conversations are chats; native ones are raw text.
+   */
+  private ready(signal: AbortSignal): Promise<ModelConversation> {
+    const previous = this.inflight;
+    const guided = this.settings.style === "guided";
+    const open = async (): Promise<ModelConversation> => {
+      await previous;
+      if (!this.conversation) {
+        this.conversation = await this.model.openConversation(guided ? { mode: "chat", systemPrompt: guidedSystemPrompt } : { mode: "raw" });
+        if (guided && this.history.length > 0) this.historyStale = true;
+      }
+      if (guided && this.historyStale) {
+        await this.conversation.setHistory([...this.history]);
+        this.historyStale = false;
+      }
+      return this.conversation;
+    };
+    return this.track(signal, open());
+  }
+
+  /** A turn's first step: fit the request into the model's context, then the assessment (ask, or proceed to code). */
+  private async assessTurn(signal: AbortSignal, options: { policy?: AskPolicy; temperature?: number } = {}): Promise<void> {
+    const temperature = options.temperature ?? this.settings.temperature;
+    const policy = options.policy ?? this.settings.askPolicy;
+    if (this.settings.style === "native") return this.assessNative(policy, temperature, signal);
+    // Fitted first: a request that cannot fit is refused before it takes any of the model's sequences.
+    await this.fitTurn(signal);
+    const followUp = (this.snap.earlier?.length ?? 0) > 0;
+    const message = buildAssessmentMessage(this.snap.request, this.snap.context, this.settings.maxQuestions, { followUp });
+    const forced = policy === "always" ? "ask" : policy === "never" ? "proceed" : undefined;
+    return this.assessGuided(message, forced, temperature, signal);
+  }
+
+  /**
+   * Fits the turn into the model's context window with room for the answer: the request whole (a request that cannot
+   * fit fails the turn with a clear message), the editor context with what is left, as `fitContext` chooses.
+   */
+  private async fitTurn(signal: AbortSignal): Promise<void> {
+    const countTokens = this.model.countTokens?.bind(this.model);
+    if (!countTokens) return;
+    const count = (text: string): Promise<number> => this.track(signal, countTokens(text));
+    const followUp = (this.snap.earlier?.length ?? 0) > 0;
+    const bare = buildAssessmentMessage(this.snap.request, {}, this.settings.maxQuestions, { followUp });
+    // Counting loads the model where it is not loaded yet; its context size is known after that.
+    const requestTokens = await count(bare);
+    const size = this.model.contextSize;
+    if (size === undefined) return;
+    const spoken = [guidedSystemPrompt, ...this.history.flatMap((e) => [e.user, e.model])].join("\n");
+    const historyTokens = (await count(spoken)) + tokensPerMessage * (1 + 2 * this.history.length);
+    const available = size - historyTokens - answerReserve(this.settings, size) - 2 * tokensPerMessage;
+    if (requestTokens > available) {
+      throw new RequestTooLarge(tooLargeMessage({ requestTokens, available, contextSize: size, historyTokens }));
+    }
+    // The context's heading in the message ("Editor context, for reference only ...") costs a few tokens of its own.
+    const fitted = await fitContext(this.snap.context, available - requestTokens - 24, count);
+    this.snap.context = fitted.context;
+    if (fitted.note !== undefined) this.snap.contextNote = fitted.note;
+    else delete this.snap.contextNote;
+    this.changed();
+  }
+
+  private async assessGuided(message: string, forced: "ask" | "proceed" | undefined, temperature: number, signal: AbortSignal): Promise<void> {
+    const conversation = await this.ready(signal);
     let decision: "ask" | "proceed" | "model" | undefined = forced;
     if (decision === undefined) {
       try {
-        const p = await conversation.probe(message, decisionPrefix, decisionOptions);
+        const p = await this.track(signal, conversation.probe(message, decisionPrefix, decisionOptions));
         this.snap.askProbability = p.ask ?? 0;
         decision = this.snap.askProbability >= this.settings.askThreshold ? "ask" : "proceed";
       } catch (error) {
@@ -261,118 +525,248 @@ export class ClarifySession {
     }
     const grammar =
       decision === "ask" ? askSchema(this.settings.maxQuestions) : decision === "proceed" ? proceedSchema() : assessmentSchema(this.settings.maxQuestions);
-    const result = await conversation.chat(message, {
-      maxTokens: this.settings.maxAssessmentTokens,
-      temperature: this.settings.temperature,
-      grammar,
+    const result = await this.chat(
+      conversation,
+      message,
+      { maxTokens: this.settings.maxAssessmentTokens, temperature, grammar, signal },
       signal,
-    });
-    if (result.stopReason === "abort") return;
-    const parsed = parseAssessment(result.text, { maxQuestions: this.settings.maxQuestions });
+    );
+    const parsed = parseAssessment(result.text, { maxQuestions: this.settings.maxQuestions, lengths: assessmentLengths });
     if (!parsed.ok) return this.fail(result, parsed.error);
     await this.applyAssessment(parsed.value, signal);
   }
 
-  private async assessNative(signal: AbortSignal): Promise<void> {
-    const conversation = this.requireConversation();
-    const forcedPrefix =
-      this.settings.askPolicy === "always" ? nativeQuestionsAnswerPrefix : this.settings.askPolicy === "never" ? nativeCodeAnswerPrefix : "";
-    const result = await conversation.complete(buildNativePrompt(this.snap.request, this.snap.context) + forcedPrefix, {
-      maxTokens: this.settings.maxCodeTokens,
-      temperature: this.settings.temperature,
-      signal,
-    });
-    if (result.stopReason === "abort") return;
+  /** One chat exchange, recorded in `history` once the model has it; a stopped or failed one leaves the model to be set again. */
+  private async chat(conversation: ModelConversation, message: string, options: Parameters<ModelConversation["chat"]>[1], signal: AbortSignal): Promise<TurnResult> {
+    try {
+      const result = await this.track(signal, conversation.chat(message, options));
+      this.history.push({ user: message, model: result.text });
+      return result;
+    } catch (error) {
+      this.historyStale = true;
+      throw error;
+    }
+  }
+
+  private async assessNative(policy: AskPolicy, temperature: number, signal: AbortSignal): Promise<void> {
+    // Each native turn is its own raw text (the model's training format is one problem, one reply).
+    await this.closeConversation();
+    const conversation = await this.ready(signal);
+    const forcedPrefix = policy === "always" ? nativeQuestionsAnswerPrefix : policy === "never" ? nativeCodeAnswerPrefix : "";
+    const prompt = buildNativePrompt(this.nativeProblem(), this.snap.context) + forcedPrefix;
+    const result = await this.track(signal, conversation.complete(prompt, { maxTokens: this.settings.maxCodeTokens, temperature, signal }));
     const reply = forcedPrefix + result.text;
     const classified = classifyNativeReply(reply);
     if (classified.kind === "code") {
+      this.nativePrompt = prompt.slice(0, prompt.length - forcedPrefix.length) + nativeCodeAnswerPrefix;
+      this.snap.answerRequested = true;
       this.snap.answer = reply.replace(nativeCodeAnswerPrefix, "").trim();
       this.snap.codeBlocks = extractCodeBlocks(this.snap.answer);
       if (this.snap.codeBlocks.length === 0) this.snap.codeBlocks = [{ language: "python", code: classified.code }];
+      this.snap.hitLimit = result.stopReason === "maxTokens";
       this.snap.state = "done";
       return;
     }
+    this.nativePrompt = prompt + result.text;
     if (classified.questions.length === 0) return this.fail(result, "The model's reply was neither code nor questions.");
     await this.applyAssessment({ decision: "ask", questions: classified.questions.map((text) => ({ text, suggestions: [] })) }, signal);
   }
 
-  private async applyAssessment(assessment: Assessment, signal: AbortSignal): Promise<void> {
-    if (assessment.decision === "ask") {
-      this.snap.rounds += 1;
-      const round = this.snap.rounds;
-      assessment.questions.slice(0, this.settings.maxQuestions).forEach((q, i) => {
-        this.snap.questions.push({ id: `r${round}q${i + 1}`, round, text: q.text, suggestions: q.suggestions });
-      });
-      this.snap.state = "asking";
-      return;
-    }
-    this.snap.assumptions.push(...assessment.assumptions);
-    this.snap.state = "generating";
-    this.changed();
-    await this.generate(signal);
+  /** The native model's problem: the request, after the earlier turns' requests and answers where it follows them up. */
+  private nativeProblem(): string {
+    const earlier = this.snap.earlier ?? [];
+    if (earlier.length === 0) return this.snap.request;
+    const before = earlier.map((t) => `${t.request.trim()}${t.answer.trim() !== "" ? `\n\n${t.answer.trim()}` : ""}`).join("\n\n");
+    return `${before}\n\nFollow-up: ${this.snap.request.trim()}`;
   }
 
-  private async generate(signal: AbortSignal): Promise<void> {
+  private async applyAssessment(assessment: Assessment, signal: AbortSignal): Promise<void> {
+    if (assessment.decision === "ask") {
+      // Never ask again what was asked (or answered) before, in this turn or an earlier one.
+      const asked = new Set(conversationTurns(this.snap).flatMap((t) => t.questions.map((q) => comparisonKey(q.text))));
+      const fresh = assessment.questions.filter((q) => distinctTexts([q.text], asked).length > 0);
+      if (fresh.length > 0) {
+        this.snap.rounds += 1;
+        const round = this.snap.rounds;
+        const turnPrefix = (this.snap.earlier?.length ?? 0) > 0 ? `t${(this.snap.earlier?.length ?? 0) + 1}` : "";
+        fresh.slice(0, this.settings.maxQuestions).forEach((q, i) => {
+          this.snap.questions.push({ id: `${turnPrefix}r${round}q${i + 1}`, round, text: q.text, suggestions: q.suggestions });
+        });
+        this.snap.state = "asking";
+        return;
+      }
+      // Every question was one already asked: there is nothing new to ask, so the answers so far stand.
+    } else {
+      this.snap.assumptions = distinctTexts([...this.snap.assumptions, ...assessment.assumptions]);
+    }
+    this.snap.state = "generating";
+    this.changed();
+    await this.generate(signal, this.settings.temperature);
+  }
+
+  /** The code turn: the rule first (no open question), then the choices for waived questions, then the code. */
+  private async generate(signal: AbortSignal, temperature: number): Promise<void> {
     const open = this.openQuestions();
     if (open.length > 0) throw new SessionRefusal("Code cannot be requested while a question is open.");
-    const waived = this.snap.questions.filter((q) => q.waived).map(waivedAssumption);
-    const assumptions = [...this.snap.assumptions, ...waived.filter((a) => !this.snap.assumptions.includes(a))];
-    this.snap.answer = "";
-    this.snap.codeBlocks = [];
-    const onChunk = (text: string): void => {
-      this.snap.answer += text;
-      for (const listener of this.chunkListeners) listener(text);
-    };
-    let result: TurnResult;
-    if (this.settings.style === "native") {
-      const fresh = this.conversation === undefined;
-      const conversation = fresh ? await this.openFresh("raw") : this.requireConversation();
-      const prefix = fresh ? buildNativePrompt(this.snap.request, this.snap.context) : "";
-      const answered = this.snap.questions.filter((q) => q.round === this.snap.rounds);
-      const text = prefix + buildNativeCodeTurn(answered, assumptions) + nativeCodeAnswerPrefix;
-      result = await conversation.complete(text, { maxTokens: this.settings.maxCodeTokens, temperature: this.settings.temperature, onChunk, signal });
-    } else {
-      const fresh = this.conversation === undefined;
-      const conversation = fresh ? await this.openFresh("chat") : this.requireConversation();
-      const newAnswers = fresh ? this.snap.questions : this.unsentAnswers();
-      const message = buildCodeRequestMessage({
-        ...(fresh ? { request: this.snap.request, context: this.snap.context } : {}),
-        newAnswers,
-        assumptions,
-      });
-      newAnswers.forEach((q) => this.answersSent.add(q.id));
-      result = await conversation.chat(message, {
-        maxTokens: this.settings.maxCodeTokens,
-        temperature: this.settings.temperature,
-        // Opening the fence keeps the reply on code, even for a small model whose history is the JSON assessment.
-        responsePrefix: codeResponsePrefix(this.snap.context.languageId),
-        onChunk,
-        signal,
-      });
+    this.snap.answerRequested = true;
+    this.clearAnswer();
+    if (this.settings.style === "native") return this.generateNative(signal, temperature);
+    const conversation = await this.ready(signal);
+    await this.chooseForWaived(conversation, signal);
+    const newAnswers = this.unsentAnswers();
+    newAnswers.forEach((q) => this.answersSent.add(q.id));
+    this.codeRequest = { message: buildCodeRequestMessage({ newAnswers, assumptions: this.snap.assumptions }), at: this.history.length, answers: newAnswers };
+    return this.writeCode(signal, this.codeRequest, temperature);
+  }
+
+  /**
+   * The questions the user left to the assistant come back as stated assumptions, as the form promises: the model
+   * chooses an answer to each (under a grammar), and the code is written with those choices.
+   */
+  private async chooseForWaived(conversation: ModelConversation, signal: AbortSignal): Promise<void> {
+    const waived = this.snap.questions.filter((q) => q.waived === true && q.assumed === undefined);
+    if (waived.length === 0) return;
+    const result = await this.chat(
+      conversation,
+      buildChoicesMessage(waived),
+      { maxTokens: this.settings.maxAssessmentTokens, temperature: this.settings.temperature, grammar: choicesSchema(waived.length), signal },
+      signal,
+    );
+    const choices = parseChoices(result.text, waived.length, assessmentLengths.suggestion);
+    const stated = waived.map((q, i) => {
+      const choice = choices.ok ? choices.value[i] : undefined;
+      if (choice === undefined) return waivedAssumption(q);
+      q.assumed = choice;
+      return choiceAssumption(q, choice);
+    });
+    this.snap.assumptions = distinctTexts([...this.snap.assumptions, ...stated]);
+    this.changed();
+  }
+
+  /**
+   * Asks for the code and streams it in. A reply that is our own protocol (the assessment JSON again) is never taken
+   * for code: the request is tried once more, plainly, and then the turn fails.
+   */
+  private async writeCode(signal: AbortSignal, request: CodeRequest, temperature: number): Promise<void> {
+    const conversation = await this.ready(signal);
+    let result = await this.streamAnswer(conversation, request, { temperature }, signal);
+    if (isProtocolReply(this.snap.answer)) {
+      this.rewindTo(request.at);
+      this.clearAnswer();
+      this.changed();
+      const strict: CodeRequest = { ...request, message: buildCodeRequestMessage({ newAnswers: request.answers, assumptions: this.snap.assumptions, strict: true }) };
+      this.codeRequest = strict;
+      result = await this.streamAnswer(await this.ready(signal), strict, { temperature: Math.max(temperature, regenerateTemperature) }, signal);
+      if (isProtocolReply(this.snap.answer)) {
+        const raw = this.snap.answer;
+        this.clearAnswer();
+        return this.fail({ ...result, text: raw }, "The model answered with its assessment (JSON) again instead of writing code. Try again, or choose another model.");
+      }
     }
-    // The streamed pieces and the final text agree; the final text wins if a runtime trims or repairs anything.
-    if (result.text !== "" || this.snap.answer === "") this.snap.answer = result.text;
+    this.finishAnswer(result);
+  }
+
+  /** Continue: the same code request, the reply made to start with the stopped text; only the rest streams in. */
+  private async continueGuided(signal: AbortSignal, request: CodeRequest): Promise<void> {
+    this.rewindTo(request.at);
+    const conversation = await this.ready(signal);
+    const result = await this.streamAnswer(conversation, request, { temperature: this.settings.temperature, continueFrom: this.snap.answer }, signal);
+    this.finishAnswer(result);
+  }
+
+  private async streamAnswer(
+    conversation: ModelConversation,
+    request: CodeRequest,
+    options: { temperature: number; continueFrom?: string },
+    signal: AbortSignal,
+  ): Promise<TurnResult> {
+    const stopped = options.continueFrom;
+    // Opening the fence keeps the reply on code, even for a small model whose history is the JSON assessment.
+    const responsePrefix = stopped ?? codeResponsePrefix(this.snap.context.languageId ?? this.earlierLanguage());
+    // On Continue the stopped text is on screen already: the model streams it first, and it is skipped.
+    let skip = stopped?.length ?? 0;
+    const onChunk = (text: string): void => {
+      if (signal.aborted) return;
+      let piece = text;
+      if (skip > 0) {
+        const dropped = Math.min(skip, piece.length);
+        skip -= dropped;
+        piece = piece.slice(dropped);
+      }
+      if (piece === "") return;
+      this.snap.answer += piece;
+      for (const listener of this.chunkListeners) listener(piece);
+    };
+    try {
+      const result = await this.track(
+        signal,
+        conversation.chat(request.message, { maxTokens: this.settings.maxCodeTokens, temperature: options.temperature, responsePrefix, onChunk, signal }),
+      );
+      this.history.push({ user: request.message, model: result.text });
+      // The streamed pieces and the final text agree; the final text wins if a runtime trims or repairs anything.
+      if (result.text !== "") this.snap.answer = result.text;
+      this.snap.codeBlocks = extractCodeBlocks(this.snap.answer);
+      return result;
+    } catch (error) {
+      // What was on screen when it stopped is what the model wrote: Continue goes on from there.
+      if (signal.aborted) this.history.push({ user: request.message, model: this.snap.answer });
+      this.historyStale = true;
+      this.snap.codeBlocks = extractCodeBlocks(this.snap.answer);
+      throw error;
+    }
+  }
+
+  private finishAnswer(result: TurnResult): void {
     this.snap.codeBlocks = extractCodeBlocks(this.snap.answer);
     if (result.stopReason === "abort") return;
     if (this.snap.answer.trim() === "") return this.fail(result, "The model produced no answer.");
+    if (result.stopReason === "maxTokens") this.snap.hitLimit = true;
     this.snap.state = "done";
   }
 
-  private async openFresh(mode: "chat" | "raw"): Promise<ModelConversation> {
-    this.conversation = await this.model.openConversation(mode === "chat" ? { mode, systemPrompt: guidedSystemPrompt } : { mode });
-    this.answersSent.clear();
-    return this.conversation;
+  /** The language of the turn before, for a follow-up sent without editor context ("now add tests"). */
+  private earlierLanguage(): string | undefined {
+    return [...(this.snap.earlier ?? [])].reverse().find((t) => t.context.languageId !== undefined)?.context.languageId;
   }
 
-  private requireConversation(): ModelConversation {
-    if (!this.conversation) throw new Error("The model conversation is not open.");
-    return this.conversation;
+  private async generateNative(signal: AbortSignal, temperature: number): Promise<void> {
+    const fresh = this.conversation === undefined;
+    const conversation = await this.ready(signal);
+    const waived = this.snap.questions.filter((q) => q.waived).map(waivedAssumption);
+    const assumptions = [...this.snap.assumptions, ...waived.filter((a) => !this.snap.assumptions.includes(a))];
+    const answered = this.snap.questions.filter((q) => q.round === this.snap.rounds);
+    const prefix = fresh ? buildNativePrompt(this.nativeProblem(), this.snap.context) : "";
+    const text = prefix + buildNativeCodeTurn(answered, assumptions) + nativeCodeAnswerPrefix;
+    this.nativePrompt = (fresh ? "" : this.nativePrompt) + text;
+    const result = await this.streamNative(conversation, text, temperature, signal);
+    this.finishAnswer(result);
+  }
+
+  /** Native Continue: the turn's raw text and the stopped answer, in a fresh model conversation, continued. */
+  private async continueNative(signal: AbortSignal): Promise<void> {
+    await this.closeConversation();
+    const conversation = await this.ready(signal);
+    const stopped = this.snap.answer;
+    const result = await this.streamNative(conversation, `${this.nativePrompt}\n${stopped}`, this.settings.temperature, signal);
+    this.snap.answer = stopped + result.text;
+    this.finishAnswer(result);
+  }
+
+  private async streamNative(conversation: ModelConversation, text: string, temperature: number, signal: AbortSignal): Promise<TurnResult> {
+    const onChunk = (piece: string): void => {
+      if (signal.aborted) return;
+      this.snap.answer += piece;
+      for (const listener of this.chunkListeners) listener(piece);
+    };
+    const before = this.snap.answer;
+    const result = await this.track(signal, conversation.complete(text, { maxTokens: this.settings.maxCodeTokens, temperature, onChunk, signal }));
+    if (result.text !== "") this.snap.answer = before + result.text;
+    return result;
   }
 
   private async closeConversation(): Promise<void> {
     const c = this.conversation;
     this.conversation = undefined;
-    this.answersSent.clear();
     await c?.close().catch(() => undefined);
   }
 

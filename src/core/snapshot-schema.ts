@@ -26,6 +26,8 @@ export const protocolLimits = {
   codeBlocks: 1_000,
   history: 2_000,
   chips: 32,
+  /** Earlier turns of one conversation. */
+  turns: 500,
   /** An index into assumptions or code blocks. */
   index: 100_000,
   /** How deep a message may nest (the deepest real one is about 5). */
@@ -61,6 +63,7 @@ const selectionContextSchema = z.strictObject({
   text: f.longText,
   startLine: lineNumber,
   endLine: lineNumber,
+  cursorLine: z.optional(lineNumber),
 });
 
 const editorContextSchema = z.strictObject({
@@ -77,6 +80,7 @@ export const questionSchema = z.strictObject({
   suggestions: f.list(f.shortText, L.suggestions),
   answer: z.optional(f.text),
   waived: z.optional(z.boolean()),
+  assumed: z.optional(f.text),
 });
 
 const codeBlockSchema = z.strictObject({
@@ -91,18 +95,32 @@ const sessionFailureSchema = z.strictObject({
   raw: z.optional(f.longText),
 });
 
-export const sessionSnapshotSchema = z.strictObject({
-  id: f.id,
-  state: sessionStateSchema,
+/** The fields of one turn (types.ts `Turn`): the current one, at the snapshot's top level, and each earlier one. */
+const turnFields = {
   request: f.text,
   context: editorContextSchema,
+  contextNote: z.optional(f.text),
   questions: f.list(questionSchema, L.questions),
   rounds: f.count,
   assumptions: f.list(f.text, L.assumptions),
   askProbability: z.optional(f.fraction),
+  answerRequested: z.optional(z.boolean()),
   answer: f.longText,
   codeBlocks: f.list(codeBlockSchema, L.codeBlocks),
+  hitLimit: z.optional(z.boolean()),
   failure: z.optional(sessionFailureSchema),
+};
+
+const pastTurnSchema = z.strictObject({
+  ...turnFields,
+  state: z.enum(["done", "cancelled", "failed"]),
+});
+
+export const sessionSnapshotSchema = z.strictObject({
+  id: f.id,
+  state: sessionStateSchema,
+  ...turnFields,
+  earlier: z.optional(f.list(pastTurnSchema, L.turns)),
   createdAt: f.timestamp,
   updatedAt: f.timestamp,
 });

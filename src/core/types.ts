@@ -36,9 +36,11 @@ export const defaultSettings: ClarifySettings = {
 
 export interface SelectionContext {
   text: string;
-  /** 1-based, inclusive. */
+  /** 1-based, inclusive: the lines the text covers (a selection that ends at column 1 of a line does not cover it). */
   startLine: number;
   endLine: number;
+  /** 1-based: the line the cursor is on, where the selection is trimmed around when it does not fit the model. */
+  cursorLine?: number;
 }
 
 /** What goes with the request from the editor. Every field is optional: a bare request is fine. */
@@ -61,6 +63,8 @@ export interface Question {
   answer?: string;
   /** The user left it to the assistant ("you decide"). */
   waived?: boolean;
+  /** For a waived question: what the assistant chose, stated as an assumption before it wrote the code. */
+  assumed?: string;
 }
 
 export interface CodeBlock {
@@ -78,12 +82,16 @@ export interface SessionFailure {
   raw?: string;
 }
 
-/** A serialisable picture of a conversation: the engine holds it, the surfaces render it, storage persists it. */
-export interface SessionSnapshot {
-  id: string;
-  state: SessionState;
+/**
+ * One turn of a conversation: a request and everything the assistant did with it (its rounds of questions, its
+ * assumptions, the answer).
+ */
+export interface Turn {
   request: string;
+  /** The editor context as it was sent (trimmed to fit the model's context; see `contextNote`). */
   context: EditorContext;
+  /** What of the editor context was left out to fit the model, in words; absent when everything was sent. */
+  contextNote?: string;
   /** Every question of every round, in order. */
   questions: Question[];
   /** Rounds of questions asked so far. */
@@ -92,10 +100,32 @@ export interface SessionSnapshot {
   assumptions: string[];
   /** The probability the model gave to "ask" at the last decision, where it was measured. */
   askProbability?: number;
+  /** The code was asked for: every question was settled, or the assistant proceeded without asking. */
+  answerRequested?: boolean;
   /** The code turn's reply as streamed so far (markdown). */
   answer: string;
   codeBlocks: CodeBlock[];
+  /** The answer stopped at the length limit: Continue writes the rest. */
+  hitLimit?: boolean;
   failure?: SessionFailure;
+}
+
+/** An earlier turn of the conversation, as it ended (an unanswered round that the user moved on from ends cancelled). */
+export interface PastTurn extends Turn {
+  state: "done" | "cancelled" | "failed";
+}
+
+/**
+ * A serialisable picture of a conversation: the engine holds it, the surfaces render it, storage persists it. The
+ * current turn's fields are at the top level (a conversation of one turn has no `earlier`); earlier turns are kept in
+ * order in `earlier`.
+ */
+export interface SessionSnapshot extends Turn {
+  id: string;
+  /** The state of the conversation (of its current turn). */
+  state: SessionState;
+  /** The turns before the current one, oldest first. */
+  earlier?: PastTurn[];
   createdAt: number;
   updatedAt: number;
 }

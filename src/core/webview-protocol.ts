@@ -29,6 +29,8 @@ export const historyEntrySchema = z.strictObject({
   id: f.id,
   title: f.shortText,
   updatedAt: f.timestamp,
+  /** How many turns (requests) the conversation has. */
+  turns: z.optional(f.count),
 });
 export type HistoryEntry = z.infer<typeof historyEntrySchema>;
 
@@ -44,11 +46,13 @@ export const modelStatusSchema = z.strictObject({
   detail: z.optional(f.shortText),
   /** A small demo model: the view says so and how to choose a real one. */
   demo: z.optional(z.boolean()),
+  /** Loading starts with a download (said at once, before the first byte arrives). */
+  downloading: z.optional(z.boolean()),
   error: z.optional(f.text),
 });
 export type ModelStatus = z.infer<typeof modelStatusSchema>;
 
-/** Editor context that will go with the next request, shown as removable chips above the composer. */
+/** Editor context that will go with the next request, shown as chips above the composer that the user turns on or off. */
 export const contextChipSchema = z.strictObject({
   id: f.id,
   kind: z.enum(["file", "selection", "other"]),
@@ -56,6 +60,8 @@ export const contextChipSchema = z.strictObject({
   label: f.shortText,
   /** Longer text for a tooltip and screen readers, e.g. the full path. */
   description: z.optional(f.shortText),
+  /** The user turned it off: it is shown, but not sent. */
+  off: z.optional(z.boolean()),
 });
 export type ContextChip = z.infer<typeof contextChipSchema>;
 
@@ -138,10 +144,21 @@ export const webviewMessageSchema = z.discriminatedUnion("type", [
   request("stop", { sessionId: f.id }),
   /** Replace assumption `index` of the session with the user's correction. */
   request("correctAssumption", { sessionId: f.id, index: f.count, text: f.nonEmpty(L.text) }),
-  /** Drop a context chip from the next request. */
+  /** Turn a context chip off: it is not sent with the next request. */
   request("removeContext", { chipId: f.id }),
-  /** Act on code block `blockIndex` of the answer (the fenced blocks in order, as `extractCodeBlocks` finds them). */
-  request("codeAction", { sessionId: f.id, blockIndex: f.count, action: codeActionSchema }),
+  /** Turn a context chip that was turned off on again. */
+  request("includeContext", { chipId: f.id }),
+  /**
+   * Act on code block `blockIndex` of an answer (the fenced blocks in order, as `extractCodeBlocks` finds them): of
+   * the current turn, or of earlier turn `turn` (its index in the conversation's `earlier`).
+   */
+  request("codeAction", { sessionId: f.id, blockIndex: f.count, action: codeActionSchema, turn: z.optional(f.count) }),
+  /** Run the current turn again; with an ask policy, from its start ("ask me first", "don't ask"). */
+  request("regenerate", { sessionId: f.id, askPolicy: z.optional(z.enum(["auto", "always", "never"])) }),
+  /** Write the rest of an answer that stopped early (Stop, or the length limit). */
+  request("continue", { sessionId: f.id }),
+  /** Send the current turn's request again with this text. */
+  request("editRequest", { sessionId: f.id, text: f.nonEmpty(L.text) }),
   request("newChat", {}),
   request("openSession", { id: f.id }),
   request("deleteSession", { id: f.id }),
@@ -224,7 +241,11 @@ const webviewTypes: Readonly<Record<WebviewMessageType, true>> = {
   stop: true,
   correctAssumption: true,
   removeContext: true,
+  includeContext: true,
   codeAction: true,
+  regenerate: true,
+  continue: true,
+  editRequest: true,
   newChat: true,
   openSession: true,
   deleteSession: true,

@@ -5,7 +5,8 @@
  */
 import * as vscode from "vscode";
 import { dispatch, type HandlerTable } from "../core/dispatch.js";
-import { isBusy } from "../core/rules.js";
+import { canFollowUp, isBusy } from "../core/rules.js";
+import { selectedLines } from "../core/selection.js";
 import { ClarifySession, SessionRefusal, whenAccepted } from "../core/session.js";
 import { readSettings } from "../core/settings.js";
 import type { ClarifyModel } from "../core/model.js";
@@ -66,7 +67,8 @@ export class ChatController implements vscode.Disposable {
   private activeIdValue: string | undefined | null = null;
   /** The text editor the user was last in: the webview has the focus when its buttons are pressed. */
   private editor: vscode.TextEditor | undefined = vscode.window.activeTextEditor;
-  private readonly removedChips = new Set<string>();
+  /** Context chips the user turned off (by id): shown, not sent. */
+  private readonly chipsOff = new Set<string>();
   private readonly busyListeners = new Set<(busy: boolean) => void>();
   /** Streamed text not posted yet (see postChunk). */
   private streamed: { sessionId: string; text: string; timer: NodeJS.Timeout } | undefined;
@@ -83,7 +85,6 @@ export class ChatController implements vscode.Disposable {
       vscode.window.onDidChangeActiveTextEditor((e) => {
         if (e && isEditable(e)) {
           this.editor = e;
-          this.removedChips.clear();
           this.postState();
         }
       }),
@@ -159,11 +160,20 @@ export class ChatController implements vscode.Disposable {
     stop: (m) => this.live.get(m.sessionId)?.cancel(),
     correctAssumption: (m) => whenAccepted(this.session(m.sessionId).correctAssumption(m.index, m.text)),
     removeContext: (m) => {
-      this.removedChips.add(m.chipId);
+      this.chipsOff.add(m.chipId);
       this.postState();
     },
+    includeContext: (m) => {
+      this.chipsOff.delete(m.chipId);
+      this.postState();
+    },
+    regenerate: (m) => whenAccepted(this.nextTurnOf(m.sessionId).regenerate(m.askPolicy ? { askPolicy: m.askPolicy } : {})),
+    continue: (m) => whenAccepted(this.nextTurnOf(m.sessionId).continueAnswer()),
+    editRequest: (m) => whenAccepted(this.nextTurnOf(m.sessionId).editRequest(m.text)),
     codeAction: async (m) => {
-      const block = this.snapshotOf(m.sessionId)?.codeBlocks[m.blockIndex];
+      const snapshot = this.snapshotOf(m.sessionId);
+      const turn = m.turn === undefined ? snapshot : snapshot?.earlier?.[m.turn];
+      const block = turn?.codeBlocks[m.blockIndex];
       if (!block) throw new SessionRefusal(`There is no code block ${m.blockIndex + 1} in that conversation.`);
       await applyCodeAction(m.action, block, this.liveEditor(), this.proposals);
       return m.action === "copy" ? { note: "Copied." } : undefined;
@@ -192,7 +202,7 @@ export class ChatController implements vscode.Disposable {
   askAboutSelection(editor: vscode.TextEditor | undefined): void {
     if (editor) {
       this.editor = editor;
-      this.removedChips.clear();
+      this.chipsOff.delete(this.selectionChipId());
     }
     this.postState();
     void this.view?.postMessage({ type: "focusComposer" });
@@ -202,15 +212,41 @@ export class ChatController implements vscode.Disposable {
     void this.view?.postMessage({ type: "focusComposer" });
   }
 
+  /**
+   * A message from the composer: the next turn of the conversation on screen (it has started and nothing runs), or
+   * the first turn of a new one.
+   */
   private async send(text: string): Promise<void> {
-    if (!this.model.configured()) throw new NoModelChosen();
-    const { settings, problems } = readClarifySettings();
-    for (const p of problems) this.log.warn(`Setting ${p}`);
-    settings.style = this.model.styleFor?.(settings.style) ?? settings.style;
+    const settings = this.currentSettings();
+    const onScreen = this.activeId ? this.snapshotOf(this.activeId) : undefined;
+    if (onScreen && onScreen.state !== "idle") {
+      const session = this.session(onScreen.id);
+      if (canFollowUp(session.state)) session.useSettings(settings);
+      await whenAccepted(session.followUp(text, this.editorContext()));
+      return;
+    }
     const session = new ClarifySession(this.model, settings);
     this.track(session);
     this.activeId = session.id;
     await whenAccepted(session.start(text, this.editorContext()));
+  }
+
+  /** The settings as they are now, for the turn about to run; a model must be chosen. */
+  private currentSettings(): ClarifySettings {
+    if (!this.model.configured()) throw new NoModelChosen();
+    const { settings, problems } = readClarifySettings();
+    for (const p of problems) this.log.warn(`Setting ${p}`);
+    // A catalog model says how it is prompted (ClarifyCoder's own is native) unless the style setting says otherwise.
+    settings.style = this.model.styleFor?.(settings.style) ?? settings.style;
+    return settings;
+  }
+
+  /** A conversation about to run another turn (Regenerate, Continue, Edit), with the settings as they are now. */
+  private nextTurnOf(id: string): ClarifySession {
+    const settings = this.currentSettings();
+    const session = this.session(id);
+    if (canFollowUp(session.state)) session.useSettings(settings);
+    return session;
   }
 
   private track(session: ClarifySession): void {
@@ -299,30 +335,32 @@ export class ChatController implements vscode.Disposable {
     const e = this.editor;
     if (!e) return "selection";
     const s = e.selection;
-    return `selection:${e.document.uri.toString()}:${s.start.line}:${s.end.line}`;
+    return `selection:${e.document.uri.toString()}:${s.start.line}:${s.end.line}:${s.end.character === 0 ? 0 : 1}`;
   }
 
+  /** The chips above the composer: the file, and the selection when there is one; each on unless the user turned it off. */
   private chips(): ContextChip[] {
     const e = this.editor;
     if (!e || e.document.isClosed) return [];
     const name = e.document.uri.path.split("/").pop() ?? e.document.uri.path;
     const chips: ContextChip[] = [];
     const fileId = `file:${e.document.uri.toString()}`;
-    if (!this.removedChips.has(fileId)) chips.push({ id: fileId, kind: "file", label: name, description: vscode.workspace.asRelativePath(e.document.uri) });
+    const off = (id: string): { off?: true } => (this.chipsOff.has(id) ? { off: true } : {});
+    chips.push({ id: fileId, kind: "file", label: name, description: vscode.workspace.asRelativePath(e.document.uri), ...off(fileId) });
     if (!e.selection.isEmpty) {
       const id = this.selectionChipId();
-      const start = e.selection.start.line + 1;
-      const end = e.selection.end.line + 1;
-      if (!this.removedChips.has(id)) chips.push({ id, kind: "selection", label: `${name}:${start}-${end}`, description: `Selected lines ${start}-${end} of ${name}` });
+      const { startLine, endLine } = selectedLines(e.selection.start, e.selection.end);
+      const lines = startLine === endLine ? `${startLine}` : `${startLine}-${endLine}`;
+      chips.push({ id, kind: "selection", label: `${name}:${lines}`, description: `Selected ${startLine === endLine ? "line" : "lines"} ${lines} of ${name}`, ...off(id) });
     }
     return chips;
   }
 
-  /** The context of the next request: only what the chips on screen say. */
+  /** The context of the next request: only what the chips that are on say. */
   private editorContext(): EditorContext {
     const e = this.editor;
     if (!e || e.document.isClosed) return {};
-    const chips = this.chips();
+    const chips = this.chips().filter((c) => c.off !== true);
     const withFile = chips.some((c) => c.kind === "file");
     const withSelection = chips.some((c) => c.kind === "selection");
     const context: EditorContext = {};
@@ -331,7 +369,15 @@ export class ChatController implements vscode.Disposable {
       context.fileName = vscode.workspace.asRelativePath(e.document.uri);
     }
     if (withSelection) {
-      context.selection = { text: e.document.getText(e.selection), startLine: e.selection.start.line + 1, endLine: e.selection.end.line + 1 };
+      const { startLine, endLine } = selectedLines(e.selection.start, e.selection.end);
+      // Whole lines selected end at column 1 of the next line: that line's (empty) start is not part of the text.
+      const end = e.selection.end.character === 0 && endLine < e.selection.end.line + 1 ? e.document.lineAt(endLine - 1).range.end : e.selection.end;
+      context.selection = {
+        text: e.document.getText(new vscode.Range(e.selection.start, end)),
+        startLine,
+        endLine,
+        cursorLine: e.selection.active.line + 1,
+      };
     }
     if (withFile) {
       const line = e.selection.active.line;
@@ -348,7 +394,7 @@ export class ChatController implements vscode.Disposable {
   private postStateSoon(): void {
     clearTimeout(this.pending);
     this.pending = setTimeout(() => {
-      this.removedChips.delete(this.selectionChipId());
+      this.chipsOff.delete(this.selectionChipId());
       this.postState();
     }, 150);
   }
@@ -366,7 +412,7 @@ export class ChatController implements vscode.Disposable {
       for (const l of this.busyListeners) l(busy);
     }
     if (!this.view) return;
-    const history = this.store.list().map((s) => ({ id: s.id, title: conversationTitle(s), updatedAt: s.updatedAt }));
+    const history = this.store.list().map((s) => ({ id: s.id, title: conversationTitle(s), updatedAt: s.updatedAt, turns: (s.earlier?.length ?? 0) + 1 }));
     void this.view.postMessage({ type: "state", session: active, history, model: this.model.status, context: { chips: this.chips() } });
   }
 

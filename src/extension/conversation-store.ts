@@ -1,6 +1,9 @@
 /**
  * Conversations persisted per workspace (a Memento: `context.workspaceState` in the extension, an in-memory one in
- * tests). What is read back is validated: a damaged entry is dropped, never trusted.
+ * tests). What is read back is validated: a damaged entry is never trusted, and never lost either: an entry this
+ * version cannot read (damaged, or written by another version) is kept in storage as it was, and written back with
+ * every save. Conversations of one turn (the format before follow-ups) read as they are: every field a conversation
+ * of several turns adds is optional.
  */
 import type { SessionSnapshot } from "../core/types.js";
 import { sessionSnapshotSchema } from "../core/snapshot-schema.js";
@@ -19,6 +22,8 @@ const stored = z.array(z.unknown());
 export class ConversationStore {
   /** What was read and validated once; every write goes through this store, so it stays true. */
   private cache: SessionSnapshot[] | undefined;
+  /** Stored entries that do not validate, kept as they are. */
+  private unreadable: unknown[] = [];
 
   constructor(
     private readonly memento: Memento,
@@ -33,19 +38,31 @@ export class ConversationStore {
   }
 
   private read(): SessionSnapshot[] {
-    const raw = stored.safeParse(this.memento.get<unknown>(key) ?? []);
-    if (!raw.success) return [];
+    const value = this.memento.get<unknown>(key) ?? [];
+    const raw = stored.safeParse(value);
+    if (!raw.success) {
+      this.unreadable = [value];
+      return [];
+    }
     const sessions: SessionSnapshot[] = [];
+    this.unreadable = [];
     for (const entry of raw.data) {
       const parsed = sessionSnapshotSchema.safeParse(entry);
       if (parsed.success) sessions.push(parsed.data);
+      else this.unreadable.push(entry);
     }
     return sessions.sort((a, b) => b.updatedAt - a.updatedAt);
   }
 
+  /** How many stored entries could not be read (and are kept as they are). */
+  get unreadableCount(): number {
+    this.list();
+    return this.unreadable.length;
+  }
+
   private async write(sessions: SessionSnapshot[]): Promise<void> {
     this.cache = sessions;
-    await this.memento.update(key, sessions);
+    await this.memento.update(key, [...sessions, ...this.unreadable]);
   }
 
   get(id: string): SessionSnapshot | undefined {
@@ -77,8 +94,9 @@ export class ConversationStore {
   }
 }
 
-/** A conversation's title in the history list: its request, on one line, shortened. */
+/** A conversation's title in the history list: its first request, on one line, shortened. */
 export function conversationTitle(snapshot: SessionSnapshot, max = 60): string {
-  const line = snapshot.request.replace(/\s+/g, " ").trim();
+  const first = snapshot.earlier?.[0]?.request ?? snapshot.request;
+  const line = first.replace(/\s+/g, " ").trim();
   return line.length > max ? `${line.slice(0, max - 1)}…` : line || "(empty request)";
 }

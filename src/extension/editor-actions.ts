@@ -41,7 +41,8 @@ export class CodeProposals implements vscode.TextDocumentContentProvider, vscode
     const name = document.uri.path.split("/").pop() ?? "untitled";
     const proposalUri = vscode.Uri.from({ scheme: proposalScheme, path: `/${this.counter}/${name}`, query: document.uri.toString() });
     this.proposals.set(proposalUri.toString(), { target: document.uri, version: document.version, range, code, text, proposalUri });
-    await vscode.commands.executeCommand("vscode.diff", document.uri, proposalUri, `${name} ↔ ClarifyCoder's proposal`, { preview: true });
+    // Not as a preview tab: a preview tab would replace the user's file where it is open as a preview itself.
+    await vscode.commands.executeCommand("vscode.diff", document.uri, proposalUri, `${name} ↔ ClarifyCoder's proposal`, { preview: false });
     return proposalUri;
   }
 
@@ -67,8 +68,12 @@ export class CodeProposals implements vscode.TextDocumentContentProvider, vscode
     const edit = new vscode.WorkspaceEdit();
     edit.replace(proposal.target, proposal.range, proposal.code);
     const applied = await vscode.workspace.applyEdit(edit);
-    if (applied) await this.close(proposal, "accepted");
-    return applied;
+    if (!applied) return false;
+    await this.close(proposal, "accepted");
+    // The edited file stays open and takes the focus, the cursor after the change (closing the diff can leave no editor).
+    const end = document.positionAt(document.offsetAt(proposal.range.start) + proposal.code.length);
+    await vscode.window.showTextDocument(document, { preview: false, selection: new vscode.Range(end, end) });
+    return true;
   }
 
   async reject(uri?: vscode.Uri): Promise<boolean> {

@@ -32,6 +32,11 @@ function gpuSetting(value: unknown): GpuChoice {
   return value === "cuda" || value === "vulkan" || value === "metal" ? value : value === "cpu" ? false : "auto";
 }
 
+/** A model named by a URI is downloaded (once) before it loads. */
+export function isDownload(model: string): boolean {
+  return /^(hf:|https?:\/\/)/i.test(model.trim());
+}
+
 export function modelLabel(model: string): string {
   const id = catalogIdOf(model);
   if (id !== undefined) return catalogEntry(id)?.name ?? id;
@@ -189,7 +194,8 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     this.loadedKey = key;
     const { label, demo } = this.labelPart();
     const tag = demo ? { demo } : {};
-    this.setStatus({ status: "loading", label, progress: 0, ...tag });
+    // A model to download says so at once: the first progress event can be long in coming (a slow or absent network).
+    this.setStatus({ status: "loading", label, ...(isDownload(model) ? { downloading: true } : { progress: 0 }), ...tag });
     const token = await this.context.secrets.get(hubTokenKey);
     this.model.downloads = token ? { hub: { token } } : {};
     const cancel = new AbortController();
@@ -201,7 +207,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
           notification ??= new DownloadNotification(label, cancel);
           notification.report(event);
           const overall = (event.step - 1 + (event.total > 0 ? event.loaded / event.total : 0)) / event.steps;
-          this.setStatus({ status: "loading", label, progress: Math.min(1, Math.max(0, overall)), detail: describePullProgress(event), ...tag });
+          this.setStatus({ status: "loading", label, downloading: true, progress: Math.min(1, Math.max(0, overall)), detail: describePullProgress(event), ...tag });
         } else {
           // Loading into memory, then the warm-up ("Preparing the GPU (first time only)"): the status bar and the chat say which.
           const { task, progress } = describeLoadProgress(event);
@@ -265,6 +271,16 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 8000));
     const result = await Promise.race([estimate.catch(() => undefined), timeout]);
     return result ? recommend(library.entries, result.hardware, result.estimates) : undefined;
+  }
+
+  /** The loaded model's context size (requests are fitted into it). */
+  get contextSize(): number | undefined {
+    return this.model.contextSize;
+  }
+
+  async countTokens(text: string): Promise<number> {
+    await this.ensureLoaded();
+    return this.model.countTokens(text);
   }
 
   /** The model picker: the catalog (the recommendation first, sizes, what is downloaded), a local file, a URI, adapters. */
@@ -399,11 +415,14 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
             : "ClarifyCoder: choose a model";
         this.statusBar.backgroundColor = undefined;
         break;
-      case "loading":
-        this.statusBar.text = `$(loading~spin) ${label}${status.detail && status.progress === undefined ? `: ${status.detail}` : ""}${status.progress !== undefined ? ` ${Math.round(status.progress * 100)}%` : ""}`;
-        this.statusBar.tooltip = `ClarifyCoder: ${status.detail ?? "loading the model"}`;
+      case "loading": {
+        const percent = status.progress !== undefined ? ` ${Math.round(status.progress * 100)}%` : "";
+        const phase = status.detail && status.progress === undefined ? `: ${status.detail}` : "";
+        this.statusBar.text = status.downloading ? `$(cloud-download) Downloading ${label}…${percent}` : `$(loading~spin) ${label}${phase}${percent}`;
+        this.statusBar.tooltip = `ClarifyCoder: ${status.detail ?? (status.downloading ? "downloading the model (once)" : "loading the model")}`;
         this.statusBar.backgroundColor = undefined;
         break;
+      }
       case "ready":
         this.statusBar.text = `$(check) ${label} · ${status.backend ?? "CPU"}`;
         this.statusBar.tooltip = `ClarifyCoder: ${label} is ready on ${status.backend ?? "CPU"}. Click to choose another model.`;
@@ -476,6 +495,11 @@ class TouchingConversation implements ModelConversation {
   complete(...args: Parameters<ModelConversation["complete"]>): ReturnType<ModelConversation["complete"]> {
     this.service.turnStarted(this.openedAt);
     return this.inner.complete(...args);
+  }
+
+  setHistory(...args: Parameters<ModelConversation["setHistory"]>): ReturnType<ModelConversation["setHistory"]> {
+    this.service.turnStarted(this.openedAt);
+    return this.inner.setHistory(...args);
   }
 
   close(): Promise<void> {

@@ -9,7 +9,7 @@
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import pLimit from "p-limit";
-import type { ClarifyModel, ModelConversation, OpenConversationOptions, StopReason, TurnOptions, TurnResult } from "../core/model.js";
+import type { ClarifyModel, Exchange, ModelConversation, OpenConversationOptions, StopReason, TurnOptions, TurnResult } from "../core/model.js";
 
 export interface EndpointOptions {
   /** The API's base URL, ending in /v1 (a bare server address gets /v1 added). */
@@ -437,6 +437,16 @@ class EndpointConversation implements ModelConversation {
     const completion = await this.endpoint.textCompletion(this.transcript, turn);
     this.transcript += completion.text;
     return turnResult(completion.text, completion);
+  }
+
+  async setHistory(exchanges: readonly Exchange[]): Promise<void> {
+    this.requireMode("chat");
+    const system = this.messages.filter((m) => m.role === "system");
+    const turns = exchanges.flatMap((e): Message[] => [
+      { role: "user", content: e.user },
+      { role: "assistant", content: e.model },
+    ]);
+    this.messages.splice(0, this.messages.length, ...system, ...turns);
   }
 
   async close(): Promise<void> {

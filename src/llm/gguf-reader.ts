@@ -284,16 +284,31 @@ async function readTensorInfo(c: FileCursor, index: number): Promise<GgufTensorI
   return { name, shape, type, typeName: traits.name, offset: Number(rawOffset), byteSize: Number(bytes) };
 }
 
+/**
+ * Checks a file's first bytes against GGUF's magic. A file that is not GGUF gets its first bytes named in hex: they are
+ * binary, and printed as text they come out as noise ("got \"ѐ�g\"").
+ */
+export function magicProblem(head: Uint8Array): string | undefined {
+  const shown = [...head.subarray(0, 4)].map((b) => `0x${b.toString(16).padStart(2, "0")}`).join(" ");
+  if (head.length === 0) return "it is empty";
+  if (head.length < 4) return `it is too short to be a GGUF file (${head.length} byte${head.length === 1 ? "" : "s"}: ${shown})`;
+  if (Buffer.from(head.subarray(0, 4)).toString("latin1") === GGUF_MAGIC) return undefined;
+  return `it is not a GGUF file: a GGUF file starts with the bytes 0x47 0x47 0x55 0x46 ("GGUF"), this one with ${shown}`;
+}
+
 /** Reads and checks a GGUF file's header. Throws {@link GgufFormatError} with the reason in plain words. */
 export async function readGgufHeader(filePath: string): Promise<GgufHeader> {
   const handle = await open(filePath, "r");
   try {
     const fileSize = (await handle.stat()).size;
     const c = new FileCursor(handle, fileSize);
+    const head = Buffer.alloc(Math.min(4, fileSize));
+    await handle.read(head, 0, head.length, 0);
+    const notGguf = magicProblem(head);
+    if (notGguf) throw new GgufFormatError(notGguf);
     const p = c.need(24, "the GGUF header");
     if (p) await p;
-    const magic = c.text(4);
-    if (magic !== GGUF_MAGIC) throw new GgufFormatError(`it does not start with "GGUF" (it starts with ${JSON.stringify(magic)}), so it is not a GGUF model file`);
+    c.skip(4);
     const version = c.u32();
     if (version < 2 || version > 3) throw new GgufFormatError(`it is GGUF version ${version}; llama.cpp reads versions 2 and 3`);
     const tensorCount = boundedCount(c.u64(), c, "the tensor table", 33, LIMITS.tensors);

@@ -2,7 +2,7 @@
  * LocalModel: a GGUF model in the model worker, seen by the engine as a ClarifyModel. After a worker crash it loads
  * the last good model again on the next conversation, so one bad moment costs one request, not the session.
  */
-import type { ClarifyModel, ModelConversation, OpenConversationOptions, TurnOptions, TurnResult } from "../core/model.js";
+import type { ClarifyModel, Exchange, ModelConversation, OpenConversationOptions, TurnOptions, TurnResult } from "../core/model.js";
 import type { ModelStyle } from "./catalog.js";
 import { ModelLibrary, type LibraryOptions, type PullProgress } from "./library.js";
 import { defaultModelsDirectory, resolveModel } from "./model-source.js";
@@ -91,6 +91,15 @@ export class LocalModel implements ClarifyModel {
     return info;
   }
 
+  /** The loaded model's context size in tokens. */
+  get contextSize(): number | undefined {
+    return this.current?.contextSize;
+  }
+
+  async countTokens(text: string): Promise<number> {
+    return (await this.worker.request("tokenize", { text })).count;
+  }
+
   async unload(): Promise<void> {
     this.loadedWith = undefined;
     this.current = undefined;
@@ -170,6 +179,10 @@ class WorkerConversation implements ModelConversation {
       ...(options.grammar ? { grammar: options.grammar } : {}),
       ...(options.responsePrefix ? { responsePrefix: options.responsePrefix } : {}),
     };
+  }
+
+  async setHistory(exchanges: readonly Exchange[]): Promise<void> {
+    await this.watch(() => this.worker.request("setHistory", { conversationId: this.id, exchanges: exchanges.map((e) => ({ user: e.user, model: e.model })) }));
   }
 
   private streaming(options: TurnOptions): { onEvent?: (event: { kind: "chunk"; text: string }) => void; signal?: AbortSignal } {

@@ -98,6 +98,7 @@ const methodDoing: Record<Method, string> = {
   probe: "evaluating the prompt (the ask-or-proceed probe)",
   chat: "answering in a conversation",
   complete: "answering in a conversation",
+  setHistory: "rebuilding a conversation's history",
   usage: "reading a token count",
   tokenize: "counting tokens",
   estimate: "estimating the memory models need",

@@ -122,6 +122,8 @@ export interface WorkerMethods {
   probe: { params: { conversationId: string; message: string; prefix: string; options: string[] }; result: { probabilities: Record<string, number> }; event: never };
   chat: { params: TurnParams & { message: string }; result: TurnOutput; event: { kind: "chunk"; text: string } };
   complete: { params: TurnParams & { text: string; stopStrings?: string[] }; result: TurnOutput; event: { kind: "chunk"; text: string } };
+  /** Replaces a chat conversation's history after its system prompt (the evaluated tokens it starts with are kept). */
+  setHistory: { params: { conversationId: string; exchanges: { user: string; model: string }[] }; result: { messages: number }; event: never };
   /** A conversation's token meter: every input and output token so far, and those evaluated between turns. */
   usage: { params: { conversationId: string }; result: { inputTokens: number; outputTokens: number; settledTokens: number }; event: never };
   /** Counts tokens; `special` reads control tokens such as <|im_start|> as themselves. */

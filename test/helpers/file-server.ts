@@ -8,7 +8,10 @@ import type { AddressInfo } from "node:net";
 
 export type Behaviour =
   | { kind: "ok" }
-  /** Sends the headers for the whole file, `at` bytes, then destroys the socket. */
+  /**
+   * Sends the headers for the whole file, `at` bytes, then destroys the socket a moment later (fetch discards bytes it
+   * has received but not yet handed over when the socket dies, so the pause lets the client take them first).
+   */
   | { kind: "cut"; at: number }
   /** A body of `length` bytes with a matching Content-Length. */
   | { kind: "short"; length: number }
@@ -106,7 +109,7 @@ export async function startFileServer(): Promise<FileServer> {
         res.end(rest);
         return;
       case "cut":
-        res.write(rest.subarray(0, Math.max(0, behaviour.at - start)), () => res.destroy());
+        res.write(rest.subarray(0, Math.max(0, behaviour.at - start)), () => setTimeout(() => res.destroy(), 100));
         return;
       case "stall":
         res.write(rest.subarray(0, Math.max(0, behaviour.at - start)));

@@ -1,6 +1,7 @@
 /** `clarifycoder chat` as a user or a script runs it: the built CLI in its own process, on the tiny model. */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import http from "node:http";
 import path from "node:path";
 import { before, it } from "node:test";
 import { writeTinyModel } from "../fixtures/tiny-model.js";
@@ -90,4 +91,101 @@ it("a closed output (chat ... | head) ends the program quietly", async () => {
   await new Promise((resolve) => shell.on("close", resolve));
   assert.equal(stdout.split("\n").filter(Boolean).length, 2, "head took its two lines");
   assert.equal(stderr.trim(), "status=0", `the chat ended quietly: ${stderr}`);
+});
+
+type JsonEvent = { type: string; [k: string]: unknown };
+const eventsOf = (stdout: string): JsonEvent[] => stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as JsonEvent);
+const tinyArgs = (): string[] => ["-m", tiny, "--gpu", "cpu", "--threads", "1"];
+
+it("--json: every run ends with exactly one done or error event; a fatal error is an error event, not a warning", async () => {
+  const missing = await cli(["chat", "--json", "-m", path.join(repoRoot, "nope.gguf"), "--gpu", "cpu", "x"], "");
+  assert.equal(missing.code, 1);
+  const events = eventsOf(missing.stdout);
+  assert.deepEqual(events.map((e) => e.type).filter((t) => t === "done" || t === "error"), ["error"]);
+  assert.equal(events.at(-1)?.type, "error");
+  assert.match(String(events.at(-1)?.message), /nope\.gguf does not exist/);
+  assert.equal(events.some((e) => e.type === "warning"), false);
+});
+
+it("an empty request is refused at once, before any model is loaded; --json with no request says what it waits for", async () => {
+  const started = Date.now();
+  const empty = await cli(["chat", "--json", ...tinyArgs(), ""], "");
+  assert.equal(empty.code, 2);
+  assert.deepEqual(eventsOf(empty.stdout), [{ type: "error", message: "The request is empty: say what to write." }]);
+  assert.ok(Date.now() - started < 5_000, "at once");
+  const text = await cli(["chat", ...tinyArgs(), "   "], "");
+  assert.equal(text.code, 2);
+  assert.match(text.stderr, /The request is empty/);
+  // No request argument: it is read from stdin, and the events say so before waiting for it.
+  const none = await cli(["chat", "--json", ...tinyArgs()], "");
+  assert.equal(none.code, 2);
+  const events = eventsOf(none.stdout);
+  assert.deepEqual(events.slice(-2), [{ type: "input", expect: "request" }, { type: "error", message: "No request given: say what to write." }]);
+});
+
+it("the terminal chat stays open: follow-ups, /continue, /regenerate and /edit in the same conversation, until the input ends", async () => {
+  const { code, stdout, stderr } = await cli(
+    ["chat", ...tinyArgs(), "--ask", "never", "--max-tokens", "16", "pad a string"],
+    "now pad on the right\n/continue\n/regenerate noask\n/edit pad a string on the left\n/bogus\n/continue please\n",
+  );
+  assert.equal(code, 0, stderr);
+  const answers = stdout.split("(it stopped at the length limit: /continue writes the rest)");
+  assert.equal(answers.length - 1, 6, `six answers, each stopped at the limit of 16 tokens:\n${stdout}`);
+  assert.equal(stdout.match(/Thinking about the request\.\.\./g)?.length, 4, "the first turn, the follow-up, the regenerated turn and the edited one are assessed");
+  assert.match(stderr, /There is no \/bogus: \/help lists the commands\./);
+});
+
+it("a piped conversation: /quit leaves, and a refused command says why and stays", async () => {
+  const { code, stdout, stderr } = await cli(["chat", ...tinyArgs(), "--ask", "never", "--max-tokens", "16", "pad a string"], "/help\n/new\n/continue\n/quit\nnever read\n");
+  assert.equal(code, 0, stderr);
+  assert.match(stdout, /\/regenerate {2}write the last answer again/);
+  assert.match(stdout, /A new conversation: what should I write\?/);
+  assert.match(stderr, /There is no stopped answer to continue\./);
+  assert.equal(stdout.match(/Thinking about the request/g)?.length, 1, "nothing after /quit");
+});
+
+it("in a real terminal the first Ctrl+C stops the answer, and the chat stays open for the next message", async (t) => {
+  const command = [process.execPath, path.join(repoRoot, "bin/clarifycoder.js"), "chat", ...tinyArgs(), "--ask", "never", "--max-tokens", "32768", "pad a string"]
+    .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
+    .join(" ");
+  // script(1) runs the chat on a pseudo-terminal: readline is in raw mode there, as for a user at a keyboard.
+  const child = spawn("script", ["-qefc", command, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
+  t.after(() => child.kill("SIGKILL"));
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  const until = async (pattern: RegExp, what: string): Promise<void> => {
+    for (let i = 0; i < 600 && !pattern.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, pattern, `waiting for ${what}:\n${out}`);
+  };
+  await until(/(What size\?.*){3}/s, "the answer to stream");
+  child.stdin.write("\x03");
+  await until(/\(stopped: \/continue writes the rest\)/, "the first Ctrl+C to stop it");
+  assert.match(out, /Stopping\.\.\. \(Ctrl\+C again to quit\)/);
+  // readline draws its prompt with cursor movements: "> " at the start of a line, maybe wrapped in escape codes.
+  const escape = String.fromCharCode(27);
+  await until(new RegExp(`\\n(${escape}\\[[0-9;]*[A-Za-z])*> (${escape}\\[[0-9;]*[A-Za-z])*$`), "the prompt for the next message");
+  child.stdin.write("\x04");
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  assert.equal(code, 0, out);
+});
+
+it("a model to download says Downloading at once, before the first byte arrives", async (t) => {
+  const server = http.createServer(() => undefined); // accepts, never answers
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const { port } = server.address() as { port: number };
+  const url = `http://127.0.0.1:${port}/models/slow.gguf`;
+  const child = spawn(process.execPath, [path.join(repoRoot, "bin/clarifycoder.js"), "chat", "-m", url, "--gpu", "cpu", "--models-dir", path.join(path.dirname(tiny), "dl"), "x"], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const started = Date.now();
+  while (!stderr.includes("Downloading") && Date.now() - started < 10_000) await new Promise((r) => setTimeout(r, 50));
+  child.kill("SIGKILL");
+  assert.match(stderr, new RegExp(`^Downloading ${url.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\.\\.\\.$`, "m"));
+  assert.ok(Date.now() - started < 10_000);
 });

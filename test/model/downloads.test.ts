@@ -98,8 +98,9 @@ describe("verified download", () => {
     serve(name, undefined, { kind: "cut", at: cut });
     const result = await download({ url, destination, kind: "gguf", expected: { sha256 } });
     await isTheModel(destination);
-    assert.deepEqual(rangesFor(name), [undefined, `bytes=${cut}-`]);
-    assert.equal(result.resumedFrom, cut, "it says it resumed");
+    // The client keeps what reached it before the cut (all of it, unless the machine is slow to read the socket).
+    assert.ok(result.resumedFrom > 0 && result.resumedFrom <= cut, `it says it resumed, from ${result.resumedFrom}`);
+    assert.deepEqual(rangesFor(name), [undefined, `bytes=${result.resumedFrom}-`]);
     assert.equal(result.sha256, sha256, "the hash covers the resumed bytes too");
   });
 
@@ -107,12 +108,13 @@ describe("verified download", () => {
     const cut = 150_000;
     const { url, destination, name } = fresh({ kind: "cut", at: cut });
     await fails({ url, destination, kind: "gguf", retries: 0 }, "connection-lost", /connection dropped during .*model-\d+\.gguf into .* at 0\.\d MB/);
-    assert.equal((await stat(partialPath(destination))).size, cut, "the received bytes are kept under the temporary name");
+    const kept = (await stat(partialPath(destination))).size;
+    assert.ok(kept > 0 && kept <= cut, `the received bytes are kept under the temporary name (${kept} of ${cut})`);
     serve(name);
     const result = await download({ url, destination, kind: "gguf", expected: { size: tiny.length, sha256 } });
     await isTheModel(destination);
-    assert.equal(result.resumedFrom, cut);
-    assert.deepEqual(rangesFor(name), [undefined, `bytes=${cut}-`]);
+    assert.equal(result.resumedFrom, kept);
+    assert.deepEqual(rangesFor(name), [undefined, `bytes=${kept}-`]);
   });
 
   it("a short body with a matching Content-Length is refused, even with no size or checksum to compare", async () => {
@@ -192,12 +194,14 @@ describe("verified download", () => {
   it("a file changed on the server since the interruption starts over (If-Range)", async () => {
     const { url, destination, name } = fresh({ kind: "cut", at: 120_000 });
     await fails({ url, destination, kind: "gguf", retries: 0 }, "connection-lost", /connection dropped/);
+    const kept = (await stat(partialPath(destination))).size;
+    assert.ok(kept > 0, "bytes were kept to resume from");
     // Another file under the same name (another ETag): the resumed request gets the whole new file.
     const other = Buffer.concat([tiny, Buffer.alloc(32)]);
     server.files.set(`/files/${name}`, { body: other });
     const result = await download({ url, destination, kind: "gguf" });
     assert.equal(result.resumedFrom, 0);
     assert.ok((await readFile(destination)).equals(other), "no splice of two versions");
-    assert.deepEqual(rangesFor(name), [undefined, "bytes=120000-"]);
+    assert.deepEqual(rangesFor(name), [undefined, `bytes=${kept}-`]);
   });
 });

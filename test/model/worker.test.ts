@@ -123,6 +123,21 @@ describe("model worker on a tiny GGUF", () => {
     for (const x of [a, b, c]) await x.close();
   });
 
+  it("a conversation opened while another's long prompt is evaluated waits for a sequence, not 'No sequences left'", async () => {
+    await model.load({ model: tiny, gpu: false, threads: 1, contextSize: 4096, sequences: 2 });
+    const idle = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+    await idle.chat("Hello", { maxTokens: 2 });
+    const busy = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+    // About 3,000 tokens in this byte-level vocabulary: the context is busy evaluating them for a while.
+    const long = busy.chat("x".repeat(3_000), { maxTokens: 2 });
+    await new Promise((r) => setTimeout(r, 50));
+    const third = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+    const reply = await third.chat("Hello", { maxTokens: 2 });
+    assert.equal(reply.outputTokens, 2);
+    assert.equal((await long).outputTokens, 2);
+    for (const x of [idle, busy, third]) await x.close();
+  });
+
   it("cancel stops a long generation, keeps what was produced, and the worker stays usable", async () => {
     await load();
     const conversation = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
@@ -147,7 +162,7 @@ describe("model worker on a tiny GGUF", () => {
   it("each corrupt model file gives a specific error naming the file, the worker stays up, and the next good load works", async () => {
     const cases: [keyof CorruptModels, RegExp][] = [
       ["empty", /is empty/],
-      ["wrongMagic", /not a readable GGUF model file: it does not start with "GGUF"/],
+      ["wrongMagic", /wrong-magic\.gguf is not a readable GGUF model file: it is not a GGUF file: .* this one with 0x47 0x47 0x55 0x58\./],
       ["truncated", /not a readable GGUF model file: .*the file is truncated/],
       ["missingHeadCount", /cannot be loaded: it is missing llama\.attention\.head_count/],
       ["headCountZero", /cannot be loaded: llama\.attention\.head_count is 0/],

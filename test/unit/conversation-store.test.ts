@@ -48,13 +48,44 @@ it("remembers which conversation was on screen, while it exists", async () => {
   assert.equal(store.activeId, undefined);
 });
 
-it("drops damaged entries instead of trusting them", async () => {
+it("never trusts a damaged entry, and never loses one: it is kept in storage through every save", async () => {
   const memento = new MemoryMemento();
-  await memento.update("clarifycoder.conversations", [snap("good", 1), { id: "bad", state: "exploded" }, 42, null]);
-  assert.deepEqual(new ConversationStore(memento).list().map((s) => s.id), ["good"]);
+  const damaged = [{ id: "bad", state: "exploded" }, 42, null];
+  await memento.update("clarifycoder.conversations", [snap("good", 1), ...damaged]);
+  const store = new ConversationStore(memento);
+  assert.deepEqual(store.list().map((s) => s.id), ["good"]);
+  assert.equal(store.unreadableCount, 3);
+  await store.save(snap("new", 2));
+  await store.delete("good");
+  const stored = memento.get<unknown[]>("clarifycoder.conversations") ?? [];
+  assert.deepEqual(stored.slice(1), damaged, "the entries it could not read are still there, as they were");
   await memento.update("clarifycoder.conversations", { not: "a list" });
   // A new store reads again (the extension has one store per activation, which owns every write).
-  assert.deepEqual(new ConversationStore(memento).list(), []);
+  const other = new ConversationStore(memento);
+  assert.deepEqual(other.list(), []);
+  await other.save(snap("x", 3));
+  assert.deepEqual(memento.get<unknown[]>("clarifycoder.conversations")?.[1], { not: "a list" });
+});
+
+it("reads conversations saved before follow-ups (one turn, no earlier turns) and round-trips several turns", async () => {
+  const memento = new MemoryMemento();
+  // A record exactly as the one-turn format wrote it.
+  const old = {
+    id: "old", state: "done", request: "parse a date", context: { languageId: "python", selection: { text: "x", startLine: 1, endLine: 1 } },
+    questions: [{ id: "r1q1", round: 1, text: "Which format?", suggestions: ["ISO"], answer: "ISO" }], rounds: 1,
+    assumptions: [], answer: "```python\nx\n```", codeBlocks: [{ language: "python", code: "x" }], createdAt: 1, updatedAt: 2,
+  };
+  const { id: _id, createdAt: _c, updatedAt: _u, ...firstTurn } = snap("-", 0, "sort the list");
+  const several: SessionSnapshot = { ...snap("new", 3, "now add tests"), earlier: [{ ...firstTurn, state: "done" }] };
+  await memento.update("clarifycoder.conversations", [old]);
+  const store = new ConversationStore(memento);
+  assert.equal(store.get("old")?.request, "parse a date");
+  await store.save(several);
+  const again = new ConversationStore(memento);
+  assert.deepEqual(again.list().map((s) => s.id), ["new", "old"]);
+  assert.equal(again.get("new")?.earlier?.[0]?.request, "sort the list");
+  assert.equal(again.unreadableCount, 0);
+  assert.equal(conversationTitle(several), "sort the list", "a conversation is titled by its first request");
 });
 
 it("titles a conversation by its request on one line", () => {

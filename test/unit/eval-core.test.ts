@@ -381,14 +381,15 @@ describe("one item through the protocol, with scripted models", () => {
   });
 
   it("engine: the judge's per-question answers and waivers reach the code request, and the first probe is kept", async () => {
-    const model = new ScriptedModel([askReply("Add or multiply?", "Ints?"), "def add(a, b):\n    return a + b\n```"], 0.8);
+    // The engine asks the model for its choice on each waived question before it writes the code.
+    const model = new ScriptedModel([askReply("Add or multiply?", "Ints?"), JSON.stringify({ choices: ["Integers only"] }), "def add(a, b):\n    return a + b\n```"], 0.8);
     const judge = new ScriptedModel([JSON.stringify({ requirements: [{ requirement: "add", asked: true }], quality: 3, answers: ["Add.", ""] })]);
     const r = await runItem(item, { mode: "engine", engine: { ...defaultSettings, maxRounds: 1 } }, { ...base, judgeFormat: "json", model, judge });
     assert.equal(r.askProbability, 0.8);
     assert.deepEqual(r.judge, [{ quality: 3, answers: ["Add.", ""], requirements: [{ text: "add", recovered: true }] }]);
     const codeTurn = model.calls.find((c) => c.responsePrefix === "```python\n");
     assert.match(codeTurn?.text ?? "", /Answer: Add\./);
-    assert.match(codeTurn?.text ?? "", /For "Ints\?", the assistant chooses a sensible default/);
+    assert.match(codeTurn?.text ?? "", /You left "Ints\?" to me: I assumed Integers only\./);
     assert.match(JSON.stringify(judge.calls[0]?.grammar), /"maxItems":2/);
     assert.deepEqual([r.turns, r.tests.passed, r.code], [2, 1, "def add(a, b):\n    return a + b"]);
   });

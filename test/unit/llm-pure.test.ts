@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { physicalCores } from "../../src/llm/cpu.js";
 import { checkModel } from "../../src/llm/gguf-check.js";
-import type { GgufEntry } from "../../src/llm/gguf-reader.js";
-import { gpuChoice, readAnswer } from "../../src/cli/chat.js";
+import { magicProblem, type GgufEntry } from "../../src/llm/gguf-reader.js";
+import { chatCommands, gpuChoice, readAnswer, readChatLine, turnEnding } from "../../src/cli/chat.js";
 
 it("physicalCores counts distinct cores, not hyper-threads", () => {
   const ht = ["physical id\t: 0", "core id\t\t: 0", "", "physical id\t: 0", "core id\t\t: 0", "", "physical id\t: 0", "core id\t\t: 1", "", "physical id\t: 0", "core id\t\t: 1"].join("\n");
@@ -38,4 +38,32 @@ it("the CLI reads answers: a number picks a suggestion, an empty line waives", (
   assert.equal(gpuChoice("cpu"), false);
   assert.equal(gpuChoice("vulkan"), "vulkan");
   assert.throws(() => gpuChoice("tpu"), /--gpu must be/);
+});
+
+it("magicProblem names a file's first bytes in hex, never as text", () => {
+  assert.equal(magicProblem(new TextEncoder().encode("GGUF\x03")), undefined);
+  assert.equal(
+    magicProblem(new Uint8Array([0xd1, 0x90, 0xef, 0x67, 0x00])),
+    'it is not a GGUF file: a GGUF file starts with the bytes 0x47 0x47 0x55 0x46 ("GGUF"), this one with 0xd1 0x90 0xef 0x67',
+  );
+  assert.equal(magicProblem(new Uint8Array([0x47, 0x47])), "it is too short to be a GGUF file (2 bytes: 0x47 0x47)");
+});
+
+it("the terminal chat reads a line as a message, a command (with its argument) or an unknown command", () => {
+  assert.deepEqual(readChatLine("  now add tests "), { message: "now add tests" });
+  assert.deepEqual(readChatLine("/regenerate noask"), { command: { name: "regenerate", argument: "noask" } });
+  assert.deepEqual(readChatLine("/EDIT parse a date\nin UTC"), { command: { name: "edit", argument: "parse a date\nin UTC" } });
+  assert.deepEqual(readChatLine("/retry"), { command: { name: "regenerate", argument: "" } });
+  assert.deepEqual(readChatLine("/exit"), { command: { name: "quit", argument: "" } });
+  assert.deepEqual(readChatLine("/frobnicate"), { unknown: "frobnicate" });
+  assert.deepEqual(readChatLine("a/b"), { message: "a/b" });
+  assert.ok(Object.keys(chatCommands).includes("continue"));
+});
+
+it("after a turn the terminal says how it ended and what Continue would do", () => {
+  const base = { id: "s", request: "x", context: {}, questions: [], rounds: 0, assumptions: [], codeBlocks: [], createdAt: 0, updatedAt: 0 };
+  assert.equal(turnEnding({ ...base, state: "cancelled", answer: "```py\nx", answerRequested: true }), "\n(stopped: /continue writes the rest)");
+  assert.equal(turnEnding({ ...base, state: "cancelled", answer: "" }), "\n(stopped)");
+  assert.equal(turnEnding({ ...base, state: "done", answer: "x", answerRequested: true, hitLimit: true }), "\n(it stopped at the length limit: /continue writes the rest)");
+  assert.equal(turnEnding({ ...base, state: "done", answer: "x" }), "");
 });

@@ -13,6 +13,10 @@ import {
   nativeQuestionPrompt,
   proceedSchema,
   waivedAssumption,
+  assessmentLengths,
+  buildChoicesMessage,
+  choiceAssumption,
+  choicesSchema,
 } from "../../src/core/prompts.js";
 import type { Question } from "../../src/core/types.js";
 
@@ -26,9 +30,15 @@ describe("prompts", () => {
     assert.equal(describeContext({ languageId: "go", selection: { text: "  ", startLine: 1, endLine: 1 } }), "Language: go");
   });
 
-  it("builds the assessment message with the request, context and the question budget", () => {
-    assert.equal(buildAssessmentMessage(" sort it ", {}, 2), "Request: sort it\n\nDecide: ask at most 2 clarifying question(s) about essential missing details, or proceed with stated assumptions. Reply in JSON.");
-    assert.match(buildAssessmentMessage("x", { languageId: "python" }, 3), /^Request: x\n\nLanguage: python\n\nDecide: ask at most 3/);
+  it("builds the assessment message: the request first, the editor context after it as reference only, the question budget", () => {
+    assert.equal(
+      buildAssessmentMessage(" sort it ", {}, 2),
+      "Request: sort it\n\nDecide about the request (not the editor context): ask at most 2 clarifying question(s) about essential missing details, or proceed with stated assumptions. Reply in JSON.",
+    );
+    const withContext = buildAssessmentMessage("open a bank account", { languageId: "python", fileName: "dates.py" }, 3);
+    assert.match(withContext, /^Request: open a bank account\n\nEditor context, for reference only \(it may have nothing to do with the request\):\nFile: dates\.py \(python\)\n\nDecide about the request \(not the editor context\): ask at most 3/);
+    const followUp = buildAssessmentMessage("now add tests", {}, 1, { followUp: true });
+    assert.match(followUp, /^Follow-up request: now add tests\n\nDecide about this follow-up request, given the conversation so far: ask at most 1 .*never one that was already asked or answered/);
   });
 
   it("formats answers, waived ones as the assistant's choice", () => {
@@ -37,11 +47,28 @@ describe("prompts", () => {
     assert.equal(waivedAssumption(q({})), 'For "Which order?", the assistant chooses a sensible default and says which.');
   });
 
-  it("the code request carries only what is new in a live conversation, and everything in a fresh one", () => {
+  it("the code request carries only what is new: answers not yet sent, and the assumptions the answer states", () => {
     const live = buildCodeRequestMessage({ newAnswers: [q({ answer: "desc" })], assumptions: ["Python 3"] });
-    assert.equal(live, "Answers to your questions:\n1. Which order?\n   Answer: desc\n\nAssumptions:\n- Python 3\n\nNow write the code. Reply in markdown with fenced code blocks; keep explanations short.");
-    const fresh = buildCodeRequestMessage({ request: "sort", context: { fileName: "a.py" }, newAnswers: [], assumptions: [] });
-    assert.equal(fresh, "Request: sort\n\nFile: a.py\n\nNow write the code. Reply in markdown with fenced code blocks; keep explanations short.");
+    assert.equal(
+      live,
+      "Answers to your questions:\n1. Which order?\n   Answer: desc\n\nAssumptions:\n- Python 3\n\nNow write the code. Reply in markdown with fenced code blocks; state the assumptions briefly; keep explanations short.",
+    );
+    assert.equal(buildCodeRequestMessage({ newAnswers: [], assumptions: [] }), "Now write the code. Reply in markdown with fenced code blocks; keep explanations short.");
+    assert.match(buildCodeRequestMessage({ newAnswers: [], assumptions: ["x"], corrected: true }), /^Assumptions, as corrected by the user \(they replace the ones stated before\):\n- x/);
+    assert.match(buildCodeRequestMessage({ newAnswers: [], assumptions: [], strict: true }), /not with JSON and not with a decision\.$/);
+  });
+
+  it("questions left to the assistant: it is asked to choose, one answer each, and its choice is stated back", () => {
+    assert.equal(buildChoicesMessage([q({}), q({ text: "Stable?" })]), "You decide these: choose a sensible answer to each question, in order, and reply in JSON.\n\n1. Which order?\n2. Stable?");
+    const schema = choicesSchema(2) as { properties: { choices: { minItems: number; maxItems: number } } };
+    assert.deepEqual([schema.properties.choices.minItems, schema.properties.choices.maxItems], [2, 2]);
+    assert.equal(choiceAssumption(q({}), " ascending. "), 'You left "Which order?" to me: I assumed ascending.');
+  });
+
+  it("the grammar's length caps are generous, one definition shared with parsing", () => {
+    const item = (askSchema(1) as { properties: { questions: { items: { properties: { suggestions: { items: { maxLength: number } } } } } } }).properties.questions.items;
+    assert.equal(item.properties.suggestions.items.maxLength, assessmentLengths.suggestion);
+    assert.ok(assessmentLengths.suggestion >= 100, "a suggestion of a short sentence is not cut");
   });
 
   it("schemas fix the decision and bound the questions", () => {

@@ -1,6 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { canGenerate, isBusy, isSettled, openQuestions, openRoundQuestions } from "../../src/core/rules.js";
+import {
+  canContinue,
+  canFollowUp,
+  canGenerate,
+  canRegenerate,
+  conversationTurns,
+  isBusy,
+  isSettled,
+  openQuestions,
+  openRoundQuestions,
+} from "../../src/core/rules.js";
+import { selectedLines } from "../../src/core/selection.js";
 import type { SessionSnapshot } from "../../src/core/types.js";
 
 function twoRounds(): SessionSnapshot {
@@ -55,4 +66,37 @@ test("the open round, the open questions, and when the code may be requested", (
   assert.equal(canGenerate({ ...s, questions: [] }), false, "an empty round is not a round");
   const earlierOpen = { ...s, questions: s.questions.map((q) => (q.id === "q1" ? { ...q, answer: undefined } : q)) };
   assert.equal(canGenerate(earlierOpen), false, "an open question of an earlier round still blocks the code");
+});
+
+test("follow-up, regenerate and edit: once a turn has something to show and nothing runs", () => {
+  const states = ["idle", "assessing", "asking", "generating", "done", "cancelled", "failed"] as const;
+  assert.deepEqual(states.filter(canFollowUp), ["asking", "done", "cancelled", "failed"]);
+  const s = twoRounds();
+  assert.deepEqual(states.filter((state) => canRegenerate({ state, request: s.request })), ["asking", "done", "cancelled", "failed"]);
+  assert.equal(canRegenerate({ state: "done", request: "  " }), false, "no request, nothing to run again");
+});
+
+test("continue: an answer that stopped early, by Stop or at the length limit", () => {
+  const base = { answer: "```python\nx", answerRequested: true };
+  assert.equal(canContinue({ ...base, state: "cancelled" }), true);
+  assert.equal(canContinue({ ...base, state: "done", hitLimit: true }), true);
+  assert.equal(canContinue({ ...base, state: "done" }), false, "a finished answer");
+  assert.equal(canContinue({ ...base, state: "cancelled", answer: "" }), false, "stopped before any code");
+  assert.equal(canContinue({ ...base, state: "cancelled", answerRequested: false }), false, "stopped while assessing");
+  assert.equal(canContinue({ ...base, state: "generating" }), false);
+});
+
+test("the turns of a conversation: the earlier ones, then the current one with the conversation's state", () => {
+  const s = twoRounds();
+  assert.deepEqual(conversationTurns(s).map((t) => t.state), ["asking"]);
+  const earlier = { ...twoRounds(), state: "done" as const, request: "first" };
+  const turns = conversationTurns({ ...s, earlier: [earlier] });
+  assert.deepEqual(turns.map((t) => [t.request, t.state]), [["first", "done"], [s.request, "asking"]]);
+});
+
+test("the lines a selection covers: one that ends at column 1 of the next line does not cover it", () => {
+  assert.deepEqual(selectedLines({ line: 3, character: 0 }, { line: 5, character: 0 }), { startLine: 4, endLine: 5 });
+  assert.deepEqual(selectedLines({ line: 3, character: 0 }, { line: 5, character: 2 }), { startLine: 4, endLine: 6 });
+  assert.deepEqual(selectedLines({ line: 3, character: 4 }, { line: 3, character: 9 }), { startLine: 4, endLine: 4 });
+  assert.deepEqual(selectedLines({ line: 3, character: 0 }, { line: 3, character: 0 }), { startLine: 4, endLine: 4 }, "an empty selection is its line");
 });

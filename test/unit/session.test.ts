@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { ClarifySession, SessionRefusal, whenAccepted } from "../../src/core/session.js";
 import { defaultSettings, type ClarifySettings, type SessionState } from "../../src/core/types.js";
 import { nativeCodeAnswerPrefix, nativeQuestionsAnswerPrefix, nativeQuestionPrompt } from "../../src/core/prompts.js";
-import { ScriptedModel, askReply, proceedReply } from "../helpers/scripted-model.js";
+import { ScriptedModel, askReply, choicesReply, proceedReply } from "../helpers/scripted-model.js";
 
 const settings = (over: Partial<ClarifySettings> = {}): ClarifySettings => ({ ...defaultSettings, ...over });
 const body = "def f(xs):\n    return sorted(xs)\n```\nDone.";
@@ -20,7 +20,7 @@ function states(session: ClarifySession): SessionState[] {
 
 describe("ClarifySession (guided)", () => {
   it("asks, refuses code while a question is open, then requests code with the answers", async () => {
-    const model = new ScriptedModel([askReply("Ascending or descending?", "In place?"), proceedReply(), body]);
+    const model = new ScriptedModel([askReply("Ascending or descending?", "In place?"), proceedReply(), choicesReply("a new list"), body]);
     const session = new ClarifySession(model, settings({ askPolicy: "always" }));
     const seen = states(session);
     await session.start("sort the list", { languageId: "python", fileName: "a.py" });
@@ -39,20 +39,26 @@ describe("ClarifySession (guided)", () => {
     assert.deepEqual(seen, ["assessing", "asking", "assessing", "generating", "done"]);
     // The first turn was forced to ask (no probe), under the ask schema.
     assert.equal(model.calls.filter((c) => c.kind === "probe").length, 1, "only the follow-up round probes");
-    const [first, followUp, codeTurn] = model.calls.filter((c) => c.kind === "chat");
+    const [first, followUp, choices, codeTurn] = model.calls.filter((c) => c.kind === "chat");
     assert.match(JSON.stringify(first?.grammar), /"const":"ask"/);
     assert.match(first?.text ?? "", /sort the list/);
     assert.match(first?.text ?? "", /File: a\.py \(python\)/);
     assert.match(followUp?.text ?? "", /Answer: descending/);
     assert.match(followUp?.text ?? "", /you decide/);
+    // The question left to the assistant: it chooses (under a grammar of one choice), and says so as an assumption.
+    assert.match(choices?.text ?? "", /You decide these[\s\S]*1\. In place\?/);
+    assert.match(JSON.stringify(choices?.grammar), /"minItems":1,"maxItems":1/);
     // The code turn sends only what is new: the answers went with the follow-up, the waived one is an assumption.
     assert.doesNotMatch(codeTurn?.text ?? "", /Answer: descending/);
-    assert.match(codeTurn?.text ?? "", /Assumptions:\n- For "In place\?", the assistant chooses/);
+    assert.match(codeTurn?.text ?? "", /Assumptions:\n- You left "In place\?" to me: I assumed a new list\./);
     assert.equal(codeTurn?.grammar, undefined);
     assert.equal(codeTurn?.responsePrefix, "```python\n", "the code reply opens a fence in the editor's language");
     const snap = session.snapshot();
     assert.deepEqual(snap.codeBlocks, [{ language: "python", code: "def f(xs):\n    return sorted(xs)" }]);
     assert.equal(snap.answer, `\`\`\`python\n${body}`);
+    assert.deepEqual(snap.assumptions, ['You left "In place?" to me: I assumed a new list.']);
+    assert.equal(snap.questions[1]?.assumed, "a new list");
+    assert.equal(model.opened.length, 1, "one model conversation for the whole turn");
   });
 
   it("proceeds with assumptions when the model's ask probability is under the threshold", async () => {
@@ -171,35 +177,39 @@ describe("ClarifySession (guided)", () => {
     await assert.rejects(session.correctAssumption(0, "x"), /once the answer is finished/);
   });
 
-  it("correcting an assumption re-runs the code request in a fresh conversation", async () => {
+  it("correcting an assumption rewinds the model to before the code and asks again with the correction", async () => {
     const model = new ScriptedModel([proceedReply("ascending"), code, code], 0.1);
     const session = new ClarifySession(model, settings());
     await session.start("sort");
     await assert.rejects(session.correctAssumption(3, "x"), /no assumption number 4/);
     await session.correctAssumption(0, "descending");
     assert.equal(session.state, "done");
-    assert.equal(model.opened.length, 2);
-    assert.equal(model.closed, 1);
+    assert.equal(model.opened.length, 1, "the same model conversation");
     const last = model.calls.at(-1);
-    assert.equal(last?.conversation, 2);
-    assert.match(last?.text ?? "", /Request: sort/);
-    assert.match(last?.text ?? "", /- descending/);
+    assert.match(last?.text ?? "", /Assumptions, as corrected by the user \(they replace the ones stated before\):\n- descending/);
     assert.doesNotMatch(last?.text ?? "", /ascending/);
+    // The model's history lost the first answer before the corrected request was sent.
+    assert.equal(model.historySets.at(-1)?.exchanges.length, 1, "only the assessment stays");
+    assert.equal(model.histories[1]?.length, 2);
   });
 
-  it("a restored session that was busy comes back cancelled, and an asking one continues in a fresh conversation", async () => {
-    const first = new ClarifySession(new ScriptedModel([askReply("One?")], 0.9), settings(), { id: "s1" });
+  it("a restored session that was busy comes back cancelled, and an asking one continues from a rebuilt history", async () => {
+    const first = new ClarifySession(new ScriptedModel([askReply("One?")], 0.9), settings({ maxRounds: 1 }), { id: "s1" });
     await first.start("sort", { languageId: "go" });
     const saved = first.snapshot();
     const busy = ClarifySession.restore(new ScriptedModel([]), settings(), { ...saved, state: "generating" });
     assert.equal(busy.state, "cancelled");
     const model = new ScriptedModel([code]);
-    const restored = ClarifySession.restore(model, settings(), saved);
+    const restored = ClarifySession.restore(model, settings({ maxRounds: 1 }), saved);
     assert.equal(restored.id, "s1");
     restored.answerQuestion("r1q1", "yes");
     await restored.submitAnswers();
     assert.equal(restored.state, "done");
-    assert.match(model.calls[0]?.text ?? "", /Request: sort[\s\S]*Language: go[\s\S]*Answer: yes/);
+    const [set] = model.historySets;
+    assert.equal(set?.exchanges.length, 1, "the model gets the conversation so far");
+    assert.match(set?.exchanges[0]?.user ?? "", /^Request: sort[\s\S]*Language: go/);
+    assert.deepEqual(JSON.parse(set?.exchanges[0]?.model ?? "{}"), { decision: "ask", questions: [{ question: "One?", suggestions: ["One? A", "One? B"] }] });
+    assert.match(model.calls[0]?.text ?? "", /Answer: yes/);
   });
 });
 

@@ -147,7 +147,7 @@ class SlowModel implements ClarifyModel {
         this.inFlight -= 1;
       }
     };
-    return { chat, probe: async () => ({}), complete: chat, close: async () => undefined };
+    return { chat, probe: async () => ({}), complete: chat, setHistory: async () => undefined, close: async () => undefined };
   }
 }
 

@@ -72,7 +72,8 @@ test("installed into the web VS Code, it activates, opens its view and holds a c
     await composer.fill("Write a padding table");
     await composer.press("Enter");
     await chat.locator(".status-line", { hasText: /^(Done|Failed)/ }).waitFor({ timeout: 120_000 });
-    assert.equal(await ui.status(), "Done: 1 code block.", (await chat.locator(".failure-message").textContent().catch(() => "")) ?? "");
+    // 40 tokens: the tiny model is cut at the length limit, which the status line says.
+    assert.match(await ui.status(), /^Done: 1 code block\./, (await chat.locator(".failure-message").textContent().catch(() => "")) ?? "");
     assert.ok(((await chat.locator(".answer pre.code code").first().textContent()) ?? "").length > 0);
     await ui.shot("conversation");
   } catch (error) {

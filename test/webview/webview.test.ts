@@ -632,7 +632,7 @@ test("assumptions are collapsed and each can be corrected", async () => {
   await assertClean();
 });
 
-test("history, new chat, context chips and links post their intents", async () => {
+test("history, context chips and links post their intents; New chat is in the view's title bar, not twice", async () => {
   await open();
   await inject(state(done("See [the spec](https://www.rfc-editor.org/rfc/rfc3339) and [local](./x.md) or <https://example.com/a>.")));
   await page.locator(".history-toggle").click();
@@ -640,8 +640,8 @@ test("history, new chat, context chips and links post their intents", async () =
   assert.equal(await page.locator(".history-open[aria-current=true] .history-title").textContent(), "Parse a date string");
   await page.locator(".history-open", { hasText: "Debounce" }).click();
   await page.locator(".history-delete").nth(1).click();
-  await page.locator(".new-chat").click();
-  await page.locator(".chip-remove").first().click();
+  assert.equal(await page.locator(".new-chat").count(), 0, "New chat is the title bar's + button");
+  await page.locator(".chip-toggle").first().click();
   await page.locator(".md-link", { hasText: "the spec" }).click();
   await page.locator(".md-link", { hasText: "example.com" }).focus();
   await page.keyboard.press("Enter");
@@ -650,7 +650,6 @@ test("history, new chat, context chips and links post their intents", async () =
   assert.deepEqual(await takePosted(), [
     { type: "openSession", id: "s0" },
     { type: "deleteSession", id: "s0" },
-    { type: "newChat" },
     { type: "removeContext", chipId: "file" },
     { type: "openLink", url: "https://www.rfc-editor.org/rfc/rfc3339" },
     { type: "openLink", url: "https://example.com/a" },
@@ -916,6 +915,163 @@ test(`XSS: ${xssCorpus.length} payloads as model output never run and never esca
   assert.equal((await audit()).scripts, 1);
 });
 
+test("a conversation shows every turn; an earlier turn's code can still be acted on", async () => {
+  await open();
+  const first = done(dateParser);
+  const { id: _id, createdAt: _c, updatedAt: _u, state: _s, earlier: _e, ...firstTurn } = first;
+  const conversation = snapshot({
+    state: "done",
+    request: "Now add tests for it",
+    context: {},
+    questions: [],
+    rounds: 0,
+    assumptions: [],
+    answerRequested: true,
+    answer: "```ts\ntest('parses', () => {});\n```",
+    codeBlocks: [{ language: "ts", code: "test('parses', () => {});" }],
+    earlier: [{ ...firstTurn, state: "done" }],
+  });
+  await inject(state(conversation));
+  assert.equal(await page.locator(".turn-group").count(), 2);
+  assert.deepEqual(await page.locator(".request-text").allTextContents(), ["Write a function that parses a date string", "Now add tests for it"]);
+  assert.equal(await page.locator(".turn-group.past .round").count(), 1, "the earlier turn's questions, answered");
+  assert.equal(await page.locator(".turn-group.past .answer-field").count(), 0, "and not open for answers");
+  assert.equal(await page.locator(".turn-group.past .request-edit").count(), 0, "only the current request can be edited");
+  assert.equal(await page.locator(".turn-group.current .request-edit").count(), 1);
+  await page.locator('.turn-group.past .code-block[data-block-index="0"] .code-tool[data-action="insert"]').click();
+  await page.locator('.turn-group.current .code-block[data-block-index="0"] .code-tool[data-action="insert"]').click();
+  assert.deepEqual(await takePosted(), [
+    { type: "codeAction", sessionId: "s1", blockIndex: 0, action: "insert", turn: 0 },
+    { type: "codeAction", sessionId: "s1", blockIndex: 0, action: "insert" },
+  ]);
+  await reply("codeAction", { ok: false, message: "Open a file in the editor first." });
+  assert.equal(await page.locator(".turn-group.current .code-feedback").textContent(), "Open a file in the editor first.");
+  assert.equal(await page.locator(".turn-group.past .code-feedback").count(), 0, "the refusal shows at the block that was used");
+  const ids = await page.locator("[id]").evaluateAll((elements) => elements.map((e) => e.id));
+  assert.equal(new Set(ids).size, ids.length, `element ids are unique across turns: ${ids.join(" ")}`);
+  assert.equal(await page.locator(".composer-input").evaluate((e) => (e as unknown as { placeholder: string }).placeholder), "Ask a follow-up (New chat starts over)");
+  await assertClean();
+});
+
+test("Continue, Regenerate (as it was, asking first, without questions) and Try again post their intents", async () => {
+  await open();
+  await inject(state(done("```ts\nexport function parse(", { state: "cancelled", answerRequested: true })));
+  assert.equal(await page.locator(".state-note").textContent(), "Stopped. This is what was produced:");
+  await page.locator("vscode-button.continue").click();
+  await page.locator("vscode-button.regenerate").click();
+  assert.equal(await page.locator(".regenerate-menu").isVisible(), false);
+  await page.locator(".regenerate-more").click();
+  assert.equal(await page.locator(".regenerate-more").getAttribute("aria-expanded"), "true");
+  await page.locator(".regenerate-no-ask").click();
+  await page.locator(".regenerate-more").click();
+  await page.locator(".regenerate-ask").click();
+  assert.deepEqual(await takePosted(), [
+    { type: "continue", sessionId: "s1" },
+    { type: "regenerate", sessionId: "s1" },
+    { type: "regenerate", sessionId: "s1", askPolicy: "never" },
+    { type: "regenerate", sessionId: "s1", askPolicy: "always" },
+  ]);
+  await reply("regenerate", { ok: false, message: "The assistant is busy; stop it first." });
+  assert.equal(await page.locator(".turn-feedback").textContent(), "The assistant is busy; stop it first.");
+  // A finished answer has nothing to continue; one cut at the length limit does, and the status says so.
+  await inject(state(done(dateParser, { answerRequested: true })));
+  assert.equal(await page.locator("vscode-button.continue").count(), 0);
+  await inject(state(done(dateParser, { answerRequested: true, hitLimit: true })));
+  assert.equal(await page.locator("vscode-button.continue").count(), 1);
+  assert.equal(await page.locator(".limit-note").textContent(), "The answer stopped at the length limit. Continue writes the rest.");
+  assert.match((await page.locator(".status-line").textContent()) ?? "", /stopped at the length limit: Continue writes the rest/);
+  // While a turn runs there is nothing to regenerate.
+  await inject(state(done("", { state: "generating", answerRequested: true })));
+  assert.equal(await page.locator(".turn-actions").count(), 0);
+  // A failed turn: Try again, or choose another model.
+  await inject(state(snapshot({ state: "failed", questions: [], failure: { message: "The model worker stopped unexpectedly." } })));
+  assert.equal(await page.locator("vscode-button.regenerate").textContent(), "Try again");
+  await page.locator("vscode-button.regenerate").click();
+  await page.locator(".turn-actions vscode-button.pick-model").click();
+  assert.deepEqual(await takePosted(), [{ type: "regenerate", sessionId: "s1" }, { type: "pickModel" }]);
+  await assertClean();
+});
+
+test("Edit sends the request again with new text; the editor stays with the reason when refused", async () => {
+  await open();
+  await inject(state(done(dateParser, { answerRequested: true })));
+  await page.locator(".request-edit").click();
+  const field = page.locator(".request-field textarea");
+  assert.equal(await field.inputValue(), "Write a function that parses a date string");
+  assert.equal((await focused())?.focusKey, "request-field");
+  await field.fill("Write a function that parses an ISO 8601 date string");
+  await field.press("Enter");
+  assert.deepEqual(await takePosted(), [{ type: "editRequest", sessionId: "s1", text: "Write a function that parses an ISO 8601 date string" }]);
+  await reply("editRequest", { ok: false, message: "The assistant is busy; stop it first." });
+  assert.equal(await page.locator(".request-feedback").textContent(), "The assistant is busy; stop it first.");
+  assert.equal(await field.inputValue(), "Write a function that parses an ISO 8601 date string", "a refused edit keeps its text");
+  await page.locator("vscode-button.request-send").click();
+  await takePosted();
+  await reply("editRequest", { ok: true });
+  assert.equal(await page.locator(".request-field").count(), 0, "accepted: the editor closes");
+  await page.locator(".request-edit").click();
+  await page.locator(".request-field textarea").press("Escape");
+  assert.equal(await page.locator(".request-field").count(), 0);
+  assert.deepEqual(await takePosted(), [], "Escape sends nothing");
+  await assertClean();
+});
+
+test("what was left out of the context is said under the request; chips are on/off toggles", async () => {
+  await open();
+  const note = "Sent lines 1,200-1,450 of the 5,001 selected (lines 1-5,001), around the cursor: the rest does not fit in the model's context.";
+  await inject(
+    state(snapshot({ state: "assessing", questions: [], rounds: 0, contextNote: note }), {
+      context: {
+        chips: [
+          { id: "file", kind: "file", label: "dates.ts", description: "src/dates.ts", off: true },
+          { id: "selection", kind: "selection", label: "dates.ts:12-18", description: "Selected lines 12-18 of dates.ts" },
+        ],
+      },
+    }),
+  );
+  assert.equal(await page.locator(".context-note").textContent(), note);
+  assert.equal(await page.locator(".context-chip.off .chip-toggle").getAttribute("aria-pressed"), "false");
+  assert.equal(await page.locator(".context-chip.on .chip-toggle").getAttribute("aria-pressed"), "true");
+  assert.match((await page.locator(".context-chip.off .chip-toggle").getAttribute("aria-label")) ?? "", /Not sent$/);
+  await page.locator(".context-chip.off .chip-toggle").click();
+  await page.locator(".context-chip.on .chip-toggle").click();
+  assert.deepEqual(await takePosted(), [
+    { type: "includeContext", chipId: "file" },
+    { type: "removeContext", chipId: "selection" },
+  ]);
+  await assertClean();
+});
+
+test("at the side bar's default width the model's name and state are readable, and a model error shows with a conversation open", async () => {
+  await open();
+  await page.setViewportSize({ width: 300, height: 700 });
+  try {
+    const readable = async (): Promise<boolean> =>
+      page.locator(".model-label").evaluate((e) => e.scrollHeight <= e.clientHeight + 1 && e.scrollWidth <= e.clientWidth + 1);
+    await inject(state(done(dateParser), { model: { status: "ready", label: "SmolLM2-135M-Instruct.Q4_1.gguf", backend: "CPU" } }));
+    assert.equal(await page.locator(".model-label").textContent(), "SmolLM2-135M-Instruct.Q4_1.gguf · CPU");
+    assert.ok(await readable(), "the whole name is shown, wrapped if need be");
+    const error = "broken.gguf cannot be loaded: it is not a GGUF file: a GGUF file starts with the bytes 0x47 0x47 0x55 0x46 (\"GGUF\"), this one with 0xd1 0x90 0xef 0x67.";
+    await inject(state(done(dateParser), { model: { status: "error", label: "broken.gguf", error } }));
+    assert.equal(await page.locator(".model-label").textContent(), "broken.gguf: failed");
+    assert.ok(await readable());
+    assert.equal(await page.locator(".model-error .notice-text").textContent(), `The model could not be loaded: ${error}`);
+    await page.locator(".model-error vscode-button.pick-model").click();
+    assert.deepEqual(await takePosted(), [{ type: "pickModel" }]);
+    await inject(state(done(dateParser), { model: { status: "loading", label: "qwen.gguf", downloading: true } }));
+    assert.equal(await page.locator(".model-label").textContent(), "Downloading qwen.gguf…");
+    // A long suggestion wraps inside its chip instead of being cut.
+    const long = "Accept ISO 8601 dates, RFC 2822 dates and anything Date.parse accepts, in UTC";
+    await inject(state(snapshot({ questions: [{ ...questions[0]!, suggestions: [long] }, questions[1]!] })));
+    const chip = page.locator(".question[data-question-id=q1] .suggestion").first();
+    assert.equal(await chip.textContent(), long);
+    assert.ok(await chip.evaluate((e) => e.scrollWidth <= e.clientWidth + 1), "nothing of it is hidden");
+    await assertClean();
+  } finally {
+    await page.setViewportSize({ width: 400, height: 760 });
+  }
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // Screenshots (test-results/webview-*.png): the questions form and a streamed answer, light and dark.
 
@@ -945,6 +1101,29 @@ test("screenshots in light, dark and high-contrast themes", async () => {
     await page.screenshot({ path: path.join(resultsDir, `webview-answer-${theme}.png`) });
     await assertClean();
   }
+  // A conversation of two turns, the second stopped: Continue and Regenerate under it.
+  await open("dark");
+  const { id: _id, createdAt: _c, updatedAt: _u, state: _s, earlier: _e, ...firstTurn } = done(dateParser);
+  await inject(
+    state(
+      snapshot({
+        state: "cancelled",
+        request: "Now add tests for it",
+        context: {},
+        questions: [],
+        rounds: 0,
+        assumptions: ["Tests use vitest."],
+        answerRequested: true,
+        answer: "```ts\nimport { test, expect } from \"vitest\";\n\ntest(\"parses a date\", () => {\n  expect(parseDate(\"2024-05-12\"))",
+        codeBlocks: [],
+        earlier: [{ ...firstTurn, state: "done" }],
+      }),
+    ),
+  );
+  await page.locator(".conversation").evaluate((e) => (e.scrollTop = e.scrollHeight));
+  await blur();
+  await page.screenshot({ path: path.join(resultsDir, "webview-conversation-dark.png") });
+  await assertClean();
   // The dark theme's other states: no model yet, and a failure with the model's raw text.
   await open("dark");
   await inject(state(null, { model: { status: "none" }, context: { chips: [] } }));

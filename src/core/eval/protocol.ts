@@ -62,6 +62,7 @@ class RecordingModel implements ClarifyModel {
       probe: (message, prefix, opts) => timed("probe", message, () => c.probe(message, prefix, opts), (p) => JSON.stringify(p)),
       chat: (message: string, turn: TurnOptions) => timed("chat", message, () => c.chat(message, turn), text, stop),
       complete: (sent: string, turn: TurnOptions & { stopStrings?: string[] }) => timed("complete", sent, () => c.complete(sent, turn), text, stop),
+      setHistory: (exchanges) => c.setHistory(exchanges),
       close: () => c.close(),
     };
   }

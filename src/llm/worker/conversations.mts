@@ -38,7 +38,7 @@ export class ConversationPool {
 
   constructor(private readonly host: ModelHost) {
     host.onUnload(() => {
-      for (const c of this.conversations.values()) this.dispose(c);
+      for (const c of this.conversations.values()) void this.dispose(c);
       this.conversations.clear();
     });
     // Tokens evaluated on any live sequence are progress for the parent's watchdog.
@@ -51,7 +51,7 @@ export class ConversationPool {
     });
   }
 
-  open(params: ParamsOf<"openConversation">): ResultOf<"openConversation"> {
+  async open(params: ParamsOf<"openConversation">): Promise<ResultOf<"openConversation">> {
     const l = this.host.require();
     const id = `c${this.next++}`;
     const c = {
@@ -65,12 +65,12 @@ export class ConversationPool {
       busy: 0,
       ...(params.systemPrompt !== undefined ? { systemPrompt: params.systemPrompt } : {}),
     } as Conversation;
-    this.makeLive(c, l);
+    await this.makeLive(c, l);
     this.conversations.set(id, c);
     if (this.conversations.size > conversationLimit) {
       const forgotten = [...this.conversations.values()].filter((x) => x.busy === 0).sort((a, b) => a.lastUsed - b.lastUsed)[0];
       if (forgotten) {
-        this.dispose(forgotten);
+        void this.dispose(forgotten);
         this.conversations.delete(forgotten.id);
       }
     }
@@ -79,7 +79,7 @@ export class ConversationPool {
 
   close(params: ParamsOf<"closeConversation">): ResultOf<"closeConversation"> {
     const c = this.conversations.get(params.conversationId);
-    if (c) this.dispose(c);
+    if (c) void this.dispose(c);
     return { closed: this.conversations.delete(params.conversationId) };
   }
 
@@ -95,42 +95,44 @@ export class ConversationPool {
     c.busy += 1;
     try {
       await c.settling;
-      if (c.evicted) this.makeLive(c, this.host.require());
+      if (c.evicted) await this.makeLive(c, this.host.require());
       return await turn(c);
     } finally {
       c.busy -= 1;
     }
   }
 
-  private dispose(c: Conversation): void {
-    if (c.evicted) return;
+  /** Lets a conversation's sequence go; resolves once the context has it back (it waits while the context evaluates). */
+  private dispose(c: Conversation): Promise<void> {
+    if (c.evicted) return Promise.resolve();
     c.chat?.dispose({ disposeSequence: false });
     c.completion?.dispose({ disposeSequence: false });
-    c.sequence.dispose();
     c.evicted = true;
+    return c.sequence.dispose();
   }
 
   /** Gives a conversation's sequence to another: its history is kept, and its next turn rebuilds it (re-evaluating). */
-  private evict(c: Conversation): void {
-    if (c.evicted) return;
+  private evict(c: Conversation): Promise<void> {
+    if (c.evicted) return Promise.resolve();
     if (c.chat) c.savedHistory = c.chat.getChatHistory();
-    this.dispose(c);
+    return this.dispose(c);
   }
 
   /** A sequence for a conversation; when all are taken, the least recently used idle conversation gives its own up. */
-  private takeSequence(l: LoadedModel, forConversation: Conversation): LlamaContextSequence {
+  private async takeSequence(l: LoadedModel, forConversation: Conversation): Promise<LlamaContextSequence> {
     if (l.context.sequencesLeft === 0) {
       const idle = [...this.conversations.values()].filter((c) => c !== forConversation && !c.evicted && c.busy === 0);
       const oldest = idle.sort((a, b) => a.lastUsed - b.lastUsed)[0];
       if (!oldest) throw new WorkerError("busy", "Every context sequence is busy with another conversation; stop one or wait for it.");
-      this.evict(oldest);
+      // The sequence comes back to the context asynchronously (after the evaluation running on the context, if any).
+      await this.evict(oldest);
     }
     return l.context.getSequence();
   }
 
   /** Gives a conversation a sequence and a session, rebuilding its history if it was evicted. */
-  private makeLive(c: Conversation, l: LoadedModel): void {
-    c.sequence = this.takeSequence(l, c);
+  private async makeLive(c: Conversation, l: LoadedModel): Promise<void> {
+    c.sequence = await this.takeSequence(l, c);
     if (c.mode === "chat") {
       c.chat = new LlamaChatSession({
         contextSequence: c.sequence,

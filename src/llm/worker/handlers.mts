@@ -21,6 +21,7 @@ export function createHandlers(): HandlerTable {
     probe: (params, request) => turns.probe(params, request),
     chat: (params, request) => turns.chat(params, request),
     complete: (params, request) => turns.complete(params, request),
+    setHistory: (params) => turns.setHistory(params),
     usage: (params) => turns.usage(params),
     tokenize: (params) => turns.tokenize(params),
     estimate: (params, request) => estimateModels(backends, params, host.loaded !== undefined, request),

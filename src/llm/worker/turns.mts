@@ -129,6 +129,25 @@ export class Turns {
     return this.pool.with(params.conversationId, "chat", (c) => this.probeOn(c, params));
   }
 
+  /**
+   * Replaces the history after the system prompt (a rewound turn, a reopened conversation). The next turn evaluates
+   * from the first token where the new history differs; settling brings the sequence in line meanwhile.
+   */
+  setHistory(params: ParamsOf<"setHistory">): Promise<ResultOf<"setHistory">> {
+    return this.pool.with(params.conversationId, "chat", async (c) => {
+      const session = c.chat;
+      if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
+      const system = session.getChatHistory().filter((item) => item.type === "system");
+      const exchanges = params.exchanges.flatMap((e): ChatHistoryItem[] => [
+        { type: "user", text: e.user },
+        { type: "model", response: [e.model] },
+      ]);
+      session.setChatHistory([...system, ...exchanges]);
+      c.settling = this.settle(c).catch((error: unknown) => log("warn", `settle: ${messageOf(error)}`));
+      return { messages: exchanges.length };
+    });
+  }
+
   usage(params: ParamsOf<"usage">): Promise<ResultOf<"usage">> {
     return this.pool.with(params.conversationId, "any", async (c) => ({
       inputTokens: c.sequence.tokenMeter.usedInputTokens,

@@ -119,6 +119,24 @@ suite("ClarifyCoder chat (host side)", () => {
     assert.ok(states.every((m) => m.type === "state" && m.session?.state === "asking"), "the conversation stays asking");
   });
 
+  test("a selection that ends at column 1 of the next line is labelled with the lines it covers", async () => {
+    const document = await vscode.workspace.openTextDocument({ language: "python", content: "a = 1\nb = 2\nc = 3\nd = 4\n" });
+    const editor = await vscode.window.showTextDocument(document);
+    const before = api.posted.length;
+    // Lines 2 and 3 selected whole, as Shift+Down makes it: the selection ends at column 1 of line 4.
+    editor.selection = new vscode.Selection(1, 0, 3, 0);
+    const chip = await until("the selection chip", () => {
+      for (const m of api.posted.slice(before)) {
+        const found = m.type === "state" ? m.context.chips.find((c) => c.kind === "selection") : undefined;
+        if (found) return found;
+      }
+      return undefined;
+    });
+    assert.match(chip.label, /:2-3$/);
+    assert.equal(chip.description?.startsWith("Selected lines 2-3 of"), true, chip.description);
+    await vscode.commands.executeCommand("workbench.action.revertAndCloseActiveEditor");
+  });
+
   suite("code-block actions", () => {
     let editor: vscode.TextEditor;
 
@@ -195,6 +213,25 @@ suite("ClarifyCoder chat (host side)", () => {
       await vscode.commands.executeCommand("clarifycoder.acceptProposal", input.modified);
       assert.equal(editor.document.getText(), `first line\n${code}\nthird line\n`);
       await until("the diff to close", () => !diffTab());
+      await undoRestores();
+    });
+
+    test("Accept on a file opened as a preview tab leaves that file open and focused, not an empty editor area", async () => {
+      await closeEverything();
+      const document = editor.document;
+      editor = await vscode.window.showTextDocument(document, { preview: true });
+      const fileTab = (): vscode.Tab | undefined =>
+        vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === document.uri.toString());
+      assert.equal(fileTab()?.isPreview, true, "the file is in a preview tab");
+      editor.selection = new vscode.Selection(1, 0, 1, "second line".length);
+      await act("previewDiff");
+      const tab = await until("the diff editor", diffTab);
+      assert.ok(fileTab(), "the diff did not replace the file's preview tab");
+      await vscode.commands.executeCommand("clarifycoder.acceptProposal", (tab.input as vscode.TabInputTextDiff).modified);
+      await until("the diff to close", () => !diffTab());
+      await until("the edited file to be the active editor", () => vscode.window.activeTextEditor?.document === document);
+      assert.equal(document.getText(), `first line\n${code}\nthird line\n`);
+      assert.ok(fileTab(), "the file's tab is open");
       await undoRestores();
     });
 

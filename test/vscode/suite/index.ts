@@ -8,6 +8,7 @@
 import { mocha } from "./mocha-setup";
 import "./activation.test";
 import "./chat.test";
+import "./flow.test";
 import "./harness-self-test";
 
 export function run(): Promise<void> {
