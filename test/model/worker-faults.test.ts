@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { freemem } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { ClarifyModel } from "../../src/core/model.js";
+import type { ClarifyModel, ModelConversation } from "../../src/core/model.js";
 import { ClarifySession } from "../../src/core/session.js";
 import { defaultSettings } from "../../src/core/types.js";
 import type { LocalModel } from "../../src/llm/local-model.js";
@@ -42,6 +42,21 @@ function pidOf(worker: ModelWorker): number {
   const pid = worker.pid;
   assert.ok(pid !== undefined, "the worker runs");
   return pid;
+}
+
+/** A loaded worker, a conversation, and a long turn during which the worker is sent `signal` at its second chunk. */
+async function signalDuringTurn(signal: NodeJS.Signals): Promise<{ model: LocalModel; conversation: ModelConversation; turn: Promise<unknown> }> {
+  const { worker, model } = quickWorker();
+  await model.load({ model: tiny, ...loadParams });
+  const conversation = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+  let chunks = 0;
+  const turn = conversation.chat("Tell me everything.", {
+    maxTokens: 100_000,
+    onChunk: () => {
+      if (++chunks === 2) process.kill(pidOf(worker), signal);
+    },
+  });
+  return { model, conversation, turn };
 }
 
 /** Fails the test with the error's own words when `promise` does not reject with a WorkerError of `code`. */
@@ -93,17 +108,9 @@ describe("a worker killed or stopped", () => {
   });
 
   it("SIGKILL during a turn: the signal, the phase and the model are reported; a new conversation works", async () => {
-    const { worker, model } = quickWorker();
-    await model.load({ model: tiny, ...loadParams });
-    const conversation = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
-    let chunks = 0;
+    const { model, conversation, turn } = await signalDuringTurn("SIGKILL");
     await rejectsWith(
-      conversation.chat("Tell me everything.", {
-        maxTokens: 100_000,
-        onChunk: () => {
-          if (++chunks === 2) process.kill(pidOf(worker), "SIGKILL");
-        },
-      }),
+      turn,
       "worker-crashed",
       /ended by SIGKILL .* while evaluating the prompt and generating \(the model loaded: .*tiny\.gguf\)/,
     );
@@ -114,17 +121,9 @@ describe("a worker killed or stopped", () => {
   });
 
   it("SIGSTOP during a turn: the watchdog fails it in plain words; the next request works", async () => {
-    const { worker, model } = quickWorker();
-    await model.load({ model: tiny, ...loadParams });
-    const conversation = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
-    let chunks = 0;
+    const { model, turn } = await signalDuringTurn("SIGSTOP");
     await rejectsWith(
-      conversation.chat("Tell me everything.", {
-        maxTokens: 100_000,
-        onChunk: () => {
-          if (++chunks === 2) process.kill(pidOf(worker), "SIGSTOP");
-        },
-      }),
+      turn,
       "worker-crashed",
       /^The model worker stopped responding: .* while evaluating the prompt and generating \(the model loaded: .*tiny\.gguf\)\. It will restart on the next request\.$/,
     );
