@@ -19,6 +19,7 @@ import {
   type TrainingExample,
   type TrainingSetup,
 } from "../core/training-export.js";
+import { numberFromText, toolkitRanges } from "./options.js";
 import { describeProblem, readTasks } from "./task-files.js";
 
 export interface MixOptions {
@@ -64,16 +65,15 @@ const configHeader = (tool: string, variant: string, command: string): string =>
 export async function runMix(options: MixOptions): Promise<number> {
   const err = (line: string): void => void process.stderr.write(`${line}\n`);
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
-  let ratio;
-  const validationShare = options.validation === undefined ? 0.1 : Number(options.validation);
-  const seed = options.seed === undefined ? 1 : Number(options.seed);
-  const maxLength = options.maxLength === undefined ? 2048 : Number(options.maxLength);
+  let ratio, validationShare, seed, maxLength;
   try {
     ratio = parseRatio(options.ratio);
     if (!samplingModes.includes(options.sampling as Sampling)) throw new Error(`--sampling must be ${samplingModes.join(" or ")} (got "${options.sampling}").`);
-    if (!(validationShare >= 0 && validationShare < 1)) throw new Error(`--validation must be a share from 0 up to (not including) 1 (got "${options.validation}").`);
-    if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed must be a whole number (got "${options.seed}").`);
-    if (!Number.isInteger(maxLength) || maxLength < 16) throw new Error(`--max-length must be a whole number of tokens (got "${options.maxLength}").`);
+    validationShare = numberFromText("--validation", options.validation, toolkitRanges.share, 0.1);
+    // A share of 1 would leave nothing to train on.
+    if (validationShare === 1) throw new Error(`--validation must be less than 1 (got "${options.validation}").`);
+    seed = numberFromText("--seed", options.seed, toolkitRanges.seed, 1);
+    maxLength = numberFromText("--max-length", options.maxLength, toolkitRanges.maxLength, 2048);
   } catch (error) {
     err((error as Error).message);
     return 2;

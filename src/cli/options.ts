@@ -15,6 +15,35 @@ export function numberOption(flags: string, description: string, range: NumberRa
   });
 }
 
+/** A usage error found when a command reads its own options (after commander parsed them): exit code 2. */
+export class UsageError extends Error {}
+
+const int = (min: number, max: number): NumberRange => ({ min, max, integer: true });
+
+/** The ranges of the toolkit's own numeric options (the conversation's and the model's are in core/settings). */
+export const toolkitRanges = {
+  limit: int(1, 1_000_000_000),
+  seed: int(0, 4_294_967_295),
+  concurrency: int(1, 256),
+  retries: int(0, 100),
+  judgeMaxTokens: int(16, 32_768),
+  caseTimeoutSeconds: { min: 0.001, max: 600, integer: false },
+  memoryMb: int(64, 1_048_576),
+  share: { min: 0, max: 1, integer: false },
+  maxLength: int(16, 1_048_576),
+} as const satisfies Record<string, NumberRange>;
+
+/**
+ * An option's text read as a number in `range`; `fallback` when it was not given. For commands that read their
+ * options themselves; anything else is a UsageError with the range, as `numberOption` says it.
+ */
+export function numberFromText(flag: string, text: string | undefined, range: NumberRange, fallback: number): number {
+  if (text === undefined) return fallback;
+  const value = numberInRange(text, range);
+  if (value === undefined) throw new UsageError(`${flag} must be ${describeRange(range)} (got "${text}").`);
+  return value;
+}
+
 /** `--gpu-layers`: auto (as many as fit), max, or a number of layers; anything else is a usage error. */
 export function gpuLayersOption(): Option {
   return new Option("--gpu-layers <n>", "layers on the GPU: auto (as many as fit), max, or a number; fewer are used when they do not fit")

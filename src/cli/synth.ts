@@ -18,8 +18,10 @@ import {
   type SynthSettings,
 } from "../core/synthesis.js";
 import { openModel, parseModelSpec, type OpenedModel } from "../llm/open-model.js";
+import { modelRanges, settingRanges } from "../core/settings.js";
 import { gpuChoice } from "./chat.js";
 import { JsonlLog } from "./jsonl-log.js";
+import { numberFromText, toolkitRanges, UsageError } from "./options.js";
 import { startProgress } from "./progress.js";
 import { describeProblem, readTasks } from "./task-files.js";
 
@@ -45,15 +47,6 @@ export interface SynthOptions {
 /** Exit codes: 0 done, 1 failed (or items the generator failed on), 2 bad options, 130 interrupted. */
 export const synthExit = { done: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
-class UsageError extends Error {}
-
-function integer(value: string | undefined, name: string, fallback: number, min: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number of at least ${min} (got "${value}").`);
-  return n;
-}
-
 function kindsOf(value: string | undefined): ClarifyKind[] {
   if (value === undefined) return [...clarifyKinds];
   const kinds = value.split(",").map((k) => k.trim().toLowerCase()).filter((k) => k !== "");
@@ -67,23 +60,25 @@ interface SynthPlan {
   limit?: number;
   concurrency: number;
   retries: number;
+  threads?: number;
+  contextSize?: number;
   settings: Omit<SynthSettings, "generator">;
 }
 
 function planOf(options: SynthOptions): SynthPlan {
-  const temperature = options.temperature === undefined ? defaultSynthSettings.temperature : Number(options.temperature);
-  if (!(temperature >= 0 && temperature <= 2)) throw new UsageError(`--temperature must be between 0 and 2 (got "${options.temperature}").`);
   return {
     kinds: kindsOf(options.kinds),
-    ...(options.limit !== undefined ? { limit: integer(options.limit, "limit", 0, 1) } : {}),
-    concurrency: integer(options.concurrency, "concurrency", 4, 1),
-    retries: integer(options.retries, "retries", 5, 0),
+    ...(options.limit !== undefined ? { limit: numberFromText("--limit", options.limit, toolkitRanges.limit, 0) } : {}),
+    concurrency: numberFromText("--concurrency", options.concurrency, toolkitRanges.concurrency, 4),
+    retries: numberFromText("--retries", options.retries, toolkitRanges.retries, 5),
+    ...(options.threads !== undefined ? { threads: numberFromText("--threads", options.threads, modelRanges.threads, 0) } : {}),
+    ...(options.contextSize !== undefined ? { contextSize: numberFromText("--context-size", options.contextSize, modelRanges.contextSize, 0) } : {}),
     settings: {
       ...defaultSynthSettings,
-      temperature,
-      seed: integer(options.seed, "seed", defaultSynthSettings.seed, 0),
-      maxTokens: integer(options.maxTokens, "max-tokens", defaultSynthSettings.maxTokens, 16),
-      filters: { ...defaultFilterOptions, maxQuestions: integer(options.maxQuestions, "max-questions", defaultFilterOptions.maxQuestions, 1) },
+      temperature: numberFromText("--temperature", options.temperature, settingRanges.temperature, defaultSynthSettings.temperature),
+      seed: numberFromText("--seed", options.seed, toolkitRanges.seed, defaultSynthSettings.seed),
+      maxTokens: numberFromText("--max-tokens", options.maxTokens, settingRanges.maxCodeTokens, defaultSynthSettings.maxTokens),
+      filters: { ...defaultFilterOptions, maxQuestions: numberFromText("--max-questions", options.maxQuestions, settingRanges.maxQuestions, defaultFilterOptions.maxQuestions) },
     },
   };
 }
@@ -99,7 +94,7 @@ export async function runSynth(options: SynthOptions): Promise<number> {
     err(error.message);
     return synthExit.usage;
   }
-  const { kinds, limit, concurrency, retries, settings } = plan;
+  const { kinds, limit, concurrency, retries, threads, contextSize, settings } = plan;
 
   const read = await readTasks(options.tasks).catch((error: unknown) => error as Error);
   if (read instanceof Error) {
@@ -160,8 +155,8 @@ export async function runSynth(options: SynthOptions): Promise<number> {
       workerPath: path.join(__dirname, "worker.mjs"),
       load: {
         gpu: gpuChoice(options.gpu),
-        ...(options.threads ? { threads: Number(options.threads) } : {}),
-        ...(options.contextSize ? { contextSize: Number(options.contextSize) } : {}),
+        ...(threads !== undefined ? { threads } : {}),
+        ...(contextSize !== undefined ? { contextSize } : {}),
         ...(options.modelsDir ? { modelsDirectory: options.modelsDir } : {}),
       },
       endpoint: {

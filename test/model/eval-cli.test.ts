@@ -49,10 +49,13 @@ it("eval runs, prints the headline numbers and the report's path; eval report pu
   assert.match(html, /<b style="color:#ea580c">run \(2\)<\/b>/, "two runs of the same name are told apart");
 });
 
-it("names what is missing or wrong, with a non-zero exit", async () => {
+it("names what is missing or wrong: a usage error exits with 2, a run that cannot be read with 1", async () => {
   const missing = await cli(["eval", "-b", path.join(dir, "bench.jsonl"), "-o", path.join(dir, "x")]);
-  assert.equal(missing.code, 1);
+  assert.equal(missing.code, 2);
   assert.match(missing.stderr, /Missing --model, --judge: eval needs/);
+  const outOfRange = await cli(["eval", "-b", path.join(dir, "bench.jsonl"), "-m", `${server.url}#coder`, "-j", `${server.url}#judge`, "-o", path.join(dir, "y"), "--threads", "-1"]);
+  assert.equal(outOfRange.code, 2);
+  assert.match(outOfRange.stderr, /^--threads must be an integer from 0 to 1024 \(got "-1"\)\.$/m);
   const noRun = await cli(["eval", "report", path.join(dir, "nothing-here")]);
   assert.equal(noRun.code, 1);
   assert.match(noRun.stderr, /nothing-here has no summary\.json: is it the --out folder of an eval run\?/);

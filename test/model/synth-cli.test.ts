@@ -166,6 +166,9 @@ describe("synth against an OpenAI-compatible endpoint", () => {
     const usage = await cli(["synth", "-t", apps, "-m", server.url, "-o", out, "--kinds", "vague"]);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /--kinds takes ambiguous, inconsistent, incomplete \(got "vague"\)/);
+    const threads = await cli(["synth", "-t", apps, "-m", server.url, "-o", out, "--threads", "many"]);
+    assert.equal(threads.code, 2);
+    assert.match(threads.stderr, /--threads must be an integer from 0 to 1024 \(got "many"\)/);
   });
 
   it("a run killed mid-way (SIGKILL) and run again gives the same output as an uninterrupted run", async () => {

@@ -462,8 +462,8 @@ describe("eval, resumed and retried", () => {
     await assert.rejects(evaluate({ out: path.join(dir, "paper"), seed: "5" }), /holds a run with other settings \(seed: 0 then, 5 now\)/);
     await assert.rejects(evaluate({ out: path.join(dir, "x"), categories: "1a,9z" }), /Unknown category "9z"/);
     await assert.rejects(evaluate({ out: path.join(dir, "x"), style: "native" }), /--style only apply with --mode engine/);
-    await assert.rejects(evaluate({ out: path.join(dir, "x"), mode: "engine", threshold: "2" }), /askThreshold: 2 is not valid/);
-    await assert.rejects(evaluate({ out: path.join(dir, "x"), limit: "0" }), /--limit must be a whole number of at least 1/);
+    await assert.rejects(evaluate({ out: path.join(dir, "x"), mode: "engine", threshold: "2" }), /--threshold must be a number from 0 to 1 \(got "2"\)/);
+    await assert.rejects(evaluate({ out: path.join(dir, "x"), limit: "0" }), /--limit must be an integer from 1 to 1000000000 \(got "0"\)/);
     await assert.rejects(evaluate({ out: path.join(dir, "x"), benchmark: path.join(dir, "missing.jsonl") }), /missing\.jsonl does not exist/);
   });
 });

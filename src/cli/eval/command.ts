@@ -1,6 +1,7 @@
 /** Registers `clarifycoder eval` (and `eval report`) on the command line. */
 import { Command, Option } from "commander";
 import { allCategories } from "../../core/eval/benchmark.js";
+import { usageErrorExitCode, UsageError } from "../options.js";
 import { runEval, runEvalReport, type EvalOptions } from "./run.js";
 
 export function registerEval(program: Command): void {
@@ -40,7 +41,7 @@ export function registerEval(program: Command): void {
         process.exitCode = await runEval({ ...options, network: options.networkIsolation !== false });
       } catch (error) {
         process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-        process.exitCode = 1;
+        process.exitCode = error instanceof UsageError ? usageErrorExitCode : 1;
       }
     });
   evaluate

@@ -17,12 +17,13 @@ import { runItem, type ModeSettings } from "../../core/eval/protocol.js";
 import { buildReportData, reportMarkdown } from "../../core/eval/report-data.js";
 import { finishedIds, inItemOrder, latestRows, readEvalRow, type EvalRow } from "../../core/eval/results.js";
 import { buildRunSummary, manifestDifferences, type RunManifest, type RunSummary } from "../../core/eval/summary.js";
-import { readSettings } from "../../core/settings.js";
+import { modelRanges, readSettings, settingRanges } from "../../core/settings.js";
 import type { ClarifySettings } from "../../core/types.js";
 import { openModel, parseModelSpec, type OpenedModel } from "../../llm/open-model.js";
 import type { LoadParams } from "../../llm/protocol.js";
 import { gpuChoice } from "../chat.js";
 import { JsonlLog } from "../jsonl-log.js";
+import { numberFromText, toolkitRanges, UsageError } from "../options.js";
 import { startProgress } from "../progress.js";
 import { renderReportHtml } from "./html.js";
 import { PythonSandbox } from "./sandbox.js";
@@ -67,20 +68,11 @@ export interface EvalOptions {
   signal?: AbortSignal;
 }
 
-/** A CLI value that must be a number in a range; a clear error otherwise. */
-function numberOption(name: string, value: string | undefined, fallback: number, check: (n: number) => boolean, expect: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || !check(n)) throw new Error(`${name} must be ${expect} (got "${value}").`);
-  return n;
-}
-const positiveInt = (n: number): boolean => Number.isInteger(n) && n >= 1;
-
 export function parseCategories(value: string | undefined): Category[] {
   if (value === undefined || value.trim() === "" || value.trim() === "all") return [...allCategories];
   const wanted = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
   const unknown = wanted.filter((c) => !isCategory(c));
-  if (unknown.length > 0) throw new Error(`Unknown categor${unknown.length > 1 ? "ies" : "y"} ${unknown.map((u) => `"${u}"`).join(", ")}: use ${allCategories.join(", ")} (or all).`);
+  if (unknown.length > 0) throw new UsageError(`Unknown categor${unknown.length > 1 ? "ies" : "y"} ${unknown.map((u) => `"${u}"`).join(", ")}: use ${allCategories.join(", ")} (or all).`);
   return allCategories.filter((c) => wanted.includes(c));
 }
 
@@ -101,49 +93,49 @@ interface Plan {
 /** Checks every option before anything slow starts: a typo should not cost an hour. */
 export function planOf(o: EvalOptions): Plan {
   const missing = (["benchmark", "model", "judge", "out"] as const).filter((k) => typeof o[k] !== "string" || o[k].trim() === "");
-  if (missing.length > 0) throw new Error(`Missing ${missing.map((k) => `--${k}`).join(", ")}: eval needs the benchmark file, the model, the judge and an output folder.`);
+  if (missing.length > 0) throw new UsageError(`Missing ${missing.map((k) => `--${k}`).join(", ")}: eval needs the benchmark file, the model, the judge and an output folder.`);
   const modeName = o.mode ?? "paper";
-  if (modeName !== "paper" && modeName !== "engine") throw new Error(`--mode must be paper or engine (got "${modeName}").`);
+  if (modeName !== "paper" && modeName !== "engine") throw new UsageError(`--mode must be paper or engine (got "${modeName}").`);
   const judgeFormat = o.judgeFormat ?? "json";
-  if (judgeFormat !== "json" && judgeFormat !== "text") throw new Error(`--judge-format must be json or text (got "${judgeFormat}").`);
-  const maxTokens = numberOption("--max-tokens", o.maxTokens, 1024, (n) => Number.isInteger(n) && n >= 16, "a whole number of at least 16");
-  const temperature = numberOption("--temperature", o.temperature, 0, (n) => n >= 0 && n <= 2, "between 0 and 2");
+  if (judgeFormat !== "json" && judgeFormat !== "text") throw new UsageError(`--judge-format must be json or text (got "${judgeFormat}").`);
+  const maxTokens = numberFromText("--max-tokens", o.maxTokens, settingRanges.maxCodeTokens, 1024);
+  const temperature = numberFromText("--temperature", o.temperature, settingRanges.temperature, 0);
   let mode: ModeSettings;
   if (modeName === "engine") {
     const { settings, problems } = readSettings({
       style: o.style,
       askPolicy: o.ask,
-      askThreshold: o.threshold === undefined ? undefined : Number(o.threshold),
-      maxQuestions: o.maxQuestions === undefined ? undefined : Number(o.maxQuestions),
-      maxRounds: o.maxRounds === undefined ? undefined : Number(o.maxRounds),
+      askThreshold: o.threshold === undefined ? undefined : numberFromText("--threshold", o.threshold, settingRanges.askThreshold, 0),
+      maxQuestions: o.maxQuestions === undefined ? undefined : numberFromText("--max-questions", o.maxQuestions, settingRanges.maxQuestions, 0),
+      maxRounds: o.maxRounds === undefined ? undefined : numberFromText("--max-rounds", o.maxRounds, settingRanges.maxRounds, 0),
       maxCodeTokens: maxTokens,
       temperature,
     });
-    if (problems.length > 0) throw new Error(`Invalid engine settings: ${problems.join(" ")}`);
+    if (problems.length > 0) throw new UsageError(`Invalid engine settings: ${problems.join(" ")}`);
     mode = { mode: "engine", engine: settings satisfies ClarifySettings };
   } else {
     const engineOnly = (["style", "ask", "threshold", "maxQuestions", "maxRounds"] as const).filter((k) => o[k] !== undefined);
-    if (engineOnly.length > 0) throw new Error(`${engineOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")} only apply with --mode engine.`);
+    if (engineOnly.length > 0) throw new UsageError(`${engineOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")} only apply with --mode engine.`);
     mode = { mode: "paper", paper: { maxTokens, temperature } };
   }
-  const limit = o.limit === undefined ? undefined : numberOption("--limit", o.limit, 0, positiveInt, "a whole number of at least 1");
+  const limit = o.limit === undefined ? undefined : numberFromText("--limit", o.limit, toolkitRanges.limit, 0);
   const endpoint = parseModelSpec(o.model).kind === "endpoint";
-  const concurrency = numberOption("--concurrency", o.concurrency, endpoint ? 8 : 1, (n) => positiveInt(n) && n <= 256, "a whole number from 1 to 256");
+  const concurrency = numberFromText("--concurrency", o.concurrency, toolkitRanges.concurrency, endpoint ? 8 : 1);
   return {
     mode,
     judgeFormat,
-    judgeMaxTokens: numberOption("--judge-max-tokens", o.judgeMaxTokens, 512, (n) => Number.isInteger(n) && n >= 16, "a whole number of at least 16"),
+    judgeMaxTokens: numberFromText("--judge-max-tokens", o.judgeMaxTokens, toolkitRanges.judgeMaxTokens, 512),
     categories: parseCategories(o.categories),
     ...(limit !== undefined ? { limit } : {}),
-    seed: numberOption("--seed", o.seed, 0, (n) => Number.isInteger(n) && n >= 0, "a whole number of at least 0"),
+    seed: numberFromText("--seed", o.seed, toolkitRanges.seed, 0),
     concurrency,
-    caseTimeoutMs: numberOption("--case-timeout", o.caseTimeout, 3, (n) => n > 0 && n <= 600, "seconds, more than 0 and at most 600") * 1000,
-    memoryMb: numberOption("--memory", o.memory, 1024, (n) => Number.isInteger(n) && n >= 64, "megabytes, at least 64"),
-    maxClearAskRate: numberOption("--max-clear-ask", o.maxClearAsk, 0.1, (n) => n >= 0 && n <= 1, "between 0 and 1"),
+    caseTimeoutMs: numberFromText("--case-timeout", o.caseTimeout, toolkitRanges.caseTimeoutSeconds, 3) * 1000,
+    memoryMb: numberFromText("--memory", o.memory, toolkitRanges.memoryMb, 1024),
+    maxClearAskRate: numberFromText("--max-clear-ask", o.maxClearAsk, toolkitRanges.share, 0.1),
     load: {
       gpu: gpuChoice(o.gpu),
-      ...(o.threads !== undefined ? { threads: numberOption("--threads", o.threads, 0, (n) => Number.isInteger(n) && n >= 0, "a whole number") } : {}),
-      ...(o.contextSize !== undefined ? { contextSize: numberOption("--context-size", o.contextSize, 0, positiveInt, "a whole number") } : {}),
+      ...(o.threads !== undefined ? { threads: numberFromText("--threads", o.threads, modelRanges.threads, 0) } : {}),
+      ...(o.contextSize !== undefined ? { contextSize: numberFromText("--context-size", o.contextSize, modelRanges.contextSize, 0) } : {}),
       // One sequence for each item's conversation and one for its judge, per item in flight.
       sequences: Math.max(2, concurrency * 2),
     },
