@@ -17,7 +17,10 @@ for (const tier of chosen) {
   if (!existsSync(dir)) continue;
   for (const f of readdirSync(dir).sort()) if (f.endsWith(".test.ts")) files.push(path.join(dir, f));
 }
-const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files], {
+// No test waits forever (ten minutes unless it sets its own bound), and a file whose tests are done ends even when
+// something it started (a browser that outlived its close) still holds the event loop.
+const bounds = ["--test-timeout=600000", "--test-force-exit"];
+const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", ...bounds, "--test-reporter=spec", ...files], {
   stdio: "inherit",
 });
 process.exit(result.status ?? 1);
