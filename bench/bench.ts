@@ -12,12 +12,12 @@
  * token between the worker, the client and the engine shows), the tiny model and SmolLM2 with the machine's
  * physical cores.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import type { ClarifyModel, ModelConversation, OpenConversationOptions, TurnOptions, TurnResult } from "../src/core/model.js";
-import { askSchema, buildAssessmentMessage, codeResponsePrefix, guidedSystemPrompt } from "../src/core/prompts.js";
+import type { ClarifyModel, JsonSchema, ModelConversation, OpenConversationOptions, TurnOptions, TurnResult } from "../src/core/model.js";
+import { codeResponsePrefix, guidedSystemPrompt } from "../src/core/prompts.js";
 import { ClarifySession } from "../src/core/session.js";
 import { defaultSettings } from "../src/core/types.js";
 import { physicalCores } from "../src/llm/cpu.js";
@@ -47,7 +47,6 @@ const contextSize = 4096;
 
 const request = "Write a function that removes duplicates from a list, keeping the first occurrence.";
 const context = { languageId: "python", fileName: "util.py" };
-const assessmentMessage = buildAssessmentMessage(request, context, defaultSettings.maxQuestions);
 const prefix = codeResponsePrefix(context.languageId);
 
 /**
@@ -122,9 +121,16 @@ function streamClock(pids: readonly number[] = [process.pid]): { onChunk: (text:
   };
 }
 
-/** Keeps each chat turn's message and result, so the bench reads the token meter through the engine's own path. */
+/** One chat turn of ours, as the engine sent it: raw replays the same turns, so both code turns see the same history. */
+interface SentTurn {
+  message: string;
+  grammar?: JsonSchema;
+  maxTokens: number;
+}
+
+/** Keeps each chat turn's message, options and result, so the bench reads the token meter through the engine's own path. */
 class MeteredModel implements ClarifyModel {
-  readonly turns: { message: string; result: TurnResult }[] = [];
+  readonly turns: (SentTurn & { result: TurnResult })[] = [];
   conversationId: string | undefined;
   constructor(private readonly inner: ClarifyModel) {}
   async openConversation(options: OpenConversationOptions): Promise<ModelConversation> {
@@ -134,7 +140,7 @@ class MeteredModel implements ClarifyModel {
       probe: (m, p, o) => c.probe(m, p, o),
       chat: async (message, o: TurnOptions) => {
         const result = await c.chat(message, o);
-        this.turns.push({ message, result });
+        this.turns.push({ message, ...(o.grammar ? { grammar: o.grammar } : {}), maxTokens: o.maxTokens, result });
         return result;
       },
       complete: (t, o) => c.complete(t, o),
@@ -155,7 +161,7 @@ async function startOurs(modelPath: string, threads: number): Promise<{ worker: 
   return { worker, local, startMs };
 }
 
-async function runOurs(worker: ModelWorker, local: LocalModel): Promise<Sample & { codeMessage: string }> {
+async function runOurs(worker: ModelWorker, local: LocalModel): Promise<Sample & { codeMessage: string; earlier: SentTurn[] }> {
   const metered = new MeteredModel(local);
   const session = new ClarifySession(metered, { ...defaultSettings, askPolicy: "always", maxRounds: 1, maxCodeTokens: codeTokens });
   const clock = streamClock([process.pid, worker.pid ?? process.pid]);
@@ -173,6 +179,7 @@ async function runOurs(worker: ModelWorker, local: LocalModel): Promise<Sample &
   await session.dispose();
   return {
     codeMessage: code.message,
+    earlier: metered.turns.slice(0, -1).map(({ result: _, ...turn }) => turn),
     assessmentMs,
     codeTokens: code.result.outputTokens,
     tokensPerSecond: clock.rate(code.result.outputTokens),
@@ -218,13 +225,23 @@ async function startRaw(modelPath: string, threads: number) {
   const model = await llama.loadModel({ modelPath, gpuLayers: gpu === false ? 0 : "auto" });
   const ctx = await model.createContext({ contextSize, sequences: 2, threads });
   const chatWrapper = nlc.resolveChatWrapper(model);
-  const grammar = await llama.createGrammarForJsonSchema(askSchema(defaultSettings.maxQuestions) as Parameters<typeof llama.createGrammarForJsonSchema>[0]);
-  const run = async (codeMessage: string): Promise<Sample> => {
+  const grammars = new Map<string, Awaited<ReturnType<typeof llama.createGrammarForJsonSchema>>>();
+  const grammarFor = async (schema: JsonSchema): Promise<Awaited<ReturnType<typeof llama.createGrammarForJsonSchema>>> => {
+    const key = JSON.stringify(schema);
+    let grammar = grammars.get(key);
+    if (!grammar) grammars.set(key, (grammar = await llama.createGrammarForJsonSchema(schema as Parameters<typeof llama.createGrammarForJsonSchema>[0])));
+    return grammar;
+  };
+  /** The turns ours sent before its code turn (the assessment first, then any other), then the code turn. */
+  const run = async (earlier: readonly SentTurn[], codeMessage: string): Promise<Sample> => {
     const sequence = ctx.getSequence();
     const session = new nlc.LlamaChatSession({ contextSequence: sequence, systemPrompt: guidedSystemPrompt, chatWrapper });
-    const t = performance.now();
-    await session.prompt(assessmentMessage, { grammar, maxTokens: defaultSettings.maxAssessmentTokens, temperature: 0 });
-    const assessmentMs = performance.now() - t;
+    let assessmentMs = NaN;
+    for (const [i, turn] of earlier.entries()) {
+      const t = performance.now();
+      await session.prompt(turn.message, { ...(turn.grammar ? { grammar: await grammarFor(turn.grammar) } : {}), maxTokens: turn.maxTokens, temperature: 0 });
+      if (i === 0) assessmentMs = performance.now() - t;
+    }
     const clock = streamClock();
     const before = sequence.tokenMeter.usedOutputTokens;
     await session.prompt(codeMessage, { maxTokens: codeTokens, temperature: 0, responsePrefix: prefix, onTextChunk: clock.onChunk });
@@ -302,6 +319,7 @@ async function main(): Promise<void> {
   const only = threadsFlag !== undefined ? [Number(threadsFlag)] : undefined;
   if (modelsFlag === "all" || modelsFlag === "tiny") {
     const tiny = path.join(os.tmpdir(), `clarifycoder-bench-tiny-${process.pid}.gguf`);
+    tinyFile = tiny;
     await writeTinyModel(tiny);
     models.push({ name: "tiny (generated)", path: tiny, threads: only ?? [...new Set([1, cores])] });
   }
@@ -317,12 +335,12 @@ async function main(): Promise<void> {
       process.stderr.write(`${m.name}, ${threads} thread(s): ${runs} runs, ours and raw in turn...\n`);
       const ours = await startOurs(m.path, threads);
       const raw = await startRaw(m.path, threads);
-      const oursSamples: (Sample & { codeMessage: string })[] = [];
+      const oursSamples: (Sample & { codeMessage: string; earlier: SentTurn[] })[] = [];
       const rawSamples: Sample[] = [];
       for (let i = 0; i < runs; i++) {
         const o = await runOurs(ours.worker, ours.local);
         oursSamples.push(o);
-        rawSamples.push(await raw.run(o.codeMessage));
+        rawSamples.push(await raw.run(o.earlier, o.codeMessage));
       }
       await raw.close();
       const codeMessage = oursSamples[0]?.codeMessage ?? "";
@@ -352,7 +370,7 @@ async function main(): Promise<void> {
           session: least(rawSamples.map((s) => s.cpuMicrosPerToken ?? NaN)),
           ours: least(oursSamples.map((s) => s.cpuMicrosPerToken ?? NaN)),
         },
-        samples: { ours: oursSamples.map(({ codeMessage: _, ...rest }) => rest), raw: rawSamples },
+        samples: { ours: oursSamples.map(({ codeMessage: _, earlier: __, ...rest }) => rest), raw: rawSamples },
         codeTurnEvaluated: Math.max(...oursSamples.map((s) => s.codeTurnEvaluated ?? 0)),
         codeTurnNewTokens: newTokens,
         settledBetweenTurns: Math.max(...oursSamples.map((s) => s.settled ?? 0)),
@@ -384,7 +402,12 @@ async function main(): Promise<void> {
   process.stdout.write(`wrote ${out}\n`);
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-});
+/** The tiny model is written for this run only. */
+let tinyFile: string | undefined;
+
+main()
+  .catch((error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => tinyFile && rmSync(tinyFile, { force: true }));
