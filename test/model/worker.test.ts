@@ -138,6 +138,41 @@ describe("model worker on a tiny GGUF", () => {
     for (const x of [idle, busy, third]) await x.close();
   });
 
+  it("a long prompt is evaluated once, a batch at a time: Stop during it evaluates no more of it, in chat, grammar and raw turns", async () => {
+    await model.load({ model: tiny, gpu: false, threads: 1, contextSize: 4096, sequences: 2 });
+    // About 3,000 tokens in this byte-level vocabulary: several of llama.cpp's batches (512 tokens at most).
+    const long = "x".repeat(3_000);
+    const size = (await worker.request("tokenize", { text: long })).count;
+    assert.ok(size > 2_000, `${size} tokens`);
+    const kinds = {
+      chat: { open: { mode: "chat", systemPrompt: "Be brief." }, grammar: undefined },
+      grammar: { open: { mode: "chat", systemPrompt: "Be brief." }, grammar: askSchema(defaultSettings.maxQuestions) },
+      raw: { open: { mode: "raw" }, grammar: undefined },
+    } as const;
+    for (const [kind, { open, grammar }] of Object.entries(kinds)) {
+      const turn = (conversation: Awaited<ReturnType<typeof model.openConversation>>, signal?: AbortSignal) =>
+        open.mode === "raw"
+          ? conversation.complete(long, { maxTokens: 2, ...(signal ? { signal } : {}) })
+          : conversation.chat(long, { maxTokens: 2, ...(grammar ? { grammar } : {}), ...(signal ? { signal } : {}) });
+      const stopped = await model.openConversation(open);
+      const controller = new AbortController();
+      const pending = turn(stopped, controller.signal);
+      controller.abort();
+      const result = await pending;
+      assert.equal(result.stopReason, "abort", kind);
+      assert.equal(result.outputTokens, 0, kind);
+      assert.ok(result.evaluatedInputTokens <= 1024, `${kind}: ${result.evaluatedInputTokens} of about ${size} prompt tokens evaluated after Stop`);
+      // The same prompt to the end, on a fresh conversation: evaluated once, not once in batches and again whole.
+      const whole = await model.openConversation(open);
+      const full = await turn(whole);
+      assert.ok(full.evaluatedInputTokens >= size - 10 && full.evaluatedInputTokens < size + 100, `${kind}: ${full.evaluatedInputTokens} input tokens for a ${size}-token prompt`);
+      // And the stopped conversation goes on.
+      const next = open.mode === "raw" ? await stopped.complete("y", { maxTokens: 2 }) : await stopped.chat("Hello", { maxTokens: 2 });
+      assert.ok(next.outputTokens > 0, kind);
+      for (const x of [stopped, whole]) await x.close();
+    }
+  });
+
   it("cancel stops a long generation, keeps what was produced, and the worker stays usable", async () => {
     await load();
     const conversation = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });

@@ -67,14 +67,30 @@ export function templatedContext(turn: Pick<LeanChatTurn, "model" | "chatWrapper
   return { tokens: contextText.tokenize(turn.model.tokenizer), stops: stopTriggersOf(stopGenerationTriggers, turn.model) };
 }
 
+/**
+ * Evaluates a long prompt on the sequence a batch at a time, reusing what the sequence already holds, and leaves the
+ * last batch (at most) to the turn's own evaluation, which generates from it. node-llama-cpp evaluates a prompt in one
+ * call that nothing can stop, so Stop during a long prompt (a 5,000-line selection) would leave the worker busy for
+ * all of it; this way it stops within a batch. False when `signal` stopped it. `onBatch` is called after each batch.
+ */
+export async function evaluatePrompt(sequence: LlamaContextSequence, tokens: readonly Token[], signal: AbortSignal, onBatch?: () => void): Promise<boolean> {
+  if (signal.aborted) return false;
+  await sequence.adaptStateToTokens(tokens.slice(0, -1), false);
+  const batch = Math.max(1, sequence.context.batchSize);
+  for (let at = sequence.nextTokenIndex; tokens.length - at > batch; at += batch) {
+    await sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(at, at + batch));
+    onBatch?.();
+    if (signal.aborted) return false;
+  }
+  return true;
+}
+
 /** Generates the reply to `turn.history` on its sequence, streaming text; returns the reply without its prefix. */
 export async function generateReply(turn: LeanChatTurn, context: { tokens: Token[]; stops: StopTriggers }): Promise<{ text: string; stopReason: StopReason }> {
   const { model, sequence, signal } = turn;
   const input = [...context.tokens];
   const last = input.pop();
   if (last === undefined) return { text: "", stopReason: "other" };
-  await sequence.adaptStateToTokens(input, false);
-  const fresh = [...input.slice(sequence.nextTokenIndex), last];
   const trail: Token[] = input.slice(-detokenizerTrail);
   const generated: Token[] = [];
   const newline = model.tokens.nl;
@@ -89,6 +105,8 @@ export async function generateReply(turn: LeanChatTurn, context: { tokens: Token
     turn.onText(piece);
   };
   if (turn.responsePrefix !== "") turn.onText(turn.responsePrefix);
+  if (!(await evaluatePrompt(sequence, context.tokens, signal))) return { text: "", stopReason: "abort" };
+  const fresh = [...input.slice(sequence.nextTokenIndex), last];
   const evaluation = sequence.evaluate(fresh, {
     temperature: turn.temperature,
     ...(turn.seed !== undefined ? { seed: turn.seed } : {}),

@@ -5,7 +5,7 @@ import { WorkerError, type ParamsOf, type ResultOf, type TurnOutput } from "../p
 import { ChunkStream } from "../chunk-stream.js";
 import { log, messageOf, type RequestContext } from "./channel.mjs";
 import type { Conversation, ConversationPool } from "./conversations.mjs";
-import { fitsContext, generateReply, templatedContext } from "./generate.mjs";
+import { evaluatePrompt, fitsContext, generateReply, templatedContext } from "./generate.mjs";
 import type { Backends } from "./gpu.mjs";
 import type { ModelHost } from "./load.mjs";
 
@@ -41,7 +41,7 @@ export class Turns {
       let reply: { text: string; stopReason: StopReason };
       try {
         reply =
-          (grammar ? undefined : await this.lean(c, params, request.signal, stream.push)) ??
+          (grammar ? await this.prefill(c, params, request.signal) : await this.lean(c, params, request.signal, stream.push)) ??
           (await session
             .promptWithMeta(params.message, {
               maxTokens: params.maxTokens,
@@ -88,6 +88,24 @@ export class Turns {
     return { text, stopReason: reply.stopReason };
   }
 
+  /**
+   * A grammar turn's prompt evaluated before the session takes the turn, a batch at a time, so that Stop ends it
+   * within a batch (see evaluatePrompt). Stopped: the turn ends there, its message in the history with an empty reply.
+   * Undefined otherwise (and when the prompt does not fit: the session, which can make room, takes it whole).
+   */
+  private async prefill(c: Conversation, params: ParamsOf<"chat">, signal: AbortSignal): Promise<{ text: string; stopReason: StopReason } | undefined> {
+    const session = c.chat;
+    const l = this.host.require();
+    if (!session) return undefined;
+    const prefix = params.responsePrefix ?? "";
+    const history: ChatHistoryItem[] = [...session.getChatHistory(), { type: "user", text: params.message }, { type: "model", response: prefix ? [prefix] : [] }];
+    const { tokens } = templatedContext({ model: l.model, chatWrapper: session.chatWrapper, history });
+    if (!fitsContext(tokens.length, params.maxTokens, l.context.contextSize)) return undefined;
+    if (await evaluatePrompt(c.sequence, tokens, signal)) return undefined;
+    session.setChatHistory(history);
+    return { text: prefix, stopReason: "abort" };
+  }
+
   async complete(params: ParamsOf<"complete">, request: RequestContext<"complete">): Promise<TurnOutput> {
     const grammar = await this.grammarFor(params.grammar);
     return this.pool.with(params.conversationId, "raw", async (c) => {
@@ -97,8 +115,18 @@ export class Turns {
       const before = meter(c.sequence);
       const stream = new ChunkStream((text) => request.emit({ kind: "chunk", text }));
       request.phase("evaluating the prompt and generating");
+      // Tokenized here as LlamaCompletion would, so that the prompt is evaluated a batch at a time (Stop ends it within
+      // a batch) and the completion then finds it all in the sequence.
+      const model = this.host.require().model;
+      const bos = model.tokens.shouldPrependBosToken ? model.tokens.bos : null;
+      const input = model.tokenize(c.transcript, false, bos !== null ? "trimLeadingSpace" : undefined);
+      const tokens = bos !== null ? [bos, ...input] : input;
+      const fits = tokens.length > 0 && fitsContext(tokens.length, params.maxTokens, this.host.require().context.contextSize);
+      if (fits && !(await evaluatePrompt(c.sequence, tokens, request.signal))) {
+        return { text: "", stopReason: "abort", evaluatedInputTokens: meter(c.sequence).input - before.input, outputTokens: 0 };
+      }
       const result = await completion
-        .generateCompletionWithMeta(c.transcript, {
+        .generateCompletionWithMeta(fits ? input : c.transcript, {
           maxTokens: params.maxTokens,
           temperature: params.temperature ?? 0,
           ...(params.seed !== undefined ? { seed: params.seed } : {}),
@@ -126,7 +154,7 @@ export class Turns {
    */
   probe(params: ParamsOf<"probe">, request: RequestContext<"probe">): Promise<ResultOf<"probe">> {
     request.phase("evaluating the prompt (the ask-or-proceed probe)");
-    return this.pool.with(params.conversationId, "chat", (c) => this.probeOn(c, params));
+    return this.pool.with(params.conversationId, "chat", (c) => this.probeOn(c, params, request.signal));
   }
 
   /**
@@ -160,7 +188,7 @@ export class Turns {
     return { count: this.host.require().model.tokenize(params.text, params.special === true).length };
   }
 
-  private async probeOn(c: Conversation, params: ParamsOf<"probe">): Promise<ResultOf<"probe">> {
+  private async probeOn(c: Conversation, params: ParamsOf<"probe">, signal: AbortSignal): Promise<ResultOf<"probe">> {
     const session = c.chat;
     const l = this.host.require();
     if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
@@ -168,9 +196,9 @@ export class Turns {
     const { contextText } = session.chatWrapper.generateContextState({ chatHistory: history });
     const tokens: Token[] = [...contextText.tokenize(l.model.tokenizer), ...l.model.tokenize(params.prefix, false, "trimLeadingSpace")];
     if (tokens.length >= l.context.contextSize) throw new WorkerError("context-full", "The request does not fit in the model's context.");
-    const last = tokens.pop();
-    if (last === undefined) throw new WorkerError("bad-request", "Nothing to evaluate.");
-    await c.sequence.adaptStateToTokens(tokens, false);
+    if (tokens.length === 0) throw new WorkerError("bad-request", "Nothing to evaluate.");
+    if (!(await evaluatePrompt(c.sequence, tokens, signal))) throw new WorkerError("cancelled", "Stopped.");
+    const last = tokens.pop() as Token;
     const fresh = [...tokens.slice(c.sequence.nextTokenIndex), last];
     const iterator = c.sequence.evaluateWithMetadata(fresh, { probabilities: true }, { temperature: 0 });
     const first = await iterator.next();
