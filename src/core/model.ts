@@ -53,6 +53,11 @@ export interface ModelConversation {
    */
   setHistory(exchanges: readonly Exchange[]): Promise<void>;
   close(): Promise<void>;
+  /**
+   * True once the model no longer holds this conversation (the model was unloaded while idle): the engine opens a new
+   * one and gives it the history, instead of failing the next turn.
+   */
+  readonly lost?: boolean;
 }
 
 export interface OpenConversationOptions {

@@ -455,6 +455,10 @@ export class ClarifySession {
     const guided = this.settings.style === "guided";
     const open = async (): Promise<ModelConversation> => {
       await previous;
+      if (this.conversation?.lost) {
+        void this.conversation.close().catch(() => undefined);
+        this.conversation = undefined;
+      }
       if (!this.conversation) {
         this.conversation = await this.model.openConversation(guided ? { mode: "chat", systemPrompt: guidedSystemPrompt } : { mode: "raw" });
         if (guided && this.history.length > 0) this.historyStale = true;

@@ -12,7 +12,7 @@ import { describePullProgress, ModelLibrary, type PullProgress } from "../llm/li
 import { describeLoadProgress, LocalModel } from "../llm/local-model.js";
 import { ModelWorker } from "../llm/model-worker.js";
 import { parseGpuLayers } from "../llm/offload.js";
-import { WorkerError, type GpuChoice, type LoadParams, type ModelInfo } from "../llm/protocol.js";
+import { type GpuChoice, type LoadParams, type ModelInfo } from "../llm/protocol.js";
 import { recommend, type Recommendation } from "../llm/recommend.js";
 
 /** Where the Hugging Face token is kept: VS Code's secret storage, never the settings. */
@@ -57,6 +57,8 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
   private idleTimer: NodeJS.Timeout | undefined;
   /** Set when the model was unloaded for being idle: conversations opened before it lost their context. */
   private idleUnloads = 0;
+  /** Model calls running now (a turn, a probe): the idle unload never cuts one off. */
+  private callsInFlight = 0;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -176,7 +178,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     const minutes = vscode.workspace.getConfiguration("clarifycoder").get<number>("idleUnloadMinutes", 0);
     if (!(minutes > 0)) return;
     this.idleTimer = setTimeout(() => {
-      if (!this.model.info || this.loading) return;
+      if (!this.model.info || this.loading || this.callsInFlight > 0) return;
       this.idleUnloads += 1;
       this.loadedKey = undefined;
       this.log.info(`Unloading the model after ${minutes} idle minutes.`);
@@ -248,13 +250,21 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     return new TouchingConversation(await this.model.openConversation(options), this.idleUnloads, this);
   }
 
-  /** Called by a conversation on each turn: the model is in use. */
-  turnStarted(openedAt: number): void {
-    this.touch();
-    if (openedAt !== this.idleUnloads) {
-      const minutes = vscode.workspace.getConfiguration("clarifycoder").get<number>("idleUnloadMinutes", 0);
-      throw new WorkerError("unknown-conversation", `The model was unloaded after ${minutes} idle minutes, so this conversation's context is gone: ask again in a new chat (or raise clarifycoder.idleUnloadMinutes).`);
+  /** Wraps each model call of a conversation: the model is in use while it runs, and idle from its end. */
+  async inUse<T>(call: () => Promise<T>): Promise<T> {
+    this.callsInFlight += 1;
+    clearTimeout(this.idleTimer);
+    try {
+      return await call();
+    } finally {
+      this.callsInFlight -= 1;
+      if (this.callsInFlight === 0) this.touch();
     }
+  }
+
+  /** How many times the model was unloaded for being idle: a conversation opened before the last one is lost. */
+  get unloadCount(): number {
+    return this.idleUnloads;
   }
 
   /** What each catalog model needs, from the worker's GGUF insights; undefined when it cannot say within a few seconds. */
@@ -347,7 +357,20 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
         });
         break;
       case "lora": {
-        const picked = await vscode.window.showOpenDialog({ canSelectMany: false, canSelectFiles: true, canSelectFolders: true, filters: { "GGUF adapters": ["gguf"] }, openLabel: "Add this adapter" });
+        // One dialog cannot offer both: with files and folders allowed, Windows and Linux show a folder-only dialog.
+        const kind = await vscode.window.showQuickPick(
+          [
+            { label: "A PEFT adapter folder", description: "adapter_config.json + adapter_model.safetensors; converted when the model loads", folder: true },
+            { label: "A GGUF adapter file", description: ".gguf", folder: false },
+          ],
+          { title: "Add LoRA adapter" },
+        );
+        if (!kind) return false;
+        const picked = await vscode.window.showOpenDialog(
+          kind.folder
+            ? { canSelectMany: false, canSelectFiles: false, canSelectFolders: true, openLabel: "Add this adapter" }
+            : { canSelectMany: false, canSelectFiles: true, canSelectFolders: false, filters: { "GGUF adapters": ["gguf"] }, openLabel: "Add this adapter" },
+        );
         const adapter = picked?.[0]?.fsPath;
         if (!adapter) return false;
         await config.update("loraAdapters", [...config.get<string[]>("loraAdapters", []), adapter], vscode.ConfigurationTarget.Global);
@@ -474,32 +497,35 @@ class DownloadNotification {
   }
 }
 
-/** A conversation that tells the service each turn uses the model (for the idle unload). */
+/**
+ * A conversation that tells the service while each of its calls uses the model (for the idle unload), and says it is
+ * lost once the model was unloaded after it was opened (the engine then opens a new one with the history).
+ */
 class TouchingConversation implements ModelConversation {
   constructor(
     private readonly inner: ModelConversation,
     private readonly openedAt: number,
-    private readonly service: { turnStarted(openedAt: number): void },
+    private readonly service: { inUse<T>(call: () => Promise<T>): Promise<T>; readonly unloadCount: number },
   ) {}
 
-  probe(message: string, prefix: string, options: readonly string[]): Promise<Record<string, number>> {
-    this.service.turnStarted(this.openedAt);
-    return this.inner.probe(message, prefix, options);
+  get lost(): boolean {
+    return this.openedAt !== this.service.unloadCount;
+  }
+
+  probe(...args: Parameters<ModelConversation["probe"]>): ReturnType<ModelConversation["probe"]> {
+    return this.service.inUse(() => this.inner.probe(...args));
   }
 
   chat(...args: Parameters<ModelConversation["chat"]>): ReturnType<ModelConversation["chat"]> {
-    this.service.turnStarted(this.openedAt);
-    return this.inner.chat(...args);
+    return this.service.inUse(() => this.inner.chat(...args));
   }
 
   complete(...args: Parameters<ModelConversation["complete"]>): ReturnType<ModelConversation["complete"]> {
-    this.service.turnStarted(this.openedAt);
-    return this.inner.complete(...args);
+    return this.service.inUse(() => this.inner.complete(...args));
   }
 
   setHistory(...args: Parameters<ModelConversation["setHistory"]>): ReturnType<ModelConversation["setHistory"]> {
-    this.service.turnStarted(this.openedAt);
-    return this.inner.setHistory(...args);
+    return this.service.inUse(() => this.inner.setHistory(...args));
   }
 
   close(): Promise<void> {

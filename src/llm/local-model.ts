@@ -129,7 +129,7 @@ export class LocalModel implements ClarifyModel {
  */
 class WorkerConversation implements ModelConversation {
   private readonly workerStart: number;
-  private lost: WorkerError | undefined;
+  private lostTo: WorkerError | undefined;
 
   constructor(
     private readonly worker: ModelWorker,
@@ -152,19 +152,19 @@ class WorkerConversation implements ModelConversation {
   }
 
   async close(): Promise<void> {
-    if (this.worker.running && this.worker.starts === this.workerStart && !this.lost) await this.worker.request("closeConversation", { conversationId: this.id });
+    if (this.worker.running && this.worker.starts === this.workerStart && !this.lostTo) await this.worker.request("closeConversation", { conversationId: this.id });
   }
 
   /** Fails at once when the worker that held this conversation has ended; remembers why when a turn ends it. */
   private async watch<T>(request: () => Promise<T>): Promise<T> {
-    if (this.lost) throw this.lost;
+    if (this.lostTo) throw this.lostTo;
     if (this.worker.starts !== this.workerStart) {
       throw new WorkerError("worker-crashed", "The model worker restarted since this conversation began, so the conversation was lost: start it again.");
     }
     try {
       return await request();
     } catch (error) {
-      if (error instanceof WorkerError && error.code === "worker-crashed") this.lost = error;
+      if (error instanceof WorkerError && error.code === "worker-crashed") this.lostTo = error;
       throw error;
     }
   }

@@ -35,6 +35,8 @@ export class ScriptedModel implements ClarifyModel {
   /** Every setHistory call: the conversation and the exchanges. */
   readonly historySets: { conversation: number; exchanges: Exchange[] }[] = [];
   closed = 0;
+  /** Conversations opened before this count are lost (as after the model was unloaded while idle). */
+  private lostBefore = 0;
   private releases: (() => void)[] = [];
 
   constructor(
@@ -52,6 +54,11 @@ export class ScriptedModel implements ClarifyModel {
     return Math.ceil(text.length / (this.options.charsPerToken ?? 4));
   }
 
+  /** Every conversation open now is lost, as when the model is unloaded while idle. */
+  loseConversations(): void {
+    this.lostBefore = this.opened.length;
+  }
+
   /** Lets every `stuck` reply finish (as aborted, with no text). */
   release(): void {
     for (const r of this.releases.splice(0)) r();
@@ -60,6 +67,8 @@ export class ScriptedModel implements ClarifyModel {
   async openConversation(options: OpenConversationOptions): Promise<ModelConversation> {
     this.opened.push(options);
     const index = this.opened.length;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- read by the conversation's `lost` getter
+    const model = this;
     const history: Exchange[] = [];
     this.histories[index] = history;
     const take = async (kind: RecordedCall["kind"], text: string, turn: TurnOptions): Promise<TurnResult> => {
@@ -93,6 +102,9 @@ export class ScriptedModel implements ClarifyModel {
       },
       close: async () => {
         this.closed += 1;
+      },
+      get lost() {
+        return index <= model.lostBefore;
       },
     };
   }

@@ -49,6 +49,19 @@ describe("follow-ups: the next message is a turn of the same conversation", () =
     assert.equal(model.calls.at(-1)?.responsePrefix, "```python\n");
   });
 
+  it("a conversation the model lost (unloaded while idle) is opened again with the history, and the follow-up goes on", async () => {
+    const { model, session } = await finishedTurn([proceedReply("ascending"), code("xs.sort()"), proceedReply("unittest"), code("def test(): pass")]);
+    model.loseConversations();
+    await session.followUp("now add tests");
+    assert.equal(session.state, "done", JSON.stringify(session.snapshot().failure));
+    assert.equal(model.opened.length, 2, "a new model conversation");
+    assert.equal(model.closed, 1, "the lost one was closed");
+    assert.equal(model.historySets[0]?.conversation, 2);
+    assert.equal(model.historySets[0]?.exchanges.length, 2, "the first turn's exchanges, given to the new conversation");
+    assert.match(model.historySets[0]?.exchanges[1]?.model ?? "", /xs\.sort\(\)/);
+    assert.equal(model.histories[2]?.length, 4, "and the follow-up's exchanges after them");
+  });
+
   it("a follow-up that asks is refused code until every question is settled", async () => {
     const { session } = await finishedTurn([proceedReply(), code("xs.sort()"), askReply("Which test framework?"), choicesReply("pytest"), code("def test(): pass")], { maxRounds: 1 });
     await session.followUp("now add tests");
