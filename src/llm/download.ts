@@ -17,6 +17,39 @@ import { mkdir, open, readFile, rename, rm, stat, statfs, writeFile, type FileHa
 import path from "node:path";
 import { describeStart, fileStart, verifyGguf } from "./gguf-verify.js";
 
+
+/** How long a server may take to answer (name lookup, connection, headers; for a small document, all of it). */
+export const defaultAnswerMs = 15_000;
+
+/**
+ * A small document (a hub listing, a PyPI index) fetched whole within `answerMs`: a server that does not answer in
+ * time fails as offline, in words, instead of after the network stack's own minutes; the caller's signal cancels it.
+ * `what` says what it was for ("list the files of user/repo").
+ */
+export async function fetchSmall(url: string, what: string, options: { headers?: Record<string, string>; signal?: AbortSignal; answerMs?: number } = {}): Promise<{ status: number; headers: Headers; text: string }> {
+  const answerMs = options.answerMs ?? defaultAnswerMs;
+  const timeout = AbortSignal.timeout(answerMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  const host = new URL(url).host;
+  try {
+    const response = await fetch(url, { ...(options.headers ? { headers: options.headers } : {}), signal });
+    return { status: response.status, headers: response.headers, text: await response.text() };
+  } catch (error) {
+    if (options.signal?.aborted) throw new DownloadError("cancelled", `Stopped: it was to ${what}.`, url);
+    if (timeout.aborted) throw new DownloadError("offline", `${host} did not answer within ${Math.round(answerMs / 1000)} s when asked to ${what}: check the network connection.`, url);
+    throw new DownloadError("offline", `Cannot reach ${host} to ${what}: check the network connection (${describeNetworkError(error)}).`, url);
+  }
+}
+
+function describeNetworkError(error: unknown): string {
+  const code = errorCode(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return code ? `${code}, ${message}` : message;
+}
+
+/** What to do about a gated or private repository, in both places a token is given. */
+export const accessTokenHint =
+  "Accept its terms on the website, then give an access token: in VS Code, ClarifyCoder: Choose Model… → Set Hugging Face token…; in a terminal, the HF_TOKEN environment variable.";
 export type DownloadKind = "gguf" | "zip" | "any";
 
 export type DownloadFailure =
@@ -66,6 +99,8 @@ export interface DownloadRequest {
   kind: DownloadKind;
   /** Nothing received for this long stops the attempt (default 60 s). */
   stallMs?: number;
+  /** No answer from the server (name lookup, connection, headers) for this long fails as offline (default 15 s). */
+  connectMs?: number;
   /** Retries, each resuming where the last stopped, after a connection drops mid-file (default 3). */
   retries?: number;
   signal?: AbortSignal;
@@ -168,6 +203,7 @@ async function attemptDownload(request: DownloadRequest, where: string): Promise
   const partial = partialPath(destination);
   const infoFile = `${partial}.json`;
   const stallMs = request.stallMs ?? 60_000;
+  const connectMs = request.connectMs ?? defaultAnswerMs;
 
   let info: PartialInfo | undefined;
   try {
@@ -187,13 +223,18 @@ async function attemptDownload(request: DownloadRequest, where: string): Promise
 
   const controller = new AbortController();
   let stalled = false;
+  /** Until the server's headers arrive: a silent server then is unreachable, not stalled. */
+  let connecting = true;
   let timer: NodeJS.Timeout | undefined;
   const watch = (): void => {
     clearTimeout(timer);
-    timer = setTimeout(() => {
-      stalled = true;
-      controller.abort();
-    }, stallMs);
+    timer = setTimeout(
+      () => {
+        stalled = true;
+        controller.abort();
+      },
+      connecting ? connectMs : stallMs,
+    );
   };
   const onCancel = (): void => controller.abort();
   request.signal?.addEventListener("abort", onCancel, { once: true });
@@ -203,6 +244,9 @@ async function attemptDownload(request: DownloadRequest, where: string): Promise
     if (error instanceof DownloadError) return error;
     if (request.signal?.aborted) {
       return new DownloadError("cancelled", `The download of ${where} was cancelled at ${mb(received)}; run it again to resume from there.`, url);
+    }
+    if (stalled && connecting) {
+      return new DownloadError("offline", `${new URL(url).host} did not answer within ${Math.round(connectMs / 1000)} s to download ${where}: check the network connection (nothing was saved in ${folder}).`, url);
     }
     if (stalled) {
       return new DownloadError("stalled", `The download of ${where} received nothing for ${Math.round(stallMs / 1000)} s (at ${mb(received)}), so it was stopped; run it again to resume.`, url);
@@ -227,13 +271,16 @@ async function attemptDownload(request: DownloadRequest, where: string): Promise
       if (info?.validator) headers["if-range"] = info.validator;
     }
     const response = await fetch(url, { headers, signal: controller.signal, redirect: "follow" });
+    // The server answered; the stall clock starts with the transfer (after a resumed file is hashed).
+    connecting = false;
+    clearTimeout(timer);
     if (response.status === 404 || response.status === 410) {
       throw new DownloadError("not-found", `Not found (HTTP ${response.status}): ${url} (nothing was saved in ${folder}). Check the name and the revision.`, url);
     }
     if (response.status === 401 || response.status === 403) {
       throw new DownloadError(
         "access-denied",
-        `Access denied (HTTP ${response.status}) to ${url} (nothing was saved in ${folder}): the repository may be gated or private. Accept its terms on the website and give an access token.`,
+        `Access denied (HTTP ${response.status}) to ${url} (nothing was saved in ${folder}): the repository may be gated or private. ${accessTokenHint}`,
         url,
       );
     }

