@@ -274,6 +274,8 @@ describe("eval, paper mode (HumanEvalComm's protocol)", () => {
       ["model:chat", "judge:chat", "model:chat"],
     );
     assert.ok(r.exchanges[0]?.sent.startsWith("You are an expert software developer who writes high quality code. With below information, please either generate Python3 code (Respond directly with code only with markdown), or ask clarifying questions: \n def candidate(a, b):"));
+    const original = rows.find((x) => x.id === "T/0#original");
+    assert.ok(original?.exchanges[0]?.sent.startsWith("You are an expert software developer who writes high quality code. With below information, please generate Python3 code (Respond directly with code only with markdown): \n def add(a, b):"), "an original problem gets HumanEvalComm's code-only prompt");
     assert.equal(r.exchanges[2]?.sent, "Added.\n Given above conversations, generate Python code directly (Markdown) to solve the coding problem:\n");
     assert.deepEqual(r.judge, [{ quality: 3, answers: ["Added."], requirements: [{ text: "the numbers are added", recovered: true }, { text: "any numbers", recovered: false }] }]);
     assert.deepEqual(r.questions, ["Should the numbers be added or multiplied?"]);

@@ -17,6 +17,12 @@ import type { EvalMode, EvalRow, Exchange, JudgeRound, TestOutcome } from "./res
 /** HumanEvalComm's round-1 prompt, before the problem. */
 export const paperPromptPrefix =
   "You are an expert software developer who writes high quality code. With below information, please either generate Python3 code (Respond directly with code only with markdown), or ask clarifying questions: \n ";
+/**
+ * HumanEvalComm's round-1 prompt for an original (clear) problem: code only, no invitation to ask. Their HumanEval
+ * columns were measured with it, so the originals' figures compare with those.
+ */
+export const paperOriginalPromptPrefix =
+  "You are an expert software developer who writes high quality code. With below information, please generate Python3 code (Respond directly with code only with markdown): \n ";
 /** HumanEvalComm's round-3 request, after the judge's answers. */
 export const paperCodeRequest = "\n Given above conversations, generate Python code directly (Markdown) to solve the coding problem:\n";
 
@@ -163,7 +169,7 @@ async function paperRounds(
   const conversation = await model.openConversation({ mode: "chat", systemPrompt: "" });
   const turn = { maxTokens: settings.maxTokens, temperature: settings.temperature, ...(signal ? { signal } : {}) };
   try {
-    const first = await conversation.chat(paperPromptPrefix + item.prompt, turn);
+    const first = await conversation.chat((item.category === "original" ? paperOriginalPromptPrefix : paperPromptPrefix) + item.prompt, turn);
     const asked = firstCodeBlock(first.text) === undefined;
     const strict = classifyReplyStrict(first.text);
     if (strict.kind === "code") return { asked, questions: [], judge: [], code: strict.code, turns: 1 };
