@@ -13,6 +13,7 @@ import type { EstimateResult } from "../llm/protocol.js";
 import { recommend, type Recommendation } from "../llm/recommend.js";
 import { hubFileUrl, hubHeaders } from "../llm/hf.js";
 import { gpuChoice } from "./chat.js";
+import { usageErrorExitCode } from "./options.js";
 
 export interface ModelsOptions {
   modelsDir?: string;
@@ -116,6 +117,12 @@ export async function runModelsList(options: ModelsOptions): Promise<number> {
 
 export async function runModelsPull(id: string, options: ModelsOptions): Promise<number> {
   const library = libraryFor(options.modelsDir);
+  try {
+    library.require(id);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return usageErrorExitCode;
+  }
   const controller = new AbortController();
   const onInterrupt = (): void => controller.abort();
   process.once("SIGINT", onInterrupt);
@@ -148,7 +155,7 @@ export async function runModelsRemove(id: string, options: ModelsOptions): Promi
     entry = library.require(id);
   } catch (error) {
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-    return 2;
+    return usageErrorExitCode;
   }
   const removed = await library.remove(entry.id);
   if (removed.length === 0) process.stdout.write(`${id} is not downloaded.\n`);

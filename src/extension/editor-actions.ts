@@ -4,6 +4,7 @@
  */
 import * as vscode from "vscode";
 import { languageOfFence } from "../core/languages.js";
+import type { CodeAction } from "../core/webview-protocol.js";
 
 export const proposalScheme = "clarifycoder-proposal";
 
@@ -102,8 +103,6 @@ export class CodeProposals implements vscode.TextDocumentContentProvider, vscode
     this.proposals.clear();
   }
 }
-
-export type CodeAction = "insert" | "replaceSelection" | "previewDiff" | "newFile" | "copy";
 
 /** Carries out one code-block action against the given editor (the one the user was last in). */
 export async function applyCodeAction(

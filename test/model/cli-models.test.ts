@@ -37,7 +37,7 @@ it("convert-lora writes a GGUF adapter, and refuses a bad one with the reason an
   assert.equal(usage.code, 2, "a missing --base is a usage error");
 });
 
-it("models lists the catalog with what is downloaded and a recommendation; rm of an unknown id is a usage error", async () => {
+it("models lists the catalog with what is downloaded and a recommendation; rm or pull of an unknown id is a usage error", async () => {
   const listed = await cli(["models", "--json", "--gpu", "cpu", "--models-dir", path.join(dir, "models")]);
   assert.equal(listed.code, 0, listed.stderr);
   const result = JSON.parse(listed.stdout) as { directory: string; recommended: string; reason: string; models: { id: string; downloaded: boolean; style: string }[] };
@@ -50,6 +50,9 @@ it("models lists the catalog with what is downloaded and a recommendation; rm of
   const rm = await cli(["models", "rm", "nope", "--models-dir", path.join(dir, "models")]);
   assert.equal(rm.code, 2);
   assert.match(rm.stderr, /No model "nope" in the catalog/);
+  const pull = await cli(["models", "pull", "nope", "--models-dir", path.join(dir, "models")]);
+  assert.equal(pull.code, 2);
+  assert.match(pull.stderr, /No model "nope" in the catalog/);
 });
 
 it("chat --lora takes a PEFT folder: converted for the model into the models folder, and applied", async () => {
