@@ -10,6 +10,7 @@
  * Without --model it writes the tiny test model (fine for checking the plumbing, too small for meaningful speeds).
  * Without a usable GPU it says why (per backend) and exits with 1; --allow-cpu runs the timings on the CPU anyway.
  */
+import { rmSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -124,10 +125,14 @@ async function ours(local: LocalModel): Promise<number[]> {
   return rates;
 }
 
+/** The tiny model, when this run wrote one: removed at the end. */
+let tinyFile: string | undefined;
+
 async function main(): Promise<number> {
   let modelPath = flag("--model");
   if (!modelPath) {
     modelPath = path.join(os.tmpdir(), `clarifycoder-check-gpu-${process.pid}.gguf`);
+    tinyFile = modelPath;
     await writeTinyModel(modelPath);
     say(`No --model given: using the tiny test model (${modelPath}); its speeds say little. Pass a real GGUF for figures.`);
   }
@@ -200,12 +205,14 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+main()
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  )
+  .finally(() => tinyFile && rmSync(tinyFile, { force: true }));
