@@ -29,7 +29,8 @@ import {
   xdgEnv,
 } from "./code-server";
 
-const STATE = path.join(REPO_ROOT, ".cache/start");
+/** Where its state lives; CLARIFYCODER_START_STATE moves it (the test of this script uses a folder of its own). */
+const STATE = process.env.CLARIFYCODER_START_STATE ? path.resolve(process.env.CLARIFYCODER_START_STATE) : path.join(REPO_ROOT, ".cache/start");
 const SAMPLE = path.join(REPO_ROOT, "scripts/sample-workspace");
 const DEFAULT_PORT = 3210;
 
