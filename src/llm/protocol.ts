@@ -5,6 +5,9 @@
 import type { JsonSchema, StopReason } from "../core/model.js";
 import type { GpuLayers } from "./offload.js";
 
+/** The environment variable that lets a worker take the `crash` test hook. */
+export const crashHookEnv = "CLARIFYCODER_WORKER_CRASH_HOOK";
+
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | false;
 export type Backend = "cuda" | "vulkan" | "metal" | "cpu";
 
@@ -135,7 +138,8 @@ export interface WorkerMethods {
   estimate: { params: EstimateParams; result: EstimateResult; event: never };
   /**
    * Deliberately ends the worker's process (tests use it to check crash recovery and reports): an abort, or loading
-   * `loadUnchecked` straight into llama.cpp without the file checks (a file that makes llama.cpp abort).
+   * `loadUnchecked` straight into llama.cpp without the file checks (a file that makes llama.cpp abort). Refused
+   * unless the worker runs with `crashHookEnv` set to 1.
    */
   crash: { params: { loadUnchecked?: string }; result: never; event: never };
 }

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { ModelWorker, type ModelWorkerOptions } from "../../src/llm/model-worker.js";
 import { LocalModel } from "../../src/llm/local-model.js";
+import { crashHookEnv } from "../../src/llm/protocol.js";
 
 export const repoRoot = path.resolve(__dirname, "../..");
 export const workerPath = path.join(repoRoot, "dist/worker.mjs");
@@ -12,7 +13,7 @@ export const workerPath = path.join(repoRoot, "dist/worker.mjs");
 export function startWorker(options: Omit<ModelWorkerOptions, "workerPath" | "log"> = {}): { worker: ModelWorker; model: LocalModel; logs: string[] } {
   if (!existsSync(workerPath)) throw new Error(`${workerPath} is missing: run "npm run build" first (npm test does).`);
   const logs: string[] = [];
-  const worker = new ModelWorker({ ...options, workerPath, log: (level, message) => logs.push(`${level}: ${message}`) });
+  const worker = new ModelWorker({ ...options, env: { [crashHookEnv]: "1", ...options.env }, workerPath, log: (level, message) => logs.push(`${level}: ${message}`) });
   return { worker, model: new LocalModel(worker), logs };
 }
 

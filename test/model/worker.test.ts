@@ -9,9 +9,10 @@ import { ClarifySession } from "../../src/core/session.js";
 import { parseAssessment } from "../../src/core/parse.js";
 import { askSchema, assessmentSchema, buildAssessmentMessage, buildCodeRequestMessage, codeResponsePrefix, decisionOptions, decisionPrefix, guidedSystemPrompt } from "../../src/core/prompts.js";
 import { defaultSettings } from "../../src/core/types.js";
-import { WorkerError } from "../../src/llm/protocol.js";
+import { ModelWorker } from "../../src/llm/model-worker.js";
+import { crashHookEnv, WorkerError } from "../../src/llm/protocol.js";
 import { writeCorruptModels, writeFuzzedModels, writeTinyModel, type CorruptModels } from "../fixtures/tiny-model.js";
-import { startWorker, tempDir } from "../helpers/worker.js";
+import { startWorker, tempDir, workerPath } from "../helpers/worker.js";
 
 const { worker, model } = startWorker();
 let dir: string;
@@ -291,6 +292,21 @@ describe("model worker on a tiny GGUF", () => {
     assert.deepEqual(readdirSync(modelsDirectory).filter((f) => f.includes("broken") && f.endsWith(".gguf")), [], "no broken file is taken for a model");
     const again = await load();
     assert.equal(again.architecture, "llama");
+  });
+
+  it("a worker as the product runs it refuses the crash test hook", async () => {
+    const product = new ModelWorker({ workerPath, env: { [crashHookEnv]: "" } });
+    try {
+      await assert.rejects(product.request("crash", {}), (e: unknown) => {
+        assert.ok(e instanceof WorkerError);
+        assert.equal(e.code, "bad-request");
+        assert.match(e.message, /crash is a test hook/);
+        return true;
+      });
+      assert.equal(product.running, true, "and it is still running");
+    } finally {
+      await product.stop();
+    }
   });
 
   it("a native crash in the worker is reported in plain words; the next request restarts it and reloads the model", async () => {

@@ -1,5 +1,5 @@
 /** The worker's handler table: one handler per protocol method, checked against `WorkerMethods` by the compiler. */
-import type { Method, RequestMessage, ResultOf } from "../protocol.js";
+import { crashHookEnv, WorkerError, type Method, type RequestMessage, type ResultOf } from "../protocol.js";
 import { requestContext, type HandlerTable } from "./channel.mjs";
 import { ConversationPool } from "./conversations.mjs";
 import { estimateModels } from "./estimate.mjs";
@@ -26,6 +26,7 @@ export function createHandlers(): HandlerTable {
     tokenize: (params) => turns.tokenize(params),
     estimate: (params, request) => estimateModels(backends, params, host.loaded !== undefined, request),
     crash: async (params, request) => {
+      if (process.env[crashHookEnv] !== "1") throw new WorkerError("bad-request", `crash is a test hook: the worker takes it only with ${crashHookEnv}=1.`);
       if (params.loadUnchecked) {
         request.phase(`loading ${params.loadUnchecked} without the file checks`);
         const l = await backends.ensure(backends.choice ?? false, host.loaded !== undefined);
