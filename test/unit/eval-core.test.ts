@@ -1,7 +1,7 @@
 /** The evaluation's pure parts: reply rules, benchmark rows, the judge's replies, metrics, calibration, report data. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { promptImports, pythonLiteral, readBenchmark, selectItems, type Category } from "../../src/core/eval/benchmark.js";
+import { promptPreamble, pythonLiteral, readBenchmark, selectItems, type Category } from "../../src/core/eval/benchmark.js";
 import { calibrate } from "../../src/core/eval/calibration.js";
 import { buildJudgePrompt, judgeSchema, parseJudgeReply } from "../../src/core/eval/judge.js";
 import { computeMetrics, summarizeRows } from "../../src/core/eval/metrics.js";
@@ -78,10 +78,13 @@ describe("benchmark rows", () => {
     assert.deepEqual(p5?.tests[0], { input: "[-10, -2]", output: "1.5e-10", relation: "from $demo$ import f\nprint(f($input$))" });
   });
 
-  it("finds a prompt's import lines", () => {
+  it("finds what a prompt puts in scope: its import lines and its other functions, not the one to write", () => {
     const prompt = 'from typing import List, Tuple\nimport math\n\n\ndef f(xs: List[int]) -> int:\n    """ import this, from that import nothing\n    """\n';
-    assert.equal(promptImports(prompt), "from typing import List, Tuple\nimport math");
-    assert.equal(promptImports("def f():\n    import os\n"), "", "an indented import is the function's own");
+    assert.equal(promptPreamble(prompt, "f"), "from typing import List, Tuple\nimport math");
+    assert.equal(promptPreamble("def f():\n    import os\n", "f"), "", "an indented import is the function's own");
+    const helper = '\n\ndef is_palindrome(string: str) -> bool:\n    """ Test if given string is a palindrome """\n    return string == string[::-1]\n\n\ndef make_palindrome(string: str) -> str:\n    """ Find the shortest palindrome.\n\n    >>> make_palindrome(\'cat\')\n    \'catac\'\n    """\n';
+    assert.equal(promptPreamble(helper, "make_palindrome"), 'def is_palindrome(string: str) -> bool:\n    """ Test if given string is a palindrome """\n    return string == string[::-1]');
+    assert.equal(promptPreamble(helper.replace("def make_palindrome", "def candidate"), "make_palindrome"), promptPreamble(helper, "make_palindrome"), "nor candidate, in a modified prompt");
   });
 
   it("writes JSON test values as Python source", () => {

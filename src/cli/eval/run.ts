@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import pLimit from "p-limit";
-import { allCategories, isCategory, promptImports, readBenchmark, selectItems, type Category, type EvalItem } from "../../core/eval/benchmark.js";
+import { allCategories, isCategory, promptPreamble, readBenchmark, selectItems, type Category, type EvalItem } from "../../core/eval/benchmark.js";
 import type { JudgeFormat } from "../../core/eval/judge.js";
 import { runItem, type ModeSettings } from "../../core/eval/protocol.js";
 import { buildReportData, reportMarkdown } from "../../core/eval/report-data.js";
@@ -243,7 +243,7 @@ export async function runEval(o: EvalOptions): Promise<number> {
       stored.map(async (r) => {
         const item = byId.get(r.id) as EvalItem;
         const start = Date.now();
-        const tests = await sandbox.run(r.code, { ...item, preamble: promptImports(item.original) });
+        const tests = await sandbox.run(r.code, { ...item, preamble: promptPreamble(item.original, item.entryPoint) });
         progress.tick();
         if (JSON.stringify(tests) === JSON.stringify(r.tests)) return;
         changed += 1;
@@ -297,7 +297,7 @@ export async function runEval(o: EvalOptions): Promise<number> {
             judge: judge.model,
             judgeFormat: plan.judgeFormat,
             judgeMaxTokens: plan.judgeMaxTokens,
-            runTests: (code, it) => sandbox.run(code, { ...it, preamble: promptImports(it.original) }),
+            runTests: (code, it) => sandbox.run(code, { ...it, preamble: promptPreamble(it.original, it.entryPoint) }),
             signal: controller.signal,
           });
           await opened.log.append(row);

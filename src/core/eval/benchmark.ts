@@ -129,15 +129,34 @@ export function readBenchmark(text: string): Benchmark {
 }
 
 /**
- * The import lines of a problem's prompt (`from typing import List`, `import math`). HumanEval runs a completion
- * after its prompt, so these are in scope there; a model that answers with the function alone would otherwise fail
- * on `List` before any test runs. They go before the tested code; the code's own imports still win.
+ * What a problem's prompt puts in scope for its solution: its import lines (`from typing import List`) and the other
+ * functions it defines in full (HumanEval/10's `is_palindrome`, HumanEval/38's `encode_cyclic`). HumanEval runs a
+ * completion after its prompt, so these are in scope there; a model that answers with the function alone would
+ * otherwise fail on `List` or on the helper before any test runs. They go before the tested code, so the code's own
+ * definitions still win. The function to write (`entryPoint`, or `candidate` in a modified prompt) is left out.
  */
-export function promptImports(prompt: string): string {
-  return prompt
-    .split("\n")
-    .filter((line) => /^(?:import\s+\w|from\s+[\w.]+\s+import\s)/.test(line))
-    .join("\n");
+export function promptPreamble(prompt: string, entryPoint: string): string {
+  const lines = prompt.split("\n");
+  const kept: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? "";
+    if (/^(?:import\s+\w|from\s+[\w.]+\s+import\s)/.test(line)) {
+      kept.push(line);
+      continue;
+    }
+    const name = /^def\s+(\w+)\s*\(/.exec(line)?.[1];
+    if (name === undefined) continue;
+    // The block runs to the next line at the top level that is not blank.
+    let end = i + 1;
+    while (end < lines.length && (lines[end] === "" || /^\s/.test(lines[end] ?? ""))) end++;
+    if (name !== entryPoint && name !== "candidate") {
+      const block = lines.slice(i, end);
+      while (block.at(-1)?.trim() === "") block.pop();
+      kept.push("", ...block);
+    }
+    i = end - 1;
+  }
+  return kept.join("\n").trim();
 }
 
 /** One thing to evaluate: a problem's prompt in one category. */
