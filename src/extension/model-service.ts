@@ -394,7 +394,21 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
         return true;
     }
     if (!model) return false;
-    await config.update("model", model.trim(), vscode.ConfigurationTarget.Global);
+    // A workspace's own model setting wins over the user's: the choice goes where it takes effect.
+    const inspected = config.inspect<string>("model");
+    if (inspected?.workspaceValue === undefined) {
+      await config.update("model", model.trim(), vscode.ConfigurationTarget.Global);
+      return true;
+    }
+    try {
+      await config.update("model", model.trim(), vscode.ConfigurationTarget.Workspace);
+      this.log.info("This workspace sets its own model, so the choice was saved in the workspace's settings.");
+    } catch (error) {
+      await config.update("model", model.trim(), vscode.ConfigurationTarget.Global);
+      void vscode.window.showWarningMessage(
+        `This workspace's settings choose their own model (clarifycoder.model), which wins over yours, and they could not be changed (${error instanceof Error ? error.message : String(error)}). Your choice is saved in your user settings: remove the workspace's setting to use it here.`,
+      );
+    }
     return true;
   }
 

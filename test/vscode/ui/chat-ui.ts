@@ -12,7 +12,7 @@
  * Screenshots of every step go to test-results/<name>/. The suite is the same for every runner (`open`).
  */
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -333,6 +333,42 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
         // And a good model works again, in the same window.
         await ui.setWorkspaceSettings(settings({ "clarifycoder.askPolicy": "never" }));
         await chat.locator(".model-dot[data-status=ready]").waitFor({ timeout: 60_000 });
+      });
+    });
+
+    it("Choose Model…: the catalog with sizes and what is downloaded; Use GGUF file… switches to a file, saved where the workspace sets the model", { timeout: 120_000 }, async () => {
+      await reporting(ui, runner, "failure-picker", async () => {
+        const other = path.join(root, "other-model.gguf");
+        copyFileSync(tiny, other);
+        await ui.command("ClarifyCoder: Choose Model…");
+        const rows = ui.page.locator(".quick-input-list .monaco-list-row");
+        await rows.filter({ hasText: "SmolLM2 135M Instruct" }).first().waitFor({ timeout: 30_000 });
+        const texts = await rows.allTextContents();
+        assert.ok(texts.some((t) => /ClarifyCoder/.test(t) && /GB/.test(t)), `the paper's model with its size: ${texts.join(" | ")}`);
+        assert.ok(texts.some((t) => /SmolLM2 135M Instruct.*(not downloaded|downloaded)/.test(t)), "whether each model is downloaded");
+        await ui.shot("12-model-picker");
+        // The list shows a screenful at a time: filter to the row, as a user would type.
+        const input = ui.page.locator(".quick-input-widget input");
+        await input.fill("Use GGUF file");
+        await rows.filter({ hasText: "Use GGUF file…" }).first().click();
+        // VS Code for the Web's own file dialog: a quick input that lists a folder.
+        const accept = ui.page.locator(".quick-input-widget .monaco-button", { hasText: "Use this model" });
+        await accept.waitFor({ timeout: 10_000 });
+        // It starts in the workspace folder; the file is in the folder above: "..", then the file's row, as a user
+        // clicks them (a file's row accepts it). Typing a path races the dialog, which fills in its folder late.
+        for (let waited = 0; (await input.inputValue()) !== `${ui.workbench.workspace}/`; waited += 100) {
+          assert.ok(waited < 10_000, `the file dialog starts in the workspace folder (it shows ${await input.inputValue()})`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const dialogRows = ui.page.locator(".quick-input-list .monaco-list-row");
+        await dialogRows.first().click({ timeout: 10_000 }); // ".." is always the first row
+        await dialogRows.filter({ hasText: "other-model.gguf" }).first().click({ timeout: 10_000 });
+        await accept.waitFor({ state: "hidden", timeout: 10_000 });
+        await ui.page.locator(".statusbar-item", { hasText: "other-model.gguf" }).first().waitFor({ timeout: 60_000 });
+        const saved = JSON.parse(readFileSync(path.join(ui.workbench.workspace, ".vscode/settings.json"), "utf8")) as Record<string, unknown>;
+        assert.equal(saved["clarifycoder.model"], other, "the workspace's own model setting holds the choice (a user setting would be shadowed by it)");
+        // Loaded: the status bar names the backend once the model is ready.
+        await ui.page.locator(".statusbar-item", { hasText: /other-model\.gguf · CPU/ }).first().waitFor({ timeout: 60_000 });
       });
     });
   });

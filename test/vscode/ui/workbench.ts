@@ -3,7 +3,8 @@
  * types (the command palette, Quick Open, the editor, the chat view's webview). Two runners open one: code-server in
  * Chromium (harness.ts, here and in CI) and desktop VS Code through @vscode/test-electron (electron-workbench.ts).
  */
-import { mkdirSync } from "node:fs";
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import type { Frame, FrameLocator, Page } from "playwright-core";
 
@@ -119,10 +120,21 @@ export class WorkbenchDriver {
   async setWorkspaceSettings(settings: Record<string, unknown>): Promise<void> {
     await this.openFile("settings.json");
     await this.page.keyboard.press("Control+A");
-    // insertText, not typing: the JSON editor would close every bracket and quote typed.
-    await this.page.keyboard.insertText(`${JSON.stringify(settings, null, 2)}\n`);
+    await this.page.keyboard.press("Delete");
+    // insertText, not typing, and on one line: the editor treats inserted text as typed, so a bracket it closes on its
+    // own is typed over only when nothing (no new line and its indentation) comes between.
+    await this.page.keyboard.insertText(JSON.stringify(settings));
     await this.save("settings.json");
     await this.page.keyboard.press("Control+W");
+    const file = path.join(this.workbench.workspace, ".vscode/settings.json");
+    const written = readFileSync(file, "utf8");
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(written);
+    } catch {
+      throw new Error(`The settings the editor saved are not JSON: ${written}`);
+    }
+    assert.deepEqual(parsed, settings, "the settings file holds what was typed");
   }
 
   /** The chat view's content (the webview's inner frame), as a locator root. */
