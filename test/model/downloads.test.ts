@@ -16,6 +16,7 @@ import { findWheel } from "../../src/llm/wheel.js";
 import { encodeGguf } from "../../src/llm/gguf-writer.js";
 import { buildTinyModel } from "../fixtures/tiny-model.js";
 import { startFileServer, type FileServer } from "../helpers/file-server.js";
+import { freePort } from "../helpers/ports.js";
 import { tempDir } from "../helpers/worker.js";
 
 let server: FileServer;
@@ -56,15 +57,6 @@ async function fails(request: DownloadRequest, reason: DownloadError["reason"], 
     return true;
   });
   assert.equal(existsSync(request.destination), false, "nothing is registered under the model's name");
-}
-
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
 }
 
 async function isTheModel(file: string): Promise<void> {
@@ -146,7 +138,7 @@ describe("verified download", () => {
     serve(name);
     await download({ url, destination, kind: "gguf" });
     await isTheModel(destination);
-    const closed = await closedPort();
+    const closed = await freePort();
     await fails({ url: `http://127.0.0.1:${closed}/x.gguf`, destination: path.join(dir, "x.gguf"), kind: "gguf" }, "offline", /Cannot reach 127\.0\.0\.1:\d+ .*ECONNREFUSED.*network/);
   });
 

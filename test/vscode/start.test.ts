@@ -13,17 +13,10 @@ import path from "node:path";
 import { test } from "node:test";
 import { chromium } from "playwright-core";
 import { CHROMIUM_ARGS, DEFAULT_CHROMIUM, findCodeServer, REPO_ROOT } from "./harness";
+import { freePort } from "../helpers/ports";
 import { WorkbenchDriver } from "./ui/workbench";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const probe = net.createServer();
-  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
-  const { port } = probe.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return port;
-}
 
 const accepts = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
