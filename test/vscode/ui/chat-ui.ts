@@ -288,7 +288,7 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
       });
     });
 
-    it("Stop in the middle of a generation ends it, keeps what was written, and says so", { timeout: 120_000 }, async () => {
+    it("Stop in the middle of a generation ends it, keeps what was written, and says so; Continue writes the rest; Edit asks again", { timeout: 120_000 }, async () => {
       await reporting(ui, runner, "failure-stop", async () => {
         // A long answer: the tiny model never ends a free text by itself.
         await stopMidAnswer(ui, {
@@ -308,6 +308,28 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
         assert.equal(await chat.locator(".answer pre.code code").first().textContent(), kept, "nothing more arrives after Stop");
         assert.equal(await chat.locator("vscode-button.send").isVisible(), true);
         await ui.shot("10-stopped");
+        // Continue writes the rest after what was kept (a small limit this time, so that it ends).
+        await ui.setWorkspaceSettings(settings({ "clarifycoder.askPolicy": "never", "clarifycoder.maxCodeTokens": 80 }));
+        await chat.locator("vscode-button.continue").click();
+        await chat.locator(".status-line", { hasText: /^(Done|Failed)/ }).waitFor({ timeout: 60_000 });
+        const continued = (await chat.locator(".answer pre.code code").first().textContent()) ?? "";
+        assert.ok(continued.length > kept.length && continued.startsWith(kept.trimEnd()), `continued after the kept text:\n${kept.slice(-80)}\n---\n${continued.slice(kept.length - 80, kept.length + 80)}`);
+        await ui.shot("10b-continued");
+        // Edit: the request again with new text, answered from the start as a turn of its own.
+        await chat.locator(".request-edit").click();
+        const field = chat.locator(".request-field textarea");
+        assert.equal(await field.inputValue(), "Write a long table of sizes");
+        await field.fill("Write a short table of sizes");
+        await field.press("Enter");
+        await chat.getByText("Write a short table of sizes", { exact: true }).first().waitFor({ timeout: 10_000 });
+        // A fresh answer (80 tokens at most), not the kept one with its continuation.
+        const code = chat.locator(".answer pre.code code").first();
+        for (let waited = 0; ((await code.textContent().catch(() => "")) ?? "").length >= kept.length || !/^Done/.test(await ui.status()); waited += 100) {
+          assert.ok(waited < 60_000, `the edited request was answered afresh: ${await ui.status()}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.match(await ui.status(), /^Done: 1 code block/);
+        assert.equal(await chat.getByText("Write a long table of sizes", { exact: true }).count(), 0, "the edited request replaced the old one");
       });
     });
 
