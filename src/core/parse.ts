@@ -124,6 +124,18 @@ export function parseChoices(text: string, count: number, cap: number): Parsed<s
 const protocolStart = /^\s*\{\s*"decision"\s*:\s*"(?:ask|proceed)"/;
 
 /**
+ * Whether a code reply still streaming in (the fence opened for it included) could turn out to be our protocol, so
+ * that the view waits before showing it: its text so far, after the fence and a stray `json` line, is empty, or
+ * a start of `{"decision": "ask"` or `{"decision": "proceed"`. Usually the first piece of code settles it.
+ */
+export function mayBeProtocolReply(text: string): boolean {
+  const body = text.replace(/^\s*```[^\n]*\n/, "").replace(/^\s*json\s*\n/i, "").trimStart();
+  if (protocolStart.test(body)) return true;
+  const compact = body.replace(/\s+/g, "");
+  return ['{"decision":"ask"', '{"decision":"proceed"'].some((start) => start.startsWith(compact.slice(0, start.length)) && compact.length <= start.length);
+}
+
+/**
  * A code reply that is our own protocol instead of code: the assessment JSON again (`{"decision": "proceed", ...}`),
  * bare or in a code block of any language (the reply may start inside the fence we opened for it).
  */

@@ -41,6 +41,7 @@ import {
   distinctTexts,
   extractCodeBlocks,
   isProtocolReply,
+  mayBeProtocolReply,
   parseAssessment,
   parseChoices,
   type Assessment,
@@ -689,6 +690,9 @@ export class ClarifySession {
     const responsePrefix = stopped ?? codeResponsePrefix(this.snap.context.languageId ?? this.earlierLanguage());
     // On Continue the stopped text is on screen already: the model streams it first, and it is skipped.
     let skip = stopped?.length ?? 0;
+    // What could still be our own protocol (a small model's JSON assessment again) is held back until it cannot be:
+    // such a reply is never shown as an answer, only retried (writeCode).
+    let held = stopped === undefined ? "" : undefined;
     const onChunk = (text: string): void => {
       if (signal.aborted) return;
       let piece = text;
@@ -696,6 +700,12 @@ export class ClarifySession {
         const dropped = Math.min(skip, piece.length);
         skip -= dropped;
         piece = piece.slice(dropped);
+      }
+      if (held !== undefined) {
+        held += piece;
+        if (mayBeProtocolReply(held)) return;
+        piece = held;
+        held = undefined;
       }
       if (piece === "") return;
       this.snap.answer += piece;

@@ -124,7 +124,7 @@ describe("a conversation of several turns on the real worker", () => {
     let chunks = 0;
     session.onChunk(() => {
       chunks += 1;
-      if (chunks === 6) session.cancel();
+      if (chunks === 3) session.cancel();
     });
     await session.start("Write a function that pads a string", { languageId: "python" });
     const stopped = session.snapshot();

@@ -134,6 +134,18 @@ describe("a code reply that is our own protocol is never code", () => {
     assert.equal(model.historySets.at(-1)?.exchanges.length, 1, "the protocol reply left the model's history before the retry");
   });
 
+  it("is never shown while it streams: pieces that could still be the protocol are held back until they cannot", async () => {
+    const model = new ScriptedModel([proceedReply(), { text: protocol, chunks: ['{"deci', 'sion": "pro', 'ceed", "assumptions": ["x"]}\n```'] }, { text: code('{"a": 1}'), chunks: ['{"a"', ': 1}\n```'] }], 0.1);
+    const session = new ClarifySession(model, settings());
+    const shown: string[] = [];
+    session.onChunk((piece) => shown.push(piece));
+    await session.start("sort the list", { languageId: "python" });
+    assert.equal(session.state, "done");
+    assert.ok(!shown.join("").includes("decision"), `shown: ${JSON.stringify(shown)}`);
+    assert.deepEqual(shown, ['```python\n{"a"', ": 1}\n```"], "code that starts with a brace streams as soon as it cannot be the protocol");
+    assert.deepEqual(session.snapshot().codeBlocks, [{ language: "python", code: '{"a": 1}' }]);
+  });
+
   it("twice is a failure with the reply kept, and no code block to insert", async () => {
     const { session } = await finishedTurn([proceedReply(), protocol, protocol]);
     const snap = session.snapshot();
@@ -211,7 +223,7 @@ describe("Continue", () => {
     const chunks: string[] = [];
     session.onChunk((c) => chunks.push(c));
     const running = session.start("sort", { languageId: "python" });
-    await waitFor(() => chunks.length >= 3);
+    await waitFor(() => chunks.join("") === "```python\ndef f(xs):");
     session.cancel();
     await running;
     const stopped = session.snapshot();
