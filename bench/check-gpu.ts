@@ -18,7 +18,7 @@ import { physicalCores } from "../src/llm/cpu.js";
 import { LocalModel } from "../src/llm/local-model.js";
 import { ModelWorker } from "../src/llm/model-worker.js";
 import type { GpuChoice, HardwareInfo } from "../src/llm/protocol.js";
-import { writeTinyModel } from "../test/fixtures/tiny-model.js";
+import { writeTinyModel } from "../src/llm/tiny-model.js";
 
 const args = process.argv.slice(2);
 const flag = (name: string): string | undefined => {
