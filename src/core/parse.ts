@@ -124,15 +124,16 @@ export function parseChoices(text: string, count: number, cap: number): Parsed<s
 const protocolStart = /^\s*\{\s*"decision"\s*:\s*"(?:ask|proceed)"/;
 
 /**
- * Whether a code reply still streaming in (the fence opened for it included) could turn out to be our protocol, so
- * that the view waits before showing it: its text so far, after the fence and a stray `json` line, is empty, or
- * a start of `{"decision": "ask"` or `{"decision": "proceed"`. Usually the first piece of code settles it.
+ * Where a code reply still streaming in (the fence opened for it included) stands against our protocol, so that the
+ * view waits before showing it: "protocol" once its text, after the fence and a stray `json` line, starts as
+ * `{"decision": "ask"` or `{"decision": "proceed"` (it stays so as it grows); "maybe" while that text is empty or a
+ * start of one of them; "no" otherwise. Usually the first piece of code settles it.
  */
-export function mayBeProtocolReply(text: string): boolean {
+export function protocolReplyStart(text: string): "protocol" | "maybe" | "no" {
   const body = text.replace(/^\s*```[^\n]*\n/, "").replace(/^\s*json\s*\n/i, "").trimStart();
-  if (protocolStart.test(body)) return true;
+  if (protocolStart.test(body)) return "protocol";
   const compact = body.replace(/\s+/g, "");
-  return ['{"decision":"ask"', '{"decision":"proceed"'].some((start) => start.startsWith(compact.slice(0, start.length)) && compact.length <= start.length);
+  return ['{"decision":"ask"', '{"decision":"proceed"'].some((start) => compact.length <= start.length && start.startsWith(compact)) ? "maybe" : "no";
 }
 
 /**

@@ -41,9 +41,9 @@ import {
   distinctTexts,
   extractCodeBlocks,
   isProtocolReply,
-  mayBeProtocolReply,
   parseAssessment,
   parseChoices,
+  protocolReplyStart,
   type Assessment,
 } from "./parse.js";
 import { canContinue, canFollowUp, canGenerate, canRegenerate, conversationTurns, isBusy, openQuestions } from "./rules.js";
@@ -429,7 +429,8 @@ export class ClarifySession {
    * still evaluating a long prompt. The call is left to finish in the model; the next one waits for it there.
    */
   private track<T>(signal: AbortSignal, call: Promise<T>): Promise<T> {
-    this.inflight = Promise.allSettled([this.inflight, call]);
+    // Only the waiting is kept, not the results (which would otherwise chain every reply the session ever got).
+    this.inflight = Promise.allSettled([this.inflight, call]).then(() => undefined);
     if (signal.aborted) return Promise.reject(new TurnStopped());
     return new Promise<T>((resolve, reject) => {
       const stop = (): void => reject(new TurnStopped());
@@ -693,6 +694,7 @@ export class ClarifySession {
     // What could still be our own protocol (a small model's JSON assessment again) is held back until it cannot be:
     // such a reply is never shown as an answer, only retried (writeCode).
     let held = stopped === undefined ? "" : undefined;
+    let protocolFound = false;
     const onChunk = (text: string): void => {
       if (signal.aborted) return;
       let piece = text;
@@ -703,7 +705,12 @@ export class ClarifySession {
       }
       if (held !== undefined) {
         held += piece;
-        if (mayBeProtocolReply(held)) return;
+        // Once it starts as the protocol it is held whole (the final text decides), without looking again.
+        const start = protocolFound ? "protocol" : protocolReplyStart(held);
+        if (start !== "no") {
+          protocolFound = start === "protocol";
+          return;
+        }
         piece = held;
         held = undefined;
       }

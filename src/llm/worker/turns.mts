@@ -1,5 +1,5 @@
 /** Turns on a conversation: chat, raw completion, the ask/proceed probe, and settling the sequence after a reply. */
-import type { ChatHistoryItem, Llama, LlamaContextSequence, LlamaGrammar, Token } from "node-llama-cpp";
+import type { ChatHistoryItem, Llama, LlamaChatSession, LlamaContextSequence, LlamaGrammar, Token } from "node-llama-cpp";
 import type { JsonSchema, StopReason } from "../../core/model.js";
 import { WorkerError, type ParamsOf, type ResultOf, type TurnOutput } from "../protocol.js";
 import { ChunkStream } from "../chunk-stream.js";
@@ -68,10 +68,10 @@ export class Turns {
   }
 
   /**
-   * A reply without a grammar, through the lean loop (see generate.mts), its history then given to the chat session.
+   * The chat turn about to run as the chat template spells it: the history, the new message and the reply's start.
    * Undefined when the history and the reply would not fit in the context: the session, which can make room, takes it.
    */
-  private async lean(c: Conversation, params: ParamsOf<"chat">, signal: AbortSignal, onText: (text: string) => void): Promise<{ text: string; stopReason: StopReason } | undefined> {
+  private nextTurn(c: Conversation, params: ParamsOf<"chat">): { session: LlamaChatSession; history: ChatHistoryItem[]; prefix: string; context: ReturnType<typeof templatedContext> } | undefined {
     const session = c.chat;
     const l = this.host.require();
     if (!session) return undefined;
@@ -79,8 +79,16 @@ export class Turns {
     const history: ChatHistoryItem[] = [...session.getChatHistory(), { type: "user", text: params.message }, { type: "model", response: prefix ? [prefix] : [] }];
     const context = templatedContext({ model: l.model, chatWrapper: session.chatWrapper, history });
     if (!fitsContext(context.tokens.length, params.maxTokens, l.context.contextSize)) return undefined;
+    return { session, history, prefix, context };
+  }
+
+  /** A reply without a grammar, through the lean loop (see generate.mts), its history then given to the chat session. */
+  private async lean(c: Conversation, params: ParamsOf<"chat">, signal: AbortSignal, onText: (text: string) => void): Promise<{ text: string; stopReason: StopReason } | undefined> {
+    const turn = this.nextTurn(c, params);
+    if (!turn) return undefined;
+    const { session, history, prefix, context } = turn;
     const reply = await generateReply(
-      { model: l.model, sequence: c.sequence, chatWrapper: session.chatWrapper, history, responsePrefix: prefix, maxTokens: params.maxTokens, temperature: params.temperature ?? 0, ...(params.seed !== undefined ? { seed: params.seed } : {}), signal, onText },
+      { model: this.host.require().model, sequence: c.sequence, chatWrapper: session.chatWrapper, history, responsePrefix: prefix, maxTokens: params.maxTokens, temperature: params.temperature ?? 0, ...(params.seed !== undefined ? { seed: params.seed } : {}), signal, onText },
       context,
     );
     const text = prefix + reply.text;
@@ -91,19 +99,13 @@ export class Turns {
   /**
    * A grammar turn's prompt evaluated before the session takes the turn, a batch at a time, so that Stop ends it
    * within a batch (see evaluatePrompt). Stopped: the turn ends there, its message in the history with an empty reply.
-   * Undefined otherwise (and when the prompt does not fit: the session, which can make room, takes it whole).
+   * Undefined otherwise: the session takes the turn.
    */
   private async prefill(c: Conversation, params: ParamsOf<"chat">, signal: AbortSignal): Promise<{ text: string; stopReason: StopReason } | undefined> {
-    const session = c.chat;
-    const l = this.host.require();
-    if (!session) return undefined;
-    const prefix = params.responsePrefix ?? "";
-    const history: ChatHistoryItem[] = [...session.getChatHistory(), { type: "user", text: params.message }, { type: "model", response: prefix ? [prefix] : [] }];
-    const { tokens } = templatedContext({ model: l.model, chatWrapper: session.chatWrapper, history });
-    if (!fitsContext(tokens.length, params.maxTokens, l.context.contextSize)) return undefined;
-    if (await evaluatePrompt(c.sequence, tokens, signal)) return undefined;
-    session.setChatHistory(history);
-    return { text: prefix, stopReason: "abort" };
+    const turn = this.nextTurn(c, params);
+    if (!turn || (await evaluatePrompt(c.sequence, turn.context.tokens, signal))) return undefined;
+    turn.session.setChatHistory(turn.history);
+    return { text: turn.prefix, stopReason: "abort" };
   }
 
   async complete(params: ParamsOf<"complete">, request: RequestContext<"complete">): Promise<TurnOutput> {
