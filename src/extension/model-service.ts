@@ -55,8 +55,6 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
   private readonly statusBar: vscode.StatusBarItem;
   private readonly disposables: vscode.Disposable[] = [];
   private idleTimer: NodeJS.Timeout | undefined;
-  /** Set when the model was unloaded for being idle: conversations opened before it lost their context. */
-  private idleUnloads = 0;
   /** Model calls running now (a turn, a probe): the idle unload never cuts one off. */
   private callsInFlight = 0;
 
@@ -179,7 +177,6 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     if (!(minutes > 0)) return;
     this.idleTimer = setTimeout(() => {
       if (!this.model.info || this.loading || this.callsInFlight > 0) return;
-      this.idleUnloads += 1;
       this.loadedKey = undefined;
       this.log.info(`Unloading the model after ${minutes} idle minutes.`);
       void this.model.unload().then(() => this.setStatus({ status: "none", ...this.labelPart() }), () => undefined);
@@ -247,7 +244,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
   async openConversation(options: OpenConversationOptions): Promise<ModelConversation> {
     await this.ensureLoaded();
     this.touch();
-    return new TouchingConversation(await this.model.openConversation(options), this.idleUnloads, this);
+    return new TouchingConversation(await this.model.openConversation(options), this);
   }
 
   /** Wraps each model call of a conversation: the model is in use while it runs, and idle from its end. */
@@ -262,10 +259,6 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     }
   }
 
-  /** How many times the model was unloaded for being idle: a conversation opened before the last one is lost. */
-  get unloadCount(): number {
-    return this.idleUnloads;
-  }
 
   /** What each catalog model needs, from the worker's GGUF insights; undefined when it cannot say within a few seconds. */
   private async recommendation(library: ModelLibrary): Promise<Recommendation | undefined> {
@@ -512,18 +505,17 @@ class DownloadNotification {
 }
 
 /**
- * A conversation that tells the service while each of its calls uses the model (for the idle unload), and says it is
- * lost once the model was unloaded after it was opened (the engine then opens a new one with the history).
+ * A conversation that tells the service while each of its calls uses the model (for the idle unload); whether it is
+ * lost (the model was loaded again or unloaded since it opened) is the model's to say.
  */
 class TouchingConversation implements ModelConversation {
   constructor(
     private readonly inner: ModelConversation,
-    private readonly openedAt: number,
-    private readonly service: { inUse<T>(call: () => Promise<T>): Promise<T>; readonly unloadCount: number },
+    private readonly service: { inUse<T>(call: () => Promise<T>): Promise<T> },
   ) {}
 
   get lost(): boolean {
-    return this.openedAt !== this.service.unloadCount;
+    return this.inner.lost === true;
   }
 
   probe(...args: Parameters<ModelConversation["probe"]>): ReturnType<ModelConversation["probe"]> {

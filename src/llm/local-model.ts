@@ -36,6 +36,8 @@ export class LocalModel implements ClarifyModel {
   private loadedWith: { params: LoadParams; workerStart: number } | undefined;
   private current: ModelInfo | undefined;
   private currentStyle: ModelStyle | undefined;
+  /** Counts loads and unloads: each drops the worker's conversations. */
+  private generation = 0;
 
   constructor(
     readonly worker: ModelWorker,
@@ -57,6 +59,7 @@ export class LocalModel implements ClarifyModel {
    * (verified) into `params.modelsDirectory` first. LoRA adapters may be GGUF files or PEFT folders (converted).
    */
   async load(params: LoadParams, onProgress?: (event: LoadProgress) => void, signal?: AbortSignal): Promise<ModelInfo> {
+    this.generation += 1;
     this.loadedWith = undefined;
     this.current = undefined;
     this.currentStyle = undefined;
@@ -101,6 +104,7 @@ export class LocalModel implements ClarifyModel {
   }
 
   async unload(): Promise<void> {
+    this.generation += 1;
     this.loadedWith = undefined;
     this.current = undefined;
     this.currentStyle = undefined;
@@ -113,7 +117,8 @@ export class LocalModel implements ClarifyModel {
       mode: options.mode,
       ...(options.systemPrompt !== undefined ? { systemPrompt: options.systemPrompt } : {}),
     });
-    return new WorkerConversation(this.worker, conversationId);
+    const openedIn = this.generation;
+    return new WorkerConversation(this.worker, conversationId, () => this.generation !== openedIn);
   }
 
   private async reloadAfterCrash(): Promise<void> {
@@ -134,8 +139,15 @@ class WorkerConversation implements ModelConversation {
   constructor(
     private readonly worker: ModelWorker,
     readonly id: string,
+    /** Whether the model was loaded again or unloaded since this conversation opened (which drops every conversation). */
+    private readonly modelChanged: () => boolean,
   ) {
     this.workerStart = worker.starts;
+  }
+
+  /** The model no longer holds this conversation: the engine opens a new one and gives it the history. */
+  get lost(): boolean {
+    return this.modelChanged();
   }
 
   probe(message: string, prefix: string, options: readonly string[]): Promise<Record<string, number>> {
@@ -152,7 +164,7 @@ class WorkerConversation implements ModelConversation {
   }
 
   async close(): Promise<void> {
-    if (this.worker.running && this.worker.starts === this.workerStart && !this.lostTo) await this.worker.request("closeConversation", { conversationId: this.id });
+    if (this.worker.running && this.worker.starts === this.workerStart && !this.lostTo && !this.lost) await this.worker.request("closeConversation", { conversationId: this.id });
   }
 
   /** Fails at once when the worker that held this conversation has ended; remembers why when a turn ends it. */

@@ -174,6 +174,21 @@ describe("model worker on a tiny GGUF", () => {
     }
   });
 
+  it("a conversation opened before the model is loaded again or unloaded says it is lost; one opened after does not", async () => {
+    await load();
+    const before = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+    assert.equal(before.lost, false);
+    await load();
+    assert.equal(before.lost, true, "a load drops the worker's conversations");
+    const after = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+    assert.equal(after.lost, false);
+    assert.ok((await after.chat("Hello", { maxTokens: 2 })).outputTokens > 0);
+    await model.unload();
+    assert.equal(after.lost, true, "and so does an unload");
+    await before.close();
+    await after.close();
+  });
+
   it("cancel stops a long generation, keeps what was produced, and the worker stays usable", async () => {
     await load();
     const conversation = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
