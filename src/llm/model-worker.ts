@@ -357,11 +357,6 @@ export class ModelWorker {
         return;
       case "pong":
         return;
-      case "retiring":
-        // It will exit after its reply: the next request goes to a new worker.
-        if (this.current === from) this.current = undefined;
-        from.endedBy = "stop";
-        return;
       case "log":
         this.options.log?.(message.level, message.message);
         return;

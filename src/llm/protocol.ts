@@ -21,7 +21,7 @@ export interface HardwareInfo {
 }
 
 export interface LoadParams {
-  /** A path to a .gguf file, or a URI that node-llama-cpp resolves (`hf:user/repo/file.gguf`, https). */
+  /** A .gguf file, a catalog id or a URI: LocalModel.load downloads what must be, and the worker gets a file. */
   model: string;
   /** Where downloaded models are kept. */
   modelsDirectory?: string;
@@ -116,8 +116,8 @@ export interface WorkerMethods {
   load: {
     params: LoadParams;
     result: ModelInfo;
-    /** Download progress, load progress, then the warm-up on `backend` (minutes on a GPU whose shader cache is empty). */
-    event: { kind: "download"; loaded: number; total: number } | { kind: "load"; progress: number } | { kind: "warmup"; backend: Backend };
+    /** Load progress, then the warm-up on `backend` (minutes on a GPU whose shader cache is empty). */
+    event: { kind: "load"; progress: number } | { kind: "warmup"; backend: Backend };
   };
   unload: { params: Record<string, never>; result: { unloaded: boolean }; event: never };
   openConversation: { params: { mode: "chat" | "raw"; systemPrompt?: string }; result: { conversationId: string }; event: never };
@@ -181,8 +181,6 @@ export type RequestMessage<M extends Method = Method> = { [K in M]: { type: "req
 
 export type ChildMessage =
   | { type: "ready" }
-  /** The worker will exit after its next reply; new requests should go to a new worker. */
-  | { type: "retiring" }
   | { type: "response"; id: number; ok: true; result: unknown }
   | { type: "response"; id: number; ok: false; error: WorkerErrorPayload }
   | { type: "event"; id: number; event: unknown }
@@ -204,7 +202,7 @@ export class WorkerError extends Error {
   }
 }
 
-const childMessageTypes = new Set(["ready", "retiring", "response", "event", "phase", "alive", "pong", "log"]);
+const childMessageTypes = new Set(["ready", "response", "event", "phase", "alive", "pong", "log"]);
 
 export function isChildMessage(value: unknown): value is ChildMessage {
   if (typeof value !== "object" || value === null) return false;

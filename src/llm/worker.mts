@@ -7,7 +7,7 @@
  * requests are dispatched through one handler table keyed by the protocol's methods.
  */
 import { WorkerError, type ChildMessage, type RequestMessage } from "./protocol.js";
-import { isRetiring, messageOf, send, startHeartbeat } from "./worker/channel.mjs";
+import { messageOf, send, startHeartbeat } from "./worker/channel.mjs";
 import { createHandlers, dispatch, isMethod } from "./worker/handlers.mjs";
 
 const handlers = createHandlers();
@@ -40,13 +40,7 @@ process.on("message", (raw: unknown) => {
   }
   const controller = new AbortController();
   running.set(message.id, controller);
-  const exitIfAsked = (): void => {
-    if (isRetiring()) process.exit(0);
-  };
-  const reply = (response: ChildMessage): void => {
-    if (isRetiring()) send({ type: "retiring" });
-    send(response, exitIfAsked);
-  };
+  const reply = (response: ChildMessage): void => send(response);
   dispatch(handlers, message, controller.signal)
     .then((result) => reply({ type: "response", id: message.id, ok: true, result }))
     .catch((error: unknown) => {

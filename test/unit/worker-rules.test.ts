@@ -100,7 +100,7 @@ describe("errors in words", () => {
   });
 
   it("load progress reads the same in every surface", () => {
-    assert.deepEqual(describeLoadProgress({ kind: "download", loaded: 50, total: 200 }), { task: "Downloading", progress: 0.25 });
+    assert.deepEqual(describeLoadProgress({ kind: "download", loaded: 50, total: 200, bytesPerSecond: 0, resumedFrom: 0, file: "m.gguf", phase: "download", step: 1, steps: 1 }), { task: "Downloading", progress: 0.25 });
     assert.deepEqual(describeLoadProgress({ kind: "load", progress: 1.2 }), { task: "Loading", progress: 1 });
     assert.deepEqual(describeLoadProgress({ kind: "warmup", backend: "vulkan" }), { task: "Preparing the GPU (first time only)" });
     assert.deepEqual(describeLoadProgress({ kind: "warmup", backend: "cpu" }), { task: "Warming up" });

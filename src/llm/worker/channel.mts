@@ -72,20 +72,6 @@ export function startHeartbeat(everyMs = 1000): void {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-/**
- * Set when work that cannot be stopped is left running (the downloader's retry loop ignores cancellation while it
- * fetches the file's headers): the worker ends itself after its reply, and the next request starts a clean one.
- */
-let retiring = false;
-
-export function retireAfterReply(): void {
-  retiring = true;
-}
-
-export function isRetiring(): boolean {
-  return retiring;
-}
-
 export function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

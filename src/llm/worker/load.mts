@@ -23,7 +23,6 @@ import {
 } from "../offload.js";
 import { WorkerError, type LoadParams, type ModelInfo } from "../protocol.js";
 import { noteProgress, type RequestContext } from "./channel.mjs";
-import { downloadModel } from "./download.mjs";
 import { backendOf, threadsFor, type Backends } from "./gpu.mjs";
 import { warmUp } from "./warmup.mjs";
 
@@ -73,11 +72,8 @@ export class ModelHost {
     request.phase("starting llama.cpp");
     const l = await this.backends.ensure(params.gpu ?? "auto");
     this.backends.clearLog();
-    let modelPath = path.resolve(params.model);
-    if (/^(hf:|https?:)/.test(params.model)) {
-      request.phase(`downloading ${params.model}`);
-      modelPath = await downloadModel(params, request);
-    }
+    // A model to download was downloaded before the request (LocalModel resolves it): here it is a file.
+    const modelPath = path.resolve(params.model);
     request.phase(`reading ${fileLabel(modelPath)}`);
     const header = await checkedHeader(modelPath);
     request.phase(`checking the weights of ${fileLabel(modelPath)}`);
