@@ -1,3 +1,21 @@
+/** The rows of a JSONL text that `parse` accepts, and the 1-based line numbers of those it does not (blank lines skipped). */
+export function parseJsonl<T>(text: string, parse: (value: unknown) => T | undefined): { rows: T[]; unreadable: number[] } {
+  const rows: T[] = [];
+  const unreadable: number[] = [];
+  text.split("\n").forEach((line, index) => {
+    if (line.trim() === "") return;
+    let row: T | undefined;
+    try {
+      row = parse(JSON.parse(line));
+    } catch {
+      row = undefined;
+    }
+    if (row === undefined) unreadable.push(index + 1);
+    else rows.push(row);
+  });
+  return { rows, unreadable };
+}
+
 /**
  * An append-only JSON Lines file that a long run can resume: rows already there are read back (a half line left by
  * a killed process is cut off and reported), each new row is one write of one whole line, and writes are queued so
@@ -45,19 +63,7 @@ export class JsonlLog {
         await truncate(file, Buffer.byteLength(text));
       }
     }
-    const rows: T[] = [];
-    const unreadable: number[] = [];
-    text.split("\n").forEach((line, index) => {
-      if (line.trim() === "") return;
-      let row: T | undefined;
-      try {
-        row = options.parse(JSON.parse(line));
-      } catch {
-        row = undefined;
-      }
-      if (row === undefined) unreadable.push(index + 1);
-      else rows.push(row);
-    });
+    const { rows, unreadable } = parseJsonl(text, options.parse);
     const handle = await open(file, "a");
     return { log: new JsonlLog(handle, file), rows, unreadable, cutBytes };
   }

@@ -4,7 +4,7 @@ import { modelRanges, settingRanges } from "../core/settings.js";
 import { runChat, type ChatOptions } from "./chat.js";
 import { runHardware } from "./hardware.js";
 import { runConvertLora, runModelsList, runModelsPull, runModelsRemove } from "./models.js";
-import { exitWithUsageCode, gpuLayersOption, numberOption } from "./options.js";
+import { exitWithUsageCode, gpuLayersOption, numberOption, usageErrorExitCode, UsageError } from "./options.js";
 
 import { runMix, defaultBaseModel, type MixOptions } from "./mix.js";
 import { runSynth, type SynthOptions } from "./synth.js";
@@ -129,7 +129,8 @@ program
 
 registerEval(program);
 
+// A command that throws: its message, and exit code 2 for a usage error (an option it checks itself), else 1.
 program.parseAsync(process.argv).catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
+  process.exitCode = error instanceof UsageError ? usageErrorExitCode : 1;
 });

@@ -1,7 +1,6 @@
 /** Registers `clarifycoder eval` (and `eval report`) on the command line. */
 import { Command, Option } from "commander";
 import { allCategories } from "../../core/eval/benchmark.js";
-import { usageErrorExitCode, UsageError } from "../options.js";
 import { runEval, runEvalReport, type EvalOptions } from "./run.js";
 
 export function registerEval(program: Command): void {
@@ -37,12 +36,7 @@ export function registerEval(program: Command): void {
     .option("--context-size <n>", "local models: context tokens per conversation")
     // Checked when the command runs rather than by commander, which would also demand them of `eval report`.
     .action(async (options: Omit<EvalOptions, "network"> & { networkIsolation?: boolean }) => {
-      try {
-        process.exitCode = await runEval({ ...options, network: options.networkIsolation !== false });
-      } catch (error) {
-        process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-        process.exitCode = error instanceof UsageError ? usageErrorExitCode : 1;
-      }
+      process.exitCode = await runEval({ ...options, network: options.networkIsolation !== false });
     });
   evaluate
     .command("report")
@@ -51,11 +45,6 @@ export function registerEval(program: Command): void {
     // Not --out: that one belongs to `eval` itself, and commander would give it to the parent command.
     .option("--html <file>", "the report to write (a .md file goes beside it)", "eval-report.html")
     .action(async (runs: string[], options: { html: string }) => {
-      try {
-        process.exitCode = await runEvalReport(runs, { out: options.html });
-      } catch (error) {
-        process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-        process.exitCode = 1;
-      }
+      process.exitCode = await runEvalReport(runs, { out: options.html });
     });
 }

@@ -22,7 +22,7 @@ import type { ClarifySettings } from "../../core/types.js";
 import { openModel, parseModelSpec, type OpenedModel } from "../../llm/open-model.js";
 import type { LoadParams } from "../../llm/protocol.js";
 import { gpuChoice } from "../chat.js";
-import { JsonlLog } from "../jsonl-log.js";
+import { JsonlLog, parseJsonl } from "../jsonl-log.js";
 import { numberFromText, toolkitRanges, UsageError } from "../options.js";
 import { startProgress } from "../progress.js";
 import { renderReportHtml } from "./html.js";
@@ -143,16 +143,7 @@ export function planOf(o: EvalOptions): Plan {
 }
 
 /** The readable rows of a results.jsonl text (a half-written last line is skipped). */
-function readRows(text: string): EvalRow[] {
-  return text.split("\n").flatMap((line) => {
-    try {
-      const row = line.trim() === "" ? undefined : readEvalRow(JSON.parse(line));
-      return row ? [row] : [];
-    } catch {
-      return [];
-    }
-  });
-}
+const readRows = (text: string): EvalRow[] => parseJsonl(text, readEvalRow).rows;
 
 /** A model as a resumed run must find it again: the file, or the endpoint's model name wherever it is served. */
 function modelIdentity(spec: string): string {
