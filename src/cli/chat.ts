@@ -15,6 +15,7 @@ import { readSettings } from "../core/settings.js";
 import type { ClarifySettings, EditorContext, Question, SessionSnapshot } from "../core/types.js";
 import { describeLoadProgress, LocalModel } from "../llm/local-model.js";
 import { ModelWorker } from "../llm/model-worker.js";
+import { isRemoteModel } from "../llm/model-source.js";
 import type { GpuLayers } from "../llm/offload.js";
 import type { GpuChoice, LoadParams } from "../llm/protocol.js";
 import { languageOfFile } from "../core/languages.js";
@@ -228,7 +229,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
       ...(options.lora && options.lora.length > 0 ? { lora: options.lora.map((filePath) => ({ filePath })) } : {}),
     };
     // A model to download says so at once: its first progress can be long in coming on a slow or absent network.
-    if (/^(hf:|https?:\/\/)/i.test(options.model)) {
+    if (isRemoteModel(options.model)) {
       if (json) emit({ type: "progress", kind: "download", loaded: 0, total: 0 });
       else process.stderr.write(`Downloading ${options.model} ...\n`);
     }

@@ -5,13 +5,12 @@
 import path from "node:path";
 import { SingleBar } from "cli-progress";
 import { formatBytes, type CatalogEntry } from "../llm/catalog.js";
-import { describePullProgress, ModelLibrary, type PullProgress } from "../llm/library.js";
+import { describePullProgress, ModelLibrary, type LibraryItem, type PullProgress } from "../llm/library.js";
 import { convertPeftAdapter, readBaseModelShape } from "../llm/lora-convert.js";
 import { defaultModelsDirectory } from "../llm/model-source.js";
 import { ModelWorker } from "../llm/model-worker.js";
 import type { EstimateResult } from "../llm/protocol.js";
 import { recommend, type Recommendation } from "../llm/recommend.js";
-import { hubFileUrl, hubHeaders } from "../llm/hf.js";
 import { gpuChoice } from "./chat.js";
 import { usageErrorExitCode } from "./options.js";
 
@@ -64,16 +63,10 @@ export function downloadProgress(stream: NodeJS.WriteStream = process.stderr): {
 }
 
 /** Asks the worker what each model needs, from the GGUF headers it can read (downloaded files, or over the network). */
-async function estimates(library: ModelLibrary, gpu: string | undefined): Promise<EstimateResult | undefined> {
+async function estimates(library: ModelLibrary, items: readonly LibraryItem[], gpu: string | undefined): Promise<EstimateResult | undefined> {
   const worker = new ModelWorker({ workerPath: path.join(__dirname, "worker.mjs") });
   try {
-    const items = await library.list();
-    const models = items.map(({ entry, downloaded }) => {
-      if (downloaded) return { id: entry.id, source: library.modelPath(entry) };
-      const source = entry.source.kind === "hf" ? hubFileUrl(entry.source.repo, entry.source.file, entry.source.revision, library.options.hub?.endpoint) : library.modelPath(entry);
-      return { id: entry.id, source, headers: hubHeaders(library.options.hub ?? {}) };
-    });
-    return await worker.request("estimate", { models, contextSize: 4096, gpu: gpuChoice(gpu) });
+    return await worker.request("estimate", { models: library.estimateSources(items), contextSize: 4096, gpu: gpuChoice(gpu) });
   } catch {
     return undefined;
   } finally {
@@ -89,7 +82,7 @@ function table(rows: string[][]): string {
 export async function runModelsList(options: ModelsOptions): Promise<number> {
   const library = libraryFor(options.modelsDir);
   const items = await library.list();
-  const estimate = await estimates(library, options.gpu);
+  const estimate = await estimates(library, items, options.gpu);
   const rec: Recommendation | undefined = estimate ? recommend(library.entries, estimate.hardware, estimate.estimates) : undefined;
   if (options.json) {
     process.stdout.write(

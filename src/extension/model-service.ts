@@ -7,10 +7,10 @@ import type { ClarifyModel, ModelConversation, OpenConversationOptions } from ".
 import type { ClarifySettings } from "../core/types.js";
 import type { ModelStatus } from "../core/webview-protocol.js";
 import { catalogEntry, catalogIdOf, catalogScheme, defaultModelId, formatBytes, type CatalogEntry } from "../llm/catalog.js";
-import { hubFileUrl, hubHeaders } from "../llm/hf.js";
-import { describePullProgress, ModelLibrary, type PullProgress } from "../llm/library.js";
+import { describePullProgress, ModelLibrary, type LibraryItem, type PullProgress } from "../llm/library.js";
 import { describeLoadProgress, LocalModel } from "../llm/local-model.js";
 import { ModelWorker } from "../llm/model-worker.js";
+import { isRemoteModel } from "../llm/model-source.js";
 import { parseGpuLayers } from "../llm/offload.js";
 import { type GpuChoice, type LoadParams, type ModelInfo } from "../llm/protocol.js";
 import { recommend, type Recommendation } from "../llm/recommend.js";
@@ -32,10 +32,6 @@ function gpuSetting(value: unknown): GpuChoice {
   return value === "cuda" || value === "vulkan" || value === "metal" ? value : value === "cpu" ? false : "auto";
 }
 
-/** A model named by a URI is downloaded (once) before it loads. */
-export function isDownload(model: string): boolean {
-  return /^(hf:|https?:\/\/)/i.test(model.trim());
-}
 
 export function modelLabel(model: string): string {
   const id = catalogIdOf(model);
@@ -194,7 +190,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     const { label, demo } = this.labelPart();
     const tag = demo ? { demo } : {};
     // A model to download says so at once: the first progress event can be long in coming (a slow or absent network).
-    this.setStatus({ status: "loading", label, ...(isDownload(model) ? { downloading: true } : { progress: 0 }), ...tag });
+    this.setStatus({ status: "loading", label, ...(isRemoteModel(model.trim()) ? { downloading: true } : { progress: 0 }), ...tag });
     const token = await this.context.secrets.get(hubTokenKey);
     this.model.downloads = token ? { hub: { token } } : {};
     const cancel = new AbortController();
@@ -261,16 +257,9 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
 
 
   /** What each catalog model needs, from the worker's GGUF insights; undefined when it cannot say within a few seconds. */
-  private async recommendation(library: ModelLibrary): Promise<Recommendation | undefined> {
-    const token = await this.context.secrets.get(hubTokenKey);
-    const items = await library.list();
-    const models = items.map(({ entry, downloaded }) =>
-      downloaded || entry.source.kind !== "hf"
-        ? { id: entry.id, source: library.modelPath(entry) }
-        : { id: entry.id, source: hubFileUrl(entry.source.repo, entry.source.file, entry.source.revision), headers: hubHeaders(token ? { token } : {}) },
-    );
+  private async recommendation(library: ModelLibrary, items: readonly LibraryItem[]): Promise<Recommendation | undefined> {
     const gpu = gpuSetting(vscode.workspace.getConfiguration("clarifycoder").get("gpu"));
-    const estimate = this.worker.request("estimate", { models, contextSize: 4096, gpu });
+    const estimate = this.worker.request("estimate", { models: library.estimateSources(items), contextSize: 4096, gpu });
     const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 8000));
     const result = await Promise.race([estimate.catch(() => undefined), timeout]);
     return result ? recommend(library.entries, result.hardware, result.estimates) : undefined;
@@ -292,7 +281,8 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     const library = await this.library();
     type Item = vscode.QuickPickItem & { action: string; id?: string };
     const itemsPromise = (async (): Promise<Item[]> => {
-      const [listed, rec] = await Promise.all([library.list(), this.recommendation(library)]);
+      const listed = await library.list();
+      const rec = await this.recommendation(library, listed);
       const order = rec ? rec.assessments.map((a) => listed.find((i) => i.entry.id === a.id)).filter((i) => i !== undefined) : listed;
       const items: Item[] = [{ label: rec ? "Recommended for this machine" : "Catalog", kind: vscode.QuickPickItemKind.Separator, action: "" }];
       for (const item of order) {

