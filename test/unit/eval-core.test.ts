@@ -383,6 +383,14 @@ describe("one item through the protocol, with scripted models", () => {
     assert.match(paperThrown.error ?? "", /ran out of replies/);
   });
 
+  it("engine: the model's context size reaches the engine, which refuses a request too large for it as the product does", async () => {
+    const settings = { ...defaultSettings, askPolicy: "always" as const };
+    const small = new ScriptedModel([], 0.5, { contextSize: 64, charsPerToken: 1 });
+    const r = await runItem(item, { mode: "engine", engine: settings }, { ...base, model: small, judge: new ScriptedModel([]) });
+    assert.match(r.failure ?? r.error ?? "", /do not fit in the model's context of 64 tokens/, JSON.stringify(r));
+    assert.deepEqual(small.calls, [], "nothing was sent to the model");
+  });
+
   it("engine: the judge's per-question answers and waivers reach the code request, and the first probe is kept", async () => {
     // The engine asks the model for its choice on each waived question before it writes the code.
     const model = new ScriptedModel([askReply("Add or multiply?", "Ints?"), JSON.stringify({ choices: ["Integers only"] }), "def add(a, b):\n    return a + b\n```"], 0.8);

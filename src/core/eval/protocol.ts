@@ -45,14 +45,27 @@ export interface PaperSettings {
 
 export type ModeSettings = { mode: "paper"; paper: PaperSettings } | { mode: "engine"; engine: ClarifySettings };
 
-/** Wraps a model so that every call it answers is written down, in order, with its time. */
+/**
+ * Wraps a model so that every call it answers is written down, in order, with its time. Everything else the engine
+ * asks of a model (its context size, counting tokens, a lost conversation) goes through, so the engine measured is
+ * the product's.
+ */
 class RecordingModel implements ClarifyModel {
+  readonly countTokens?: (text: string) => Promise<number>;
+
   constructor(
     private readonly inner: ClarifyModel,
     private readonly who: Exchange["who"],
     private readonly log: Exchange[],
     private readonly now: () => number,
-  ) {}
+  ) {
+    const count = inner.countTokens?.bind(inner);
+    if (count) this.countTokens = count;
+  }
+
+  get contextSize(): number | undefined {
+    return this.inner.contextSize;
+  }
 
   async openConversation(options: OpenConversationOptions): Promise<ModelConversation> {
     const c = await this.inner.openConversation(options);
@@ -70,6 +83,9 @@ class RecordingModel implements ClarifyModel {
       complete: (sent: string, turn: TurnOptions & { stopStrings?: string[] }) => timed("complete", sent, () => c.complete(sent, turn), text, stop),
       setHistory: (exchanges) => c.setHistory(exchanges),
       close: () => c.close(),
+      get lost() {
+        return c.lost === true;
+      },
     };
   }
 }
