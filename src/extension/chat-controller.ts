@@ -234,9 +234,13 @@ export class ChatController implements vscode.Disposable {
   /** The settings as they are now, for the turn about to run; a model must be chosen. */
   private currentSettings(): ClarifySettings {
     if (!this.model.configured()) throw new NoModelChosen();
+    return this.modelSettings();
+  }
+
+  /** The settings, with the prompt style the model asks for (ClarifyCoder's own is native) unless the setting says otherwise. */
+  private modelSettings(): ClarifySettings {
     const { settings, problems } = readClarifySettings();
     for (const p of problems) this.log.warn(`Setting ${p}`);
-    // A catalog model says how it is prompted (ClarifyCoder's own is native) unless the style setting says otherwise.
     settings.style = this.model.styleFor?.(settings.style) ?? settings.style;
     return settings;
   }
@@ -287,7 +291,7 @@ export class ChatController implements vscode.Disposable {
     if (!this.live.has(id)) {
       const saved = this.store.get(id);
       if (!saved) throw new SessionRefusal("That conversation no longer exists.");
-      this.track(ClarifySession.restore(this.model, readClarifySettings().settings, saved));
+      this.track(ClarifySession.restore(this.model, this.modelSettings(), saved));
     }
     this.activeId = id;
     this.postState();
