@@ -12,7 +12,7 @@
  * token between the worker, the client and the engine shows), the tiny model and SmolLM2 with the machine's
  * physical cores.
  */
-import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -26,12 +26,9 @@ import { ModelWorker } from "../src/llm/model-worker.js";
 import type { GpuChoice } from "../src/llm/protocol.js";
 import { ensureDemoModel } from "../src/llm/library.js";
 import { writeTinyModel } from "../src/llm/tiny-model.js";
+import { bareDecode, flagReader, median, streamClock } from "./timing.js";
 
-const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
+const flag = flagReader(process.argv.slice(2));
 const runs = Number(flag("--runs") ?? 3);
 /** One thread count for every row, instead of the default rows. */
 const threadsFlag = flag("--threads");
@@ -49,24 +46,6 @@ const request = "Write a function that removes duplicates from a list, keeping t
 const context = { languageId: "python", fileName: "util.py" };
 const prefix = codeResponsePrefix(context.languageId);
 
-/**
- * CPU time (ns) spent so far by every thread of these processes, from Linux's schedstat; undefined elsewhere. On a
- * shared machine the wall clock mostly measures the neighbours; CPU time per token measures the work.
- */
-function cpuNanos(pids: readonly number[]): number | undefined {
-  try {
-    let total = 0;
-    for (const pid of pids) {
-      for (const task of readdirSync(`/proc/${pid}/task`)) {
-        total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
-      }
-    }
-    return total;
-  } catch {
-    return undefined;
-  }
-}
-
 interface Sample {
   assessmentMs: number;
   codeTokens: number;
@@ -83,43 +62,6 @@ interface Sample {
 }
 
 const least = (xs: number[]): number => Math.min(...xs.filter(Number.isFinite));
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] ?? NaN) : ((s[m - 1] ?? NaN) + (s[m] ?? NaN)) / 2;
-};
-
-/**
- * Times the streamed pieces of one code turn. The reply's prefix (the opened fence) is streamed before the prompt is
- * even evaluated, so the clock starts at the first generated piece after it: the rate is generation alone.
- */
-function streamClock(pids: readonly number[] = [process.pid]): { onChunk: (text: string) => void; rate: (tokens: number) => number; cpuPerToken: (tokens: number) => number } {
-  let first = 0;
-  let last = 0;
-  let firstCpu: number | undefined;
-  let sawPrefix = false;
-  return {
-    onChunk: (text) => {
-      if (!sawPrefix && text.startsWith(prefix)) {
-        sawPrefix = true;
-        // Joined with the first generated text (a fast model, a worker that joins pieces): the clock starts here.
-        if (text.length === prefix.length) return;
-      }
-      const now = performance.now();
-      if (first === 0) {
-        first = now;
-        firstCpu = cpuNanos(pids);
-      }
-      last = now;
-    },
-    rate: (tokens) => (tokens > 1 && last > first ? ((tokens - 1) * 1000) / (last - first) : NaN),
-    /** Called when the turn has returned: CPU microseconds per token since the first generated piece. */
-    cpuPerToken: (tokens) => {
-      const now = cpuNanos(pids);
-      return tokens > 1 && now !== undefined && firstCpu !== undefined ? (now - firstCpu) / 1000 / (tokens - 1) : NaN;
-    },
-  };
-}
 
 /** One chat turn of ours, as the engine sent it: raw replays the same turns, so both code turns see the same history. */
 interface SentTurn {
@@ -164,7 +106,7 @@ async function startOurs(modelPath: string, threads: number): Promise<{ worker: 
 async function runOurs(worker: ModelWorker, local: LocalModel): Promise<Sample & { codeMessage: string; earlier: SentTurn[] }> {
   const metered = new MeteredModel(local);
   const session = new ClarifySession(metered, { ...defaultSettings, askPolicy: "always", maxRounds: 1, maxCodeTokens: codeTokens });
-  const clock = streamClock([process.pid, worker.pid ?? process.pid]);
+  const clock = streamClock(prefix, [process.pid, worker.pid ?? process.pid]);
   session.onChunk(clock.onChunk);
   const t = performance.now();
   await session.start(request, context);
@@ -242,7 +184,7 @@ async function startRaw(modelPath: string, threads: number) {
       await session.prompt(turn.message, { ...(turn.grammar ? { grammar: await grammarFor(turn.grammar) } : {}), maxTokens: turn.maxTokens, temperature: 0 });
       if (i === 0) assessmentMs = performance.now() - t;
     }
-    const clock = streamClock();
+    const clock = streamClock(prefix);
     const before = sequence.tokenMeter.usedOutputTokens;
     await session.prompt(codeMessage, { maxTokens: codeTokens, temperature: 0, responsePrefix: prefix, onTextChunk: clock.onChunk });
     const generated = sequence.tokenMeter.usedOutputTokens - before;
@@ -255,24 +197,7 @@ async function startRaw(modelPath: string, threads: number) {
     const last = history.at(-1);
     if (last?.type === "model") last.response = [prefix];
     const tokens = chatWrapper.generateContextState({ chatHistory: history }).contextText.tokenize(model.tokenizer);
-    const final = tokens.pop();
-    await bare.evaluateWithoutGeneratingNewTokens(tokens);
-    let count = 0;
-    let first = 0;
-    let firstCpu: number | undefined;
-    if (final !== undefined) {
-      for await (const token of bare.evaluate([final], { temperature: 0 })) {
-        void token;
-        if (count === 0) {
-          first = performance.now();
-          firstCpu = cpuNanos([process.pid]);
-        }
-        if (++count >= generated) break;
-      }
-    }
-    const bareTokensPerSecond = count > 1 ? ((count - 1) * 1000) / (performance.now() - first) : NaN;
-    const endCpu = cpuNanos([process.pid]);
-    const bareCpuMicrosPerToken = count > 1 && endCpu !== undefined && firstCpu !== undefined ? (endCpu - firstCpu) / 1000 / (count - 1) : NaN;
+    const { tokensPerSecond: bareTokensPerSecond, cpuMicrosPerToken: bareCpuMicrosPerToken } = await bareDecode(bare, tokens, generated);
     bare.dispose();
     return { assessmentMs, codeTokens: generated, tokensPerSecond: clock.rate(generated), bareTokensPerSecond, cpuMicrosPerToken, bareCpuMicrosPerToken };
   };

@@ -19,12 +19,10 @@ import { LocalModel } from "../src/llm/local-model.js";
 import { ModelWorker } from "../src/llm/model-worker.js";
 import type { GpuChoice, HardwareInfo } from "../src/llm/protocol.js";
 import { writeTinyModel } from "../src/llm/tiny-model.js";
+import { bareDecode, flagReader, median, streamClock } from "./timing.js";
 
 const args = process.argv.slice(2);
-const flag = (name: string): string | undefined => {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-};
+const flag = flagReader(args);
 const gpuFlag = flag("--gpu") ?? "auto";
 if (!["auto", "cuda", "vulkan", "metal"].includes(gpuFlag)) {
   process.stderr.write(`--gpu must be auto, cuda, vulkan or metal (got ${gpuFlag})\n`);
@@ -43,7 +41,6 @@ const responsePrefix = "```python\n";
 const longPrompt = "def process(records):\n    total = 0\n" + "    total = total + len(records)\n".repeat(120);
 
 const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
 interface RawTiming {
@@ -71,23 +68,11 @@ async function raw(modelPath: string, choice: GpuChoice): Promise<RawTiming[]> {
   // One untimed pass first: the warm-up our worker does after loading.
   for (let run = 0; run <= runs; run++) {
     const sequence = context.getSequence();
-    let t = performance.now();
+    const t = performance.now();
     await sequence.evaluateWithoutGeneratingNewTokens(long);
     const prefill = (long.length * 1000) / (performance.now() - t);
     await sequence.clearHistory();
-    const input = [...prompt];
-    const last = input.pop();
-    await sequence.evaluateWithoutGeneratingNewTokens(input);
-    let count = 0;
-    t = 0;
-    if (last !== undefined) {
-      for await (const token of sequence.evaluate([last], { temperature: 0 })) {
-        void token;
-        if (count === 0) t = performance.now();
-        if (++count >= tokens) break;
-      }
-    }
-    const decode = count > 1 ? ((count - 1) * 1000) / (performance.now() - t) : NaN;
+    const decode = (await bareDecode(sequence, prompt, tokens)).tokensPerSecond;
     sequence.dispose();
     if (run > 0) results.push({ backend: llama.gpu === false ? "cpu" : llama.gpu, gpuLayers: model.gpuLayers, prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode });
   }
@@ -102,25 +87,10 @@ async function ours(local: LocalModel): Promise<number[]> {
   const rates: number[] = [];
   for (let run = 0; run < runs; run++) {
     const conversation = await local.openConversation({ mode: "chat", systemPrompt });
-    let first = 0;
-    let last = 0;
-    let sawPrefix = false;
-    const result = await conversation.chat(message, {
-      maxTokens: tokens,
-      temperature: 0,
-      responsePrefix,
-      onChunk: (text) => {
-        if (!sawPrefix && text.startsWith(responsePrefix)) {
-          sawPrefix = true;
-          if (text.length === responsePrefix.length) return;
-        }
-        const now = performance.now();
-        if (first === 0) first = now;
-        last = now;
-      },
-    });
+    const clock = streamClock(responsePrefix);
+    const result = await conversation.chat(message, { maxTokens: tokens, temperature: 0, responsePrefix, onChunk: clock.onChunk });
     await conversation.close();
-    rates.push(result.outputTokens > 1 && last > first ? ((result.outputTokens - 1) * 1000) / (last - first) : NaN);
+    rates.push(clock.rate(result.outputTokens));
   }
   return rates;
 }
