@@ -9,7 +9,7 @@ import path from "node:path";
 import { catalog, defaultModelId, type CatalogEntry, type ModelStyle } from "./catalog.js";
 import { download, DownloadError, partialPath, sizeOf, type DownloadProgress } from "./download.js";
 import { hubFileUrl, hubHeaders, listHubFiles, parseHfUri, pickQuantFile, type HubFile, type HubOptions } from "./hf.js";
-import { convertedAdapterPath, convertPeftAdapter, readBaseModelShape } from "./lora-convert.js";
+import { ensureConvertedAdapter } from "./lora-convert.js";
 import type { EstimateParams } from "./protocol.js";
 import { extractMember, findWheel } from "./wheel.js";
 
@@ -226,12 +226,10 @@ export class ModelLibrary {
     const modelPath = this.modelPath(entry);
     const folder = this.adapterFolder(entry);
     if (!folder) return { modelPath, style: entry.style };
-    const out = await convertedAdapterPath(folder, modelPath, path.join(this.directory, "adapters"));
-    if ((await sizeOf(out)) === undefined) {
-      options.onProgress?.({ file: "converting the adapter to GGUF", phase: "convert", step: 4, steps: 4, loaded: 0, total: 0, bytesPerSecond: 0, resumedFrom: 0 });
-      await convertPeftAdapter(folder, await readBaseModelShape(modelPath), out);
-    }
-    return { modelPath, adapterPath: out, style: entry.style };
+    const adapterPath = await ensureConvertedAdapter(folder, modelPath, path.join(this.directory, "adapters"), () =>
+      options.onProgress?.({ file: "converting the adapter to GGUF", phase: "convert", step: 4, steps: 4, loaded: 0, total: 0, bytesPerSecond: 0, resumedFrom: 0 }),
+    );
+    return { modelPath, adapterPath, style: entry.style };
   }
 
   /** Downloads a model named by an `hf:` URI or an https URL (not from the catalog) into the folder. */

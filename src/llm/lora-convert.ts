@@ -14,6 +14,7 @@ import { gguf } from "@huggingface/gguf";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
+import { existsSync } from "node:fs";
 import { writeGguf, type GgufTensor } from "./gguf-writer.js";
 import { dtypeBytes, firstNonFinite, readSafetensors, type SafeTensor } from "./safetensors.js";
 
@@ -279,4 +280,17 @@ export async function convertedAdapterPath(folder: string, basePath: string, out
   const b = await stat(basePath);
   hash.update(`${path.resolve(basePath)}|${b.size}|${b.mtimeMs}|v1`);
   return path.join(outDir, `${path.basename(path.resolve(folder))}-${hash.digest("hex").slice(0, 12)}.gguf`);
+}
+
+/**
+ * The GGUF adapter converted from a PEFT folder for a base model, made once (its name comes from its inputs) in
+ * `outDir`; `onConvert` is told when a conversion actually runs.
+ */
+export async function ensureConvertedAdapter(folder: string, basePath: string, outDir: string, onConvert?: () => void): Promise<string> {
+  const out = await convertedAdapterPath(folder, basePath, outDir);
+  if (!existsSync(out)) {
+    onConvert?.();
+    await convertPeftAdapter(folder, await readBaseModelShape(basePath), out);
+  }
+  return out;
 }

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { catalogIdOf } from "./catalog.js";
 import { ModelLibrary, type PullOptions } from "./library.js";
-import { convertedAdapterPath, convertPeftAdapter, readBaseModelShape } from "./lora-convert.js";
+import { ensureConvertedAdapter } from "./lora-convert.js";
 import type { ModelStyle } from "./catalog.js";
 
 /** Where the command line keeps models: $CLARIFYCODER_MODELS_DIR, else the user's cache folder. */
@@ -64,7 +64,5 @@ export async function adapterFile(adapter: string, modelPath: string, modelsDire
     throw new Error(`The LoRA adapter ${full} does not exist.`);
   }
   if (!isFolder) return full;
-  const out = await convertedAdapterPath(full, modelPath, path.join(modelsDirectory, "adapters"));
-  if (!existsSync(out)) await convertPeftAdapter(full, await readBaseModelShape(modelPath), out);
-  return out;
+  return ensureConvertedAdapter(full, modelPath, path.join(modelsDirectory, "adapters"));
 }
