@@ -726,7 +726,7 @@ export class ClarifySession {
       this.history.push({ user: request.message, model: result.text });
       // The streamed pieces and the final text agree; the final text wins if a runtime trims or repairs anything.
       if (result.text !== "") this.snap.answer = result.text;
-      this.snap.codeBlocks = extractCodeBlocks(this.snap.answer);
+      // Its code blocks are read once the caller knows what the answer is (finishAnswer).
       return result;
     } catch (error) {
       // What was on screen when it stopped is what the model wrote: Continue goes on from there.

@@ -41,14 +41,16 @@ export const protocolLimits = {
 
 const L = protocolLimits;
 
+const bounded = (max: number) => z.string().check(z.maxLength(max));
+const nonEmpty = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
+
 /** The field types messages are built from. */
 export const fields = {
-  bounded: (max: number) => z.string().check(z.maxLength(max)),
-  nonEmpty: (max: number) => z.string().check(z.minLength(1), z.maxLength(max)),
-  id: z.string().check(z.minLength(1), z.maxLength(L.id)),
-  shortText: z.string().check(z.maxLength(L.shortText)),
-  text: z.string().check(z.maxLength(L.text)),
-  longText: z.string().check(z.maxLength(L.longText)),
+  nonEmpty,
+  id: nonEmpty(L.id),
+  shortText: bounded(L.shortText),
+  text: bounded(L.text),
+  longText: bounded(L.longText),
   /** Milliseconds since the epoch (`z.number()` already refuses NaN and the infinities). */
   timestamp: z.number().check(z.minimum(0)),
   count: z.int().check(z.minimum(0), z.maximum(L.index)),

@@ -169,8 +169,6 @@ export const webviewMessageSchema = z.discriminatedUnion("type", [
 ]);
 export type WebviewMessage = z.infer<typeof webviewMessageSchema>;
 export type WebviewMessageType = WebviewMessage["type"];
-/** One request of the given type. */
-export type WebviewRequest<T extends WebviewMessageType> = Extract<WebviewMessage, { type: T }>;
 /** What the user asks for, before the webview numbers it: a request without its id. */
 export type Intent = WebviewMessage extends infer M ? (M extends WebviewMessage ? Omit<M, "requestId"> : never) : never;
 

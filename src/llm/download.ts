@@ -153,12 +153,6 @@ async function hashInto(hash: Hash, file: string): Promise<void> {
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
 }
 
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  await hashInto(hash, file);
-  return hash.digest("hex");
-}
-
 const networkCodes = new Set(["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH", "ETIMEDOUT", "ECONNRESET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_SOCKET", "EPIPE"]);
 
 function errorCode(error: unknown): string | undefined {

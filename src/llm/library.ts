@@ -136,14 +136,6 @@ export class ModelLibrary {
     return { entry, downloaded: sizeOk && adapterReady, bytesOnDisk: (modelSize ?? 0) + adapterBytes, partialBytes: partial };
   }
 
-  /** The files of a downloaded catalog model, or undefined if it is not (all) there. */
-  async locate(id: string): Promise<LocalModelFiles | undefined> {
-    const entry = this.require(id);
-    const item = await this.item(entry);
-    if (!item.downloaded) return undefined;
-    return this.prepare(entry, {});
-  }
-
   require(id: string): CatalogEntry {
     const entry = this.entries.find((e) => e.id === id);
     if (!entry) throw new Error(`No model "${id}" in the catalog. Known: ${this.entries.map((e) => e.id).join(", ")}.`);
