@@ -178,7 +178,7 @@ export function splitQuestions(text: string): string[] {
   const lines = body.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
   const items: string[] = [];
   for (const line of lines) {
-    if (listMarker.test(line)) items.push(line.replace(listMarker, "").trim());
+    if (listMarker.test(line)) items.push(withoutListMarker(line));
     else if (items.length > 0 && !/[?.:]$/.test(items[items.length - 1] ?? "")) items[items.length - 1] += ` ${line}`;
   }
   if (items.length > 0) return items.filter((q) => q !== "");

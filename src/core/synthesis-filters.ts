@@ -3,6 +3,7 @@
  * that it was rewritten; the questions must be questions (1 to 5, no answers, no code) that never mention an
  * original; and a rewrite already in the data set is a duplicate. Each rejection carries a reason code and a message.
  */
+import { withoutListMarker } from "./parse.js";
 
 export const rejectionReasons = {
   "cut-off": "the reply hit the token limit before it was complete",
@@ -107,14 +108,12 @@ export function checkRewrite(original: string, modified: string, options: Filter
   return { ok: true };
 }
 
-const listMarker = /^\s*(?:\d+[.)]|[-*•]|Q\d*[:.)])\s+/i;
-
 /** Questions as written by the model, tidied: list markers and extra spaces gone, empty and repeated ones dropped. */
 export function tidyQuestions(raw: readonly string[]): string[] {
   const seen = new Set<string>();
   const out: string[] = [];
   for (const item of raw) {
-    const text = item.replace(listMarker, "").trim();
+    const text = withoutListMarker(item);
     const key = duplicateKey(text);
     if (text === "" || seen.has(key)) continue;
     seen.add(key);
