@@ -1,168 +1,39 @@
 /**
  * Runs a model's Python against a problem's test cases, away from everything else:
- * - one Python process per problem, in a temporary folder of its own that is removed afterwards, with a minimal
- *   environment, and without network where the machine allows it (`unshare -rn`: a new, empty network namespace);
- * - inside it, each test case runs in a forked child with a memory limit (RLIMIT_AS), a CPU limit and a file-size
- *   limit, and is killed when it runs past its time; a fresh child per case means one case's state (or crash)
- *   never reaches the next, as in HumanEvalComm, which ran each case in a new process;
- * - the candidate's output goes nowhere: Python's print into a small capped buffer, the file descriptors to
- *   /dev/null; results travel on a pipe of their own (fd 3), so a flood of output can neither fake nor stall them;
- * - the whole process group is killed from here if it outlives its budget.
+ * - confined by bubblewrap: a file system of its own in which the system's programs and Python are read-only, its
+ *   own temporary folder is the only writable place on disk (besides a private, small /tmp), and HOME, the
+ *   benchmark and everything else on this machine are not there at all; an empty network namespace; a user, process
+ *   and IPC namespace of its own; no capabilities; killed with this process. Without bubblewrap the sandbox refuses
+ *   to start unless asked to run unconfined (`--unsafe-no-sandbox`);
+ * - inside it, each call runs in a forked child with a memory limit (RLIMIT_AS), a CPU limit and a file-size limit,
+ *   and is killed when it runs past its time; a fresh child per call means one case's state (or crash) never
+ *   reaches the next, as in HumanEvalComm, which ran each case in a new process;
+ * - the tested code never sees an expected output: it computes each test case's call (the candidate's value) and
+ *   nothing else, and the verdict is reached outside it, here for `==` and in a Python judge that runs no untrusted
+ *   code for the other relations (sandbox-python.ts says how the results travel so that the code cannot forge them);
+ * - the candidate's output goes nowhere (a capped buffer, /dev/null), so a flood can neither fake nor stall results;
+ *   the whole process group is killed from here if it outlives its budget.
  * Test cases follow HumanEvalComm's rules: `==` compares what Python prints for `entry_point(<input>)` with the
  * expected text; any other relation is Python that must come out `True` (with `$input$` and `$demo$` filled in,
- * `candidate` meaning the entry point); a function renamed `candidate` is mapped back to the entry point.
+ * `candidate` meaning the entry point, `$demo$` the prompt's own code); a function renamed `candidate` is mapped back
+ * to the entry point.
+ *
+ * The same confinement runs code for the clarify engine (`callAll`, the CodeRunner interface).
  */
 import { execFile, spawn } from "node:child_process";
+import { existsSync, lstatSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import pLimit from "p-limit";
+import type { CallOutcome, CodeRunner } from "../../core/code-runner.js";
 import type { TestCase } from "../../core/eval/benchmark.js";
 import type { TestOutcome } from "../../core/eval/results.js";
 import type { SandboxInfo } from "../../core/eval/summary.js";
+import { callerPy, judgePy } from "./sandbox-python.js";
 
 const run = promisify(execFile);
-
-/** The harness. It is fixed text: nothing from the model or the benchmark is ever spliced into it. */
-const harness = String.raw`
-import json, os, select, signal, sys, time
-
-def clip(text, n=200):
-    text = str(text)
-    return text if len(text) <= n else text[:n] + "..."
-
-class Capped:
-    """Keeps the first characters written to it and drops the rest."""
-    def __init__(self, limit):
-        self.parts, self.size, self.limit = [], 0, limit
-    def write(self, s):
-        s = str(s)
-        if self.size < self.limit:
-            part = s[: self.limit - self.size]
-            self.parts.append(part)
-            self.size += len(part)
-        return len(s)
-    def writelines(self, lines):
-        for line in lines:
-            self.write(line)
-    def flush(self):
-        pass
-    def isatty(self):
-        return False
-    def text(self):
-        return "".join(self.parts)
-
-def describe(error):
-    return clip("%s: %s" % (type(error).__name__, error))
-
-def run_case(cfg, case):
-    import resource
-    memory = cfg["memory_mb"] * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    cpu = int(cfg["timeout_s"]) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 20, 16 << 20))
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    sys.stdin = open(os.devnull)
-    sys.stdout = sys.stderr = Capped(cfg["output_limit"])
-    import importlib
-    try:
-        module = importlib.import_module("solution")
-    except BaseException as error:
-        return False, "error: the code does not load: " + describe(error)
-    entry = cfg["entry"]
-    fn = getattr(module, entry, None)
-    if not callable(fn):
-        return False, "error: no function named " + entry
-    relation = case["relation"]
-    if relation == "==":
-        got = str(eval("__candidate__(" + case["input"] + "\n)", {"__candidate__": fn})).strip()
-        if got == case["output"].strip():
-            return True, "passed"
-        return False, "wrong: got " + clip(got)
-    if "$input$" in relation or "$demo$" in relation:
-        # The program prints its verdict; the candidate's own prints must not mix in (HumanEvalComm removed them).
-        sink = sys.stdout
-        def quiet(*args, **kwargs):
-            saved = sys.stdout
-            sys.stdout = sink
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                sys.stdout = saved
-        setattr(module, entry, quiet)
-        printed = Capped(cfg["output_limit"])
-        sys.stdout = printed
-        exec(relation.replace("$input$", case["input"]).replace("$demo$", "solution"), {"__name__": "__case__", entry: quiet})
-        got = printed.text().strip()
-    else:
-        got = str(eval(relation.replace("candidate", entry), {entry: fn})).strip()
-    if got == "True":
-        return True, "passed"
-    return False, "wrong: the relation gave " + clip(got)
-
-def main():
-    with open("cases.json") as f:
-        cfg = json.load(f)
-    results = os.fdopen(3, "w", buffering=1)
-    sys.path.insert(0, os.getcwd())
-    for i, case in enumerate(cfg["cases"]):
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(r)
-            try:
-                ok, status = run_case(cfg, case)
-            except MemoryError:
-                ok, status = False, "error: MemoryError (over the memory limit)"
-            except BaseException as error:
-                ok, status = False, "error: " + describe(error)
-            try:
-                os.write(w, json.dumps({"ok": ok, "status": status}).encode())
-            finally:
-                os._exit(0)
-        os.close(w)
-        deadline = time.monotonic() + cfg["timeout_s"]
-        data, timed_out = b"", False
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select([r], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(r, 65536)
-            if not chunk:
-                break
-            data += chunk
-        if timed_out:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        os.close(r)
-        _, code = os.waitpid(pid, 0)
-        if timed_out:
-            ok, status = False, "timeout"
-        else:
-            try:
-                result = json.loads(data.decode("utf-8", "replace"))
-                ok, status = bool(result["ok"]), str(result["status"])
-            except Exception:
-                if os.WIFSIGNALED(code):
-                    sig = os.WTERMSIG(code)
-                    why = " (over the CPU limit)" if sig == signal.SIGXCPU else " (likely over the memory limit)" if sig in (signal.SIGKILL, signal.SIGSEGV) else ""
-                    ok, status = False, "crashed: killed by signal %d%s" % (sig, why)
-                else:
-                    ok, status = False, "crashed: exit code %d" % os.WEXITSTATUS(code) if os.WIFEXITED(code) else "crashed"
-        results.write(json.dumps({"i": i, "ok": ok, "status": status}) + "\n")
-
-main()
-`;
 
 export interface SandboxOptions {
   /** The Python to use (default: python3 on PATH). */
@@ -173,17 +44,73 @@ export interface SandboxOptions {
   memoryMb?: number;
   /** Problems run at once (default 2). */
   concurrency?: number;
-  /** Try `unshare -rn` for an empty network namespace (default true). */
+  /** Take the network away (default true); false leaves the network to the code, the file system still confined. */
   isolateNetwork?: boolean;
   /** Where each problem's temporary folder is made (default: the system's temporary folder). */
   tempRoot?: string;
+  /** The bubblewrap program (default: bwrap on PATH). */
+  bwrap?: string;
+  /** Run the code unconfined where bubblewrap cannot confine it, instead of refusing to (default false). */
+  allowUnconfined?: boolean;
 }
 
 export interface SandboxProblem {
   entryPoint: string;
   tests: readonly TestCase[];
-  /** Lines put before the code (the prompt's imports). */
+  /** Lines put before the code (the prompt's imports and helpers); also the `$demo$` module of relations. */
   preamble?: string;
+}
+
+/** What the untrusted side reports for one call, as checked by the caller harness. */
+type CallReport =
+  | { phase: "value"; str?: string; str_error?: string; repr: string; enc: unknown[] }
+  | { phase: "load" | "missing" | "call" | "memory" | "crash"; error: string }
+  | { phase: "timeout" };
+
+/** How a test case's status reads for a call that gave no value. */
+function failureStatus(report: Exclude<CallReport, { phase: "value" }>): string {
+  switch (report.phase) {
+    case "load":
+      return `error: the code does not load: ${report.error}`;
+    case "missing":
+      return `error: ${report.error}`;
+    case "call":
+      return `error: ${report.error}`;
+    case "memory":
+      return "error: MemoryError (over the memory limit)";
+    case "crash":
+      return `crashed: ${report.error}`;
+    case "timeout":
+      return "timeout";
+  }
+}
+
+const clip = (text: string, n = 200): string => (text.length <= n ? text : `${text.slice(0, n)}...`);
+
+function readReport(value: unknown): CallReport | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const r = value as Record<string, unknown>;
+  const text = (key: string): string | undefined => (typeof r[key] === "string" ? r[key] : undefined);
+  switch (r.phase) {
+    case "value":
+      return {
+        phase: "value",
+        repr: text("repr") ?? "?",
+        enc: Array.isArray(r.enc) ? (r.enc as unknown[]) : ["o", "?", "?"],
+        ...(text("str") !== undefined ? { str: text("str") } : {}),
+        ...(text("str_error") !== undefined ? { str_error: text("str_error") } : {}),
+      };
+    case "timeout":
+      return { phase: "timeout" };
+    case "load":
+    case "missing":
+    case "call":
+    case "memory":
+    case "crash":
+      return { phase: r.phase, error: text("error") ?? "?" };
+    default:
+      return undefined;
+  }
 }
 
 /** The text a process wrote, kept up to a limit; past a hard limit the process is killed. */
@@ -197,12 +124,39 @@ class Capture {
   }
 }
 
-export class PythonSandbox {
+/** Where the code's folder appears inside the confinement. */
+const INSIDE = "/sandbox";
+
+/** bubblewrap's arguments for a folder: the confined file system, namespaces and limits (without the command). */
+function bwrapArgs(dir: string, pythonRoots: readonly string[], network: boolean, asNobody: boolean): string[] {
+  const args = ["--unshare-all", ...(asNobody ? ["--unshare-user", "--uid", "65534", "--gid", "65534"] : []), ...(network ? ["--share-net"] : [])];
+  args.push("--die-with-parent", "--new-session", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc");
+  for (const top of ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]) {
+    if (!existsSync(top)) continue;
+    if (lstatSync(top).isSymbolicLink()) args.push("--symlink", readlinkSync(top), top);
+    else args.push("--ro-bind", top, top);
+  }
+  const covered = (p: string): boolean => ["/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"].some((t) => p === t || p.startsWith(`${t}/`));
+  for (const root of new Set(pythonRoots)) if (!covered(root)) args.push("--ro-bind", root, root);
+  args.push("--proc", "/proc", "--dev", "/dev", "--size", String(64 << 20), "--tmpfs", "/tmp", "--bind", dir, INSIDE, "--chdir", INSIDE, "--");
+  return args;
+}
+
+interface Launch {
+  command: string;
+  args: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export class PythonSandbox implements CodeRunner {
+  readonly languages = ["python"] as const;
   private readonly limit: ReturnType<typeof pLimit>;
 
   private constructor(
     private readonly python: string,
-    private readonly isolate: boolean,
+    /** bubblewrap's program and how to call it, or undefined when unconfined. */
+    private readonly confine: { bwrap: string; roots: string[]; network: boolean; asNobody: boolean } | undefined,
     readonly info: SandboxInfo,
     concurrency: number,
     private readonly tempRoot: string,
@@ -210,121 +164,276 @@ export class PythonSandbox {
     this.limit = pLimit(Math.max(1, concurrency));
   }
 
-  /** Finds Python and checks whether the network can be taken away; throws a clear error without Python. */
+  /**
+   * Finds Python and checks that bubblewrap confines it; throws a clear error without Python, or without a working
+   * confinement unless `allowUnconfined`.
+   */
   static async create(options: SandboxOptions = {}): Promise<PythonSandbox> {
     const requested = options.python ?? "python3";
     let python: string;
     let version: string;
+    let roots: string[];
     try {
       // The real interpreter, not a shim: the sandbox runs it with an empty environment.
-      const { stdout } = await run(requested, ["-c", "import sys; print(sys.executable); print(sys.version.split()[0])"], { timeout: 30_000 });
-      const [exe, v] = stdout.trim().split("\n");
-      python = exe && exe.trim() !== "" ? exe.trim() : requested;
-      version = v?.trim() ?? "?";
+      const { stdout } = await run(requested, ["-c", "import os, sys; print(os.path.realpath(sys.executable)); print(sys.version.split()[0]); print(os.path.realpath(sys.prefix)); print(os.path.realpath(sys.base_prefix))"], { timeout: 30_000 });
+      const [exe, v, prefix, basePrefix] = stdout.trim().split("\n").map((l) => l.trim());
+      python = exe !== undefined && exe !== "" ? exe : requested;
+      version = v ?? "?";
+      roots = [path.dirname(python), prefix, basePrefix].filter((r): r is string => r !== undefined && r.startsWith("/"));
     } catch (error) {
       throw new Error(`Python 3 is needed to run the tests (tried "${requested}"): ${error instanceof Error ? error.message.split("\n")[0] : String(error)}. Install it or name one with --python.`, { cause: error });
     }
-    let network = "not isolated: turned off";
-    let isolate = false;
-    if (options.isolateNetwork !== false) {
-      try {
-        await run("unshare", ["-rn", python, "-c", "pass"], { timeout: 30_000 });
-        isolate = true;
-        network = "isolated (unshare -rn: an empty network namespace)";
-      } catch (error) {
-        const why = error instanceof Error ? (error.message.split("\n").find((l) => /unshare|permit|denied|not found|ENOENT/i.test(l)) ?? error.message.split("\n")[0]) : String(error);
-        network = `not isolated: unshare -rn is not available here (${why?.trim()})`;
+    const network = options.isolateNetwork !== false;
+    const bwrap = options.bwrap ?? "bwrap";
+    const tempRoot = options.tempRoot ?? os.tmpdir();
+    let confine: { bwrap: string; roots: string[]; network: boolean; asNobody: boolean } | undefined;
+    let why = "";
+    const probeDir = await mkdtemp(path.join(tempRoot, "clarifycoder-sandbox-probe-"));
+    try {
+      for (const asNobody of [true, false]) {
+        try {
+          await run(bwrap, [...bwrapArgs(probeDir, roots, !network, asNobody), python, "-s", "-B", "-c", "open('probe', 'w').write('ok')"], { timeout: 30_000 });
+          confine = { bwrap, roots, network: !network, asNobody };
+          break;
+        } catch (error) {
+          why ||= error instanceof Error ? (error.message.split("\n").find((l) => /bwrap|permit|denied|not found|ENOENT|namespace/i.test(l)) ?? error.message.split("\n")[0] ?? "") : String(error);
+        }
       }
+    } finally {
+      await rm(probeDir, { recursive: true, force: true }).catch(() => undefined);
     }
+    if (confine === undefined && options.allowUnconfined !== true) {
+      throw new Error(
+        `The tested code cannot be confined here: bubblewrap does not run (${why.trim()}). Install it (Debian and Ubuntu: \`sudo apt-get install bubblewrap\`; it needs unprivileged user namespaces or root), or pass --unsafe-no-sandbox to run the model's code unconfined, able to write anywhere this user can and to reach the network.`,
+      );
+    }
+    const description =
+      confine === undefined
+        ? `not isolated: no confinement (bubblewrap does not run: ${why.trim()}); the code could write anywhere this user can and reach the network`
+        : !network
+          ? "not isolated: turned off (bubblewrap confines the file system: read-only, but for its own folder)"
+          : "isolated (bubblewrap: no network; the file system read-only but for its own folder; HOME and other files absent)";
     const caseTimeoutMs = options.caseTimeoutMs ?? 3000;
     const memoryMb = options.memoryMb ?? 1024;
-    const info = { python: `Python ${version}`, network, caseTimeoutMs, memoryMb };
-    return new PythonSandbox(python, isolate, info, options.concurrency ?? 2, options.tempRoot ?? os.tmpdir());
+    const info = { python: `Python ${version}`, network: description, caseTimeoutMs, memoryMb };
+    return new PythonSandbox(python, confine, info, options.concurrency ?? 2, tempRoot);
+  }
+
+  /** Whether the code runs confined (bubblewrap), rather than unconfined by request. */
+  get confined(): boolean {
+    return this.confine !== undefined;
   }
 
   /** Runs every test case of a problem against `code`. Never throws for anything the code does. */
   run(code: string, problem: SandboxProblem): Promise<TestOutcome> {
     const total = problem.tests.length;
     if (code.trim() === "") return Promise.resolve({ passed: 0, total, statuses: problem.tests.map(() => "no code") });
-    return this.limit(() => this.runNow(code, problem));
+    return this.limit(async () => {
+      try {
+        return await this.runNow(code, problem);
+      } catch (error) {
+        const why = error instanceof Error ? error.message : String(error);
+        return { passed: 0, total, statuses: problem.tests.map(() => `not run: ${why}`) };
+      }
+    });
+  }
+
+  /**
+   * The CodeRunner interface: runs `code` after `preamble` once per call (a fresh process each), confined and with
+   * the same limits as the tests, and gives each call's value as its repr (up to 2,000 characters) or its error as
+   * `TypeName: message`. Never throws for anything the code does.
+   */
+  callAll(input: { code: string; preamble?: string; calls: readonly string[]; timeoutMs?: number }): Promise<CallOutcome[]> {
+    if (input.calls.length === 0) return Promise.resolve([]);
+    return this.limit(async () => {
+      const source = input.preamble ? `${input.preamble}\n${input.code}` : input.code;
+      try {
+        const reports = await this.callNow(source, input.calls, undefined, input.timeoutMs ?? this.info.caseTimeoutMs);
+        return reports.map((r): CallOutcome => {
+          switch (r.phase) {
+            case "value":
+              return { ok: true, value: r.repr };
+            case "timeout":
+              return { ok: false, error: `TimeoutError: the call ran past ${(input.timeoutMs ?? this.info.caseTimeoutMs) / 1000} s` };
+            case "memory":
+              return { ok: false, error: "MemoryError: over the memory limit" };
+            case "crash":
+              return { ok: false, error: `ProcessError: ${r.error}` };
+            case "missing":
+            case "load":
+            case "call":
+              return { ok: false, error: r.error };
+          }
+        });
+      } catch (error) {
+        const why = error instanceof Error ? error.message : String(error);
+        return input.calls.map(() => ({ ok: false, error: `SandboxError: ${why}` }));
+      }
+    });
   }
 
   private async runNow(code: string, problem: SandboxProblem): Promise<TestOutcome> {
-    const dir = await mkdtemp(path.join(this.tempRoot, "clarifycoder-sandbox-"));
-    const total = problem.tests.length;
-    const statuses: (string | undefined)[] = problem.tests.map(() => undefined);
-    const passed: boolean[] = problem.tests.map(() => false);
+    const { entryPoint: entry, tests } = problem;
+    // HumanEvalComm's mapping: a function renamed `candidate` is the entry point again.
+    const renamed = code.includes("candidate(") ? code.split("candidate(").join(`${entry}(`) : code;
+    const solution = problem.preamble ? `${problem.preamble}\n${renamed}` : renamed;
+    const known = new Map<string, CallReport>();
+    const record = async (calls: string[]): Promise<void> => {
+      const fresh = [...new Set(calls)].filter((c) => !known.has(c));
+      if (fresh.length === 0) return;
+      const reports = await this.callNow(solution, fresh, entry, this.info.caseTimeoutMs);
+      fresh.forEach((c, i) => known.set(c, reports[i] ?? { phase: "crash", error: "no report" }));
+    };
+    const direct = (t: TestCase): string => `${entry}(${t.input}\n)`;
+    const statuses: string[] = tests.map(() => "");
+    const relations = tests.flatMap((t, i) => (t.relation === "==" ? [] : [i]));
+    // The calls the relations make are found by judging them with nothing recorded yet; each round records the
+    // calls asked for, until every relation has a verdict (a relation whose calls depend on earlier values takes more).
+    let verdicts = relations.length > 0 ? await this.judge(problem, relations, known) : [];
+    await record([...tests.filter((t) => t.relation === "==").map(direct), ...verdicts.flatMap((v) => v.need ?? [])]);
+    for (let round = 0; round < 8 && verdicts.some((v) => v.need !== undefined); round++) {
+      verdicts = await this.judge(problem, relations, known);
+      await record(verdicts.flatMap((v) => v.need ?? []));
+    }
+    relations.forEach((caseIndex, k) => {
+      const v = verdicts[k];
+      statuses[caseIndex] = v?.status ?? (v?.need ? "error: the relation's calls never settled" : "error: no verdict");
+    });
+    tests.forEach((t, i) => {
+      if (t.relation !== "==") return;
+      const r = known.get(direct(t)) ?? { phase: "crash", error: "no report" };
+      if (r.phase !== "value") statuses[i] = failureStatus(r);
+      else if (r.str === undefined) statuses[i] = `error: ${r.str_error ?? "the value has no text"}`;
+      else statuses[i] = r.str.trim() === t.output.trim() ? "passed" : `wrong: got ${clip(r.str.trim())}`;
+    });
+    return { passed: statuses.filter((s) => s === "passed").length, total: tests.length, statuses };
+  }
+
+  /** Asks the judge (no untrusted code in it) for a verdict on each relation, or the calls it still needs. */
+  private async judge(problem: SandboxProblem, indexes: readonly number[], known: ReadonlyMap<string, CallReport>): Promise<{ status?: string; need?: string[] }[]> {
+    const recorded: Record<string, { ok: true; enc: unknown[] } | { ok: false; status: string }> = {};
+    for (const [call, r] of known) recorded[call] = r.phase === "value" ? { ok: true, enc: r.enc } : { ok: false, status: failureStatus(r) };
+    const cases = indexes.map((i) => problem.tests[i] as TestCase);
+    const config = JSON.stringify({ entry: problem.entryPoint, preamble: problem.preamble ?? "", cases, known: recorded });
+    const dir = await mkdtemp(path.join(this.tempRoot, "clarifycoder-judge-"));
     try {
-      // HumanEvalComm's mapping: a function renamed `candidate` is the entry point again.
-      const renamed = code.includes("candidate(") ? code.split("candidate(").join(`${problem.entryPoint}(`) : code;
-      const solution = problem.preamble ? `${problem.preamble}\n${renamed}` : renamed;
-      const timeoutS = this.info.caseTimeoutMs / 1000;
-      await writeFile(path.join(dir, "solution.py"), solution);
-      await writeFile(path.join(dir, "harness.py"), harness);
-      await writeFile(
-        path.join(dir, "cases.json"),
-        JSON.stringify({ entry: problem.entryPoint, timeout_s: timeoutS, memory_mb: this.info.memoryMb, output_limit: 4096, cases: problem.tests }),
-      );
-      const command = this.isolate ? "unshare" : this.python;
-      const args = this.isolate ? ["-rn", this.python, "-s", "-B", "harness.py"] : ["-s", "-B", "harness.py"];
-      const child = spawn(command, args, {
-        cwd: dir,
-        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, TMPDIR: dir, LANG: "C.UTF-8", PYTHONHASHSEED: "0", PYTHONDONTWRITEBYTECODE: "1", PYTHONIOENCODING: "utf-8" },
-        stdio: ["ignore", "pipe", "pipe", "pipe"],
-        detached: true,
+      await writeFile(path.join(dir, "judge.py"), judgePy);
+      const { stdout, code, why } = await this.spawnIn(dir, ["judge.py"], { stdin: config, budgetMs: 10_000 + cases.length * 2000 });
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(stdout);
+      } catch {
+        parsed = undefined;
+      }
+      if (!Array.isArray(parsed) || parsed.length !== cases.length) return cases.map(() => ({ status: `error: the judge failed (${why ?? `exit ${code}`})` }));
+      return parsed.map((v: unknown) => {
+        const r = (typeof v === "object" && v !== null ? v : {}) as { status?: unknown; need?: unknown };
+        if (Array.isArray(r.need)) return { need: r.need.filter((c): c is string => typeof c === "string") };
+        return { status: typeof r.status === "string" ? r.status : "error: no verdict" };
       });
-      const output = new Capture(4096);
-      const maxOutputBytes = 1 << 20;
-      let stopped: string | undefined;
-      const killGroup = (why: string): void => {
-        stopped ??= why;
-        try {
-          if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
-        } catch {
-          child.kill("SIGKILL");
-        }
-      };
-      const onOutput = (chunk: Buffer): void => {
-        output.add(chunk);
-        if (output.bytes > maxOutputBytes) killGroup("its output passed 1 MB");
-      };
-      child.stdout?.on("data", onOutput);
-      child.stderr?.on("data", onOutput);
-      let pending = "";
-      const results = child.stdio[3] as NodeJS.ReadableStream | null;
-      results?.on("data", (chunk: Buffer) => {
-        pending += chunk.toString("utf8");
-        let nl: number;
-        while ((nl = pending.indexOf("\n")) >= 0) {
-          const line = pending.slice(0, nl);
-          pending = pending.slice(nl + 1);
-          try {
-            const r = JSON.parse(line) as { i?: unknown; ok?: unknown; status?: unknown };
-            if (typeof r.i === "number" && r.i >= 0 && r.i < total && statuses[r.i] === undefined) {
-              passed[r.i] = r.ok === true;
-              statuses[r.i] = typeof r.status === "string" ? r.status : "?";
-            }
-          } catch {
-            // Not a result line: ignored.
-          }
-        }
-      });
-      // Each case has its own limit inside; this one catches a harness that is stuck as a whole.
-      const budgetMs = total * (this.info.caseTimeoutMs + 1000) + 10_000;
-      const timer = setTimeout(() => killGroup(`the problem ran past ${Math.round(budgetMs / 1000)} s`), budgetMs);
-      const exit = await new Promise<number | null>((resolve) => {
-        child.on("error", (error) => {
-          stopped ??= `could not start Python: ${error.message}`;
-          resolve(null);
-        });
-        child.on("close", (code) => resolve(code));
-      });
-      clearTimeout(timer);
-      const why = stopped ?? (exit !== 0 ? `the sandbox failed (exit ${exit}): ${output.text.trim().split("\n").slice(-1)[0] ?? ""}` : "the sandbox stopped");
-      const final = statuses.map((s) => s ?? `not run: ${why}`);
-      return { passed: passed.filter(Boolean).length, total, statuses: final };
     } finally {
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
+  }
+
+  /** Runs the calls against `source` in a fresh confined folder: one report per call, in order. */
+  private async callNow(source: string, calls: readonly string[], entry: string | undefined, timeoutMs: number): Promise<CallReport[]> {
+    const dir = await mkdtemp(path.join(this.tempRoot, "clarifycoder-sandbox-"));
+    try {
+      await writeFile(path.join(dir, "solution.py"), source);
+      await writeFile(path.join(dir, "caller.py"), callerPy);
+      await writeFile(
+        path.join(dir, "calls.json"),
+        JSON.stringify({ entry: entry ?? null, timeout_s: timeoutMs / 1000, memory_mb: this.info.memoryMb, output_limit: 4096, repr_limit: 2000, calls }),
+      );
+      const reports: (CallReport | undefined)[] = calls.map(() => undefined);
+      const forged = new Set<number>();
+      const budgetMs = calls.length * (timeoutMs + 1000) + 10_000;
+      const { code, why, output } = await this.spawnIn(dir, ["caller.py"], {
+        budgetMs,
+        onResultLine: (line) => {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(line);
+          } catch {
+            return;
+          }
+          const i = (parsed as { i?: unknown } | null)?.i;
+          const report = readReport(parsed);
+          if (typeof i !== "number" || !Number.isInteger(i) || i < 0 || i >= calls.length || report === undefined) return;
+          // One line per call: a second one for the same call means something else wrote here, and spoils both.
+          if (reports[i] !== undefined) forged.add(i);
+          reports[i] = report;
+        },
+      });
+      const stopped = why ?? (code !== 0 ? `the sandbox failed (exit ${code}): ${output.trim().split("\n").slice(-1)[0] ?? ""}` : "the sandbox stopped");
+      return reports.map((r, i): CallReport => (forged.has(i) ? { phase: "crash", error: "more than one result for this call" } : (r ?? { phase: "crash", error: `not run: ${stopped}` })));
+    } finally {
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  private launch(dir: string, script: readonly string[]): Launch {
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", PYTHONHASHSEED: "0", PYTHONDONTWRITEBYTECODE: "1", PYTHONIOENCODING: "utf-8" };
+    const argv = [this.python, "-s", "-B", ...script];
+    if (this.confine === undefined) return { command: this.python, args: argv.slice(1), cwd: dir, env: { ...env, HOME: dir, TMPDIR: dir } };
+    const args = [...bwrapArgs(dir, this.confine.roots, this.confine.network, this.confine.asNobody), ...argv];
+    return { command: this.confine.bwrap, args, cwd: dir, env: { ...env, HOME: INSIDE, TMPDIR: "/tmp" } };
+  }
+
+  /** Starts Python on a script in `dir` (confined when possible), with fd 3 as a results pipe, and waits for it. */
+  private async spawnIn(
+    dir: string,
+    script: readonly string[],
+    options: { stdin?: string; budgetMs: number; onResultLine?: (line: string) => void },
+  ): Promise<{ code: number | null; why: string | undefined; output: string; stdout: string }> {
+    const { command, args, cwd, env } = this.launch(dir, script);
+    const child = spawn(command, args, { cwd, env, stdio: [options.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe", "pipe"], detached: true });
+    const output = new Capture(4096);
+    const maxOutputBytes = 1 << 20;
+    let stdout = "";
+    let stopped: string | undefined;
+    const killGroup = (why: string): void => {
+      stopped ??= why;
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        child.kill("SIGKILL");
+      }
+    };
+    child.stdout?.on("data", (chunk: Buffer) => {
+      if (options.onResultLine === undefined && stdout.length < 16 << 20) stdout += chunk.toString("utf8");
+      output.add(chunk);
+      if (options.onResultLine !== undefined && output.bytes > maxOutputBytes) killGroup("its output passed 1 MB");
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output.add(chunk);
+      if (output.bytes > maxOutputBytes) killGroup("its output passed 1 MB");
+    });
+    let pending = "";
+    const results = child.stdio[3] as NodeJS.ReadableStream | null;
+    results?.on("data", (chunk: Buffer) => {
+      pending += chunk.toString("utf8");
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        options.onResultLine?.(line);
+      }
+    });
+    if (options.stdin !== undefined) {
+      child.stdin?.on("error", () => undefined);
+      child.stdin?.end(options.stdin);
+    }
+    const timer = setTimeout(() => killGroup(`it ran past ${Math.round(options.budgetMs / 1000)} s`), options.budgetMs);
+    const code = await new Promise<number | null>((resolve) => {
+      child.on("error", (error) => {
+        stopped ??= `could not start Python: ${error.message}`;
+        resolve(null);
+      });
+      child.on("close", (c) => resolve(c));
+    });
+    clearTimeout(timer);
+    return { code, why: stopped, output: output.text, stdout };
   }
 }
