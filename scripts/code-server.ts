@@ -40,7 +40,10 @@ export function installedCodeServer(dir = DEFAULT_CODE_SERVER_DIR): string | und
 
 const commandExists = (command: string): boolean => spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
 
-/** What a task needs from the system: code-server's install (`build`), the browser tests (`browser`), Python 3 (`python`). */
+/**
+ * What a task needs from the system: code-server's install (`build`), the browser tests (`browser`), Python 3 and
+ * bubblewrap, which confines the evaluation's sandbox (`python`).
+ */
 export interface SystemNeeds {
   build?: boolean;
   browser?: boolean;
@@ -59,6 +62,7 @@ export function missingPackages(needs: SystemNeeds): string[] {
   }
   if (needs.browser && !existsSync(needs.chromiumPath ?? DEFAULT_CHROMIUM)) missing.add("chromium");
   if (needs.python && !commandExists("python3")) missing.add("python3");
+  if (needs.python && !commandExists("bwrap")) missing.add("bubblewrap");
   return [...missing];
 }
 

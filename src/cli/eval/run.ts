@@ -56,6 +56,8 @@ export interface EvalOptions {
   memory?: string;
   python?: string;
   network?: boolean;
+  /** Run the tested code unconfined where bubblewrap cannot confine it (`--unsafe-no-sandbox`). */
+  unsafeNoSandbox?: boolean;
   maxClearAsk?: string;
   /** Run the tests again on the stored code of finished items (no model calls), e.g. after a sandbox change. */
   retest?: boolean;
@@ -222,6 +224,7 @@ export async function runEval(o: EvalOptions): Promise<number> {
     memoryMb: plan.memoryMb,
     ...(o.python ? { python: o.python } : {}),
     ...(o.network === false ? { isolateNetwork: false } : {}),
+    ...(o.unsafeNoSandbox === true ? { allowUnconfined: true } : {}),
   });
   if (!sandbox.info.network.startsWith("isolated")) warn(`Sandbox: network ${sandbox.info.network}.`);
 
