@@ -73,7 +73,6 @@ function failureStatus(report: Exclude<CallReport, { phase: "value" }>): string 
     case "load":
       return `error: the code does not load: ${report.error}`;
     case "missing":
-      return `error: ${report.error}`;
     case "call":
       return `error: ${report.error}`;
     case "memory":
@@ -289,11 +288,17 @@ export class PythonSandbox implements CodeRunner {
     const relations = tests.flatMap((t, i) => (t.relation === "==" ? [] : [i]));
     // The calls the relations make are found by judging them with nothing recorded yet; each round records the
     // calls asked for, until every relation has a verdict (a relation whose calls depend on earlier values takes more).
-    let verdicts = relations.length > 0 ? await this.judge(problem, relations, known) : [];
-    await record([...tests.filter((t) => t.relation === "==").map(direct), ...verdicts.flatMap((v) => v.need ?? [])]);
+    const asked = new Set<string>();
+    const needs = (vs: readonly { need?: string[] }[]): string[] => {
+      const calls = vs.flatMap((v) => v.need ?? []);
+      for (const c of calls) asked.add(c);
+      return calls;
+    };
+    let verdicts = relations.length > 0 ? await this.judge(problem, relations, known, asked) : [];
+    await record([...tests.filter((t) => t.relation === "==").map(direct), ...needs(verdicts)]);
     for (let round = 0; round < 8 && verdicts.some((v) => v.need !== undefined); round++) {
-      verdicts = await this.judge(problem, relations, known);
-      await record(verdicts.flatMap((v) => v.need ?? []));
+      verdicts = await this.judge(problem, relations, known, asked);
+      await record(needs(verdicts));
     }
     relations.forEach((caseIndex, k) => {
       const v = verdicts[k];
@@ -310,9 +315,17 @@ export class PythonSandbox implements CodeRunner {
   }
 
   /** Asks the judge (no untrusted code in it) for a verdict on each relation, or the calls it still needs. */
-  private async judge(problem: SandboxProblem, indexes: readonly number[], known: ReadonlyMap<string, CallReport>): Promise<{ status?: string; need?: string[] }[]> {
+  private async judge(
+    problem: SandboxProblem,
+    indexes: readonly number[],
+    known: ReadonlyMap<string, CallReport>,
+    asked: ReadonlySet<string>,
+  ): Promise<{ status?: string; need?: string[] }[]> {
     const recorded: Record<string, { ok: true; enc: unknown[] } | { ok: false; status: string }> = {};
-    for (const [call, r] of known) recorded[call] = r.phase === "value" ? { ok: true, enc: r.enc } : { ok: false, status: failureStatus(r) };
+    for (const call of asked) {
+      const r = known.get(call);
+      if (r !== undefined) recorded[call] = r.phase === "value" ? { ok: true, enc: r.enc } : { ok: false, status: failureStatus(r) };
+    }
     const cases = indexes.map((i) => problem.tests[i] as TestCase);
     const config = JSON.stringify({ entry: problem.entryPoint, preamble: problem.preamble ?? "", cases, known: recorded });
     const dir = await mkdtemp(path.join(this.tempRoot, "clarifycoder-judge-"));
