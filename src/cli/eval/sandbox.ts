@@ -195,7 +195,10 @@ export class PythonSandbox implements CodeRunner {
           confine = { bwrap, roots, network: !network, asNobody };
           break;
         } catch (error) {
-          why ||= error instanceof Error ? (error.message.split("\n").find((l) => /bwrap|permit|denied|not found|ENOENT|namespace/i.test(l)) ?? error.message.split("\n")[0] ?? "") : String(error);
+          const code = (error as NodeJS.ErrnoException).code;
+          const said = (error as { stderr?: unknown }).stderr;
+          const lastLine = typeof said === "string" ? said.trim().split("\n").at(-1) : undefined;
+          why ||= code === "ENOENT" ? `${bwrap} is not installed` : lastLine !== undefined && lastLine !== "" ? lastLine : `${bwrap} failed${typeof code === "number" ? ` (exit ${code})` : ""}`;
         }
       }
     } finally {
