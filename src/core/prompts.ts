@@ -237,3 +237,24 @@ export function buildNativeCodeTurn(answered: readonly Question[], assumptions: 
   parts.push("Given above conversations, generate Python3 code directly in markdown to solve the coding problem.\n");
   return parts.join("\n");
 }
+
+/**
+ * The code request as one plain message, shaped like the best prompt for the bare model (HumanEvalComm's code-only
+ * one): the request whole, the editor context after it as reference, then what the user settled (answers that
+ * override the request where they contradict it) and what the assistant assumed.
+ */
+export function buildPlainCodeMessage(input: { request: string; context: EditorContext; clarifications?: readonly string[]; assumptions?: readonly string[] }): string {
+  const ctx = describeContext(input.context);
+  const language = input.context.languageId ? fenceOfLanguage(input.context.languageId) : undefined;
+  const parts = [
+    `You are an expert software developer who writes high quality code. With below information, please generate ${language === "python" ? "Python3 " : ""}code (Respond directly with code only with markdown):`,
+    input.request.trim(),
+  ];
+  if (ctx !== "") parts.push(`Editor context, for reference only (it may have nothing to do with the request):\n${ctx}`);
+  if ((input.clarifications ?? []).length > 0) {
+    parts.push(`The user's answers (they take precedence over anything above that contradicts them):\n${(input.clarifications ?? []).map((c) => `- ${c}`).join("\n")}`);
+  }
+  if ((input.assumptions ?? []).length > 0) parts.push(`Assumptions:\n${(input.assumptions ?? []).map((a) => `- ${a}`).join("\n")}`);
+  parts.push("Write the complete code in one fenced block.");
+  return parts.join("\n\n");
+}

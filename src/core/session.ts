@@ -24,6 +24,7 @@ import {
   buildFollowUpAssessmentMessage,
   buildNativeCodeTurn,
   buildNativePrompt,
+  buildPlainCodeMessage,
   choiceAssumption,
   choicesSchema,
   codeResponsePrefix,
@@ -46,6 +47,20 @@ import {
   protocolReplyStart,
   type Assessment,
 } from "./parse.js";
+import type { CallOutcome, CodeRunner } from "./code-runner.js";
+import { fenceOfLanguage } from "./languages.js";
+import {
+  buildCallsMessage,
+  callsSchema,
+  clarificationOf,
+  decideReadings,
+  entryPointOf,
+  isPlaceholderCode,
+  parseCalls,
+  requestExamples,
+  requestPreamble,
+  type ReadingQuestion,
+} from "./readings.js";
 import { canContinue, canFollowUp, canGenerate, canRegenerate, conversationTurns, isBusy, openQuestions } from "./rules.js";
 
 /** An intent the session will not carry out in its current state (a forged or stale message, say). */
@@ -72,6 +87,44 @@ export function whenAccepted(turn: Promise<void>): Promise<void> {
 export interface ClarifySessionOptions {
   id?: string;
   now?: () => number;
+  /**
+   * Runs candidate code on concrete calls. Given one for the request's language, `auto` decides by readings
+   * (readings.ts): candidates that disagree are asked about; otherwise the model's probability of asking decides.
+   */
+  runner?: CodeRunner;
+}
+
+/** How many candidate solutions the readings compare, and how the ones after the first are sampled. */
+const readingCandidates = 3;
+const readingTemperature = 0.8;
+/** A candidate's length limit: a function, not an essay. */
+const readingMaxTokens = 512;
+
+/** Where a reply's first fenced block closes (just after its closing fence), if it does. */
+function closedBlockEnd(text: string): number | undefined {
+  const open = text.indexOf("```");
+  if (open < 0) return undefined;
+  const body = text.indexOf("\n", open);
+  if (body < 0) return undefined;
+  const close = /\n[ \t]*```/.exec(text.slice(body));
+  return close ? body + close.index + close[0].length : undefined;
+}
+
+/** How many calls the model is asked for beyond the request's own examples. */
+const readingCalls = 4;
+
+/** The current turn's readings: the candidates, where their exchange sits, and what each question was about. */
+interface ReadingsTurn {
+  at: number;
+  message: string;
+  texts: string[];
+  codes: string[];
+  results: TurnResult[];
+  preamble: string;
+  calls: string[];
+  outcomes: CallOutcome[][];
+  questions: Map<string, ReadingQuestion>;
+  reason: string;
 }
 
 /** How a regenerated reply is sampled: the same settings at temperature 0 would write the same reply again. */
@@ -98,6 +151,9 @@ export class ClarifySession {
   private readonly changeListeners = new Set<(snapshot: SessionSnapshot) => void>();
   private readonly chunkListeners = new Set<(text: string) => void>();
   private readonly now: () => number;
+  private readonly runner: CodeRunner | undefined;
+  /** The current turn was decided by readings (its candidates and questions), where it was. */
+  private readings: ReadingsTurn | undefined;
 
   constructor(
     private readonly model: ClarifyModel,
@@ -105,6 +161,7 @@ export class ClarifySession {
     options: ClarifySessionOptions = {},
   ) {
     this.now = options.now ?? Date.now;
+    this.runner = options.runner;
     const t = this.now();
     this.snap = {
       id: options.id ?? globalThis.crypto.randomUUID(),
@@ -238,7 +295,7 @@ export class ClarifySession {
     if (open.length > 0) {
       throw new SessionRefusal(`Answer or waive every question first (${open.length} still open: "${open[0]?.text ?? ""}").`);
     }
-    if (this.settings.style === "guided" && this.snap.rounds < this.settings.maxRounds) {
+    if (this.settings.style === "guided" && this.readings === undefined && this.snap.rounds < this.settings.maxRounds) {
       const answered = this.unsentAnswers();
       await this.run("assessing", async (signal) => {
         answered.forEach((q) => this.answersSent.add(q.id));
@@ -372,6 +429,7 @@ export class ClarifySession {
     this.clearAnswer();
     this.rewindTo(this.turnStart);
     this.codeRequest = undefined;
+    this.readings = undefined;
   }
 
   private clearAnswer(): void {
@@ -481,6 +539,8 @@ export class ClarifySession {
     if (this.settings.style === "native") return this.assessNative(policy, temperature, signal);
     // Fitted first: a request that cannot fit is refused before it takes any of the model's sequences.
     await this.fitTurn(signal);
+    const language = this.readingsLanguage();
+    if (policy === "auto" && language !== undefined) return this.assessByReadings(language, temperature, signal);
     const followUp = (this.snap.earlier?.length ?? 0) > 0;
     const message = buildAssessmentMessage(this.snap.request, this.snap.context, this.settings.maxQuestions, { followUp });
     const forced = policy === "always" ? "ask" : policy === "never" ? "proceed" : undefined;
@@ -540,6 +600,199 @@ export class ClarifySession {
     const parsed = parseAssessment(result.text, { maxQuestions: this.settings.maxQuestions, lengths: assessmentLengths });
     if (!parsed.ok) return this.fail(result, parsed.error);
     await this.applyAssessment(parsed.value, signal);
+  }
+
+  /** The request's language where the runner runs it (a first turn's readings need code they can run), else undefined. */
+  private readingsLanguage(): string | undefined {
+    if (!this.runner) return undefined;
+    const id = this.snap.context.languageId ?? this.earlierLanguage() ?? (/\bpython\b|\bdef\s+\w+\(/i.test(this.snap.request) ? "python" : undefined);
+    if (id === undefined) return undefined;
+    const fence = fenceOfLanguage(id);
+    return this.runner.languages.includes(fence) ? fence : undefined;
+  }
+
+  /**
+   * The readings decide (readings.ts): a few candidates, written from one plain code request, run on the request's
+   * examples and a few calls the model picks. Where they agree the first fitting candidate is the answer at once;
+   * where they disagree, the disagreement is the question.
+   */
+  private async assessByReadings(language: string, temperature: number, signal: AbortSignal): Promise<void> {
+    const runner = this.runner;
+    if (!runner) return;
+    await this.fitTurn(signal);
+    const at = this.history.length;
+    const context = { ...this.snap.context, languageId: this.snap.context.languageId ?? language };
+    const message = buildPlainCodeMessage({ request: this.snap.request, context });
+    const prefix = codeResponsePrefix(context.languageId);
+    const texts: string[] = [];
+    const results: TurnResult[] = [];
+    for (let k = 0; k < readingCandidates; k++) {
+      this.rewindTo(at);
+      const conversation = await this.ready(signal);
+      const t = k === 0 ? temperature : Math.max(temperature, readingTemperature);
+      const result = await this.candidate(conversation, message, { temperature: t, seed: k + 1, prefix }, signal);
+      texts.push(result.text);
+      results.push(result);
+    }
+    const codes = texts.map((t) => extractCodeBlocks(t)[0]?.code ?? "");
+    const entry = entryPointOf(this.snap.request, codes[0] ?? "");
+    const preamble = requestPreamble(this.snap.request);
+    const turn: ReadingsTurn = { at, message, texts, codes, results, preamble, calls: [], outcomes: [], questions: new Map(), reason: "no function to run" };
+    this.readings = turn;
+    if (entry !== undefined) {
+      const examples = requestExamples(this.snap.request, entry);
+      // The calls are asked for after the first candidate, in the same conversation (its tokens are evaluated already).
+      this.rewindTo(at);
+      this.history.push({ user: message, model: texts[0] ?? "" });
+      this.historyStale = true;
+      const conversation = await this.ready(signal);
+      const callsReply = await this.chat(
+        conversation,
+        buildCallsMessage(entry, readingCalls),
+        { maxTokens: this.settings.maxAssessmentTokens, temperature: 0, grammar: callsSchema(readingCalls), signal },
+        signal,
+      );
+      const exampleCalls = examples.map((e) => e.call);
+      const picked = parseCalls(callsReply.text, entry).filter((c) => !exampleCalls.includes(c));
+      turn.calls = [...exampleCalls, ...new Set(picked)];
+      const [expected, ...outcomes] = await this.track(
+        signal,
+        Promise.all([
+          runner.callAll({ code: "", preamble: turn.preamble, calls: examples.map((e) => e.expected) }),
+          ...codes.map((code) => runner.callAll({ code, preamble: turn.preamble, calls: turn.calls })),
+        ]),
+      );
+      turn.outcomes = outcomes;
+      const decision = decideReadings({
+        calls: turn.calls,
+        examples: examples.length,
+        expected: (expected ?? []).map((o) => (o.ok ? o.value : undefined)),
+        outcomes,
+        maxQuestions: this.settings.maxQuestions,
+      });
+      turn.reason = decision.reason;
+      if (decision.decision === "ask") {
+        this.rewindTo(at);
+        this.history.push({ user: message, model: texts[0] ?? "" });
+        for (const q of decision.questions) turn.questions.set(q.text, q);
+        await this.applyAssessment({ decision: "ask", questions: decision.questions.map((q) => ({ text: q.text, suggestions: q.suggestions })) }, signal);
+        return;
+      }
+      return this.answerWithCandidate(turn, decision.candidate);
+    }
+    return this.answerWithCandidate(turn, 0);
+  }
+
+  /**
+   * One candidate: the code request's reply up to the end of its first code block (what follows is prose the
+   * readings do not need, and on a CPU every token counts).
+   */
+  private async candidate(conversation: ModelConversation, message: string, o: { temperature: number; seed: number; prefix: string }, signal: AbortSignal): Promise<TurnResult> {
+    const enough = new AbortController();
+    const stop = (): void => enough.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    let text = "";
+    const onChunk = (piece: string): void => {
+      text += piece;
+      // The prefix is part of the reply (streamed first, where the runtime streams it).
+      if (closedBlockEnd(text.startsWith(o.prefix) ? text : o.prefix + text) !== undefined) enough.abort();
+    };
+    try {
+      const result = await this.chat(
+        conversation,
+        message,
+        { maxTokens: Math.min(this.settings.maxCodeTokens, readingMaxTokens), temperature: o.temperature, seed: o.seed, responsePrefix: o.prefix, onChunk, signal: enough.signal },
+        signal,
+      );
+      if (signal.aborted) throw new TurnStopped();
+      const full = result.text.startsWith(o.prefix) ? result.text : o.prefix + result.text;
+      const end = closedBlockEnd(full);
+      const kept = end === undefined ? full : full.slice(0, end);
+      this.history[this.history.length - 1] = { user: message, model: kept };
+      this.historyStale = true;
+      return { ...result, text: kept, stopReason: end === undefined ? result.stopReason : "stopString" };
+    } finally {
+      signal.removeEventListener("abort", stop);
+    }
+  }
+
+  /** A candidate already written becomes the answer (the first one that is not a placeholder, from `preferred` on). */
+  private answerWithCandidate(turn: ReadingsTurn, preferred: number): void {
+    const order = [preferred, ...turn.codes.map((_, i) => i).filter((i) => i !== preferred)];
+    const chosen = order.find((i) => !isPlaceholderCode(turn.codes[i] ?? "")) ?? preferred;
+    const text = turn.texts[chosen] ?? "";
+    this.rewindTo(turn.at);
+    this.history.push({ user: turn.message, model: text });
+    this.historyStale = true;
+    this.codeRequest = { message: turn.message, at: turn.at, answers: [] };
+    this.snap.answerRequested = true;
+    this.snap.state = "generating";
+    this.clearAnswer();
+    this.changed();
+    this.snap.answer = text;
+    for (const listener of this.chunkListeners) listener(text);
+    const result = turn.results[chosen] ?? { text, stopReason: "eogToken", evaluatedInputTokens: 0, outputTokens: 0 };
+    this.finishAnswer(result);
+  }
+
+  /**
+   * The code after the readings' questions: the request with the user's answers in one plain message. Questions left
+   * to the assistant take the first candidate's result, stated; when nothing was answered that candidate stands.
+   * Code that contradicts an answer that is a concrete value (run) gives way to a candidate that keeps every one.
+   */
+  private async generateFromReadings(turn: ReadingsTurn, signal: AbortSignal, temperature: number): Promise<void> {
+    const asked = this.snap.questions.filter((q) => q.round === this.snap.rounds);
+    const stated: string[] = [];
+    const clarifications: string[] = [];
+    const concrete: { call: string; answer: string }[] = [];
+    for (const q of asked) {
+      const about = turn.questions.get(q.text);
+      if (q.waived === true) {
+        if (about?.chosen !== undefined) {
+          q.assumed = about.chosen;
+          stated.push(choiceAssumption(q, `\`${about.call}\` returns ${about.chosen}`));
+        } else stated.push(waivedAssumption(q));
+      } else if (q.answer !== undefined) {
+        clarifications.push(about ? clarificationOf(about, q.answer) : `${q.text} ${q.answer}`);
+        if (about) concrete.push({ call: about.call, answer: q.answer });
+      }
+    }
+    this.snap.assumptions = distinctTexts([...this.snap.assumptions, ...stated]);
+    if (clarifications.length === 0) return this.answerWithCandidate(turn, 0);
+    const context = { ...this.snap.context, languageId: this.snap.context.languageId ?? "python" };
+    const message = buildPlainCodeMessage({ request: this.snap.request, context, clarifications, assumptions: this.snap.assumptions });
+    this.rewindTo(turn.at);
+    this.codeRequest = { message, at: turn.at, answers: asked.filter((q) => q.answer !== undefined) };
+    asked.forEach((q) => this.answersSent.add(q.id));
+    await this.writeCode(signal, this.codeRequest, temperature);
+    if (this.snap.state !== "done" || !this.runner || concrete.length === 0) return;
+    const runner = this.runner;
+    // Answers that are values (a literal the runner can read) are checked against the new code, run.
+    const values = await this.track(signal, runner.callAll({ code: "", preamble: turn.preamble, calls: concrete.map((c) => c.answer) }));
+    const checks = concrete.flatMap((c, i) => {
+      const v = values[i];
+      return v?.ok ? [{ call: c.call, value: v.value }] : [];
+    });
+    const code = this.snap.codeBlocks[0]?.code ?? "";
+    if (checks.length === 0 && !isPlaceholderCode(code)) return;
+    const keeps = async (candidate: string): Promise<boolean> => {
+      if (candidate.trim() === "" || isPlaceholderCode(candidate)) return false;
+      const got = await this.track(signal, runner.callAll({ code: candidate, preamble: turn.preamble, calls: checks.map((c) => c.call) }));
+      return checks.every((c, i) => {
+        const o = got[i];
+        return o?.ok === true && o.value === c.value;
+      });
+    };
+    if (await keeps(code)) return;
+    for (let i = 0; i < turn.codes.length; i++) {
+      if (!(await keeps(turn.codes[i] ?? ""))) continue;
+      const text = turn.texts[i] ?? "";
+      this.history[this.history.length - 1] = { user: message, model: text };
+      this.historyStale = true;
+      this.snap.answer = text;
+      this.snap.codeBlocks = extractCodeBlocks(text);
+      return;
+    }
   }
 
   /** One chat exchange, recorded in `history` once the model has it; a stopped or failed one leaves the model to be set again. */
@@ -617,6 +870,7 @@ export class ClarifySession {
     this.snap.answerRequested = true;
     this.clearAnswer();
     if (this.settings.style === "native") return this.generateNative(signal, temperature);
+    if (this.readings !== undefined) return this.generateFromReadings(this.readings, signal, temperature);
     const conversation = await this.ready(signal);
     await this.chooseForWaived(conversation, signal);
     const newAnswers = this.unsentAnswers();

@@ -26,6 +26,7 @@ import { JsonlLog, parseJsonl } from "../jsonl-log.js";
 import { numberFromText, toolkitRanges, UsageError } from "../options.js";
 import { startProgress } from "../progress.js";
 import { renderReportHtml } from "./html.js";
+import { versusText, type RunRows } from "../../core/eval/versus.js";
 import { PythonSandbox } from "./sandbox.js";
 
 /** The options as commander hands them over (strings), plus what tests set directly. */
@@ -196,7 +197,7 @@ export async function runEval(o: EvalOptions): Promise<number> {
     judgeId: modelIdentity(o.judge),
     judgeFormat: plan.judgeFormat,
     judgeMaxTokens: plan.judgeMaxTokens,
-    ...(plan.mode.mode === "paper" ? { paper: plan.mode.paper } : { engine: plan.mode.engine }),
+    ...(plan.mode.mode === "paper" ? { paper: plan.mode.paper } : { engine: plan.mode.engine, readings: true }),
     categories: plan.categories,
     ...(plan.limit !== undefined ? { limit: plan.limit } : {}),
     seed: plan.seed,
@@ -292,6 +293,7 @@ export async function runEval(o: EvalOptions): Promise<number> {
             judgeFormat: plan.judgeFormat,
             judgeMaxTokens: plan.judgeMaxTokens,
             runTests: (code, it) => sandbox.run(code, { ...it, preamble: promptPreamble(it.original, it.entryPoint) }),
+            runner: sandbox,
             signal: controller.signal,
           });
           await opened.log.append(row);
@@ -346,6 +348,14 @@ export async function runEval(o: EvalOptions): Promise<number> {
   return 0;
 }
 
+/** How an engine run decided to ask, in words (the method and the threshold used). */
+function decisionOf(manifest: RunManifest): string {
+  const e = manifest.engine;
+  if (!e) return "bare model";
+  if (e.askPolicy !== "auto") return `ask ${e.askPolicy}`;
+  return manifest.readings === true ? "decided by readings (candidates run on the request's examples and the model's calls)" : `decided by the ask probability, threshold ${e.askThreshold}`;
+}
+
 /** `eval report`: several runs side by side in one report. */
 export async function runEvalReport(folders: readonly string[], options: { out: string; stdout?: NodeJS.WritableStream }): Promise<number> {
   const summaries: RunSummary[] = [];
@@ -367,6 +377,18 @@ export async function runEvalReport(folders: readonly string[], options: { out: 
   const target = path.resolve(options.out);
   await mkdir(path.dirname(target), { recursive: true });
   const html = await writeReports(path.dirname(target), summaries, tables, path.basename(target));
-  (options.stdout ?? process.stdout).write(`Report: ${html}\n`);
+  const out = options.stdout ?? process.stdout;
+  // A bare run beside an engine run: the engine's four promises, measured on the items both finished.
+  const runOf = (mode: "paper" | "engine"): RunRows | undefined => {
+    const i = summaries.findIndex((x) => x.manifest.mode === mode);
+    const summary = summaries[i];
+    const table = tables.find((t) => t.run === summary?.name);
+    if (!summary || !table) return undefined;
+    return { name: summary.name, rows: table.rows, judge: summary.manifest.judgeLabel, decision: decisionOf(summary.manifest) };
+  };
+  const bare = runOf("paper");
+  const engine = runOf("engine");
+  if (bare && engine) out.write(`${versusText(bare, engine)}\n\n`);
+  out.write(`Report: ${html}\n`);
   return 0;
 }

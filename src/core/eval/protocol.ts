@@ -7,6 +7,7 @@
  * The sandbox that runs the code is passed in, so this file stays pure.
  */
 import type { ClarifyModel, ModelConversation, OpenConversationOptions, TurnOptions, TurnResult } from "../model.js";
+import type { CodeRunner } from "../code-runner.js";
 import { ClarifySession } from "../session.js";
 import type { ClarifySettings, CodeBlock } from "../types.js";
 import type { EvalItem } from "./benchmark.js";
@@ -34,6 +35,8 @@ export interface ItemContext {
   judgeFormat: JudgeFormat;
   judgeMaxTokens: number;
   runTests: TestRunner;
+  /** Runs candidate code for the engine's readings (the sandbox); without it the engine decides by the model's probability. */
+  runner?: CodeRunner;
   now?: () => number;
   signal?: AbortSignal;
 }
@@ -144,7 +147,7 @@ export async function runItem(item: EvalItem, mode: ModeSettings, ctx: ItemConte
   let draft: Draft;
   let error: string | undefined;
   try {
-    draft = mode.mode === "paper" ? await paperRounds(item, model, judge, mode.paper, ctx.signal) : await engineRounds(item, model, judge, mode.engine, ctx.signal);
+    draft = mode.mode === "paper" ? await paperRounds(item, model, judge, mode.paper, ctx.signal) : await engineRounds(item, model, judge, mode.engine, ctx.signal, ctx.runner);
   } catch (e) {
     if (ctx.signal?.aborted) throw e;
     error = messageOf(e);
@@ -205,8 +208,9 @@ async function engineRounds(
   judge: (input: JudgeInput) => Promise<JudgeVerdict>,
   settings: ClarifySettings,
   signal: AbortSignal | undefined,
+  runner: CodeRunner | undefined,
 ): Promise<Draft> {
-  const session = new ClarifySession(model, settings);
+  const session = new ClarifySession(model, settings, runner ? { runner } : {});
   const stop = (): void => session.cancel();
   signal?.addEventListener("abort", stop, { once: true });
   try {

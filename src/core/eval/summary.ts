@@ -20,6 +20,8 @@ export interface RunManifest {
   judgeMaxTokens: number;
   paper?: PaperSettings;
   engine?: ClarifySettings;
+  /** Engine mode: the engine decided by readings (it had the sandbox to run candidates in). */
+  readings?: boolean;
   categories: Category[];
   limit?: number;
   seed: number;
