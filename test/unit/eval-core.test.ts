@@ -6,7 +6,7 @@ import { calibrate } from "../../src/core/eval/calibration.js";
 import { buildJudgePrompt, judgeSchema, parseJudgeReply } from "../../src/core/eval/judge.js";
 import { computeMetrics, summarizeRows } from "../../src/core/eval/metrics.js";
 import { answerFor, pickCode, runItem } from "../../src/core/eval/protocol.js";
-import { classifyReplyStrict, firstCodeBlock } from "../../src/core/eval/reply.js";
+import { classifyFirstReply, firstCodeBlock } from "../../src/core/eval/reply.js";
 import { buildReportData, mdCell, publishedRows, reportMarkdown } from "../../src/core/eval/report-data.js";
 import { finishedIds, inItemOrder, latestRows, readEvalRow, type EvalRow } from "../../src/core/eval/results.js";
 import { buildRunSummary, manifestDifferences, type RunManifest } from "../../src/core/eval/summary.js";
@@ -14,14 +14,25 @@ import { defaultSettings } from "../../src/core/types.js";
 import { ScriptedModel, askReply } from "../helpers/scripted-model.js";
 
 describe("reading replies the way HumanEvalComm does", () => {
-  it("counts a reply as code only when it is entirely one fenced block", () => {
-    assert.deepEqual(classifyReplyStrict("```python\nx = 1\n```"), { kind: "code", code: "x = 1" });
-    assert.deepEqual(classifyReplyStrict("  \n```\ny\n```  \n"), { kind: "code", code: "y" });
-    assert.equal(classifyReplyStrict("Sure:\n```python\nx = 1\n```").kind, "questions");
-    assert.deepEqual(classifyReplyStrict("What should happen on empty input?"), { kind: "questions", questions: ["What should happen on empty input?"] });
+  it("counts a reply as code only when it starts with a fenced block", () => {
+    assert.deepEqual(classifyFirstReply("```python\nx = 1\n```"), { kind: "code", code: "x = 1" });
+    assert.deepEqual(classifyFirstReply("  \n```\ny\n```  \n"), { kind: "code", code: "y" });
+    assert.equal(classifyFirstReply("Sure:\n```python\nx = 1\n```").kind, "questions");
+    assert.deepEqual(classifyFirstReply("What should happen on empty input?"), { kind: "questions", questions: ["What should happen on empty input?"] });
   });
 
-  it("takes the first complete fenced block anywhere for the tested code and the communication rate", () => {
+  it("follows their re.M pattern: a reply that starts with a fenced block is code, prose after it or not, and the code is the first block", () => {
+    assert.deepEqual(classifyFirstReply("```python\nx = 1\n```\nThis sets x. Anything else?"), { kind: "code", code: "x = 1" });
+    // Two blocks: the first is the code, and no fence line ends up inside it.
+    assert.deepEqual(classifyFirstReply("```python\nx = 1\n```\n```python\ny = 2\n```"), { kind: "code", code: "x = 1" });
+    assert.deepEqual(classifyFirstReply("```python\nx = 1\n```\nor\n```\ny = 2\n```\n"), { kind: "code", code: "x = 1" });
+    assert.equal(classifyFirstReply("Which order?\n```python\nx = 1\n```\nmore").kind, "questions", "code after prose is not a code reply");
+    assert.equal(classifyFirstReply("```python\nnever closed").kind, "questions");
+    // The pattern is stateful (sticky): a second call reads from the start again.
+    assert.equal(classifyFirstReply("```\nz\n```").kind, "code");
+  });
+
+  it("takes the first complete fenced block anywhere for the tested code and the no-code rate", () => {
     assert.equal(firstCodeBlock("Sure:\n```python\nx = 1\n```\nand\n```\ny\n```"), "x = 1");
     assert.equal(firstCodeBlock("def f():\n    return 1"), undefined, "unfenced code is no code");
     assert.equal(firstCodeBlock("```python\nnever closed"), undefined);

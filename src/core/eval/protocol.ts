@@ -1,7 +1,8 @@
 /**
  * The rounds of one evaluated item, in two modes:
- * - paper: HumanEvalComm's protocol on the raw model. Round 1 sends their prompt; a reply that is entirely one fenced
- *   block is the code; anything else goes to the judge, whose answers come back in round 3 with a request for code.
+ * - paper: HumanEvalComm's protocol on the raw model. Round 1 sends their prompt; a reply that starts with a fenced
+ *   block is the code (their rule, see reply.ts); anything else goes to the judge, whose answers come back in round 3
+ *   with a request for code.
  * - engine: our own ClarifySession (guided or native, with its settings) on the same model, with the judge answering
  *   each round of its questions (an empty answer waives the question), so the product itself is measured.
  * The sandbox that runs the code is passed in, so this file stays pure.
@@ -11,7 +12,7 @@ import { ClarifySession } from "../session.js";
 import type { ClarifySettings, CodeBlock } from "../types.js";
 import type { EvalItem } from "./benchmark.js";
 import { askJudge, type JudgeFormat, type JudgeInput, type JudgeVerdict } from "./judge.js";
-import { classifyReplyStrict, firstCodeBlock } from "./reply.js";
+import { classifyFirstReply, firstCodeBlock } from "./reply.js";
 import type { EvalMode, EvalRow, Exchange, JudgeRound, TestOutcome } from "./results.js";
 
 /** HumanEvalComm's round-1 prompt, before the problem. */
@@ -187,13 +188,13 @@ async function paperRounds(
   try {
     const first = await conversation.chat((item.category === "original" ? paperOriginalPromptPrefix : paperPromptPrefix) + item.prompt, turn);
     const asked = firstCodeBlock(first.text) === undefined;
-    const strict = classifyReplyStrict(first.text);
-    if (strict.kind === "code") return { asked, questions: [], judge: [], code: strict.code, turns: 1 };
+    const read = classifyFirstReply(first.text);
+    if (read.kind === "code") return { asked, questions: [], judge: [], code: read.code, turns: 1 };
     const verdict = await judge({ questions: first.text, modified: item.prompt, original: item.original });
     const answers = verdict.answers.filter((a) => a.trim() !== "").join("\n");
     const third = await conversation.chat(answers + paperCodeRequest, turn);
     const code = firstCodeBlock(third.text);
-    return { asked, questions: strict.questions, judge: [judgeRound(verdict)], code: code ?? "", ...(code !== undefined ? { turns: 2 } : {}) };
+    return { asked, questions: read.questions, judge: [judgeRound(verdict)], code: code ?? "", ...(code !== undefined ? { turns: 2 } : {}) };
   } finally {
     await conversation.close().catch(() => undefined);
   }
