@@ -11,7 +11,7 @@ import type { ClarifyModel, ModelConversation, OpenConversationOptions, TurnOpti
 import { ClarifySession } from "../session.js";
 import type { ClarifySettings, CodeBlock } from "../types.js";
 import type { EvalItem } from "./benchmark.js";
-import { askJudge, type JudgeFormat, type JudgeInput, type JudgeVerdict } from "./judge.js";
+import { askJudge, whyNotGood, type JudgeFormat, type JudgeInput, type JudgeVerdict } from "./judge.js";
 import { classifyFirstReply, firstCodeBlock } from "./reply.js";
 import type { EvalMode, EvalRow, Exchange, JudgeRound, TestOutcome } from "./results.js";
 
@@ -93,12 +93,42 @@ class RecordingModel implements ClarifyModel {
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-const judgeRound = (v: JudgeVerdict): JudgeRound => ({
-  ...(v.quality !== undefined ? { quality: v.quality } : {}),
-  ...(v.noGrade !== undefined ? { noGrade: v.noGrade } : {}),
-  answers: v.answers,
-  ...(v.requirements ? { requirements: v.requirements } : {}),
-});
+/** A judge call that threw, told apart from the model's. */
+class JudgeCallFailed extends Error {
+  override name = "JudgeCallFailed";
+}
+
+/**
+ * How a request too large for a model's context reads, wherever it was refused: the engine's own budget
+ * (budget.ts's tooLargeMessage), node-llama-cpp, llama.cpp's server, vLLM and OpenAI-style endpoints.
+ */
+const contextOverflowPatterns = [
+  /too long for the model/i,
+  /context size is too small/i,
+  /exceeds? the available context size/i,
+  /maximum context length/i,
+  /context_length_exceeded/i,
+  /exceed(?:s|ed)? (?:the )?(?:model's )?context (?:window|length|size)/i,
+];
+
+/**
+ * Whether a call's error says the request does not fit the model's context. Such a request fails the same way every
+ * time, so it is an outcome of the item (a failure, counted), not an error to retry on the next run.
+ */
+export function isContextOverflow(message: string): boolean {
+  return contextOverflowPatterns.some((p) => p.test(message));
+}
+
+const judgeRound = (v: JudgeVerdict): JudgeRound => {
+  const notGood = whyNotGood(v);
+  return {
+    ...(v.quality !== undefined ? { quality: v.quality } : {}),
+    ...(v.noGrade !== undefined ? { noGrade: v.noGrade } : {}),
+    ...(notGood !== undefined ? { notGood } : {}),
+    answers: v.answers,
+    ...(v.requirements ? { requirements: v.requirements } : {}),
+  };
+};
 
 /** The code the engine produced: its first Python (or untagged) block, else its first block. */
 export function pickCode(blocks: readonly CodeBlock[]): string {
@@ -141,6 +171,8 @@ export async function runItem(item: EvalItem, mode: ModeSettings, ctx: ItemConte
       maxTokens: ctx.judgeMaxTokens,
       temperature: mode.mode === "paper" ? mode.paper.temperature : mode.engine.temperature,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
+    }).catch((e: unknown) => {
+      throw new JudgeCallFailed(messageOf(e));
     });
   let draft: Draft;
   let error: string | undefined;
@@ -148,8 +180,13 @@ export async function runItem(item: EvalItem, mode: ModeSettings, ctx: ItemConte
     draft = mode.mode === "paper" ? await paperRounds(item, model, judge, mode.paper, ctx.signal) : await engineRounds(item, model, judge, mode.engine, ctx.signal);
   } catch (e) {
     if (ctx.signal?.aborted) throw e;
-    error = messageOf(e);
-    draft = { asked: false, questions: [], judge: [], code: "" };
+    const message = messageOf(e);
+    const who = e instanceof JudgeCallFailed ? "the judge" : "the model";
+    if (isContextOverflow(message)) draft = { asked: false, questions: [], judge: [], code: "", failure: `A request to ${who} does not fit its context: ${message}` };
+    else {
+      error = message;
+      draft = { asked: false, questions: [], judge: [], code: "" };
+    }
   }
   const spent = (who: Exchange["who"]): number => exchanges.filter((x) => x.who === who).reduce((n, x) => n + x.ms, 0);
   const testStart = now();
