@@ -8,7 +8,7 @@ import { computeMetrics, judgeHealth, summarizeRows } from "../../src/core/eval/
 import { answerFor, isContextOverflow, pickCode, runItem } from "../../src/core/eval/protocol.js";
 import { tooLargeMessage } from "../../src/core/budget.js";
 import { classifyFirstReply, firstCodeBlock } from "../../src/core/eval/reply.js";
-import { buildReportData, mdCell, publishedRows, reportMarkdown } from "../../src/core/eval/report-data.js";
+import { buildReportData, judgeHealthCells, judgeWarnings, mdCell, publishedRows, reportMarkdown } from "../../src/core/eval/report-data.js";
 import { finishedIds, inItemOrder, latestRows, readEvalRow, type EvalRow } from "../../src/core/eval/results.js";
 import { buildRunSummary, manifestDifferences, type RunManifest } from "../../src/core/eval/summary.js";
 import { defaultSettings } from "../../src/core/types.js";
@@ -409,6 +409,9 @@ describe("run summary and report data", () => {
     assert.match(md, /\| run\\\|one \| 1 \| 0 \| 1 \| 0 \| 1 \| 1 \| no \|/, "the 3 without an answer is in the judge's health");
     assert.match(md, /> \*\*Warning:\*\* the judge of run\\\|one looks unreliable: 1 of its 1 grades of 3/);
     assert.equal(data.cost[0]?.clearAskRate, 0, "asks on clear prompts: ours, the first reply had no code");
+    const unjudged = buildRunSummary({ name: "coded", manifest, rows: [row("A", "1a")], planned: 1, malformedRows: [], sandbox: summary.sandbox });
+    assert.deepEqual(judgeHealthCells(unjudged).slice(1), ["0", "0", "0", "0", "0", "0", "nothing judged"]);
+    assert.deepEqual(judgeWarnings([unjudged]), []);
     assert.equal(mdCell("<img src=x onerror=alert(1)> | `x`"), "\\<img src=x onerror=alert(1)\\> \\| \\`x\\`");
   });
 });

@@ -176,7 +176,8 @@ export const judgeHealthHead = ["run", "first rounds judged", "no usable grade",
 export function judgeHealthCells(run: RunSummary): string[] {
   const h = run.judgeHealth;
   if (!h) return [run.name, "–", "–", "–", "–", "–", "–", "not recorded"];
-  return [run.name, String(h.judged), String(h.unparsed), String(h.graded3), String(h.threeWithoutRequirement), String(h.threeWithoutAnswer), String(h.emptyAnswers), h.reliable ? "yes" : "no"];
+  const reliable = h.judged === 0 ? "nothing judged" : h.reliable ? "yes" : "no";
+  return [run.name, String(h.judged), String(h.unparsed), String(h.graded3), String(h.threeWithoutRequirement), String(h.threeWithoutAnswer), String(h.emptyAnswers), reliable];
 }
 
 export const smallSampleNote = "With fewer than 20 prompts of a kind this is a rough suggestion: a larger --limit makes it firm.";
