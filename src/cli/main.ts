@@ -116,8 +116,12 @@ program
   .description("Mix the original tasks with the clarify set at a ratio, split it, and export it for fine-tuning (chat and v4 text, TRL and axolotl configs).")
   .requiredOption("-t, --tasks <path>", "the tasks, with reference solutions (same layouts as synth)")
   .requiredOption("-c, --clarify <file.jsonl...>", "synth output file(s)")
-  .requiredOption("-r, --ratio <original:clarify>", "such as 20:80")
-  .addOption(new Option("-s, --sampling <mode>", "meet the ratio by dropping from the larger share or repeating the smaller").choices(["downsample", "oversample"]).makeOptionMandatory())
+  .option("-r, --ratio <original:clarify>", "such as 20:80 (required unless --paper, which takes 20:80)")
+  .addOption(
+    new Option("-s, --sampling <mode>", "meet the ratio by dropping from the larger share, repeating the smaller, or as the paper's script (never repeats); required unless --paper").choices(["downsample", "oversample", "paper-oversample"]),
+  )
+  .option("--paper", "the paper's mix (20:80 unless --ratio, paper-oversample), loss (every token) and format (raw code) together")
+  .addOption(new Option("--code-format <format>", "an original's code in the answers: fenced (default) or raw (the paper's, the default with --paper)").choices(["fenced", "raw"]))
   .requiredOption("-o, --out <folder>", "where the export goes")
   .option("--validation <share>", "share of tasks held out for validation (default 0.1)")
   .option("--seed <n>", "seed for the split and the sampling (default 1)")

@@ -1,7 +1,9 @@
 /**
  * `clarifycoder mix`: the original tasks (with their reference solutions) and the clarify set mixed at a ratio, split
- * into train and validation, written as chat JSONL and as the paper's v4 text, with ready TRL and axolotl configs for
- * both loss variants.
+ * into train and validation, written as chat JSONL, as the paper's v4 text and as the authors' `{problem, answer, type}`
+ * records, with ready TRL and axolotl configs for both loss variants on the v4 and the chat data. `--paper` picks the
+ * paper's mix (20:80 unless --ratio says otherwise, their never-repeating split), loss (every token) and format (raw
+ * code) together.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
@@ -12,10 +14,18 @@ import {
   axolotlConfig,
   chatRow,
   clarifyExample,
+  codeFormats,
+  configFile,
+  lossLabels,
   lossVariants,
   originalExample,
+  paperLoss,
+  paperRecord,
   trlConfig,
   v4Row,
+  type CodeFormat,
+  type ConfigData,
+  type LossVariant,
   type TrainingExample,
   type TrainingSetup,
 } from "../core/training-export.js";
@@ -25,8 +35,14 @@ import { describeProblem, readTasks } from "./task-files.js";
 export interface MixOptions {
   tasks: string;
   clarify: string[];
-  ratio: string;
-  sampling: string;
+  /** Required unless --paper (which defaults to 20:80, the released adapters' split). */
+  ratio?: string;
+  /** Required unless --paper (which means paper-oversample). */
+  sampling?: string;
+  /** The paper's mix, loss and format together. */
+  paper?: boolean;
+  /** fenced (default) or raw (the paper's; the default with --paper). */
+  codeFormat?: string;
   out: string;
   validation?: string;
   seed?: string;
@@ -58,17 +74,29 @@ async function readClarify(file: string): Promise<{ records: ClarifyRecord[]; pr
 
 const jsonl = (rows: readonly unknown[]): string => rows.map((r) => `${JSON.stringify(r)}\n`).join("");
 
-const configHeader = (tool: string, variant: string, command: string): string =>
-  `# ${tool}, ${variant} loss, on the v4 data of this folder. Run from this folder on a GPU machine:\n#   ${command}\n` +
-  `# LoRA and schedule as in the ClarifyCoder paper. Set the base model to train another; bf16 needs an Ampere or newer GPU (else use fp16).\n`;
+const configHeader = (tool: string, variant: LossVariant, data: ConfigData, command: string, evaluate: boolean): string =>
+  `# ${tool}, ${lossLabels[variant]}, on the ${data === "chat" ? "chat messages" : "v4 data"} of this folder. Run from this folder on a GPU machine:\n#   ${command}\n` +
+  `# LoRA and schedule as in the ClarifyCoder paper. Set the base model to train another; bf16 needs an Ampere or newer GPU (else use fp16).\n` +
+  (evaluate ? "" : "# No validation split (--validation 0): this config does not evaluate.\n") +
+  (data === "chat" && variant === "answer-only"
+    ? `# ${tool === "TRL SFT" ? "assistant_only_loss needs a chat template that marks the assistant's part ({% generation %})" : "roles_to_train picks the assistant's turns"}.\n`
+    : "");
 
 export async function runMix(options: MixOptions): Promise<number> {
   const err = (line: string): void => void process.stderr.write(`${line}\n`);
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
-  let ratio, validationShare, seed, maxLength;
+  let ratio, validationShare, seed, maxLength, sampling: Sampling, codeFormat: CodeFormat;
   try {
-    ratio = parseRatio(options.ratio);
-    if (!samplingModes.includes(options.sampling as Sampling)) throw new Error(`--sampling must be ${samplingModes.join(" or ")} (got "${options.sampling}").`);
+    if (options.ratio === undefined && !options.paper) throw new Error("--ratio is required (such as 20:80), or --paper for the paper's 20:80.");
+    ratio = parseRatio(options.ratio ?? "20:80");
+    const samplingText = options.sampling ?? (options.paper ? "paper-oversample" : undefined);
+    if (samplingText === undefined) throw new Error(`--sampling is required (${samplingModes.join(", ")}), or --paper for the paper's.`);
+    if (!samplingModes.includes(samplingText as Sampling)) throw new Error(`--sampling must be ${samplingModes.join(", ")} (got "${samplingText}").`);
+    if (options.paper && samplingText !== "paper-oversample") throw new Error(`--paper takes the paper's sampling (paper-oversample); drop --sampling ${samplingText}, or --paper.`);
+    sampling = samplingText as Sampling;
+    const formatText = options.codeFormat ?? (options.paper ? "raw" : "fenced");
+    if (!(codeFormats as readonly string[]).includes(formatText)) throw new Error(`--code-format must be ${codeFormats.join(" or ")} (got "${formatText}").`);
+    codeFormat = formatText as CodeFormat;
     validationShare = numberFromText("--validation", options.validation, toolkitRanges.share, 0.1);
     // A share of 1 would leave nothing to train on.
     if (validationShare === 1) throw new Error(`--validation must be less than 1 (got "${options.validation}").`);
@@ -78,7 +106,6 @@ export async function runMix(options: MixOptions): Promise<number> {
     err((error as Error).message);
     return 2;
   }
-  const sampling = options.sampling as Sampling;
 
   let tasks;
   const clarify: ClarifyRecord[] = [];
@@ -113,22 +140,34 @@ export async function runMix(options: MixOptions): Promise<number> {
     seed,
   });
 
-  const setup: TrainingSetup = { baseModel: options.baseModel ?? defaultBaseModel, maxLength, seed, v4Dir: "v4" };
+  // No validation split at all with --validation 0: empty files would be read as an empty split to evaluate on.
+  const evaluate = validationShare > 0;
+  const setup: TrainingSetup = { baseModel: options.baseModel ?? defaultBaseModel, maxLength, seed, v4Dir: "v4", chatDir: "chat", evaluate };
   const files: [string, string][] = [];
-  for (const split of ["train", "validation"] as const) {
-    files.push([`chat/${split}.jsonl`, jsonl(mix[split].examples.map(chatRow))], [`v4/${split}.jsonl`, jsonl(mix[split].examples.map(v4Row))]);
-  }
-  for (const variant of lossVariants) {
-    const trlFile = `configs/trl-${variant}.yaml`;
-    const axolotlFile = `configs/axolotl-${variant}.yaml`;
+  for (const split of evaluate ? (["train", "validation"] as const) : (["train"] as const)) {
+    const examples = mix[split].examples;
     files.push(
-      [trlFile, configHeader("TRL SFT", variant, `trl sft --config ${trlFile}`) + stringify(trlConfig(variant, setup))],
-      [axolotlFile, configHeader("axolotl", variant, `axolotl train ${axolotlFile}`) + stringify(axolotlConfig(variant, setup))],
+      [`chat/${split}.jsonl`, jsonl(examples.map((e) => chatRow(e, codeFormat)))],
+      [`v4/${split}.jsonl`, jsonl(examples.map((e) => v4Row(e, codeFormat)))],
+      [`paper/${split}.jsonl`, jsonl(examples.map(paperRecord))],
     );
+  }
+  for (const data of ["v4", "chat"] as const) {
+    for (const variant of lossVariants) {
+      const trlFile = configFile("trl", variant, data);
+      const axolotlFile = configFile("axolotl", variant, data);
+      files.push(
+        [trlFile, configHeader("TRL SFT", variant, data, `trl sft --config ${trlFile}`, evaluate) + stringify(trlConfig(variant, setup, data))],
+        [axolotlFile, configHeader("axolotl", variant, data, `axolotl train ${axolotlFile}`, evaluate) + stringify(axolotlConfig(variant, setup, data))],
+      );
+    }
   }
   const summary = {
     ratio: formatRatio(ratio),
     sampling,
+    paper: options.paper === true,
+    codeFormat,
+    paperLoss,
     seed,
     validationShare,
     inputs: { tasks: tasks.tasks.length, withoutSolution, clarifyRecords: clarifyExamples.length, promptVersions: [...new Set(clarify.map((r) => r.promptVersion))] },
@@ -161,7 +200,8 @@ export async function runMix(options: MixOptions): Promise<number> {
         ` from ${s.sources} tasks (had ${s.available.original} + ${s.available.clarify})`,
     );
   }
-  out(`Wrote ${options.out}: chat/ and v4/ (train.jsonl, validation.jsonl), configs/ (TRL and axolotl, answer-only and prompt-and-answer), mix.json.`);
-  out(`Train on a GPU machine: cd ${options.out} && trl sft --config configs/trl-answer-only.yaml (or: axolotl train configs/axolotl-answer-only.yaml)`);
+  const splits = evaluate ? "train.jsonl, validation.jsonl" : "train.jsonl only: --validation 0, configs without evaluation";
+  out(`Wrote ${options.out}: chat/, v4/ and paper/ ({problem, answer, type}) (${splits}; code ${codeFormat}), configs/ (TRL and axolotl, on v4 and chat, ${lossVariants.join(" and ")}), mix.json.`);
+  out(`Train on a GPU machine with ${lossLabels[paperLoss]}: cd ${options.out} && trl sft --config ${configFile("trl", paperLoss)} (or: axolotl train ${configFile("axolotl", paperLoss)})`);
   return 0;
 }

@@ -1,6 +1,6 @@
 /**
  * Mixing the original set with the clarify set at a ratio (the paper's r, original% : clarify%), by downsampling the
- * larger share or oversampling the smaller, with a seeded train/validation split. The split is by source task, so a
+ * larger share, oversampling the smaller, or as the paper's script does, with a seeded train/validation split. The split is by source task, so a
  * task and its rewrites never land on both sides, and each side is mixed at the ratio on its own.
  */
 import { sampleExactly, seedOf, seededRandom, shuffled } from "./random.js";
@@ -10,8 +10,12 @@ export interface Ratio {
   clarify: number;
 }
 
-export type Sampling = "downsample" | "oversample";
-export const samplingModes: readonly Sampling[] = ["downsample", "oversample"];
+/**
+ * downsample and oversample are ours; paper-oversample is the split of the authors' `seperate_JSONL.py`, whose
+ * "oversample" (like its "downsample") takes `int(min(O/a, C/b))` rows in total and never repeats one.
+ */
+export type Sampling = "downsample" | "oversample" | "paper-oversample";
+export const samplingModes: readonly Sampling[] = ["downsample", "oversample", "paper-oversample"];
 
 /** "20:80" (original : clarify). Any two non-negative numbers that are not both 0. */
 export function parseRatio(text: string): Ratio {
@@ -34,12 +38,28 @@ export function mixCounts(available: { original: number; clarify: number }, rati
   const { original: a, clarify: b } = ratio;
   if (a === 0) return { original: 0, clarify: c };
   if (b === 0) return { original: o, clarify: 0 };
+  if (sampling === "paper-oversample") return paperCounts(available, ratio);
   // Which side is kept whole: the scarce one when downsampling, the plentiful one when oversampling.
   const originalIsScarce = o * b <= c * a;
   const keepOriginal = sampling === "downsample" ? originalIsScarce : !originalIsScarce;
   // Nothing can be repeated from an empty set (only oversampling can ask for more than there is).
   if (keepOriginal) return { original: o, clarify: c === 0 ? 0 : Math.round((o * b) / a) };
   return { original: o === 0 ? 0 : Math.round((c * a) / b), clarify: c };
+}
+
+/** Whole rows of a product that floating point may leave a hair under an integer (0.8 * 37370). */
+const whole = (x: number): number => Math.floor(x + 1e-9);
+
+/**
+ * The authors' split: with shares a' = a/(a+b) and b' = b/(a+b), N = int(min(O/a', C/b')) rows in total, int(N a')
+ * originals and int(N b') clarify. Neither side is ever asked for more than it has, so nothing repeats (20:80 of
+ * 8,765 originals and 29,896 clarify rows gives 7,474 + 29,896).
+ */
+export function paperCounts(available: { original: number; clarify: number }, ratio: Ratio): { original: number; clarify: number } {
+  const shareO = ratio.original / (ratio.original + ratio.clarify);
+  const shareC = 1 - shareO;
+  const total = whole(Math.min(shareO === 0 ? Infinity : available.original / shareO, shareC === 0 ? Infinity : available.clarify / shareC));
+  return { original: Math.min(available.original, whole(total * shareO)), clarify: Math.min(available.clarify, whole(total * shareC)) };
 }
 
 /** Splits source ids: `round(count * share)` of them, chosen by the seed, go to validation. */

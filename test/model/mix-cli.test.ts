@@ -1,5 +1,6 @@
 /** `clarifycoder mix` as a user runs it: exact counts for both sampling modes, the files, the configs, bad input. */
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { before, it } from "node:test";
@@ -81,7 +82,66 @@ it("writes TRL and axolotl configs for both loss variants, runnable from the exp
   assert.match(await readFile(path.join(out, "configs/trl-answer-only.yaml"), "utf8"), /^# TRL SFT, answer-only loss.*\n# {3}trl sft --config configs\/trl-answer-only\.yaml\n/);
 });
 
+it("--paper: the paper's split, never repeating, raw code, their {problem, answer, type} records, and the paper's loss printed", async () => {
+  const out = path.join(dir, "mix-paper");
+  const run = await cli(["mix", "-t", apps, "-c", clarify, "--paper", "-o", out, "--validation", "0.2"]);
+  assert.equal(run.code, 0, run.stderr);
+  // 8 + 20 in train at 20:80: N = int(min(8 / 0.2, 20 / 0.8)) = 25, so 5 + 20; validation 2 + 6: N = 7, so 1 + 5.
+  assert.match(run.stdout, /Mix 20:80 \(original:clarify, paper-oversample\), seed 1/);
+  assert.match(run.stdout, /train +5 original \+ +20 clarify = +25 examples/);
+  assert.match(run.stdout, /validation +1 original \+ +5 clarify = +6 examples/);
+  assert.match(run.stdout, /Train on a GPU machine with the paper's loss: every token \(v4, as the released adapters were trained\): cd .* && trl sft --config configs\/trl-prompt-and-answer\.yaml/);
+  const v4 = await lines(path.join(out, "v4/train.jsonl"));
+  assert.equal(new Set(v4.map((r) => r.id)).size, v4.length, "no row repeated");
+  const original = v4.find((r) => r.type === "Original");
+  assert.ok(String(original?.completion).startsWith(`${nativeCodeAnswerPrefix} `) && !String(original?.completion).includes("```"), "raw code, as theirs");
+  const records = await lines(path.join(out, "paper/train.jsonl"));
+  assert.equal(records.length, 25);
+  assert.deepEqual(Object.keys(records[0] ?? {}).sort(), ["answer", "problem", "type"]);
+  assert.deepEqual(
+    records.map((r) => r.type).sort(),
+    v4.map((r) => r.type).sort(),
+  );
+  const manifest = JSON.parse(await readFile(path.join(out, "mix.json"), "utf8")) as Record<string, unknown>;
+  assert.deepEqual([manifest.paper, manifest.sampling, manifest.codeFormat, manifest.paperLoss], [true, "paper-oversample", "raw", "prompt-and-answer"]);
+  const header = await readFile(path.join(out, "configs/trl-prompt-and-answer.yaml"), "utf8");
+  assert.match(header, /^# TRL SFT, the paper's loss: every token/);
+  // The same split without --paper, under its own name; and --paper refuses another sampling.
+  const named = await cli(["mix", "-t", apps, "-c", clarify, "-r", "20:80", "-s", "paper-oversample", "-o", path.join(dir, "mix-named"), "--validation", "0.2"]);
+  assert.equal(named.code, 0, named.stderr);
+  assert.match(named.stdout, /train +5 original \+ +20 clarify/);
+  const clash = await cli(["mix", "-t", apps, "-c", clarify, "--paper", "-s", "oversample", "-o", path.join(dir, "never")]);
+  assert.equal(clash.code, 2);
+  assert.match(clash.stderr, /--paper takes the paper's sampling \(paper-oversample\); drop --sampling oversample, or --paper\./);
+});
+
+it("gives the chat files configs of their own, and --validation 0 configs that do not evaluate", async () => {
+  const out = path.join(dir, "mix-noval");
+  const run = await cli(["mix", "-t", apps, "-c", clarify, "-r", "20:80", "-s", "downsample", "-o", out, "--validation", "0"]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /train\.jsonl only: --validation 0, configs without evaluation/);
+  for (const folder of ["v4", "chat", "paper"]) {
+    assert.equal(existsSync(path.join(out, folder, "validation.jsonl")), false, `${folder}: no empty split to evaluate on`);
+    assert.ok(existsSync(path.join(out, folder, "train.jsonl")));
+  }
+  const config = async (name: string): Promise<Record<string, unknown>> => parse(await readFile(path.join(out, "configs", name), "utf8")) as Record<string, unknown>;
+  for (const name of ["trl-prompt-and-answer.yaml", "trl-answer-only.yaml", "trl-chat-prompt-and-answer.yaml", "trl-chat-answer-only.yaml"]) {
+    const c = await config(name);
+    assert.deepEqual([c.eval_strategy, c.eval_steps, c.dataset_test_split], ["no", undefined, undefined], name);
+  }
+  for (const name of ["axolotl-answer-only.yaml", "axolotl-chat-answer-only.yaml"]) assert.equal((await config(name)).test_datasets, undefined, name);
+  const chat = await config("trl-chat-answer-only.yaml");
+  assert.deepEqual([chat.dataset_name, chat.assistant_only_loss, chat.output_dir], ["./chat", true, "./adapters/trl-chat-answer-only"]);
+  assert.match(await readFile(path.join(out, "configs/trl-chat-answer-only.yaml"), "utf8"), /# No validation split \(--validation 0\): this config does not evaluate\./);
+});
+
 it("refuses bad options and missing inputs with a clear message", async () => {
+  const noRatio = await cli(["mix", "-t", apps, "-c", clarify, "-s", "downsample", "-o", path.join(dir, "never")]);
+  assert.equal(noRatio.code, 2);
+  assert.match(noRatio.stderr, /--ratio is required \(such as 20:80\), or --paper for the paper's 20:80\./);
+  const noSampling = await cli(["mix", "-t", apps, "-c", clarify, "-r", "20:80", "-o", path.join(dir, "never")]);
+  assert.equal(noSampling.code, 2);
+  assert.match(noSampling.stderr, /--sampling is required \(downsample, oversample, paper-oversample\), or --paper for the paper's\./);
   const out = path.join(dir, "never");
   const ratio = await cli(["mix", "-t", apps, "-c", clarify, "-r", "20-80", "-s", "downsample", "-o", out]);
   assert.equal(ratio.code, 2);

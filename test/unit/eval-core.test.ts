@@ -3,25 +3,37 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { promptPreamble, pythonLiteral, readBenchmark, selectItems, type Category } from "../../src/core/eval/benchmark.js";
 import { calibrate } from "../../src/core/eval/calibration.js";
-import { buildJudgePrompt, judgeSchema, parseJudgeReply } from "../../src/core/eval/judge.js";
-import { computeMetrics, summarizeRows } from "../../src/core/eval/metrics.js";
-import { answerFor, pickCode, runItem } from "../../src/core/eval/protocol.js";
-import { classifyReplyStrict, firstCodeBlock } from "../../src/core/eval/reply.js";
-import { buildReportData, mdCell, publishedRows, reportMarkdown } from "../../src/core/eval/report-data.js";
+import { buildJudgePrompt, countedGrade, judgeSchema, parseJudgeReply, whyNotGood } from "../../src/core/eval/judge.js";
+import { computeMetrics, judgeHealth, summarizeRows } from "../../src/core/eval/metrics.js";
+import { answerFor, isContextOverflow, pickCode, runItem } from "../../src/core/eval/protocol.js";
+import { tooLargeMessage } from "../../src/core/budget.js";
+import { classifyFirstReply, firstCodeBlock } from "../../src/core/eval/reply.js";
+import { buildReportData, judgeHealthCells, judgeWarnings, mdCell, publishedRows, reportMarkdown } from "../../src/core/eval/report-data.js";
 import { finishedIds, inItemOrder, latestRows, readEvalRow, type EvalRow } from "../../src/core/eval/results.js";
 import { buildRunSummary, manifestDifferences, type RunManifest } from "../../src/core/eval/summary.js";
 import { defaultSettings } from "../../src/core/types.js";
 import { ScriptedModel, askReply } from "../helpers/scripted-model.js";
 
 describe("reading replies the way HumanEvalComm does", () => {
-  it("counts a reply as code only when it is entirely one fenced block", () => {
-    assert.deepEqual(classifyReplyStrict("```python\nx = 1\n```"), { kind: "code", code: "x = 1" });
-    assert.deepEqual(classifyReplyStrict("  \n```\ny\n```  \n"), { kind: "code", code: "y" });
-    assert.equal(classifyReplyStrict("Sure:\n```python\nx = 1\n```").kind, "questions");
-    assert.deepEqual(classifyReplyStrict("What should happen on empty input?"), { kind: "questions", questions: ["What should happen on empty input?"] });
+  it("counts a reply as code only when it starts with a fenced block", () => {
+    assert.deepEqual(classifyFirstReply("```python\nx = 1\n```"), { kind: "code", code: "x = 1" });
+    assert.deepEqual(classifyFirstReply("  \n```\ny\n```  \n"), { kind: "code", code: "y" });
+    assert.equal(classifyFirstReply("Sure:\n```python\nx = 1\n```").kind, "questions");
+    assert.deepEqual(classifyFirstReply("What should happen on empty input?"), { kind: "questions", questions: ["What should happen on empty input?"] });
   });
 
-  it("takes the first complete fenced block anywhere for the tested code and the communication rate", () => {
+  it("follows their re.M pattern: a reply that starts with a fenced block is code, prose after it or not, and the code is the first block", () => {
+    assert.deepEqual(classifyFirstReply("```python\nx = 1\n```\nThis sets x. Anything else?"), { kind: "code", code: "x = 1" });
+    // Two blocks: the first is the code, and no fence line ends up inside it.
+    assert.deepEqual(classifyFirstReply("```python\nx = 1\n```\n```python\ny = 2\n```"), { kind: "code", code: "x = 1" });
+    assert.deepEqual(classifyFirstReply("```python\nx = 1\n```\nor\n```\ny = 2\n```\n"), { kind: "code", code: "x = 1" });
+    assert.equal(classifyFirstReply("Which order?\n```python\nx = 1\n```\nmore").kind, "questions", "code after prose is not a code reply");
+    assert.equal(classifyFirstReply("```python\nnever closed").kind, "questions");
+    // The pattern is stateful (sticky): a second call reads from the start again.
+    assert.equal(classifyFirstReply("```\nz\n```").kind, "code");
+  });
+
+  it("takes the first complete fenced block anywhere for the tested code and the no-code rate", () => {
     assert.equal(firstCodeBlock("Sure:\n```python\nx = 1\n```\nand\n```\ny\n```"), "x = 1");
     assert.equal(firstCodeBlock("def f():\n    return 1"), undefined, "unfenced code is no code");
     assert.equal(firstCodeBlock("```python\nnever closed"), undefined);
@@ -172,13 +184,13 @@ function row(id: string, category: Category, over: Partial<EvalRow> = {}): EvalR
 
 describe("metrics from a hand-made result file", () => {
   const rows: EvalRow[] = [
-    // 1a: four items. Asked 3; graded 3, 2, no grade; pass 1 of 4; test pass (4/4 + 2/4 + 0 + 1/4)/4 = 0.4375.
-    row("A", "1a", { asked: true, judge: [{ quality: 3, answers: [], requirements: [{ text: "r1", recovered: true }, { text: "r2", recovered: false }] }], tests: { passed: 4, total: 4, statuses: [] }, turns: 2 }),
+    // 1a: four items. Asked 3 (no code); graded 3, 2, no grade (communicating: the 3 and the 2); pass 1 of 4; test pass (4/4 + 2/4 + 0 + 1/4)/4 = 0.4375.
+    row("A", "1a", { asked: true, judge: [{ quality: 3, answers: ["r1 is so"], requirements: [{ text: "r1", recovered: true }, { text: "r2", recovered: false }] }], tests: { passed: 4, total: 4, statuses: [] }, turns: 2 }),
     row("B", "1a", { asked: true, judge: [{ quality: 2, answers: [], requirements: [{ text: "r1", recovered: true }] }], tests: { passed: 2, total: 4, statuses: [] }, turns: 2 }),
     row("C", "1a", { asked: true, judge: [{ noGrade: "cut off", answers: [] }], code: "", tests: { passed: 0, total: 4, statuses: [] }, turns: undefined }),
     row("D", "1a", { tests: { passed: 1, total: 4, statuses: [] } }),
     // 1p: two items, one asked and good, both pass.
-    row("A", "1p", { asked: true, judge: [{ quality: 3, answers: [] }, { noGrade: "x", answers: [] }], tests: { passed: 2, total: 2, statuses: [] }, turns: 3 }),
+    row("A", "1p", { asked: true, judge: [{ quality: 3, answers: ["yes"] }, { noGrade: "x", answers: [] }], tests: { passed: 2, total: 2, statuses: [] }, turns: 3 }),
     row("B", "1p", { tests: { passed: 3, total: 3, statuses: [] } }),
     // original: two items; one asked needlessly.
     row("A", "original", { asked: true, judge: [{ quality: 1, answers: [] }], tests: { passed: 4, total: 4, statuses: [] }, turns: 2 }),
@@ -191,7 +203,8 @@ describe("metrics from a hand-made result file", () => {
     const s = summarizeRows(rows);
     assert.deepEqual(s.byCategory["1a"], {
       items: 4,
-      communicationRate: 0.75,
+      communicationRate: 0.5,
+      noCodeRate: 0.75,
       goodQuestionRate: 0.25,
       pass1: 0.25,
       testPassRate: 0.4375,
@@ -205,6 +218,7 @@ describe("metrics from a hand-made result file", () => {
     assert.deepEqual(s.byCategory["1p"], {
       items: 2,
       communicationRate: 0.5,
+      noCodeRate: 0.5,
       goodQuestionRate: 0.5,
       pass1: 1,
       testPassRate: 1,
@@ -215,7 +229,8 @@ describe("metrics from a hand-made result file", () => {
       coverage: null,
       coverageItems: 0,
     });
-    assert.equal(s.original?.communicationRate, 0.5);
+    assert.equal(s.original?.communicationRate, 0, "graded 1: asked, but not communicating by HumanEvalComm's count");
+    assert.equal(s.original?.noCodeRate, 0.5);
     assert.equal(s.original?.goodQuestionRate, 0);
     assert.equal(s.original?.pass1, 0.5);
     assert.equal(s.original?.failures, 1);
@@ -226,7 +241,8 @@ describe("metrics from a hand-made result file", () => {
   it("pools every modified category for the overall row, as the published numbers do", () => {
     const m = summarizeRows(rows).modified;
     assert.equal(m?.items, 6);
-    assert.equal(m?.communicationRate, 4 / 6);
+    assert.equal(m?.communicationRate, 3 / 6);
+    assert.equal(m?.noCodeRate, 4 / 6);
     assert.equal(m?.goodQuestionRate, 2 / 6);
     assert.equal(m?.pass1, 3 / 6);
     assert.equal(m?.testPassRate, (1 + 0.5 + 0 + 0.25 + 1 + 1) / 6);
@@ -244,6 +260,57 @@ describe("metrics from a hand-made result file", () => {
     assert.deepEqual(readEvalRow(JSON.parse(JSON.stringify(row("H", "1a")))), row("H", "1a"));
     const ordered = inItemOrder([row("P/10", "1a"), row("P/2", "original"), row("P/2", "1p"), row("P/2", "1a")]).map((r) => r.id);
     assert.deepEqual(ordered, ["P/2#1a", "P/2#1p", "P/2#original", "P/10#1a"]);
+  });
+});
+
+describe("an honest judge, and HumanEvalComm's communication rate", () => {
+  const req = (recovered: boolean): { text: string; recovered: boolean } => ({ text: "order", recovered });
+
+  it("counts a 3 as good only with a recovered requirement (json) and a non-empty answer, else as 2 with the reason", () => {
+    assert.equal(whyNotGood({ quality: 3, answers: ["Ascending."], requirements: [req(false), req(true)] }), undefined);
+    assert.equal(whyNotGood({ quality: 3, answers: ["Ascending."] }), undefined, "text replies list no requirements: only the answer is checked");
+    assert.equal(whyNotGood({ quality: 3, answers: ["", " "], requirements: [req(true)] }), "graded 3, but every answer it gave is empty: counted as 2");
+    assert.equal(whyNotGood({ quality: 3, answers: ["x"], requirements: [] }), "graded 3, but it named no requirement the modification changed: counted as 2");
+    assert.equal(
+      whyNotGood({ quality: 3, answers: [], requirements: [req(false)] }),
+      "graded 3, but it said none of the changed requirements was asked about and every answer it gave is empty: counted as 2",
+    );
+    assert.equal(whyNotGood({ quality: 2, answers: [] }), undefined, "only a 3 is checked");
+    assert.equal(countedGrade({ quality: 3, answers: [], requirements: [] }), 2);
+    assert.equal(countedGrade({ quality: 3, answers: ["a"], requirements: [req(true)] }), 3);
+    assert.equal(countedGrade({ answers: [] }), undefined);
+  });
+
+  it("never has a communication rate below the good-question rate, over every kind of first round", () => {
+    const rounds = [undefined, { answers: [] }, { quality: 1 as const, answers: [] }, { quality: 2 as const, answers: ["a"] }, { quality: 3 as const, answers: ["a"], requirements: [req(true)] }, { quality: 3 as const, answers: [], requirements: [req(true)] }, { quality: 3 as const, answers: ["a"], requirements: [req(false)] }];
+    // Every set of 3 rows drawn from those rounds, each with and without code in its first reply.
+    for (let n = 0; n < rounds.length ** 3; n++) {
+      const picks = [n % rounds.length, Math.floor(n / rounds.length) % rounds.length, Math.floor(n / rounds.length ** 2)];
+      const rows = picks.map((k, i) => {
+        const r = rounds[k];
+        return row(`P${i}`, "1a", { asked: (n + i) % 2 === 0, judge: r ? [r] : [] });
+      });
+      const m = computeMetrics(rows);
+      assert.ok(m && m.communicationRate >= m.goodQuestionRate, `rows ${picks.join(",")}: ${m?.communicationRate} < ${m?.goodQuestionRate}`);
+    }
+    // The judge that graded 31 of 32 replies 3 with no requirement and no answer: no good questions at all.
+    const hollow = Array.from({ length: 32 }, (_, i) => row(`H${i}`, "1a", { asked: true, judge: [i === 0 ? { quality: 1, answers: [] } : { quality: 3, answers: [""], requirements: [] }] }));
+    const m = computeMetrics(hollow);
+    assert.deepEqual([m?.communicationRate, m?.noCodeRate, m?.goodQuestionRate], [31 / 32, 1, 0]);
+  });
+
+  it("reports the judge's health, and flags it unreliable by the stated rule", () => {
+    const hollow = Array.from({ length: 4 }, (_, i) => row(`H${i}`, "1a", { asked: true, judge: [{ quality: 3, answers: [""], requirements: [] }] }));
+    const h = judgeHealth([...hollow, row("U", "1a", { asked: true, judge: [{ noGrade: "cut off", answers: [] }] }), row("C", "1a")]);
+    assert.deepEqual(
+      { ...h, warnings: h.warnings.length },
+      { judged: 5, unparsed: 1, graded3: 4, threeWithoutRequirement: 4, threeWithoutAnswer: 4, threeNotGood: 4, emptyAnswers: 4, reliable: false, warnings: 2 },
+    );
+    assert.match(h.warnings.join("; "), /4 of its 4 grades of 3 name no recovered requirement or give no answer; 4 of its 4 graded replies answer nothing/);
+    const fine = judgeHealth([row("G", "1a", { asked: true, judge: [{ quality: 3, answers: ["asc"], requirements: [req(true)] }] }), row("F", "1a", { asked: true, judge: [{ quality: 2, answers: ["x"] }] })]);
+    assert.deepEqual([fine.reliable, fine.warnings], [true, []]);
+    const unparsed = judgeHealth([row("A", "1a", { judge: [{ noGrade: "no JSON", answers: [] }] }), row("B", "1a", { judge: [{ quality: 2, answers: ["x"] }] })]);
+    assert.deepEqual([unparsed.reliable, unparsed.warnings], [false, ["1 of its 2 first-round replies have no usable grade"]]);
   });
 });
 
@@ -336,6 +403,15 @@ describe("run summary and report data", () => {
     assert.match(md, /\| 1a \(ambiguous\) \| 100\.0 \| 100\.0 \|/);
     assert.match(md, /\*\*run\\\|one\*\*/, "a pipe in a name does not split the table");
     assert.match(md, /line 3 \(not valid JSON\)/);
+    assert.match(md, /## Communication rate \(HumanEvalComm's: judge grade 2 or 3\) \(%\)/);
+    assert.match(md, /## No-code first replies \(ours\) \(%\)/);
+    assert.match(md, /## The judge's health\n\nRule: the judge is flagged unreliable when/);
+    assert.match(md, /\| run\\\|one \| 1 \| 0 \| 1 \| 0 \| 1 \| 1 \| no \|/, "the 3 without an answer is in the judge's health");
+    assert.match(md, /> \*\*Warning:\*\* the judge of run\\\|one looks unreliable: 1 of its 1 grades of 3/);
+    assert.equal(data.cost[0]?.clearAskRate, 0, "asks on clear prompts: ours, the first reply had no code");
+    const unjudged = buildRunSummary({ name: "coded", manifest, rows: [row("A", "1a")], planned: 1, malformedRows: [], sandbox: summary.sandbox });
+    assert.deepEqual(judgeHealthCells(unjudged).slice(1), ["0", "0", "0", "0", "0", "0", "nothing judged"]);
+    assert.deepEqual(judgeWarnings([unjudged]), []);
     assert.equal(mdCell("<img src=x onerror=alert(1)> | `x`"), "\\<img src=x onerror=alert(1)\\> \\| \\`x\\`");
   });
 });
@@ -389,6 +465,35 @@ describe("one item through the protocol, with scripted models", () => {
     const r = await runItem(item, { mode: "engine", engine: settings }, { ...base, model: small, judge: new ScriptedModel([]) });
     assert.match(r.failure ?? r.error ?? "", /do not fit in the model's context of 64 tokens/, JSON.stringify(r));
     assert.deepEqual(small.calls, [], "nothing was sent to the model");
+    // It fails the same way every time: a failure of the item (counted, never retried), not an error.
+    assert.equal(r.error, undefined);
+    assert.match(r.failure ?? "", /^A request to the model does not fit its context: /);
+  });
+
+  it("a request too large for a model's or the judge's context is a failure of the item; other errors stay errors", async () => {
+    const paper = { mode: "paper" as const, paper: { maxTokens: 64, temperature: 0 } };
+    const refusals = [
+      "The context size is too small to generate a response for the given input",
+      "http://gpu:8000/v1/chat/completions answered 400: This model's maximum context length is 2048 tokens. However, you requested 4100 tokens.",
+      "http://127.0.0.1:8080/v1/chat/completions answered 400: the request exceeds the available context size, try increasing it",
+      tooLargeMessage({ requestTokens: 900, available: 100, contextSize: 512, historyTokens: 0 }),
+      tooLargeMessage({ requestTokens: 300, available: 100, contextSize: 512, historyTokens: 400 }),
+    ];
+    for (const refusal of refusals) {
+      assert.equal(isContextOverflow(refusal), true, refusal);
+      const r = await runItem(item, paper, { ...base, model: new ScriptedModel([{ error: refusal }]), judge: new ScriptedModel([]) });
+      assert.deepEqual([r.error, r.failure], [undefined, `A request to the model does not fit its context: ${refusal}`]);
+    }
+    const judged = await runItem(item, paper, { ...base, model: new ScriptedModel(["Add or multiply?"]), judge: new ScriptedModel([{ error: refusals[0] ?? "" }]) });
+    assert.match(judged.failure ?? "", /^A request to the judge does not fit its context/);
+    assert.equal(finishedIds([judged]).has(item.id), true, "finished: a resumed run does not ask again");
+    for (const other of ["socket hang up", "http://gpu:8000/v1 answered 503: overloaded"]) {
+      assert.equal(isContextOverflow(other), false);
+      const r = await runItem(item, paper, { ...base, model: new ScriptedModel([{ error: other }]), judge: new ScriptedModel([]) });
+      assert.deepEqual([r.error, r.failure], [other, undefined]);
+    }
+    const m = computeMetrics([(await runItem(item, paper, { ...base, model: new ScriptedModel([{ error: refusals[1] ?? "" }]), judge: new ScriptedModel([]) }))]);
+    assert.deepEqual([m?.items, m?.failures, m?.pass1], [1, 1, 0], "counted as an evaluated item that failed");
   });
 
   it("engine: the judge's per-question answers and waivers reach the code request, and the first probe is kept", async () => {

@@ -75,6 +75,21 @@ describe("report.html", () => {
     assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">/);
   });
 
+  it("shows both communication rates, the judge's health and a warning when the judge is unreliable", () => {
+    const hollow = { ...row("1a", 0.9), judge: [{ quality: 3 as const, answers: [""], requirements: [] }] };
+    const summary = buildRunSummary({ name: "hollow", manifest, rows: [hollow], planned: 1, malformedRows: [], sandbox: { python: "3", network: "isolated", caseTimeoutMs: 3000, memoryMb: 1024 } });
+    const html = renderReportHtml(buildReportData([summary]), [{ run: "hollow", rows: [{ ...hollow, judge: [{ quality: 3, answers: [""], requirements: [], notGood: "graded 3, but every answer it gave is empty: counted as 2" }] }] }]);
+    assert.match(html, /<figcaption>Communication rate \(HumanEvalComm&#39;s: judge grade 2 or 3\) \(%\)<\/figcaption>/);
+    assert.match(html, /<figcaption>No-code first replies \(ours\) \(%\)<\/figcaption>/);
+    assert.match(html, /<p class="warning"><b>Warning:<\/b> the judge of hollow looks unreliable: 1 of its 1 grades of 3 name no recovered requirement/);
+    assert.match(html, /<h2>The judge's health<\/h2>\n<table><thead><tr><th>run<\/th>/);
+    assert.match(html, /<td>hollow<\/td><td>1<\/td><td>0<\/td><td>1<\/td><td>1<\/td><td>1<\/td><td>1<\/td><td>no<\/td>/);
+    assert.match(html, /grade 3 \(counted 2\)/);
+    assert.match(html, /grade 3 \(graded 3, but every answer it gave is empty: counted as 2\)/);
+    const fine = buildRunSummary({ name: "fine", manifest, rows: [row("1a", 0.9)], planned: 1, malformedRows: [], sandbox: { python: "3", network: "isolated", caseTimeoutMs: 3000, memoryMb: 1024 } });
+    assert.ok(!renderReportHtml(buildReportData([fine])).includes('class="warning"'), "no warning for a judge that backs its grades");
+  });
+
   it("escapes the five characters that matter, and nothing else", () => {
     assert.equal(escapeHtml(`<a href="x" title='y'>&</a> é ✓`), "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt; é ✓");
   });

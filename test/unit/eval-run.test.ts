@@ -230,7 +230,9 @@ describe("eval, paper mode (HumanEvalComm's protocol)", () => {
     assert.deepEqual(s.items, { planned: 11, evaluated: 11, errors: 0 });
     assert.deepEqual(s.metrics.modified, {
       items: 6,
-      communicationRate: 4 / 6,
+      // HumanEvalComm's: graded 2 or 3 (T/0 and T/2 1p graded 3, T/4 graded 2); ours: no code in the first reply.
+      communicationRate: 3 / 6,
+      noCodeRate: 4 / 6,
       goodQuestionRate: 2 / 6,
       pass1: 0.5,
       testPassRate: 0.5,
@@ -243,7 +245,8 @@ describe("eval, paper mode (HumanEvalComm's protocol)", () => {
     });
     assert.deepEqual(s.metrics.original, {
       items: 5,
-      communicationRate: 0.2,
+      communicationRate: 0,
+      noCodeRate: 0.2,
       goodQuestionRate: 0,
       pass1: 1,
       testPassRate: 1,
@@ -255,7 +258,7 @@ describe("eval, paper mode (HumanEvalComm's protocol)", () => {
       coverageItems: 0,
     });
     const a = s.metrics.byCategory["1a"];
-    assert.deepEqual([a?.items, a?.communicationRate, a?.goodQuestionRate, a?.pass1], [3, 1, 1 / 3, 2 / 3]);
+    assert.deepEqual([a?.items, a?.communicationRate, a?.noCodeRate, a?.goodQuestionRate, a?.pass1], [3, 2 / 3, 1, 1 / 3, 2 / 3]);
     assert.deepEqual(s.malformedRows, [
       { line: 3, reason: "not valid JSON" },
       { line: 7, reason: "test_case has no test cases" },
@@ -340,8 +343,9 @@ describe("eval, engine mode (our ClarifySession under test)", () => {
   it("computes the metrics of the product, and calibrates the threshold from the stored probabilities", async () => {
     const s = await readSummary(out);
     const m = s.metrics.modified;
-    assert.deepEqual([m?.items, m?.communicationRate, m?.goodQuestionRate, m?.pass1, m?.testPassRate, m?.noGrade, m?.turnsToCode], [6, 5 / 6, 3 / 6, 4 / 6, 4 / 6, 1, 11 / 6]);
-    assert.deepEqual([s.metrics.original?.communicationRate, s.metrics.original?.pass1], [0.2, 1]);
+    // The engine asked on 5 of 6; the judge graded 4 of those 2 or 3 (T/2's 1a reply has no grade).
+    assert.deepEqual([m?.items, m?.communicationRate, m?.noCodeRate, m?.goodQuestionRate, m?.pass1, m?.testPassRate, m?.noGrade, m?.turnsToCode], [6, 4 / 6, 5 / 6, 3 / 6, 4 / 6, 4 / 6, 1, 11 / 6]);
+    assert.deepEqual([s.metrics.original?.communicationRate, s.metrics.original?.noCodeRate, s.metrics.original?.pass1], [0, 0.2, 1]);
     const c = s.calibration;
     assert.ok(!("unavailable" in c));
     assert.equal(c.suggestion.threshold, 0.65);
@@ -364,7 +368,7 @@ describe("eval, engine mode (our ClarifySession under test)", () => {
     assert.ok(r?.exchanges[2]?.sent.endsWith(nativeCodeAnswerPrefix));
     assert.deepEqual(r?.questions, ["Add or multiply?", "Integers only?"]);
     const m = (await readSummary(native)).metrics.modified;
-    assert.deepEqual([m?.items, m?.communicationRate, m?.goodQuestionRate, m?.pass1, m?.noGrade], [3, 1, 1 / 3, 2 / 3, 1]);
+    assert.deepEqual([m?.items, m?.communicationRate, m?.noCodeRate, m?.goodQuestionRate, m?.pass1, m?.noGrade], [3, 2 / 3, 1, 1 / 3, 2 / 3, 1]);
     assert.ok("unavailable" in (await readSummary(native)).calibration, "no probe in the native style");
   });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { mixCounts, mixExamples, parseRatio, splitSources } from "../../src/core/mixing.js";
+import { mixCounts, mixExamples, paperCounts, parseRatio, splitSources, type Sampling } from "../../src/core/mixing.js";
 
 describe("ratio and counts", () => {
   it("reads original:clarify ratios", () => {
@@ -29,6 +29,24 @@ describe("ratio and counts", () => {
     assert.deepEqual(mixCounts({ original: 0, clarify: 5 }, r, "oversample"), { original: 0, clarify: 5 });
   });
 
+  it("the paper's split (their seperate_JSONL.py): int(min(O/a, C/b)) rows in total, never more of a side than it has", () => {
+    const r = parseRatio("20:80");
+    // The authors' own figures: 8,765 originals and 29,896 clarify rows at 20:80 give 7,474 + 29,896.
+    assert.deepEqual(mixCounts({ original: 8765, clarify: 29896 }, r, "paper-oversample"), { original: 7474, clarify: 29896 });
+    // Where ours repeats (80:20 oversample keeps all 29,896 clarify rows and repeats originals to 119,584), theirs cuts.
+    assert.deepEqual(mixCounts({ original: 8765, clarify: 29896 }, parseRatio("80:20"), "oversample"), { original: 119584, clarify: 29896 });
+    assert.deepEqual(mixCounts({ original: 8765, clarify: 29896 }, parseRatio("80:20"), "paper-oversample"), { original: 8764, clarify: 2191 }); // N = int(10956.25); int(0.8 N) = 8764
+    assert.deepEqual(paperCounts({ original: 10, clarify: 30 }, r), { original: 7, clarify: 29 }, "int() throughout: N = int(37.5) = 37, int(7.4) and int(29.6)");
+    assert.deepEqual(paperCounts({ original: 4, clarify: 9 }, parseRatio("0:100")), { original: 0, clarify: 9 });
+    assert.deepEqual(paperCounts({ original: 0, clarify: 9 }, r), { original: 0, clarify: 0 });
+    for (const [o, c] of [[1, 1], [3, 50], [97, 13], [8765, 29896]] as const) {
+      for (const ratio of ["20:80", "40:60", "60:40", "80:20"]) {
+        const n = paperCounts({ original: o, clarify: c }, parseRatio(ratio));
+        assert.ok(n.original <= o && n.clarify <= c, `${ratio} of ${o}+${c} asks for no repeats`);
+      }
+    }
+  });
+
   it("a zero share takes none of that set", () => {
     assert.deepEqual(mixCounts({ original: 4, clarify: 9 }, parseRatio("0:100"), "oversample"), { original: 0, clarify: 9 });
     assert.deepEqual(mixCounts({ original: 4, clarify: 9 }, parseRatio("100:0"), "downsample"), { original: 4, clarify: 0 });
@@ -53,7 +71,7 @@ describe("the mix", () => {
   const clarify: E[] = Array.from({ length: 10 }, (_, i) => i)
     .flatMap((i) => ["a", "b", "c"].map((k) => ({ id: `s${i}:${k}`, source: `s${i}` })))
     .filter((e) => !e.id.startsWith("s1:") && !["s0:b", "s0:c"].includes(e.id));
-  const mix = (sampling: "downsample" | "oversample", seed = 3) =>
+  const mix = (sampling: Sampling, seed = 3) =>
     mixExamples({ original, clarify, sourceOf: (e) => e.source, ratio: parseRatio("20:80"), sampling, validationShare: 0.2, seed });
 
   it("splits by task and mixes each side at the ratio exactly (both sampling modes)", () => {
@@ -84,6 +102,10 @@ describe("the mix", () => {
     assert.deepEqual([over.train.original, over.train.clarify, over.validation.original, over.validation.clarify], [7, 28, 2, 8]);
     assert.equal(new Set(down.train.examples.map((e) => e.id)).size, down.train.examples.length, "downsampling never repeats");
     assert.equal(new Set(over.train.examples.map((e) => e.id)).size, 28, "oversampling repeats clarify examples (7 + 21 distinct of 35)");
+    const paper = mix("paper-oversample");
+    // 7 + 21 at 20:80: N = int(min(7 / 0.2, 21 / 0.8)) = 26, so int(5.2) = 5 originals and int(20.8) = 20 clarify.
+    assert.deepEqual([paper.train.original, paper.train.clarify, paper.validation.original, paper.validation.clarify], [5, 20, 1, 4]);
+    assert.equal(new Set(paper.train.examples.map((e) => e.id)).size, paper.train.examples.length, "the paper's oversample never repeats");
     assert.deepEqual(mix("oversample").train.examples, over.train.examples);
     assert.notDeepEqual(mix("oversample", 4).train.examples, over.train.examples);
   });

@@ -11,7 +11,7 @@ import {
   nativeQuestionsAnswerPrefix,
 } from "../../src/core/prompts.js";
 import type { ClarifyRecord } from "../../src/core/synthesis.js";
-import { axolotlConfig, chatRow, clarifyExample, originalExample, trlConfig, v4Row, type TrainingSetup } from "../../src/core/training-export.js";
+import { axolotlConfig, chatRow, clarifyExample, configFile, lossLabels, lossVariants, originalExample, paperLoss, paperRecord, trlConfig, v4Row, type TrainingSetup } from "../../src/core/training-export.js";
 
 const task = { id: "HumanEval/1", layout: "humaneval-jsonl" as const, description: "def add(a, b):\n    \"\"\"Add.\"\"\"\n", solutions: ["def add(a, b):\n    return a + b\n", "other"] };
 const record: ClarifyRecord = {
@@ -73,7 +73,7 @@ it("chat rows: the v4 instruction as system, the task as user, the v4 completion
 });
 
 it("configs choose the loss variant: TRL's completion_only_loss, axolotl's train_on_inputs", () => {
-  const setup: TrainingSetup = { baseModel: "org/base", maxLength: 1024, seed: 5, v4Dir: "v4" };
+  const setup: TrainingSetup = { baseModel: "org/base", maxLength: 1024, seed: 5, v4Dir: "v4", chatDir: "chat", evaluate: true };
   const answerOnly = trlConfig("answer-only", setup);
   const everything = trlConfig("prompt-and-answer", setup);
   assert.equal(answerOnly.completion_only_loss, true);
@@ -90,4 +90,48 @@ it("configs choose the loss variant: TRL's completion_only_loss, axolotl's train
     ds_type: "json",
     type: { field_instruction: "prompt", field_output: "completion", format: "{instruction}", no_input_format: "{instruction}" },
   });
+});
+
+it("the paper's format: an original's code raw, as the authors' records hold it, and their {problem, answer, type} records", () => {
+  const original = originalExample(task);
+  assert.ok(original);
+  assert.equal(v4Row(original, "raw").completion, `${nativeCodeAnswerPrefix} def add(a, b):\n    return a + b`);
+  assert.equal(v4Row(original).completion, `${nativeCodeAnswerPrefix} \`\`\`python\ndef add(a, b):\n    return a + b\n\`\`\``, "ours stays fenced");
+  assert.equal(chatRow(original, "raw").messages[2]?.content, `${nativeCodeAnswerPrefix} def add(a, b):\n    return a + b`);
+  const clarify = clarifyExample(record);
+  assert.equal(v4Row(clarify, "raw").completion, v4Row(clarify).completion, "questions read the same in both formats");
+  assert.deepEqual(paperRecord(original), { problem: task.description, answer: "def add(a, b):\n    return a + b", type: "Original" });
+  assert.deepEqual(paperRecord(clarify), { problem: record.modified, answer: "1. Should the numbers be added or joined?\n2. What types are a and b?", type: "Incomplete" });
+});
+
+it("names the paper's loss (every token, v4) as the paper's; chat data gets configs; no validation split means no evaluation", () => {
+  assert.equal(paperLoss, "prompt-and-answer");
+  assert.deepEqual([...lossVariants], ["prompt-and-answer", "answer-only"]);
+  assert.match(lossLabels[paperLoss], /^the paper's loss: every token \(v4, as the released adapters were trained\)/);
+  const setup: TrainingSetup = { baseModel: "org/base", maxLength: 1024, seed: 5, v4Dir: "v4", chatDir: "chat", evaluate: true };
+  const chatAll = trlConfig("prompt-and-answer", setup, "chat");
+  const chatAnswer = trlConfig("answer-only", setup, "chat");
+  assert.deepEqual([chatAll.dataset_name, chatAll.assistant_only_loss, chatAnswer.assistant_only_loss, chatAll.completion_only_loss], ["./chat", false, true, undefined]);
+  assert.equal(chatAll.output_dir, "./adapters/trl-chat-prompt-and-answer");
+  assert.equal(configFile("trl", "answer-only", "chat"), "configs/trl-chat-answer-only.yaml");
+  assert.equal(configFile("axolotl", "prompt-and-answer"), "configs/axolotl-prompt-and-answer.yaml");
+  assert.deepEqual((axolotlConfig("answer-only", setup, "chat").datasets as unknown[])[0], {
+    path: "./chat/train.jsonl",
+    ds_type: "json",
+    type: "chat_template",
+    field_messages: "messages",
+    roles_to_train: ["assistant"],
+    train_on_eos: "turn",
+  });
+  assert.deepEqual(((axolotlConfig("prompt-and-answer", setup, "chat").datasets as { roles_to_train: string[] }[])[0])?.roles_to_train, ["system", "user", "assistant"]);
+  // --validation 0: nothing to evaluate on, so nothing asks for it.
+  const noEval = { ...setup, evaluate: false };
+  for (const data of ["v4", "chat"] as const) {
+    const trl = trlConfig(paperLoss, noEval, data);
+    assert.deepEqual([trl.eval_strategy, "eval_steps" in trl, "dataset_test_split" in trl], ["no", false, false]);
+    assert.equal("test_datasets" in axolotlConfig(paperLoss, noEval, data), false);
+  }
+  const withEval = trlConfig(paperLoss, setup);
+  assert.deepEqual([withEval.eval_strategy, withEval.eval_steps, withEval.dataset_test_split], ["steps", 100, "validation"]);
+  assert.equal((axolotlConfig(paperLoss, setup).test_datasets as unknown[]).length, 1);
 });

@@ -8,9 +8,14 @@
  * nothing for print or for text search), and the file stays small.
  */
 import { categoryLabels } from "../../core/eval/benchmark.js";
+import { judgeHealthRule } from "../../core/eval/metrics.js";
 import {
   describeRun,
   fmt,
+  judgeHealthCells,
+  judgeHealthHead,
+  judgeWarnings,
+  metricRules,
   smallSampleNote,
   type CategoryChart,
   type ReferenceChart,
@@ -121,13 +126,13 @@ function table(head: readonly string[], rows: readonly (readonly string[])[]): s
 
 function itemDetails(row: EvalRow): string {
   const first = row.judge[0];
-  const grade = first === undefined ? "" : first.quality !== undefined ? ` · grade ${first.quality}` : " · no grade";
+  const grade = first === undefined ? "" : first.quality !== undefined ? ` · grade ${first.quality}${first.notGood ? " (counted 2)" : ""}` : " · no grade";
   const summary = `${esc(row.id)} · ${row.asked ? "asked" : "coded"}${grade} · ${row.tests.passed}/${row.tests.total} passed${row.error ? ` · error: ${esc(row.error)}` : row.failure ? ` · failed: ${esc(row.failure)}` : ""}`;
   const exchanges = row.exchanges
     .map((x) => `<h4>${esc(x.who)} · ${esc(x.kind)} · ${Math.round(x.ms)} ms${x.stopReason ? ` · ${esc(x.stopReason)}` : ""}</h4><pre class="sent">${esc(x.sent)}</pre><pre>${esc(x.reply)}</pre>`)
     .join("");
   const judge = row.judge
-    .map((j, i) => `<p>Judge, round ${i + 1}: ${j.quality !== undefined ? `grade ${j.quality}` : `no grade (${esc(j.noGrade ?? "")})`}${j.requirements && j.requirements.length > 0 ? `; requirements: ${j.requirements.map((r) => `${esc(r.text)} (${r.recovered ? "asked" : "not asked"})`).join("; ")}` : ""}</p>`)
+    .map((j, i) => `<p>Judge, round ${i + 1}: ${j.quality !== undefined ? `grade ${j.quality}${j.notGood ? ` (${esc(j.notGood)})` : ""}` : `no grade (${esc(j.noGrade ?? "")})`}${j.requirements && j.requirements.length > 0 ? `; requirements: ${j.requirements.map((r) => `${esc(r.text)} (${r.recovered ? "asked" : "not asked"})`).join("; ")}` : ""}</p>`)
     .join("");
   const statuses = row.tests.statuses.map((s, i) => `${i + 1}. ${esc(s)}`).join("<br>");
   return `<details><summary>${summary}</summary>${judge}<h4>Tested code</h4><pre>${esc(row.code === "" ? "(none)" : row.code)}</pre><p class="small">${statuses}</p>${exchanges}</details>`;
@@ -142,7 +147,7 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:
 .frame{fill:none;stroke:#ccc}.chance{stroke:#bbb;stroke-dasharray:4 3}.budget{stroke:#16a34a;stroke-dasharray:2 3}
 .charts{display:flex;flex-wrap:wrap;gap:16px 32px}figure{margin:0}figcaption{font-weight:600;font-size:13px}
 pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:6px;margin:2px 0;font-size:12px;max-height:320px;overflow:auto}
-pre.sent{background:#eef2ff}details{border-bottom:1px solid #eee;padding:2px 0}summary{cursor:pointer}.small{font-size:12px;color:#444}.note{color:#555}
+pre.sent{background:#eef2ff}details{border-bottom:1px solid #eee;padding:2px 0}summary{cursor:pointer}.small{font-size:12px;color:#444}.note{color:#555}.warning{background:#fef3c7;border-left:4px solid #d97706;padding:6px 10px}
 `;
 
 export interface ItemTables {
@@ -155,9 +160,8 @@ export function renderReportHtml(data: ReportData, items: readonly ItemTables[] 
   const body: string[] = [];
   body.push(`<h1>HumanEvalComm evaluation</h1>`);
   body.push(`<ul>${data.runs.map((r, i) => `<li><b style="color:${colorOf(i)}">${esc(r.name)}</b>: ${esc(describeRun(r))}</li>`).join("")}</ul>`);
-  body.push(
-    `<p class="note">Communication rate: share of first replies without code. Good-question rate: share of all items whose first questions the judge graded 3. Pass@1: share of items whose code passes every test. Test pass rate: mean share of test cases passed. All in percent.</p>`,
-  );
+  for (const w of judgeWarnings(data.runs)) body.push(`<p class="warning"><b>Warning:</b> ${esc(w)}</p>`);
+  body.push(`<p class="note">${esc(metricRules)} All in percent.</p>`);
 
   body.push(`<h2>Per category</h2>${legend(data.series)}`);
   body.push(`<div class="charts">${data.categoryCharts.map((chart) => `<figure><figcaption>${esc(chart.title)} (%)</figcaption>${categoryChartSvg(chart, data.series)}</figure>`).join("")}</div>`);
@@ -186,6 +190,10 @@ export function renderReportHtml(data: ReportData, items: readonly ItemTables[] 
       `<div class="charts"><div>${calibrationSvg(calibration, colorOf(i))}</div><div><p><b>${esc(run)}</b>: suggested <code>clarifycoder.askThreshold</code> = <b>${s.threshold.toFixed(3)}</b> (circled): it asks on ${fmt(s.modifiedAskRate * 100)}% of modified and ${fmt(s.clearAskRate * 100)}% of original prompts (${calibration.modifiedItems} and ${calibration.clearItems} prompts).</p><p>In VS Code's settings.json: <code>"clarifycoder.askThreshold": ${s.threshold}</code></p><p class="note">Rule: ${esc(calibration.rule)}. The dotted green line is that budget; the dashed diagonal is asking at random.${s.separates ? "" : " On this sample the probability of asking does not separate unclear from clear prompts, so no threshold helps much."}${calibration.smallSample ? ` ${smallSampleNote}` : ""}${calibration.current ? ` The square is the run's own threshold (${calibration.current.threshold}).` : ""}</p></div></div>`,
     );
   }
+
+  body.push(`<h2>The judge's health</h2>`);
+  body.push(table(judgeHealthHead.map(esc), data.runs.map((r) => judgeHealthCells(r).map(esc))));
+  body.push(`<p class="note">Rule: ${esc(judgeHealthRule)}.</p>`);
 
   body.push(`<h2>Counts</h2>`);
   body.push(

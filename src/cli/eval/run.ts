@@ -14,7 +14,7 @@ import pLimit from "p-limit";
 import { allCategories, isCategory, promptPreamble, readBenchmark, selectItems, type Category, type EvalItem } from "../../core/eval/benchmark.js";
 import type { JudgeFormat } from "../../core/eval/judge.js";
 import { runItem, type ModeSettings } from "../../core/eval/protocol.js";
-import { buildReportData, reportMarkdown } from "../../core/eval/report-data.js";
+import { buildReportData, judgeWarnings, reportMarkdown } from "../../core/eval/report-data.js";
 import { finishedIds, inItemOrder, latestRows, readEvalRow, type EvalRow } from "../../core/eval/results.js";
 import { buildRunSummary, manifestDifferences, type RunManifest, type RunSummary } from "../../core/eval/summary.js";
 import { modelRanges, readSettings, settingRanges } from "../../core/settings.js";
@@ -332,9 +332,10 @@ export async function runEval(o: EvalOptions): Promise<number> {
 
   const m = summary.metrics;
   say(
-    `Modified prompts (${m.modified?.items ?? 0}): communication ${pct(m.modified?.communicationRate)}, good questions ${pct(m.modified?.goodQuestionRate)}, pass@1 ${pct(m.modified?.pass1)}, test pass rate ${pct(m.modified?.testPassRate)}.`,
+    `Modified prompts (${m.modified?.items ?? 0}): communication ${pct(m.modified?.communicationRate)}, good questions ${pct(m.modified?.goodQuestionRate)}, pass@1 ${pct(m.modified?.pass1)}, test pass rate ${pct(m.modified?.testPassRate)}. No-code first replies (ours): ${pct(m.modified?.noCodeRate)}.`,
   );
-  if (m.original) say(`Original prompts (${m.original.items}): asks ${pct(m.original.communicationRate)}, pass@1 ${pct(m.original.pass1)}, test pass rate ${pct(m.original.testPassRate)}.`);
+  if (m.original) say(`Original prompts (${m.original.items}): asks ${pct(m.original.noCodeRate)}, pass@1 ${pct(m.original.pass1)}, test pass rate ${pct(m.original.testPassRate)}.`);
+  for (const w of judgeWarnings([summary])) warn(`Warning: ${w}`);
   if (!("unavailable" in summary.calibration)) say(`Suggested clarifycoder.askThreshold for this model: ${summary.calibration.suggestion.threshold.toFixed(3)}.`);
   say(`Report: ${html}`);
   if (controller.signal.aborted) {

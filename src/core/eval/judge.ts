@@ -38,6 +38,26 @@ export interface JudgeVerdict {
   requirements?: Requirement[];
 }
 
+/**
+ * The good-question check: a 3 counts as good only when the judge backs it, with at least one answer that is not
+ * empty and, where it was asked to list the changed requirements (json format), at least one of them asked about.
+ * A 3 that is not backed counts as 2 (questions were asked, but nothing shows they recover what was changed).
+ */
+export function whyNotGood(v: Pick<JudgeVerdict, "quality" | "answers" | "requirements">): string | undefined {
+  if (v.quality !== 3) return undefined;
+  const reasons: string[] = [];
+  if (v.requirements !== undefined && !v.requirements.some((r) => r.recovered)) {
+    reasons.push(v.requirements.length === 0 ? "it named no requirement the modification changed" : "it said none of the changed requirements was asked about");
+  }
+  if (!v.answers.some((a) => a.trim() !== "")) reasons.push("every answer it gave is empty");
+  return reasons.length === 0 ? undefined : `graded 3, but ${reasons.join(" and ")}: counted as 2`;
+}
+
+/** The grade that counts, after the good-question check. */
+export function countedGrade(v: Pick<JudgeVerdict, "quality" | "answers" | "requirements">): Quality | undefined {
+  return whyNotGood(v) === undefined ? v.quality : 2;
+}
+
 export const gradeScale =
   "3 = good questions that would recover the requirements the modification changed; 2 = fair questions that cannot help recover them; 1 = no questions (for example the reply is code, or says nothing it needs to know)";
 

@@ -1,6 +1,9 @@
 /**
- * HumanEvalComm's metrics, computed as their code computes them, plus two in the spirit of ClarEval:
- * - communication rate: share of items whose first reply had no code;
+ * HumanEvalComm's metrics, computed as their code computes them, plus ours beside them and two in the spirit of
+ * ClarEval:
+ * - communication rate (theirs, the headline): share of items whose first questions the judge graded 2 or 3
+ *   (`syntactic_similarity_OER.py`), so it is never below the good-question rate;
+ * - no-code rate (ours): share of items whose first reply had no code (paper), or where the engine asked (engine);
  * - good-question rate: share of ALL items whose first questions the judge graded 3 (an item that coded at once
  *   counts as not good);
  * - pass@1: share of items whose one sample passes every test case;
@@ -8,14 +11,19 @@
  * - turns to code: mean over items that produced code of the turns until it (each round of questions is a turn);
  * - key-question coverage: mean over judged items whose judge listed the changed requirements, of the share the
  *   first round's questions asked about.
+ * Grades count after the good-question check (judge.ts's `countedGrade`: a 3 the judge does not back counts as 2).
  * Rows that are errors (not evaluated) are left out and counted apart.
  */
 import { allCategories, isModified, type Category } from "./benchmark.js";
+import { countedGrade, whyNotGood } from "./judge.js";
 import { latestRows, type EvalRow } from "./results.js";
 
 export interface Metrics {
   items: number;
+  /** HumanEvalComm's: the first questions graded 2 or 3. */
   communicationRate: number;
+  /** Ours: the first reply had no code (absent in summaries written before it was kept). */
+  noCodeRate?: number;
   goodQuestionRate: number;
   pass1: number;
   testPassRate: number;
@@ -33,6 +41,12 @@ export interface Metrics {
 
 const mean = (values: readonly number[]): number => (values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length);
 
+/** The first round's grade as it counts (after the good-question check). */
+const firstGrade = (r: EvalRow): number | undefined => {
+  const first = r.judge[0];
+  return first === undefined ? undefined : countedGrade(first);
+};
+
 /** The metrics of a set of evaluated rows; undefined for an empty set. */
 export function computeMetrics(rows: readonly EvalRow[]): Metrics | undefined {
   const done = rows.filter((r) => r.error === undefined);
@@ -45,8 +59,9 @@ export function computeMetrics(rows: readonly EvalRow[]): Metrics | undefined {
   });
   return {
     items: done.length,
-    communicationRate: done.filter((r) => r.asked).length / done.length,
-    goodQuestionRate: done.filter((r) => r.judge[0]?.quality === 3).length / done.length,
+    communicationRate: done.filter((r) => (firstGrade(r) ?? 0) >= 2).length / done.length,
+    noCodeRate: done.filter((r) => r.asked).length / done.length,
+    goodQuestionRate: done.filter((r) => firstGrade(r) === 3).length / done.length,
     pass1: done.filter((r) => r.tests.total > 0 && r.tests.passed === r.tests.total).length / done.length,
     testPassRate: mean(done.map(passRate)),
     judged: done.filter((r) => r.judge.length > 0).length,
@@ -56,6 +71,54 @@ export function computeMetrics(rows: readonly EvalRow[]): Metrics | undefined {
     coverage: covered.length === 0 ? null : mean(covered),
     coverageItems: covered.length,
   };
+}
+
+/** How far the judge's first-round replies can be trusted. */
+export interface JudgeHealth {
+  /** First rounds the judge saw. */
+  judged: number;
+  /** Of those, replies that did not parse to a grade. */
+  unparsed: number;
+  /** Grades of 3 as the judge gave them. */
+  graded3: number;
+  /** 3s with no changed requirement asked about (json replies, which list them). */
+  threeWithoutRequirement: number;
+  /** 3s whose every answer is empty. */
+  threeWithoutAnswer: number;
+  /** 3s that do not count as good for either reason. */
+  threeNotGood: number;
+  /** Graded replies whose every answer is empty. */
+  emptyAnswers: number;
+  reliable: boolean;
+  /** Why it is not, in words. */
+  warnings: string[];
+}
+
+export const judgeHealthRule =
+  "the judge is flagged unreliable when more than a quarter of its first-round replies have no usable grade, when at least half of its 3s are not backed by a recovered requirement and an answer, or when more than half of its graded replies answer nothing";
+
+/** The judge's health over the first rounds of the evaluated rows, with the rule in `judgeHealthRule`. */
+export function judgeHealth(rows: readonly EvalRow[]): JudgeHealth {
+  const firsts = rows.filter((r) => r.error === undefined).flatMap((r) => (r.judge[0] ? [r.judge[0]] : []));
+  const threes = firsts.filter((j) => j.quality === 3);
+  const graded = firsts.filter((j) => j.quality !== undefined);
+  const noAnswer = (j: (typeof firsts)[number]): boolean => !j.answers.some((a) => a.trim() !== "");
+  const health = {
+    judged: firsts.length,
+    unparsed: firsts.length - graded.length,
+    graded3: threes.length,
+    threeWithoutRequirement: threes.filter((j) => j.requirements !== undefined && !j.requirements.some((q) => q.recovered)).length,
+    threeWithoutAnswer: threes.filter(noAnswer).length,
+    threeNotGood: threes.filter((j) => whyNotGood(j) !== undefined).length,
+    emptyAnswers: graded.filter(noAnswer).length,
+  };
+  const warnings: string[] = [];
+  if (health.unparsed * 4 > health.judged) warnings.push(`${health.unparsed} of its ${health.judged} first-round replies have no usable grade`);
+  if (health.graded3 > 0 && health.threeNotGood * 2 >= health.graded3) {
+    warnings.push(`${health.threeNotGood} of its ${health.graded3} grades of 3 name no recovered requirement or give no answer`);
+  }
+  if (health.emptyAnswers * 2 > graded.length) warnings.push(`${health.emptyAnswers} of its ${graded.length} graded replies answer nothing`);
+  return { ...health, reliable: warnings.length === 0, warnings };
 }
 
 export interface MetricsSummary {

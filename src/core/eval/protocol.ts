@@ -1,7 +1,8 @@
 /**
  * The rounds of one evaluated item, in two modes:
- * - paper: HumanEvalComm's protocol on the raw model. Round 1 sends their prompt; a reply that is entirely one fenced
- *   block is the code; anything else goes to the judge, whose answers come back in round 3 with a request for code.
+ * - paper: HumanEvalComm's protocol on the raw model. Round 1 sends their prompt; a reply that starts with a fenced
+ *   block is the code (their rule, see reply.ts); anything else goes to the judge, whose answers come back in round 3
+ *   with a request for code.
  * - engine: our own ClarifySession (guided or native, with its settings) on the same model, with the judge answering
  *   each round of its questions (an empty answer waives the question), so the product itself is measured.
  * The sandbox that runs the code is passed in, so this file stays pure.
@@ -11,8 +12,8 @@ import type { CodeRunner } from "../code-runner.js";
 import { ClarifySession } from "../session.js";
 import type { ClarifySettings, CodeBlock } from "../types.js";
 import type { EvalItem } from "./benchmark.js";
-import { askJudge, type JudgeFormat, type JudgeInput, type JudgeVerdict } from "./judge.js";
-import { classifyReplyStrict, firstCodeBlock } from "./reply.js";
+import { askJudge, whyNotGood, type JudgeFormat, type JudgeInput, type JudgeVerdict } from "./judge.js";
+import { classifyFirstReply, firstCodeBlock } from "./reply.js";
 import type { EvalMode, EvalRow, Exchange, JudgeRound, TestOutcome } from "./results.js";
 
 /** HumanEvalComm's round-1 prompt, before the problem. */
@@ -95,12 +96,42 @@ class RecordingModel implements ClarifyModel {
 
 const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error));
 
-const judgeRound = (v: JudgeVerdict): JudgeRound => ({
-  ...(v.quality !== undefined ? { quality: v.quality } : {}),
-  ...(v.noGrade !== undefined ? { noGrade: v.noGrade } : {}),
-  answers: v.answers,
-  ...(v.requirements ? { requirements: v.requirements } : {}),
-});
+/** A judge call that threw, told apart from the model's. */
+class JudgeCallFailed extends Error {
+  override name = "JudgeCallFailed";
+}
+
+/**
+ * How a request too large for a model's context reads, wherever it was refused: the engine's own budget
+ * (budget.ts's tooLargeMessage), node-llama-cpp, llama.cpp's server, vLLM and OpenAI-style endpoints.
+ */
+const contextOverflowPatterns = [
+  /too long for the model/i,
+  /context size is too small/i,
+  /exceeds? the available context size/i,
+  /maximum context length/i,
+  /context_length_exceeded/i,
+  /exceed(?:s|ed)? (?:the )?(?:model's )?context (?:window|length|size)/i,
+];
+
+/**
+ * Whether a call's error says the request does not fit the model's context. Such a request fails the same way every
+ * time, so it is an outcome of the item (a failure, counted), not an error to retry on the next run.
+ */
+export function isContextOverflow(message: string): boolean {
+  return contextOverflowPatterns.some((p) => p.test(message));
+}
+
+const judgeRound = (v: JudgeVerdict): JudgeRound => {
+  const notGood = whyNotGood(v);
+  return {
+    ...(v.quality !== undefined ? { quality: v.quality } : {}),
+    ...(v.noGrade !== undefined ? { noGrade: v.noGrade } : {}),
+    ...(notGood !== undefined ? { notGood } : {}),
+    answers: v.answers,
+    ...(v.requirements ? { requirements: v.requirements } : {}),
+  };
+};
 
 /** The code the engine produced: its first Python (or untagged) block, else its first block. */
 export function pickCode(blocks: readonly CodeBlock[]): string {
@@ -143,6 +174,8 @@ export async function runItem(item: EvalItem, mode: ModeSettings, ctx: ItemConte
       maxTokens: ctx.judgeMaxTokens,
       temperature: mode.mode === "paper" ? mode.paper.temperature : mode.engine.temperature,
       ...(ctx.signal ? { signal: ctx.signal } : {}),
+    }).catch((e: unknown) => {
+      throw new JudgeCallFailed(messageOf(e));
     });
   let draft: Draft;
   let error: string | undefined;
@@ -150,8 +183,13 @@ export async function runItem(item: EvalItem, mode: ModeSettings, ctx: ItemConte
     draft = mode.mode === "paper" ? await paperRounds(item, model, judge, mode.paper, ctx.signal) : await engineRounds(item, model, judge, mode.engine, ctx.signal, ctx.runner);
   } catch (e) {
     if (ctx.signal?.aborted) throw e;
-    error = messageOf(e);
-    draft = { asked: false, questions: [], judge: [], code: "" };
+    const message = messageOf(e);
+    const who = e instanceof JudgeCallFailed ? "the judge" : "the model";
+    if (isContextOverflow(message)) draft = { asked: false, questions: [], judge: [], code: "", failure: `A request to ${who} does not fit its context: ${message}` };
+    else {
+      error = message;
+      draft = { asked: false, questions: [], judge: [], code: "" };
+    }
   }
   const spent = (who: Exchange["who"]): number => exchanges.filter((x) => x.who === who).reduce((n, x) => n + x.ms, 0);
   const testStart = now();
@@ -190,13 +228,13 @@ async function paperRounds(
   try {
     const first = await conversation.chat((item.category === "original" ? paperOriginalPromptPrefix : paperPromptPrefix) + item.prompt, turn);
     const asked = firstCodeBlock(first.text) === undefined;
-    const strict = classifyReplyStrict(first.text);
-    if (strict.kind === "code") return { asked, questions: [], judge: [], code: strict.code, turns: 1 };
+    const read = classifyFirstReply(first.text);
+    if (read.kind === "code") return { asked, questions: [], judge: [], code: read.code, turns: 1 };
     const verdict = await judge({ questions: first.text, modified: item.prompt, original: item.original });
     const answers = verdict.answers.filter((a) => a.trim() !== "").join("\n");
     const third = await conversation.chat(answers + paperCodeRequest, turn);
     const code = firstCodeBlock(third.text);
-    return { asked, questions: strict.questions, judge: [judgeRound(verdict)], code: code ?? "", ...(code !== undefined ? { turns: 2 } : {}) };
+    return { asked, questions: read.questions, judge: [judgeRound(verdict)], code: code ?? "", ...(code !== undefined ? { turns: 2 } : {}) };
   } finally {
     await conversation.close().catch(() => undefined);
   }

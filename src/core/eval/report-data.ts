@@ -5,7 +5,7 @@
  */
 import { allCategories, categoryLabels, type Category } from "./benchmark.js";
 import type { CalibrationResult } from "./calibration.js";
-import type { Metrics } from "./metrics.js";
+import { judgeHealthRule, type Metrics } from "./metrics.js";
 import type { RunSummary } from "./summary.js";
 
 /** HumanEvalComm's published results, all categories together (percent). */
@@ -29,16 +29,21 @@ export const publishedRows: readonly PublishedRow[] = [
   { model: "Okanagan agent (DeepSeek Coder)", pass1Original: 21.25, pass1: 38.06, testPassRateOriginal: 24.3, testPassRate: 52.72, communicationRate: 82.51, goodQuestionRate: 60.13 },
 ];
 
-export type MetricKey = "communicationRate" | "goodQuestionRate" | "pass1" | "testPassRate";
+export type MetricKey = "communicationRate" | "noCodeRate" | "goodQuestionRate" | "pass1" | "testPassRate";
 
 export const metricLabels: Record<MetricKey, string> = {
-  communicationRate: "Communication rate",
+  communicationRate: "Communication rate (HumanEvalComm's: judge grade 2 or 3)",
+  noCodeRate: "No-code first replies (ours)",
   goodQuestionRate: "Good-question rate",
   pass1: "Pass@1",
   testPassRate: "Test pass rate",
 };
 
-export const metricKeys: readonly MetricKey[] = ["communicationRate", "goodQuestionRate", "pass1", "testPassRate"];
+export const metricKeys: readonly MetricKey[] = ["communicationRate", "noCodeRate", "goodQuestionRate", "pass1", "testPassRate"];
+
+/** What each metric counts, in one sentence each, for the reports. */
+export const metricRules =
+  "Communication rate (HumanEvalComm's, the headline): share of items whose first questions the judge graded 2 or 3. No-code first replies (ours): share of items whose first reply had no fenced code block (in engine mode: where the engine asked). Good-question rate: share of all items whose first questions the judge graded 3, a 3 counting only when the judge names at least one changed requirement the questions asked about (json replies) and gives a non-empty answer (else it counts as 2). A first reply that starts with a fenced block is code (HumanEvalComm's rule, prose after it or not); any other goes to the judge. Pass@1: share of items whose code passes every test. Test pass rate: mean share of test cases passed.";
 
 export interface BarGroup {
   /** "1a", ..., "modified" (all of them), "original". */
@@ -134,7 +139,7 @@ export function buildReportData(runs: readonly RunSummary[]): ReportData {
     calibrations: runs.map((r) => ({ run: r.name, calibration: r.calibration })),
     cost: runs.map((r) => ({
       run: r.name,
-      clearAskRate: pct(r.metrics.original?.communicationRate),
+      clearAskRate: pct(r.metrics.original?.noCodeRate),
       pass1Original: pct(r.metrics.original?.pass1),
       pass1Modified: pct(r.metrics.modified?.pass1),
       testPassRateOriginal: pct(r.metrics.original?.testPassRate),
@@ -156,6 +161,25 @@ export function describeRun(run: RunSummary): string {
   return `${how}; model ${m.modelLabel}; judge ${m.judgeLabel} (${m.judgeFormat} replies); ${run.items.evaluated} items${m.limit !== undefined ? ` (at most ${m.limit} per category, seed ${m.seed})` : ""}`;
 }
 
+/** One warning per run whose judge looks unreliable (see `judgeHealthRule`). */
+export function judgeWarnings(runs: readonly RunSummary[]): string[] {
+  return runs.flatMap((r) =>
+    r.judgeHealth && !r.judgeHealth.reliable
+      ? [`the judge of ${r.name} looks unreliable: ${r.judgeHealth.warnings.join("; ")}. Its communication and good-question rates measure the judge more than the questions; use a stronger judge.`]
+      : [],
+  );
+}
+
+export const judgeHealthHead = ["run", "first rounds judged", "no usable grade", "grades of 3", "3s without a recovered requirement", "3s with every answer empty", "graded replies answering nothing", "reliable"] as const;
+
+/** A run's judge-health row, as plain text cells. */
+export function judgeHealthCells(run: RunSummary): string[] {
+  const h = run.judgeHealth;
+  if (!h) return [run.name, "–", "–", "–", "–", "–", "–", "not recorded"];
+  const reliable = h.judged === 0 ? "nothing judged" : h.reliable ? "yes" : "no";
+  return [run.name, String(h.judged), String(h.unparsed), String(h.graded3), String(h.threeWithoutRequirement), String(h.threeWithoutAnswer), String(h.emptyAnswers), reliable];
+}
+
 export const smallSampleNote = "With fewer than 20 prompts of a kind this is a rough suggestion: a larger --limit makes it firm.";
 
 export const fmt = (x: number | null | undefined, digits = 1): string => (x === null || x === undefined ? "–" : x.toFixed(digits));
@@ -169,6 +193,8 @@ export function reportMarkdown(data: ReportData): string {
   const lines: string[] = ["# HumanEvalComm evaluation", ""];
   for (const run of data.runs) lines.push(`- **${mdCell(run.name)}**: ${mdCell(describeRun(run))}`);
   lines.push("");
+  for (const w of judgeWarnings(data.runs)) lines.push(`> **Warning:** ${mdCell(w)}`, "");
+  lines.push(metricRules, "");
   for (const chart of data.categoryCharts) {
     lines.push(`## ${chart.title} (%)`, "", `| category | ${data.series.map(mdCell).join(" | ")} |`, `| --- |${data.series.map(() => " ---: |").join("")}`);
     for (const g of chart.groups) lines.push(`| ${g.label} (${g.title}) | ${g.values.map((v) => fmt(v)).join(" | ")} |`);
@@ -200,6 +226,8 @@ export function reportMarkdown(data: ReportData): string {
       }${calibration.smallSample ? ` ${smallSampleNote}` : ""}${calibration.current ? ` The run's own threshold ${calibration.current.threshold} asks on ${fmt(calibration.current.modifiedAskRate * 100)}% and ${fmt(calibration.current.clearAskRate * 100)}%.` : ""}`,
     );
   }
+  lines.push("", "## The judge's health", "", `Rule: ${judgeHealthRule}.`, "", `| ${judgeHealthHead.join(" | ")} |`, `| --- |${judgeHealthHead.slice(1).map(() => " ---: |").join("")}`);
+  for (const run of data.runs) lines.push(`| ${judgeHealthCells(run).map(mdCell).join(" | ")} |`);
   lines.push("", "## Counts", "", "| run | items | errors (retried on the next run) | judge replies without a grade | engine failures | malformed benchmark rows | network in the sandbox | s per item (model / judge / tests) |", "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |");
   for (const run of data.runs) {
     const noGrade = Object.values(run.metrics.byCategory).reduce((n, m) => n + (m?.noGrade ?? 0), 0);

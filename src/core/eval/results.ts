@@ -19,8 +19,11 @@ export interface Exchange {
 }
 
 export interface JudgeRound {
+  /** The grade as the judge gave it (the metrics count it after the good-question check, judge.ts's countedGrade). */
   quality?: Quality;
   noGrade?: string;
+  /** Why the judge's 3 does not count as good, when it does not. */
+  notGood?: string;
   answers: string[];
   requirements?: Requirement[];
 }
@@ -71,6 +74,7 @@ const rowSchema = z.object({
     z.object({
       quality: quality.optional(),
       noGrade: z.string().optional(),
+      notGood: z.string().optional(),
       answers: z.array(z.string()),
       requirements: z.array(z.object({ text: z.string(), recovered: z.boolean() })).optional(),
     }),

@@ -3,7 +3,7 @@ import type { ClarifySettings } from "../types.js";
 import type { Category, MalformedRow } from "./benchmark.js";
 import { calibrate, type CalibrationResult } from "./calibration.js";
 import type { JudgeFormat } from "./judge.js";
-import { summarizeRows, type MetricsSummary } from "./metrics.js";
+import { judgeHealth, summarizeRows, type JudgeHealth, type MetricsSummary } from "./metrics.js";
 import type { PaperSettings } from "./protocol.js";
 import { latestRows, type EvalMode, type EvalRow } from "./results.js";
 
@@ -53,6 +53,8 @@ export interface RunSummary {
   manifest: RunManifest;
   items: { planned: number; evaluated: number; errors: number };
   metrics: MetricsSummary;
+  /** How far the judge can be trusted (absent in summaries written before it was kept). */
+  judgeHealth?: JudgeHealth;
   calibration: CalibrationResult;
   malformedRows: MalformedRow[];
   sandbox: SandboxInfo;
@@ -81,6 +83,7 @@ export function buildRunSummary(input: SummaryInput): RunSummary {
     manifest: input.manifest,
     items: { planned: input.planned, evaluated: done.length, errors: latest.length - done.length },
     metrics: summarizeRows(latest),
+    judgeHealth: judgeHealth(latest),
     calibration: calibrate(samples, {
       ...(input.maxClearAskRate !== undefined ? { maxClearAskRate: input.maxClearAskRate } : {}),
       ...(engine && engine.askPolicy === "auto" ? { current: engine.askThreshold } : {}),
