@@ -47,23 +47,17 @@ export const targets: Record<string, { binaries: string[]; gpu: string }> = {
   "darwin-x64": { binaries: ["mac-x64"], gpu: "none" },
 };
 
-/** What no package needs: llama.cpp's sources, templates, dependencies' tests, source maps, TypeScript sources and declarations. */
-const ignore = [
-  "node_modules/node-llama-cpp/llama/**",
-  "!node_modules/node-llama-cpp/llama/binariesGithubRelease.json",
-  "!node_modules/node-llama-cpp/llama/grammars/**",
-  "node_modules/node-llama-cpp/templates/**",
-  "node_modules/**/test/**",
-  "node_modules/**/tests/**",
-  "node_modules/**/__tests__/**",
-  "node_modules/**/__mocks__/**",
-  "node_modules/**/*.spec.js",
-  "**/*.map",
-  "**/*.ts",
-  "**/*.mts",
-  "**/*.cts",
-  "**/.package-lock.json",
-].join("\n");
+/**
+ * A platform's .vscodeignore: the repository's own (right for `vsce package` run by hand; it leaves out the sources,
+ * tests, source maps and llama.cpp's sources), and then every llama.cpp binary package that is not the target's, so
+ * that only its own binaries ship whatever else is installed.
+ */
+export function platformIgnore(rootIgnore: string, target: string): string {
+  const spec = targets[target];
+  if (!spec) throw new Error(`Unknown target ${target}: one of ${Object.keys(targets).join(", ")}.`);
+  const own = spec.binaries.map((b) => `!node_modules/@node-llama-cpp/${b}/**`);
+  return `${rootIgnore.trimEnd()}\n\n# ${target} ships only its own binaries\nnode_modules/@node-llama-cpp/*/**\n${own.join("\n")}\n`;
+}
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
@@ -123,7 +117,7 @@ export function packageTarget(target: string, dist: string): BuiltPackage {
   say(`Installing node-llama-cpp ${llamaVersion} for ${target}...`);
   // --force: the binaries of another platform install here too (npm would refuse them for their os/cpu).
   run(npm, ["install", "--omit=optional", "--force", "--ignore-scripts", "--no-audit", "--no-fund", "--no-package-lock"], stage);
-  writeFileSync(path.join(stage, ".vscodeignore"), `${ignore}\n`);
+  writeFileSync(path.join(stage, ".vscodeignore"), platformIgnore(readFileSync(path.join(REPO_ROOT, ".vscodeignore"), "utf8"), target));
   mkdirSync(PACKAGES_DIR, { recursive: true });
   const file = path.join(PACKAGES_DIR, `${manifest.name}-${target}-${manifest.version}.vsix`);
   rmSync(file, { force: true });

@@ -264,7 +264,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
     if (!request || request.trim() === "") return fatal("No request given: say what to write.", usageErrorExitCode);
     const context = await contextFromFile(options.file, options.language);
 
-    const saidAssumptions = new Set<string>();
+    const assumptions = new AssumptionsBlock();
     const begin = (): ClarifySession => {
       const s = new ClarifySession(model, settings);
       s.onChunk((text) => (json ? emit({ type: "chunk", text }) : void process.stdout.write(text)));
@@ -275,11 +275,11 @@ export async function runChat(options: ChatOptions): Promise<number> {
         last = snap.state;
         if (json) {
           if (entered) emit({ type: "state", state: snap.state });
-        } else if (entered && snap.state === "assessing") say("Thinking about the request...");
-        else if (snap.state === "generating" && snap.answer === "" && snap.assumptions.length > 0 && !saidAssumptions.has(snap.assumptions.join("\n"))) {
-          saidAssumptions.add(snap.assumptions.join("\n"));
-          say(`Assumptions:\n${snap.assumptions.map((a) => `  - ${a}`).join("\n")}`);
+          return;
         }
+        if (entered && snap.state === "assessing") say("Thinking about the request...");
+        const lines = assumptions.linesFor(snap);
+        if (lines.length > 0) say(lines.join("\n"));
       });
       session = s;
       return s;
@@ -368,6 +368,35 @@ export async function runChat(options: ChatOptions): Promise<number> {
   } finally {
     lines.rl.close();
     await worker.stop();
+  }
+}
+
+/**
+ * The "Assumptions:" block of the terminal chat: said before the code it is written under, each assumption once. A
+ * turn's assumptions come in steps (the assessment's, then the choices made for the questions left to the assistant,
+ * then the code); the block's heading comes once and each step adds only its new lines. A new turn (assessing
+ * again) starts a new block; an assumption the user corrected is new.
+ */
+export class AssumptionsBlock {
+  private readonly said = new Set<string>();
+  private state: SessionSnapshot["state"] | undefined;
+  /** The heading is printed and nothing else (the code) has been since. */
+  private open = false;
+
+  /** The lines to print for this snapshot (none when nothing new is assumed, or once the code has begun). */
+  linesFor(snap: Pick<SessionSnapshot, "state" | "answer" | "assumptions">): string[] {
+    if (snap.state === "assessing" && this.state !== "assessing") this.said.clear();
+    this.state = snap.state;
+    if (snap.state !== "generating" || snap.answer !== "") {
+      this.open = false;
+      return [];
+    }
+    const fresh = snap.assumptions.filter((a) => !this.said.has(a));
+    if (fresh.length === 0) return [];
+    const heading = this.open ? [] : ["Assumptions:"];
+    this.open = true;
+    for (const a of fresh) this.said.add(a);
+    return [...heading, ...fresh.map((a) => `  - ${a}`)];
   }
 }
 

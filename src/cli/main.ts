@@ -4,7 +4,7 @@ import { modelRanges, settingRanges } from "../core/settings.js";
 import { runChat, type ChatOptions } from "./chat.js";
 import { runHardware } from "./hardware.js";
 import { runConvertLora, runModelsList, runModelsPull, runModelsRemove } from "./models.js";
-import { exitWithUsageCode, gpuLayersOption, numberOption, usageErrorExitCode, UsageError } from "./options.js";
+import { exitWithUsageCode, gpuLayersOption, numberOption, repeatableOption, usageErrorExitCode, UsageError } from "./options.js";
 
 import { runMix, defaultBaseModel, type MixOptions } from "./mix.js";
 import { runSynth, type SynthOptions } from "./synth.js";
@@ -33,7 +33,7 @@ program
   .addOption(gpuLayersOption())
   .addOption(numberOption("--threads <n>", "CPU threads; 0 = the machine's physical cores", modelRanges.threads))
   .addOption(numberOption("--context-size <n>", "context size in tokens; 0 = as much as fits", modelRanges.contextSize))
-  .option("--lora <file|folder...>", "LoRA adapter(s) to apply: GGUF files, or PEFT folders (converted for the model)")
+  .addOption(repeatableOption("--lora <file|folder>", "a LoRA adapter to apply: a GGUF file, or a PEFT folder (converted for the model)"))
   .option("--models-dir <dir>", "where downloaded models are kept")
   .option("--json", "machine-readable events, one JSON object per line; answers are read one per line from stdin")
   .action(async (words: string[], options: Omit<ChatOptions, "request">) => {
@@ -115,7 +115,7 @@ program
   .command("mix")
   .description("Mix the original tasks with the clarify set at a ratio, split it, and export it for fine-tuning (chat and v4 text, TRL and axolotl configs).")
   .requiredOption("-t, --tasks <path>", "the tasks, with reference solutions (same layouts as synth)")
-  .requiredOption("-c, --clarify <file.jsonl...>", "synth output file(s)")
+  .addOption(repeatableOption("-c, --clarify <file.jsonl>", "a synth output file (repeat the option for more)").makeOptionMandatory())
   .option("-r, --ratio <original:clarify>", "such as 20:80 (required unless --paper, which takes 20:80)")
   .addOption(
     new Option("-s, --sampling <mode>", "meet the ratio by dropping from the larger share, repeating the smaller, or as the paper's script (never repeats); required unless --paper").choices(["downsample", "oversample", "paper-oversample"]),

@@ -15,6 +15,15 @@ export function numberOption(flags: string, description: string, range: NumberRa
   });
 }
 
+/**
+ * An option given once per value (`--lora a.gguf --lora b.gguf`), its values collected in order. Never variadic
+ * (`<file...>`): a variadic option takes every word after it, so `chat --lora a.gguf 'sort the list'` would read the
+ * request as a second adapter.
+ */
+export function repeatableOption(flags: string, description: string): Option {
+  return new Option(flags, `${description} (repeat the option for more than one)`).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+}
+
 /** A usage error found when a command reads its own options (after commander parsed them): exit code 2. */
 export class UsageError extends Error {}
 

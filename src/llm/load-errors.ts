@@ -1,5 +1,6 @@
 /**
- * Errors met while loading a model, in sentences a user understands, each naming the file. Raw texts from Node and
+ * Errors met while loading a model, in sentences a user understands, each naming the file, and a failed evaluation
+ * (llama.cpp's decode step) with llama.cpp's own reason. Raw texts from Node and
  * node-llama-cpp ("The value of "size" is out of range", "Failed to load model") never reach the user alone.
  */
 import path from "node:path";
@@ -58,4 +59,26 @@ export function plainLoadError(stage: "weights" | "context", error: unknown, fil
   }
   const what = stage === "weights" ? "load" : "create a context for";
   return `Could not ${what} ${fileLabel(file)}: ${raw}${reason && !raw.includes(reason) ? ` (llama.cpp: ${reason})` : ""}.`;
+}
+
+/** node-llama-cpp's texts for a failed llama_decode (its native binding's: it gives no reason of its own). */
+const decodeFailures = [/^Eval has failed$/, /could not find a KV slot/, /Unknown error when calling "llama_decode"/];
+
+export function isDecodeFailure(error: unknown): boolean {
+  const raw = error instanceof Error ? error.message : String(error);
+  return decodeFailures.some((pattern) => pattern.test(raw));
+}
+
+/**
+ * A failed evaluation in words: llama.cpp's reason from its log lines (the first that is not its generic "failed to
+ * decode"), and what became of the conversation. `log` is llama.cpp's lines since the turn began.
+ */
+export function plainDecodeError(error: unknown, log: readonly string[] = []): string {
+  const raw = error instanceof Error ? error.message : String(error);
+  const generic = /failed to decode|failed to initialize batch|failed to prepare|^llama_decode:/i;
+  const reason = log
+    .map((line) => (line.split("\n")[0] ?? "").trim().replace(/^[a-z_]+: /, "").replace(/:$/, ""))
+    .find((line) => line !== "" && !generic.test(line));
+  const what = /KV slot/.test(raw) ? "the context has no room left for it" : (reason ?? `llama.cpp's decode step failed (${raw})`);
+  return `The model could not evaluate this turn: ${what}. The conversation was reset and keeps its history; the next turn evaluates it again.`;
 }

@@ -1,6 +1,11 @@
 /**
  * The conversation pool: each conversation keeps a context sequence (its evaluated tokens) between turns. When every
  * sequence is taken, the least recently used idle conversation gives its own up, keeping its history to rebuild it.
+ *
+ * A sequence goes back to the context only when nothing runs on it any more (no turn, no settling) and the pool waits
+ * until the context has it back: llama.cpp clears a sequence's cells when it is given back, and an evaluation still
+ * queued on it would write cells the next conversation to get the sequence does not know of (its first turn then fails
+ * with "inconsistent sequence positions").
  */
 import { LlamaChatSession, LlamaCompletion, type ChatHistoryItem, type LlamaContextSequence } from "node-llama-cpp";
 import { WorkerError, type ParamsOf, type ResultOf } from "../protocol.js";
@@ -20,6 +25,8 @@ export interface Conversation {
   savedHistory?: ChatHistoryItem[];
   /** Turns (and settling) running on the sequence: a busy conversation is never evicted. */
   busy: number;
+  /** The turns running now (see `with`): closing waits for them. */
+  running: Set<Promise<unknown>>;
   /** Raw mode: the whole text so far. */
   transcript: string;
   /** Background work on the sequence after a reply (see settle); the next turn waits for it. */
@@ -35,6 +42,8 @@ const conversationLimit = 64;
 export class ConversationPool {
   private readonly conversations = new Map<string, Conversation>();
   private next = 1;
+  /** Sequences on their way back to the context: a conversation that needs one waits for them first. */
+  private readonly returning = new Set<Promise<void>>();
 
   constructor(private readonly host: ModelHost) {
     host.onUnload(() => {
@@ -63,6 +72,7 @@ export class ConversationPool {
       settledTokens: 0,
       evicted: true,
       busy: 0,
+      running: new Set(),
       ...(params.systemPrompt !== undefined ? { systemPrompt: params.systemPrompt } : {}),
     } as Conversation;
     await this.makeLive(c, l);
@@ -70,17 +80,42 @@ export class ConversationPool {
     if (this.conversations.size > conversationLimit) {
       const forgotten = [...this.conversations.values()].filter((x) => x.busy === 0).sort((a, b) => a.lastUsed - b.lastUsed)[0];
       if (forgotten) {
-        void this.dispose(forgotten);
         this.conversations.delete(forgotten.id);
+        void this.release(forgotten);
       }
     }
     return { conversationId: id };
   }
 
-  close(params: ParamsOf<"closeConversation">): ResultOf<"closeConversation"> {
+  /** Closes a conversation: no new turn can start on it; its sequence goes back once its running work has ended. */
+  async close(params: ParamsOf<"closeConversation">): Promise<ResultOf<"closeConversation">> {
     const c = this.conversations.get(params.conversationId);
-    if (c) void this.dispose(c);
-    return { closed: this.conversations.delete(params.conversationId) };
+    if (!c) return { closed: false };
+    this.conversations.delete(params.conversationId);
+    await this.release(c);
+    return { closed: true };
+  }
+
+  /**
+   * A decode failure left the sequence in a state its session may not know: the conversation gives it up (its history
+   * is kept) and its next turn rebuilds it on a sequence of its own, empty.
+   */
+  reset(c: Conversation): Promise<void> {
+    return this.track(this.evict(c));
+  }
+
+  /** Waits for a forgotten or closed conversation's turns and settling to end, then gives its sequence back. */
+  private async release(c: Conversation): Promise<void> {
+    while (c.running.size > 0) await Promise.allSettled([...c.running]);
+    await c.settling;
+    await this.track(this.dispose(c));
+  }
+
+  /** Counts a sequence as on its way back until the context has it. */
+  private track(returning: Promise<void>): Promise<void> {
+    const tracked = returning.finally(() => this.returning.delete(tracked));
+    this.returning.add(tracked);
+    return tracked;
   }
 
   /**
@@ -93,11 +128,16 @@ export class ConversationPool {
     if (mode !== "any" && c.mode !== mode) throw new WorkerError("bad-request", `The conversation ${id} is in ${c.mode} mode.`);
     c.lastUsed = Date.now();
     c.busy += 1;
-    try {
+    const run = (async () => {
       await c.settling;
       if (c.evicted) await this.makeLive(c, this.host.require());
       return await turn(c);
+    })();
+    c.running.add(run);
+    try {
+      return await run;
     } finally {
+      c.running.delete(run);
       c.busy -= 1;
     }
   }
@@ -120,12 +160,14 @@ export class ConversationPool {
 
   /** A sequence for a conversation; when all are taken, the least recently used idle conversation gives its own up. */
   private async takeSequence(l: LoadedModel, forConversation: Conversation): Promise<LlamaContextSequence> {
+    // A sequence given back is cleared by the context; wait for that rather than take another meanwhile.
+    while (this.returning.size > 0) await Promise.allSettled([...this.returning]);
     if (l.context.sequencesLeft === 0) {
       const idle = [...this.conversations.values()].filter((c) => c !== forConversation && !c.evicted && c.busy === 0);
       const oldest = idle.sort((a, b) => a.lastUsed - b.lastUsed)[0];
       if (!oldest) throw new WorkerError("busy", "Every context sequence is busy with another conversation; stop one or wait for it.");
       // The sequence comes back to the context asynchronously (after the evaluation running on the context, if any).
-      await this.evict(oldest);
+      await this.track(this.evict(oldest));
     }
     return l.context.getSequence();
   }

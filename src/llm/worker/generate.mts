@@ -54,11 +54,16 @@ export interface LeanChatTurn {
 }
 
 /**
- * Whether the lean loop can take this turn: it does no context shifting, so the history and the reply must fit.
- * (LlamaChatSession, which can drop old history to make room, takes the others.)
+ * How many tokens a reply after a prompt of `promptTokens` may have: `maxTokens`, or fewer where the context ends
+ * first, so that a reply that reaches the context's end stops there with "maxTokens" (its length limit) instead of
+ * shifting the context under the conversation. Undefined when the prompt leaves less room than a reply needs (the
+ * smaller of `maxTokens` and an eighth of the context): LlamaChatSession, which can drop old history to make room,
+ * takes those turns.
  */
-export function fitsContext(contextTokens: number, maxTokens: number, contextSize: number): boolean {
-  return contextTokens + maxTokens < contextSize;
+export function replyRoom(promptTokens: number, maxTokens: number, contextSize: number): number | undefined {
+  // The last generated token is never evaluated, but the next turn (and settling) evaluates it: keep its cell.
+  const room = contextSize - promptTokens - 1;
+  return room >= Math.min(maxTokens, Math.ceil(contextSize / 8)) && room > 0 ? Math.min(maxTokens, room) : undefined;
 }
 
 /** The tokens of the history as the chat template spells it, and its stop triggers. */

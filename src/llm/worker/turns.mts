@@ -3,9 +3,10 @@ import type { ChatHistoryItem, Llama, LlamaChatSession, LlamaContextSequence, Ll
 import type { JsonSchema, StopReason } from "../../core/model.js";
 import { WorkerError, type ParamsOf, type ResultOf, type TurnOutput } from "../protocol.js";
 import { ChunkStream } from "../chunk-stream.js";
+import { isDecodeFailure, plainDecodeError } from "../load-errors.js";
 import { log, messageOf, type RequestContext } from "./channel.mjs";
 import type { Conversation, ConversationPool } from "./conversations.mjs";
-import { evaluatePrompt, fitsContext, generateReply, templatedContext } from "./generate.mjs";
+import { evaluatePrompt, generateReply, replyRoom, templatedContext } from "./generate.mjs";
 import type { Backends } from "./gpu.mjs";
 import type { ModelHost } from "./load.mjs";
 
@@ -17,6 +18,16 @@ function stopReasonOf(reason: string): StopReason {
 
 function meter(sequence: LlamaContextSequence): { input: number; output: number } {
   return { input: sequence.tokenMeter.usedInputTokens, output: sequence.tokenMeter.usedOutputTokens };
+}
+
+/** A chat turn as the lean loop or the prefill takes it (see Turns.nextTurn). */
+interface NextTurn {
+  session: LlamaChatSession;
+  history: ChatHistoryItem[];
+  prefix: string;
+  context: ReturnType<typeof templatedContext>;
+  /** The reply's length limit: the turn's own, or less where the context ends first. */
+  maxTokens: number;
 }
 
 export class Turns {
@@ -32,19 +43,20 @@ export class Turns {
 
   async chat(params: ParamsOf<"chat">, request: RequestContext<"chat">): Promise<TurnOutput> {
     const grammar = await this.grammarFor(params.grammar);
-    return this.pool.with(params.conversationId, "chat", async (c) => {
+    return this.pool.with(params.conversationId, "chat", (c) => this.guarded(c, async () => {
       const session = c.chat;
       if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
       const before = meter(c.sequence);
       const stream = new ChunkStream((text) => request.emit({ kind: "chunk", text }));
       request.phase("evaluating the prompt and generating");
       let reply: { text: string; stopReason: StopReason };
+      const turn = this.nextTurn(c, params);
       try {
         reply =
-          (grammar ? await this.prefill(c, params, request.signal) : await this.lean(c, params, request.signal, stream.push)) ??
+          (turn && (grammar ? await this.prefill(c, turn, request.signal) : await this.lean(c, turn, params, request.signal, stream.push))) ??
           (await session
             .promptWithMeta(params.message, {
-              maxTokens: params.maxTokens,
+              maxTokens: turn?.maxTokens ?? params.maxTokens,
               temperature: params.temperature ?? 0,
               ...(params.seed !== undefined ? { seed: params.seed } : {}),
               ...(grammar ? { grammar } : {}),
@@ -64,31 +76,49 @@ export class Turns {
         evaluatedInputTokens: after.input - before.input,
         outputTokens: after.output - before.output,
       };
-    });
+    }));
   }
 
   /**
-   * The chat turn about to run as the chat template spells it: the history, the new message and the reply's start.
-   * Undefined when the history and the reply would not fit in the context: the session, which can make room, takes it.
+   * Runs a turn's work on a conversation's sequence. A failed evaluation (llama.cpp's decode) is reported with
+   * llama.cpp's reason rather than node-llama-cpp's "Eval has failed", and the conversation gives up the sequence it
+   * left in an unknown state: its next turn rebuilds it, with its history, on an empty one.
    */
-  private nextTurn(c: Conversation, params: ParamsOf<"chat">): { session: LlamaChatSession; history: ChatHistoryItem[]; prefix: string; context: ReturnType<typeof templatedContext> } | undefined {
+  private async guarded<T>(c: Conversation, work: () => Promise<T>): Promise<T> {
+    this.backends.clearLog();
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof WorkerError || !isDecodeFailure(error)) throw error;
+      const message = plainDecodeError(error, this.backends.recentLog);
+      log("warn", message);
+      await this.pool.reset(c);
+      throw new WorkerError(/KV slot/.test(messageOf(error)) ? "context-full" : "internal", message);
+    }
+  }
+
+  /**
+   * The chat turn about to run as the chat template spells it: the history, the new message and the reply's start, and
+   * the reply's length limit (at most what the context has left, see replyRoom). Undefined when the history leaves too
+   * little room for a reply: the session, which can make room, takes it.
+   */
+  private nextTurn(c: Conversation, params: ParamsOf<"chat">): NextTurn | undefined {
     const session = c.chat;
     const l = this.host.require();
     if (!session) return undefined;
     const prefix = params.responsePrefix ?? "";
     const history: ChatHistoryItem[] = [...session.getChatHistory(), { type: "user", text: params.message }, { type: "model", response: prefix ? [prefix] : [] }];
     const context = templatedContext({ model: l.model, chatWrapper: session.chatWrapper, history });
-    if (!fitsContext(context.tokens.length, params.maxTokens, l.context.contextSize)) return undefined;
-    return { session, history, prefix, context };
+    const maxTokens = replyRoom(context.tokens.length, params.maxTokens, l.context.contextSize);
+    if (maxTokens === undefined) return undefined;
+    return { session, history, prefix, context, maxTokens };
   }
 
   /** A reply without a grammar, through the lean loop (see generate.mts), its history then given to the chat session. */
-  private async lean(c: Conversation, params: ParamsOf<"chat">, signal: AbortSignal, onText: (text: string) => void): Promise<{ text: string; stopReason: StopReason } | undefined> {
-    const turn = this.nextTurn(c, params);
-    if (!turn) return undefined;
+  private async lean(c: Conversation, turn: NextTurn, params: ParamsOf<"chat">, signal: AbortSignal, onText: (text: string) => void): Promise<{ text: string; stopReason: StopReason }> {
     const { session, history, prefix, context } = turn;
     const reply = await generateReply(
-      { model: this.host.require().model, sequence: c.sequence, chatWrapper: session.chatWrapper, history, responsePrefix: prefix, maxTokens: params.maxTokens, temperature: params.temperature ?? 0, ...(params.seed !== undefined ? { seed: params.seed } : {}), signal, onText },
+      { model: this.host.require().model, sequence: c.sequence, chatWrapper: session.chatWrapper, history, responsePrefix: prefix, maxTokens: turn.maxTokens, temperature: params.temperature ?? 0, ...(params.seed !== undefined ? { seed: params.seed } : {}), signal, onText },
       context,
     );
     const text = prefix + reply.text;
@@ -101,16 +131,15 @@ export class Turns {
    * within a batch (see evaluatePrompt). Stopped: the turn ends there, its message in the history with an empty reply.
    * Undefined otherwise: the session takes the turn.
    */
-  private async prefill(c: Conversation, params: ParamsOf<"chat">, signal: AbortSignal): Promise<{ text: string; stopReason: StopReason } | undefined> {
-    const turn = this.nextTurn(c, params);
-    if (!turn || (await evaluatePrompt(c.sequence, turn.context.tokens, signal))) return undefined;
+  private async prefill(c: Conversation, turn: NextTurn, signal: AbortSignal): Promise<{ text: string; stopReason: StopReason } | undefined> {
+    if (await evaluatePrompt(c.sequence, turn.context.tokens, signal)) return undefined;
     turn.session.setChatHistory(turn.history);
     return { text: turn.prefix, stopReason: "abort" };
   }
 
   async complete(params: ParamsOf<"complete">, request: RequestContext<"complete">): Promise<TurnOutput> {
     const grammar = await this.grammarFor(params.grammar);
-    return this.pool.with(params.conversationId, "raw", async (c) => {
+    return this.pool.with(params.conversationId, "raw", (c) => this.guarded(c, async () => {
       const completion = c.completion;
       if (!completion) throw new WorkerError("internal", "The conversation has no completion.");
       c.transcript += params.text;
@@ -123,13 +152,14 @@ export class Turns {
       const bos = model.tokens.shouldPrependBosToken ? model.tokens.bos : null;
       const input = model.tokenize(c.transcript, false, bos !== null ? "trimLeadingSpace" : undefined);
       const tokens = bos !== null ? [bos, ...input] : input;
-      const fits = tokens.length > 0 && fitsContext(tokens.length, params.maxTokens, this.host.require().context.contextSize);
+      const room = tokens.length > 0 ? replyRoom(tokens.length, params.maxTokens, this.host.require().context.contextSize) : undefined;
+      const fits = room !== undefined;
       if (fits && !(await evaluatePrompt(c.sequence, tokens, request.signal))) {
         return { text: "", stopReason: "abort", evaluatedInputTokens: meter(c.sequence).input - before.input, outputTokens: 0 };
       }
       const result = await completion
         .generateCompletionWithMeta(fits ? input : c.transcript, {
-          maxTokens: params.maxTokens,
+          maxTokens: room ?? params.maxTokens,
           temperature: params.temperature ?? 0,
           ...(params.seed !== undefined ? { seed: params.seed } : {}),
           ...(grammar ? { grammar } : {}),
@@ -147,7 +177,7 @@ export class Turns {
         evaluatedInputTokens: after.input - before.input,
         outputTokens: after.output - before.output,
       };
-    });
+    }));
   }
 
   /**
@@ -156,7 +186,7 @@ export class Turns {
    */
   probe(params: ParamsOf<"probe">, request: RequestContext<"probe">): Promise<ResultOf<"probe">> {
     request.phase("evaluating the prompt (the ask-or-proceed probe)");
-    return this.pool.with(params.conversationId, "chat", (c) => this.probeOn(c, params, request.signal));
+    return this.pool.with(params.conversationId, "chat", (c) => this.guarded(c, () => this.probeOn(c, params, request.signal)));
   }
 
   /**
