@@ -80,11 +80,23 @@ export class SessionController {
 
   update(snapshot: SessionSnapshot): void {
     const nextTurn = (snapshot.earlier?.length ?? 0) !== (this.snap.earlier?.length ?? 0);
+    const newAnswer = nextTurn || (isBusy(snapshot.state) && !isBusy(this.snap.state));
     this.snap = snapshot;
+    // What the host said to the current turn's code blocks belongs to that answer: a new one (a later turn, a
+    // regenerated answer) starts without it.
+    if (newAnswer) this.forgetCurrentCodeFeedback();
     if (this.editingAssumption && this.editingAssumption.index >= snapshot.assumptions.length) this.editingAssumption = null;
     if (isBusy(snapshot.state) || nextTurn) {
       this.regenerateMenuOpen = false;
       if (nextTurn) this.editingRequest = null;
+    }
+  }
+
+  private forgetCurrentCodeFeedback(): void {
+    for (const key of [...this.feedback.keys()]) {
+      if (!key.startsWith("code:") || key.startsWith("code:t")) continue;
+      this.feedback.delete(key);
+      clearTimeout(this.noteTimers.get(key));
     }
   }
 
@@ -117,6 +129,13 @@ export class SessionController {
       else if (!isSettled(question)) remaining += 1;
     }
     return { ready: open.length > 0 && remaining === 0, remaining, unsent };
+  }
+
+  /** A suggestion that was cut short goes into the field for the user to finish, instead of becoming the answer. */
+  startAnswer(questionId: string, text: string): void {
+    this.setDraft(questionId, text);
+    this.focusNext = questionFieldKey(questionId);
+    this.changed();
   }
 
   answer(questionId: string, text: string): Promise<boolean> {
