@@ -177,8 +177,8 @@ export class ChatController implements vscode.Disposable {
       if (!block) throw new SessionRefusal(`There is no code block ${m.blockIndex + 1} in that conversation.`);
       const kind = notCodeKind(block, turn?.context.languageId);
       if (kind !== undefined && m.action !== "copy") throw new SessionRefusal(`Code block ${m.blockIndex + 1} is ${kind}, not code: it is not put in the editor.`);
-      await applyCodeAction(m.action, block, this.liveEditor(), this.proposals);
-      return m.action === "copy" ? { note: "Copied." } : undefined;
+      const note = await applyCodeAction(m.action, block, this.liveEditor(), this.proposals);
+      return m.action === "copy" ? { note: "Copied." } : note !== undefined ? { note } : undefined;
     },
     newChat: () => this.newChat(),
     openSession: (m) => this.open(m.id),
