@@ -26,9 +26,10 @@ export function insertionText(before: string, after: string, code: string): stri
     const previousLine = earlier === "" ? "" : earlier.slice(0, -1).slice(earlier.slice(0, -1).lastIndexOf("\n") + 1);
     if (earlier !== "" && previousLine.trim() !== "") prefix = "\n";
   }
-  let suffix = "";
+  let suffix: string;
   if (right.trim() !== "") suffix = "\n\n";
-  else if (after === "" || after.trim() === "") suffix = after === "" ? "\n" : "";
+  else if (after === "") suffix = "\n";
+  else if (after.trim() === "") suffix = "";
   else {
     const rest = after.slice(after.indexOf("\n") + 1);
     const nextLine = rest.split("\n", 1)[0] ?? "";
