@@ -194,3 +194,36 @@ export function assumedSentence(choice: string): string | undefined {
   if (stated === undefined) return undefined;
   return `I assumed ${stated}${/[.…?!]$/u.test(stated) ? "" : "."}`;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Keyboard focus while questions are open (the webview places it, and scrolls the focused control into view).
+
+/** Where the focus goes among an open round's questions: a question's answer field, Generate, or nowhere new. */
+export type QuestionFocus = { field: string } | "generate" | undefined;
+
+/**
+ * Where the focus goes after a render while a round is open:
+ * - a new round that arrives while the user waits (nothing focused, or an empty composer): its first open question;
+ * - the question the user just answered or skipped, once settled and its control gone: the next open question after
+ *   it (wrapping), or Generate when none is left;
+ * - otherwise it stays where it is. `consumed` says the answered question's move was made.
+ */
+export function questionFocus(
+  open: readonly Pick<Question, "id" | "answer" | "waived">[],
+  where: { newRound: boolean; waiting: boolean; focusLost: boolean; answered: string | null; editing: ReadonlySet<string> },
+): { target: QuestionFocus; consumed: boolean } {
+  if (open.length === 0) return { target: undefined, consumed: false };
+  if (where.newRound && where.waiting) {
+    const first = open.find((q) => !isSettled(q)) ?? open[0];
+    return { target: first ? { field: first.id } : undefined, consumed: false };
+  }
+  const after = where.answered;
+  if (after === null || !where.focusLost) return { target: undefined, consumed: false };
+  const question = open.find((q) => q.id === after);
+  // Still waiting for the host's answer: the focus stays put until the question is settled.
+  if (!question || !isSettled(question) || where.editing.has(after)) return { target: undefined, consumed: false };
+  const index = open.indexOf(question);
+  const ordered = [...open.slice(index + 1), ...open.slice(0, Math.max(0, index))];
+  const following = ordered.find((q) => !isSettled(q) || where.editing.has(q.id));
+  return { target: following ? { field: following.id } : "generate", consumed: true };
+}

@@ -127,3 +127,15 @@ test("a block of an answer is code unless it is JSON (our protocol, or data wher
   );
   assert.equal(sessionStatus({ ...base, state: "assessing", answer: "", codeBlocks: [] }, { running: { elapsedMs: 92_000 } }).startsWith("Reading your request… 1 min 32 s"), true);
 });
+
+test("focus among open questions: a new round's first open field while the user waits; after an answer, the next open one, then Generate", async () => {
+  const { questionFocus } = await import("../../src/core/rules.js");
+  const open = [{ id: "a", answer: "x" }, { id: "b" }, { id: "c" }];
+  const none = new Set<string>();
+  assert.deepEqual(questionFocus(open, { newRound: true, waiting: true, focusLost: true, answered: null, editing: none }), { target: { field: "b" }, consumed: false });
+  assert.deepEqual(questionFocus(open, { newRound: true, waiting: false, focusLost: false, answered: null, editing: none }).target, undefined, "the user is elsewhere");
+  assert.deepEqual(questionFocus(open, { newRound: false, waiting: true, focusLost: true, answered: "a", editing: none }), { target: { field: "b" }, consumed: true });
+  assert.deepEqual(questionFocus(open, { newRound: false, waiting: true, focusLost: true, answered: "b", editing: none }).target, undefined, "b is not settled yet");
+  const all = [{ id: "a", answer: "x" }, { id: "b", waived: true }];
+  assert.deepEqual(questionFocus(all, { newRound: false, waiting: true, focusLost: true, answered: "b", editing: none }), { target: "generate", consumed: true });
+});

@@ -1239,6 +1239,26 @@ test("trial 4: a long wait says how long it has run, and what is written so far"
   await assertClean();
 });
 
+test("trial 8: a Regenerate that writes the same answer again, word for word, says so", async () => {
+  await open();
+  await inject(state(done(dateParser, { answerRequested: true })));
+  await page.locator("vscode-button.regenerate").click();
+  assert.deepEqual(await takePosted(), [{ type: "regenerate", sessionId: "s1" }]);
+  await reply("regenerate", { ok: true });
+  await inject(state(done("", { state: "generating", codeBlocks: [], answerRequested: true })));
+  await inject(state(done(dateParser, { answerRequested: true })));
+  assert.match((await page.locator(".turn-feedback").textContent()) ?? "", /^The model wrote the same answer again, word for word\./);
+  await shot("8-regenerated-same");
+  // A different answer: nothing to say.
+  await page.locator("vscode-button.regenerate").click();
+  await takePosted();
+  await reply("regenerate", { ok: true });
+  await inject(state(done("", { state: "generating", codeBlocks: [], answerRequested: true })));
+  await inject(state(done(`${dateParser}\n\nAlso handles leap years.`, { answerRequested: true })));
+  assert.equal(await page.locator(".turn-feedback").count(), 0);
+  await assertClean();
+});
+
 test("trial 8: History closes once a conversation is picked; code wider than the view says so", async () => {
   await open();
   await inject(state(done(dateParser)));
