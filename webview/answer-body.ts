@@ -34,6 +34,7 @@ export interface AnswerBodyOptions {
 class AnswerBodyDirective extends Directive {
   private renderedText: string | null = null;
   private renderedNotCode = "";
+  private resizes: ResizeObserver | null = null;
   private readonly mark = document.createElement("span");
 
   constructor(part: PartInfo) {
@@ -55,7 +56,13 @@ class AnswerBodyDirective extends Directive {
     this.renderedNotCode = notCode;
     for (const button of body.querySelectorAll<HTMLButtonElement>(".code-tool")) button.disabled = !options.actionsEnabled;
     this.showFeedback(body, options.feedback);
-    markOverflow(body);
+    // Whether code is wider than the view is known once laid out: on the first layout, on every resize, and after a
+    // rebuild (the observer fires for the first two; a frame later for the third).
+    if (!this.resizes) {
+      this.resizes = new ResizeObserver(() => markOverflow(body));
+      this.resizes.observe(body);
+    }
+    requestAnimationFrame(() => markOverflow(body));
     if (options.streaming) this.placeMark(body);
     else this.mark.remove();
     return noChange;

@@ -1271,13 +1271,15 @@ test("trial 8: History closes once a conversation is picked; code wider than the
   assert.equal(await page.locator(".history-toggle").getAttribute("aria-expanded"), "false");
   await page.setViewportSize({ width: 300, height: 700 });
   try {
-    const wide = "```ts\nexport const table = [" + Array.from({ length: 20 }, (_, i) => `"entry number ${i}"`).join(", ") + "];\n```";
+    const wide = "```ts\nexport const table = [" + Array.from({ length: 7 }, (_, i) => `"entry number ${i}"`).join(", ") + "];\n```";
     await inject(state(done(wide)));
-    await page.waitForTimeout(100);
-    await inject(state(done(wide, { updatedAt: t0 + 1 })));
+    await page.locator(".code-scroll-hint").waitFor({ timeout: 2_000 });
     assert.equal(await page.locator(".code-scroll-hint").textContent(), "Wider than the view: scroll sideways for the rest.");
     assert.equal(await page.locator("pre.code").evaluate((e) => e.classList.contains("overflows") && (globalThis as unknown as { getComputedStyle(e: unknown): { overflowX: string } }).getComputedStyle(e).overflowX === "auto"), true);
     await shot("8-wide-code");
+    // Wide enough again: the hint goes.
+    await page.setViewportSize({ width: 1400, height: 700 });
+    await page.locator(".code-scroll-hint").waitFor({ state: "detached", timeout: 2_000 });
     await assertClean();
   } finally {
     await page.setViewportSize({ width: 400, height: 760 });
