@@ -1183,6 +1183,8 @@ test("trial 5: the model-error banner's message takes the line (its button wraps
     const text = page.locator(".model-error .notice-text");
     const [textWidth, bannerWidth] = await Promise.all([text.evaluate((e) => e.getBoundingClientRect().width), page.locator(".model-error").evaluate((e) => e.clientWidth)]);
     assert.ok(textWidth > bannerWidth * 0.7, `the message is ${textWidth}px wide in a ${bannerWidth}px banner`);
+    const [banner, conversation] = await Promise.all([page.locator(".notice-area").boundingBox(), page.locator(".conversation").boundingBox()]);
+    assert.ok(banner && conversation && banner.y + banner.height <= conversation.y + 1, "the banner keeps its height, above the conversation (not over it)");
     await shot("5-model-error");
     // The turn that failed on it says it already (with its own Choose another model): no banner repeating it.
     const failed = done("", { state: "failed", answerRequested: true, failure: { message: `The model could not be loaded: ${error}` } });
