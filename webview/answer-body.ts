@@ -8,6 +8,7 @@ import { Directive, PartType, directive, type ElementPart, type PartInfo } from 
 import type { CodeAction } from "../src/core/webview-protocol.js";
 import { focusByKey } from "./dom.js";
 import { setMarkdown } from "./markdown.js";
+import { notCodeNote } from "../src/core/rules.js";
 
 export const codeActions: readonly { action: CodeAction; label: string; title: string }[] = [
   { action: "insert", label: "Insert", title: "Insert at the cursor" },
@@ -24,12 +25,16 @@ export interface AnswerBodyOptions {
   actionsEnabled: boolean;
   /** What the host said to each block's last action, by block index. */
   feedback: ReadonlyMap<number, { level: "error" | "info"; text: string }>;
+  /** The blocks that are not code for the editor (JSON, markdown), by index: they get Copy only, and a note. */
+  notCode?: ReadonlyMap<number, "JSON" | "markdown">;
   /** Prefix of the toolbar buttons' focus keys, for an earlier turn's answer (the current turn's have none). */
   focusPrefix?: string;
 }
 
 class AnswerBodyDirective extends Directive {
   private renderedText: string | null = null;
+  private renderedNotCode = "";
+  private resizes: ResizeObserver | null = null;
   private readonly mark = document.createElement("span");
 
   constructor(part: PartInfo) {
@@ -45,22 +50,32 @@ class AnswerBodyDirective extends Directive {
 
   override update(part: ElementPart, [text, options]: [string, AnswerBodyOptions]): unknown {
     const body = part.element as HTMLElement;
-    if (text !== this.renderedText) this.rebuild(body, text, options.focusPrefix ?? "");
+    // The toolbars are rebuilt when what they offer changed: the blocks that are not code, or their turn's place.
+    const notCode = `${options.focusPrefix ?? ""}|${[...(options.notCode ?? new Map<number, string>()).entries()].join()}`;
+    if (text !== this.renderedText || notCode !== this.renderedNotCode) this.rebuild(body, text, options.focusPrefix ?? "", options.notCode);
+    this.renderedNotCode = notCode;
     for (const button of body.querySelectorAll<HTMLButtonElement>(".code-tool")) button.disabled = !options.actionsEnabled;
     this.showFeedback(body, options.feedback);
+    // Whether code is wider than the view is known once laid out: on the first layout, on every resize, and after a
+    // rebuild (the observer fires for the first two; a frame later for the third).
+    if (!this.resizes) {
+      this.resizes = new ResizeObserver(() => markOverflow(body));
+      this.resizes.observe(body);
+    }
+    requestAnimationFrame(() => markOverflow(body));
     if (options.streaming) this.placeMark(body);
     else this.mark.remove();
     return noChange;
   }
 
-  private rebuild(body: HTMLElement, text: string, focusPrefix: string): void {
+  private rebuild(body: HTMLElement, text: string, focusPrefix: string, notCode: AnswerBodyOptions["notCode"]): void {
     const scroller = body.closest<HTMLElement>(".conversation");
     const stick = scroller !== null && scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
     const active = document.activeElement;
     const focusKey = active instanceof HTMLElement && body.contains(active) ? active.dataset.focusKey : undefined;
     setMarkdown(body, text);
     this.renderedText = text;
-    for (const block of body.querySelectorAll<HTMLElement>(".code-block")) addToolbar(block, focusPrefix);
+    for (const block of body.querySelectorAll<HTMLElement>(".code-block")) addToolbar(block, focusPrefix, notCode?.get(Number(block.dataset.blockIndex)));
     if (focusKey !== undefined) focusByKey(body, focusKey);
     if (stick && scroller) scroller.scrollTop = scroller.scrollHeight;
   }
@@ -95,7 +110,24 @@ class AnswerBodyDirective extends Directive {
   }
 }
 
-function addToolbar(block: HTMLElement, focusPrefix: string): void {
+/** Code wider than the view says so: a shadow at the right edge while there is more, and a line under it. */
+function markOverflow(body: HTMLElement): void {
+  for (const pre of body.querySelectorAll<HTMLElement>("pre.code")) {
+    const overflows = pre.scrollWidth > pre.clientWidth + 1;
+    pre.classList.toggle("overflows", overflows);
+    let hint = pre.nextElementSibling?.matches(".code-scroll-hint") ? pre.nextElementSibling : null;
+    if (overflows && !hint) {
+      hint = document.createElement("p");
+      hint.className = "code-scroll-hint";
+      hint.textContent = "Wider than the view: scroll sideways for the rest.";
+      pre.after(hint);
+      pre.tabIndex = 0;
+      pre.addEventListener("scroll", () => pre.classList.toggle("at-end", pre.scrollLeft + pre.clientWidth >= pre.scrollWidth - 1));
+    } else if (!overflows && hint) hint.remove();
+  }
+}
+
+function addToolbar(block: HTMLElement, focusPrefix: string, notCode: "JSON" | "markdown" | undefined): void {
   const index = Number(block.dataset.blockIndex);
   const header = block.querySelector(".code-header");
   if (!Number.isInteger(index) || !header) return;
@@ -105,7 +137,15 @@ function addToolbar(block: HTMLElement, focusPrefix: string): void {
   toolbar.className = "code-toolbar";
   toolbar.setAttribute("role", "group");
   toolbar.setAttribute("aria-label", `Actions for ${what}`);
+  if (notCode !== undefined) {
+    block.classList.add("not-code");
+    const note = document.createElement("p");
+    note.className = "not-code-note";
+    note.textContent = notCodeNote(notCode);
+    header.after(note);
+  }
   for (const { action, label, title } of codeActions) {
+    if (notCode !== undefined && action !== "copy") continue;
     const button = document.createElement("button");
     button.type = "button";
     button.className = "code-tool";

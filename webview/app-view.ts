@@ -5,7 +5,7 @@
 import { html, nothing, type TemplateResult } from "lit";
 import { live } from "lit/directives/live.js";
 import { repeat } from "lit/directives/repeat.js";
-import { openRoundQuestions } from "../src/core/rules.js";
+import { answerCode, isBusy, openRoundQuestions, sessionStatus } from "../src/core/rules.js";
 import type { ContextChip, HistoryEntry, ModelStatus, StateMessage } from "../src/core/webview-protocol.js";
 import type { App } from "./app.js";
 import { uiState } from "./host.js";
@@ -30,7 +30,7 @@ export function appTemplate(app: App): TemplateResult {
     <div class="notice-area">${noticeTemplate(app)}${modelErrorBanner(app)}</div>
     ${demoNotice(app)}
     <main class="conversation" tabindex="-1">${app.session ? sessionTemplate(app.session) : emptyState(app)}</main>
-    <div class="status-line" role="status" aria-live="polite">${statusText(app.state)}</div>
+    <div class="status-line" role="status" aria-live="polite">${statusText(app)}</div>
     ${composer(app)}
   `;
 }
@@ -61,6 +61,9 @@ function modelLabel(state: StateMessage | null): string {
 function modelErrorBanner(app: App): TemplateResult | typeof nothing {
   const model = app.state?.model;
   if (!app.session || model?.status !== "error") return nothing;
+  // The turn that failed on it already says so, with the same button: the message is not shown twice.
+  const failure = app.session.snapshot.state === "failed" ? app.session.snapshot.failure?.message : undefined;
+  if (failure !== undefined && model.error !== undefined && failure.includes(model.error)) return nothing;
   return html`<div class="notice notice-error model-error" role="alert">
     <span class="notice-text">The model could not be loaded: ${model.error ?? "unknown error."}</span>
     <vscode-button secondary class="pick-model" data-focus-key="banner-pick-model" @click=${() => void app.ask({ type: "pickModel" })}
@@ -150,7 +153,7 @@ function historyItem(app: App, entry: HistoryEntry, current: boolean): TemplateR
       data-focus-key="history-open:${entry.id}"
       aria-current=${current ? "true" : nothing}
       title=${title}
-      @click=${() => void app.ask({ type: "openSession", id: entry.id })}
+      @click=${() => app.openFromHistory(entry.id)}
     >
       <span class="history-title">${title}</span><span class="history-time"
         >${entry.turns !== undefined && entry.turns > 1 ? `${entry.turns} turns · ` : ""}${relativeTime(entry.updatedAt)}</span
@@ -258,6 +261,9 @@ function composer(app: App): TemplateResult {
     if (event.key === "Enter" && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey && !event.isComposing) {
       event.preventDefault();
       void app.send();
+    } else if (event.key === "ArrowUp" && event.altKey && !event.shiftKey && !event.ctrlKey && !event.metaKey) {
+      // The newest answer's actions, without Shift+Tab through the conversation.
+      if (app.focusNewestActions()) event.preventDefault();
     } else if (event.key === "Escape" && app.busy) {
       event.preventDefault();
       app.stop();
@@ -295,33 +301,18 @@ function composer(app: App): TemplateResult {
 // ---------------------------------------------------------------------------------------------------------------
 // Status.
 
-/** One short sentence for the live region: what is happening now. */
-export function statusText(state: StateMessage | null): string {
+/** One short sentence for the live region: what is happening now (the conversation's status, rules.ts). */
+export function statusText(app: App): string {
+  const state = app.state;
   if (state === null) return "";
   const session = state.session;
   if (state.model.status === "loading" && !session) return "Loading the model…";
   if (!session) return "";
-  switch (session.state) {
-    case "idle":
-      return "";
-    case "assessing":
-      return "Reading your request…";
-    case "asking": {
-      const open = openRoundQuestions(session).length;
-      return open === 1 ? "1 question before writing code." : `${open} questions before writing code.`;
-    }
-    case "generating":
-      return "Writing code…";
-    case "done": {
-      const blocks = session.codeBlocks.length;
-      const done = blocks === 0 ? "Done." : blocks === 1 ? "Done: 1 code block." : `Done: ${blocks} code blocks.`;
-      return session.hitLimit ? `${done} It stopped at the length limit: Continue writes the rest.` : done;
-    }
-    case "cancelled":
-      return "Stopped.";
-    case "failed":
-      return "Failed.";
-  }
+  const controller = app.session?.sessionId === session.id ? app.session : null;
+  const remaining = controller ? controller.generateReadiness().remaining : undefined;
+  const running = controller && isBusy(controller.snapshot.state) ? { elapsedMs: app.busyFor(), written: controller.snapshot.answer.length } : undefined;
+  const text = sessionStatus(controller?.snapshot ?? session, { ...(remaining !== undefined ? { remaining } : {}), ...(running ? { running } : {}) });
+  return session.state === "done" && answerCode(session).code.length > 0 ? `${text} Alt+↑ goes to its actions.` : text;
 }
 
 const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });

@@ -26,6 +26,21 @@ function nextFrame(callback: () => void): void {
   setTimeout(run, 100);
 }
 
+/**
+ * The focused control in the conversation is in view: following the conversation's end never scrolls it out (a new
+ * round's first answer field sits above the end). Its top is kept in view where the whole does not fit.
+ */
+function revealFocus(conversation: HTMLElement): void {
+  const active = document.activeElement;
+  if (!(active instanceof HTMLElement) || !conversation.contains(active)) return;
+  const box = active.getBoundingClientRect();
+  const view = conversation.getBoundingClientRect();
+  if (box.top >= view.top && box.bottom <= view.bottom) return;
+  const question = active.closest<HTMLElement>(".question") ?? active;
+  question.scrollIntoView({ block: "nearest" });
+  if (active.getBoundingClientRect().top < view.top) active.scrollIntoView({ block: "start" });
+}
+
 export class App {
   /** What the host last sent, or null until it has. */
   state: StateMessage | null = null;
@@ -39,6 +54,9 @@ export class App {
   private framePending = false;
   /** The conversation and turn on screen at the last render (a new one scrolls into view). */
   private shownTurns: string | null = null;
+  /** Since when the conversation on screen has been busy (its id and state), for the status line's elapsed time. */
+  private busySince: { key: string; at: number } | null = null;
+  private busyTicker: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly root: HTMLElement) {
     window.addEventListener("message", (event: MessageEvent<unknown>) => this.receive(event.data));
@@ -65,6 +83,7 @@ export class App {
     state: (message) => {
       this.state = message;
       this.showSession(message.session);
+      this.trackBusy();
       this.renderNow();
     },
     chunk: (message) => {
@@ -91,6 +110,25 @@ export class App {
     else this.session = new SessionController(snapshot, () => this.renderNow());
   }
 
+  /** How long the current turn has been in its busy state (reading or writing), in ms. */
+  busyFor(): number {
+    return this.busySince ? Date.now() - this.busySince.at : 0;
+  }
+
+  /** Keeps the busy clock: a new busy state starts it, and the status line is redrawn each second while it runs. */
+  private trackBusy(): void {
+    const session = this.session?.snapshot;
+    const key = session && isBusy(session.state) ? `${session.id}#${session.earlier?.length ?? 0}#${session.state}` : null;
+    if (key === null) {
+      this.busySince = null;
+      clearInterval(this.busyTicker);
+      this.busyTicker = undefined;
+      return;
+    }
+    if (this.busySince?.key !== key) this.busySince = { key, at: Date.now() };
+    this.busyTicker ??= setInterval(() => this.renderSoon(), 1_000);
+  }
+
   get busy(): boolean {
     const session = this.session?.snapshot;
     return session !== undefined && isBusy(session.state);
@@ -113,9 +151,13 @@ export class App {
     if (conversation && (atEnd || newTurn)) {
       conversation.scrollTop = conversation.scrollHeight;
       // The toolkit's buttons lay themselves out a moment later: follow the end once more then.
-      nextFrame(() => (conversation.scrollTop = conversation.scrollHeight));
+      nextFrame(() => {
+        conversation.scrollTop = conversation.scrollHeight;
+        revealFocus(conversation);
+      });
     }
     if (this.session && conversation) this.session.placeFocus(conversation);
+    if (conversation) revealFocus(conversation);
     // The focused control went away (e.g. Generate once the code is being written): the composer is home.
     if (hadFocus && focusIsLost()) this.focusComposer();
   }
@@ -153,6 +195,33 @@ export class App {
     saveUiState();
     this.renderNow();
     if (uiState.historyOpen) this.root.querySelector<HTMLElement>(".history-list button")?.focus();
+  }
+
+  /** Opens a conversation from the history; the list closes once the host has it on screen. */
+  async openFromHistory(id: string): Promise<void> {
+    const outcome = await request({ type: "openSession", id });
+    if (!outcome.ok) {
+      this.showNotice({ type: "notice", level: "warning", text: outcome.error });
+      return;
+    }
+    uiState.historyOpen = false;
+    saveUiState();
+    this.renderNow();
+    this.focusComposer();
+  }
+
+  /** Focuses the first action of the newest answer's first code block (Alt+Up from the composer). */
+  focusNewestActions(): boolean {
+    const turns = this.root.querySelectorAll<HTMLElement>(".turn-group");
+    for (const turn of [...turns].reverse()) {
+      const tool = turn.querySelector<HTMLButtonElement>(".code-tool:not(:disabled)");
+      if (tool) {
+        tool.focus();
+        tool.scrollIntoView({ block: "nearest" });
+        return true;
+      }
+    }
+    return false;
   }
 
   canSend(): { ok: boolean; why: string } {

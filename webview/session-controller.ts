@@ -5,7 +5,7 @@
  * until the host says so: an answer's text stays in its field until the host accepted it, and a refusal is shown
  * at the control that sent the request.
  */
-import { isBusy, isSettled, openRoundQuestions } from "../src/core/rules.js";
+import { isBusy, isSettled, openRoundQuestions, questionFocus } from "../src/core/rules.js";
 import type { AskPolicy, SessionSnapshot } from "../src/core/types.js";
 import type { CodeAction, Intent } from "../src/core/webview-protocol.js";
 import { focusByKey, focusIsLost } from "./dom.js";
@@ -41,6 +41,10 @@ function draftKey(sessionId: string, questionId: string): string {
 
 const noteMs = 4_000;
 
+/** Said where a regenerated answer came out identical to the one before. */
+export const regeneratedSameNote =
+  "The model wrote the same answer again, word for word. Try Regenerate asking me questions first (⋯), or Edit the request.";
+
 export class SessionController {
   readonly sessionId: string;
   private snap: SessionSnapshot;
@@ -56,6 +60,8 @@ export class SessionController {
   editingRequest: { draft: string } | null = null;
   /** The Regenerate menu (ask me first / don't ask) is open. */
   regenerateMenuOpen = false;
+  /** The answer a Regenerate started from, until the regenerated one has finished. */
+  private regeneratedFrom: string | null = null;
   /** After an answer or waive, where the focus goes when the state comes back. */
   private focusAfterQuestion: string | null = null;
   /** A focus key to move to after the next render (a refused answer goes back to its field). */
@@ -80,11 +86,31 @@ export class SessionController {
 
   update(snapshot: SessionSnapshot): void {
     const nextTurn = (snapshot.earlier?.length ?? 0) !== (this.snap.earlier?.length ?? 0);
+    const newAnswer = nextTurn || (isBusy(snapshot.state) && !isBusy(this.snap.state));
     this.snap = snapshot;
+    // What the host said to the current turn's code blocks belongs to that answer: a new one (a later turn, a
+    // regenerated answer) starts without it.
+    if (newAnswer) this.forgetCurrentCodeFeedback();
+    if (nextTurn) this.regeneratedFrom = null;
+    else if (this.regeneratedFrom !== null && !isBusy(snapshot.state) && snapshot.state !== "asking") {
+      // Sampling can write the very same reply again (a small model, a low temperature): say so rather than seem stuck.
+      if (snapshot.state === "done" && snapshot.answer !== "" && snapshot.answer === this.regeneratedFrom) {
+        this.feedback.set(controlKey.turnActions, { level: "info", text: regeneratedSameNote });
+      }
+      this.regeneratedFrom = null;
+    }
     if (this.editingAssumption && this.editingAssumption.index >= snapshot.assumptions.length) this.editingAssumption = null;
     if (isBusy(snapshot.state) || nextTurn) {
       this.regenerateMenuOpen = false;
       if (nextTurn) this.editingRequest = null;
+    }
+  }
+
+  private forgetCurrentCodeFeedback(): void {
+    for (const key of [...this.feedback.keys()]) {
+      if (!key.startsWith("code:") || key.startsWith("code:t")) continue;
+      this.feedback.delete(key);
+      clearTimeout(this.noteTimers.get(key));
     }
   }
 
@@ -117,6 +143,13 @@ export class SessionController {
       else if (!isSettled(question)) remaining += 1;
     }
     return { ready: open.length > 0 && remaining === 0, remaining, unsent };
+  }
+
+  /** A suggestion that was cut short goes into the field for the user to finish, instead of becoming the answer. */
+  startAnswer(questionId: string, text: string): void {
+    this.setDraft(questionId, text);
+    this.focusNext = questionFieldKey(questionId);
+    this.changed();
   }
 
   answer(questionId: string, text: string): Promise<boolean> {
@@ -235,6 +268,7 @@ export class SessionController {
 
   regenerate(askPolicy?: AskPolicy): void {
     this.regenerateMenuOpen = false;
+    this.regeneratedFrom = this.snap.answer;
     const intent: Intent = askPolicy ? { type: "regenerate", sessionId: this.sessionId, askPolicy } : { type: "regenerate", sessionId: this.sessionId };
     void this.send(controlKey.turnActions, intent).then(() => this.changed());
   }
@@ -307,25 +341,12 @@ export class SessionController {
     const roundKey = open.length > 0 ? `${this.sessionId}#${open[0]?.round ?? 0}` : null;
     const newRound = roundKey !== null && roundKey !== this.openRoundKey;
     this.openRoundKey = roundKey;
-    if (open.length === 0) return;
     const composer = document.querySelector<HTMLElement>(".composer-input");
     const waiting = focusIsLost() || (composer !== null && composer.contains(document.activeElement) && uiState.draft === "");
-    if (newRound && waiting) {
-      const first = open.find((q) => !isSettled(q)) ?? open[0];
-      if (first) focusByKey(container, questionFieldKey(first.id));
-      return;
-    }
-    const after = this.focusAfterQuestion;
-    if (after === null || !focusIsLost()) return;
-    const question = open.find((q) => q.id === after);
-    // Still waiting for the host's answer: the focus stays put until the question is settled.
-    if (!question || !isSettled(question) || this.editing.has(after)) return;
-    this.focusAfterQuestion = null;
-    const index = open.indexOf(question);
-    const ordered = [...open.slice(index + 1), ...open.slice(0, Math.max(0, index))];
-    const following = ordered.find((q) => !isSettled(q) || this.editing.has(q.id));
-    if (following) focusByKey(container, questionFieldKey(following.id));
-    else focusByKey(container, "generate");
+    const { target, consumed } = questionFocus(open, { newRound, waiting, focusLost: focusIsLost(), answered: this.focusAfterQuestion, editing: this.editing });
+    if (consumed) this.focusAfterQuestion = null;
+    if (target === "generate") focusByKey(container, "generate");
+    else if (target !== undefined) focusByKey(container, questionFieldKey(target.field));
   }
 
   dispose(): void {

@@ -8,7 +8,7 @@
 import { html, nothing, type TemplateResult } from "lit";
 import { live } from "lit/directives/live.js";
 import { repeat } from "lit/directives/repeat.js";
-import { canContinue, canRegenerate, conversationTurns, isBusy, isSettled, openRoundQuestions } from "../src/core/rules.js";
+import { answerCode, askingStatus, assumedSentence, canContinue, canRegenerate, conversationTurns, isBusy, isSettled, openRoundQuestions } from "../src/core/rules.js";
 import type { Question, SessionState, Turn } from "../src/core/types.js";
 import { answerBody, codeActions } from "./answer-body.js";
 import { controlKey, questionFieldKey, type Feedback, type SessionController } from "./session-controller.js";
@@ -189,7 +189,7 @@ function roundTemplate(c: SessionController, round: number, questions: Question[
 function roundFooter(c: SessionController): TemplateResult {
   const { ready, remaining, unsent } = c.generateReadiness();
   let hint = "";
-  if (remaining > 0) hint = remaining === 1 ? "Answer or skip 1 more question." : `Answer or skip ${remaining} more questions.`;
+  if (remaining > 0) hint = askingStatus(remaining);
   else if (unsent > 0) hint = unsent === 1 ? "Your typed answer is sent with it." : "Your typed answers are sent with it.";
   return html`<div class="round-footer">
     <vscode-button
@@ -234,7 +234,8 @@ function givenTemplate(c: SessionController, q: Question, open: boolean): Templa
           @click=${() => c.reopen(q.id)}
         >Change</button>`
     : nothing;
-  if (q.waived && q.assumed !== undefined) return html`<p class="given"><span class="given-label">You decide:</span> I assumed ${q.assumed}.${change}</p>`;
+  const assumed = q.waived && q.assumed !== undefined ? assumedSentence(q.assumed) : undefined;
+  if (assumed !== undefined) return html`<p class="given"><span class="given-label">You decide:</span> ${assumed}${change}</p>`;
   if (q.waived) return html`<p class="given"><span class="given-label">You decide:</span> the assistant chooses and says so.${change}</p>`;
   if (q.answer !== undefined && q.answer !== "") return html`<p class="given"><span class="given-label">Answer:</span> ${q.answer}${change}</p>`;
   return html`<p class="given"><span class="given-label">Not answered.</span>${change}</p>`;
@@ -267,8 +268,8 @@ function questionForm(c: SessionController, q: Question, editing: boolean): Temp
             type="button"
             class="suggestion"
             data-focus-key="suggestion:${q.id}:${index}"
-            title="Answer: ${suggestion}"
-            @click=${() => void c.answer(q.id, suggestion)}
+            title=${suggestion.endsWith("…") ? `Cut short: puts "${suggestion.slice(0, -1)}" in the field to finish` : `Answer: ${suggestion}`}
+            @click=${() => (suggestion.endsWith("…") ? c.startAnswer(q.id, suggestion.slice(0, -1).trimEnd()) : void c.answer(q.id, suggestion))}
           >${suggestion}</button>`,
       )}
       <button
@@ -388,6 +389,7 @@ function answerTemplate(c: SessionController, turn: ShownTurn, place: TurnPlace)
     }
   };
   const heading = `answer-heading-${place.index}`;
+  const notCode = new Map(answerCode(turn).notCode.map((b) => [b.index, b.kind] as const));
   const limit = turn.hitLimit === true && !streaming;
   return html`<section
     class="turn turn-assistant answer ${streaming ? "streaming" : ""}"
@@ -404,6 +406,7 @@ function answerTemplate(c: SessionController, turn: ShownTurn, place: TurnPlace)
         streaming,
         actionsEnabled: !isBusy(c.snapshot.state),
         feedback,
+        notCode,
         ...(turnIndex !== undefined ? { focusPrefix: `t${turnIndex}:` } : {}),
       })}
     ></div>

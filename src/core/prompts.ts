@@ -2,6 +2,7 @@
 import type { EditorContext, Question } from "./types.js";
 import type { JsonSchema } from "./model.js";
 import { fenceOfLanguage } from "./languages.js";
+import { assumedSentence, statedChoice } from "./rules.js";
 
 export const guidedSystemPrompt =
   "You are ClarifyCoder, a careful coding assistant. Before writing code you decide whether the request is clear " +
@@ -55,10 +56,18 @@ export function buildAssessmentMessage(request: string, context: EditorContext, 
     .join("\n\n");
 }
 
+/**
+ * The user's answers as the model reads them. A waived question says plainly that the choice is the model's (in words
+ * it cannot mistake for an answer to copy), or the choice it already made; every text is one normalised line.
+ */
 export function formatAnswers(questions: readonly Question[]): string {
-  return questions
-    .map((q, i) => `${i + 1}. ${q.text}\n   Answer: ${q.waived ? "(you decide: choose a sensible default and state it)" : (q.answer ?? "").trim()}`)
-    .join("\n");
+  const line = (text: string): string => text.replace(/\s+/g, " ").trim();
+  const given = (q: Question): string => {
+    if (!q.waived) return line(q.answer ?? "");
+    const chosen = q.assumed !== undefined ? statedChoice(q.assumed) : undefined;
+    return chosen !== undefined ? `you decided: ${chosen}` : "you decide (pick the answer yourself when you write the code)";
+  };
+  return questions.map((q, i) => `${i + 1}. ${line(q.text)}\n   Answer: ${given(q)}`).join("\n");
 }
 
 /** A later assessment round, in the same conversation: the answers so far, and the same decision again. */
@@ -70,13 +79,18 @@ export function buildFollowUpAssessmentMessage(answered: readonly Question[], ma
 }
 
 /** Turns a waived question into the assumption the code request states. */
-export function waivedAssumption(question: Question): string {
-  return `For "${question.text.trim()}", the assistant chooses a sensible default and says which.`;
+export function waivedAssumption(question: Pick<Question, "text">): string {
+  return `For "${question.text.replace(/\s+/g, " ").trim()}", the assistant chooses a sensible default and says which.`;
 }
 
-/** The question the assistant was left to decide, with what it chose: an assumption the answer states. */
+/**
+ * The question the assistant was left to decide, with what it chose: an assumption the answer states, the choice
+ * normalised (`statedChoice`); a choice that is none (our instruction echoed back) leaves it to the code.
+ */
 export function choiceAssumption(question: Pick<Question, "text">, choice: string): string {
-  return `You left "${question.text.trim()}" to me: I assumed ${choice.trim().replace(/[.\s]+$/, "")}.`;
+  const sentence = assumedSentence(choice);
+  if (sentence === undefined) return waivedAssumption(question);
+  return `You left "${question.text.replace(/\s+/g, " ").trim()}" to me: ${sentence}`;
 }
 
 /** Asks the model to choose an answer to each question the user left to it, before it writes the code. */

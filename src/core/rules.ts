@@ -3,7 +3,7 @@
  * turn may be followed up, regenerated, continued or edited mean.
  * The engine enforces them, the extension host and the command line ask them, the webview renders by them.
  */
-import type { PastTurn, Question, SessionSnapshot, SessionState, Turn } from "./types.js";
+import type { CodeBlock, PastTurn, Question, SessionSnapshot, SessionState, Turn } from "./types.js";
 
 type Conversation = Pick<SessionSnapshot, "state" | "questions" | "rounds">;
 
@@ -56,4 +56,174 @@ export function canContinue(session: Pick<SessionSnapshot, "state" | "answer" | 
 export function conversationTurns(session: SessionSnapshot): (Turn & { state: SessionState })[] {
   const earlier: PastTurn[] = session.earlier ?? [];
   return [...earlier, session];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What a finished answer holds, and the status line that says so.
+
+/** Keys of our own protocol's JSON (the assessment, the choices): a block holding them is never the user's code. */
+const protocolKeys = /"(?:decision|assumptions|questions|choices|code)"\s*:/;
+/** A block that is a JSON object or array (as small models write their protocol), whole or cut off. */
+const jsonStart = /^\s*(?:\{\s*"[^"\n]*"\s*:|\[\s*(?:\{|"|\]))/;
+/** Fence tags of prose, not code. */
+const proseTags = new Set(["markdown", "md", "text", "txt", "plaintext"]);
+const jsonTags = new Set(["json", "jsonc", "json5"]);
+
+/**
+ * What a fenced block of an answer is when it is not code to offer for the editor: "JSON" (the model's own protocol,
+ * or data where the request's language is not JSON) or "markdown" (prose in a fence); undefined when it is code.
+ * `languageId` is the request's language (the editor's), when known.
+ */
+export function notCodeKind(block: Pick<CodeBlock, "language" | "code">, languageId?: string): "JSON" | "markdown" | undefined {
+  const tag = block.language.trim().toLowerCase();
+  const wanted = (languageId ?? "").toLowerCase();
+  if (jsonStart.test(block.code) && !jsonTags.has(wanted) && (!jsonTags.has(tag) || protocolKeys.test(block.code))) return "JSON";
+  if (proseTags.has(tag) && !proseTags.has(wanted) && wanted !== "") return "markdown";
+  return undefined;
+}
+
+/** The blocks of an answer offered as code (their indexes), and those that are not, with what they are. */
+export function answerCode(turn: Pick<Turn, "codeBlocks" | "context">): { code: number[]; notCode: { index: number; kind: "JSON" | "markdown" }[] } {
+  const code: number[] = [];
+  const notCode: { index: number; kind: "JSON" | "markdown" }[] = [];
+  turn.codeBlocks.forEach((block, index) => {
+    const kind = notCodeKind(block, turn.context.languageId);
+    if (kind === undefined) code.push(index);
+    else notCode.push({ index, kind });
+  });
+  return { code, notCode };
+}
+
+/** The sentence under a block that is not offered as code. */
+export function notCodeNote(kind: "JSON" | "markdown"): string {
+  return kind === "JSON"
+    ? "This block is JSON, not code for your file: it is not offered for the editor. Regenerate to ask for the code again."
+    : "This block is markdown text, not code: it is not offered for the editor.";
+}
+
+/** The questions of the open round that still need an answer or a skip, counted the same way by every surface. */
+export function askingStatus(remaining: number): string {
+  if (remaining === 0) return "Every question is answered or skipped: Generate code writes it.";
+  return remaining === 1 ? "Answer or skip 1 more question." : `Answer or skip ${remaining} more questions.`;
+}
+
+/** A duration as the status line shows it: "8 s", "1 min 32 s". */
+export function elapsedText(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
+}
+
+/** What the status line knows while a turn runs: how long it has run, and how much of the answer is written. */
+export interface RunningInfo {
+  elapsedMs?: number;
+  /** Characters of the answer streamed so far (while writing). */
+  written?: number;
+}
+
+/**
+ * The status line: one short sentence, from the conversation alone, for what is happening now. `remaining` is the
+ * open round's count of questions still to answer or skip (the webview counts a typed, unsent answer as given).
+ */
+export function sessionStatus(session: SessionSnapshot, options: { remaining?: number; running?: RunningInfo } = {}): string {
+  const running = options.running ?? {};
+  const elapsed = running.elapsedMs !== undefined && running.elapsedMs >= 1000 ? ` ${elapsedText(running.elapsedMs)}` : "";
+  switch (session.state) {
+    case "idle":
+      return "";
+    case "assessing":
+      return `Reading your request…${elapsed}${running.elapsedMs !== undefined && running.elapsedMs >= 15_000 ? " (the model reads the whole request and context before its first word; a slow CPU takes minutes)" : ""}`;
+    case "asking": {
+      const remaining = options.remaining ?? openRoundQuestions(session).filter((q) => !isSettled(q)).length;
+      return askingStatus(remaining);
+    }
+    case "generating": {
+      const written = running.written ?? session.answer.length;
+      const seconds = (running.elapsedMs ?? 0) / 1000;
+      if (elapsed === "") return "Writing code…";
+      if (written === 0) return `Writing code…${elapsed}, waiting for the first words`;
+      const speed = seconds >= 1 ? `, ${Math.round(written / seconds)} characters/s` : "";
+      return `Writing code…${elapsed} · ${written} characters${speed}`;
+    }
+    case "done": {
+      const { code, notCode } = answerCode(session);
+      const limit = session.hitLimit ? " It stopped at the length limit: Continue writes the rest." : "";
+      if (code.length === 0 && notCode.length > 0) {
+        const kinds = [...new Set(notCode.map((b) => b.kind))].join(" and ");
+        return `Done, but no code: the answer's ${notCode.length === 1 ? "block is" : "blocks are"} ${kinds}, not code. Regenerate to try again.${limit}`;
+      }
+      const blocks = code.length === 0 ? "Done." : code.length === 1 ? "Done: 1 code block." : `Done: ${code.length} code blocks.`;
+      const skipped = notCode.length > 0 ? ` ${notCode.length} other ${notCode.length === 1 ? "block is" : "blocks are"} not code.` : "";
+      return `${blocks}${skipped}${limit}`;
+    }
+    case "cancelled":
+      return "Stopped.";
+    case "failed":
+      return "Failed.";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The assistant's stated choice for a question the user left to it.
+
+/** Our own instruction for a waived question, echoed back by a small model as its "choice". */
+const echoedInstruction = /\byou decide\b|\bsensible default\b|\bchoose (?:a|an|the) (?:sensible|reasonable)\b|\bstate (?:it|which)\b/i;
+
+/**
+ * A choice the assistant made, normalised as the clause after "I assumed": one line, no wrapping quotes, no
+ * trailing full stops or commas, a capitalised first word (the model's "To sort ...") in lower case (an acronym or
+ * a code name such as "ISO" or "parseDate" is kept). Undefined when it is no choice: empty, or our instruction
+ * echoed back.
+ */
+export function statedChoice(choice: string): string | undefined {
+  let text = choice.replace(/\s+/g, " ").trim();
+  for (let i = 0; i < 3; i++) {
+    const unwrapped = text.replace(/^["'“‘`(](.*)["'”’`)]$/u, "$1").trim();
+    if (unwrapped === text) break;
+    text = unwrapped;
+  }
+  text = text.replace(/^(?:I assumed|I assume|Assume|Assumed)\b:?\s*/i, "");
+  text = text.replace(/[\s.,;:]+$/u, "").trim();
+  if (text === "" || echoedInstruction.test(text)) return undefined;
+  if (/^[A-Z][a-z]+(?:\s|$)/.test(text)) text = text.charAt(0).toLowerCase() + text.slice(1);
+  return text;
+}
+
+/** The sentence that states a choice: "I assumed <choice>." (no full stop after an ellipsis, "?" or "!"). */
+export function assumedSentence(choice: string): string | undefined {
+  const stated = statedChoice(choice);
+  if (stated === undefined) return undefined;
+  return `I assumed ${stated}${/[.…?!]$/u.test(stated) ? "" : "."}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Keyboard focus while questions are open (the webview places it, and scrolls the focused control into view).
+
+/** Where the focus goes among an open round's questions: a question's answer field, Generate, or nowhere new. */
+export type QuestionFocus = { field: string } | "generate" | undefined;
+
+/**
+ * Where the focus goes after a render while a round is open:
+ * - a new round that arrives while the user waits (nothing focused, or an empty composer): its first open question;
+ * - the question the user just answered or skipped, once settled and its control gone: the next open question after
+ *   it (wrapping), or Generate when none is left;
+ * - otherwise it stays where it is. `consumed` says the answered question's move was made.
+ */
+export function questionFocus(
+  open: readonly Pick<Question, "id" | "answer" | "waived">[],
+  where: { newRound: boolean; waiting: boolean; focusLost: boolean; answered: string | null; editing: ReadonlySet<string> },
+): { target: QuestionFocus; consumed: boolean } {
+  if (open.length === 0) return { target: undefined, consumed: false };
+  if (where.newRound && where.waiting) {
+    const first = open.find((q) => !isSettled(q)) ?? open[0];
+    return { target: first ? { field: first.id } : undefined, consumed: false };
+  }
+  const after = where.answered;
+  if (after === null || !where.focusLost) return { target: undefined, consumed: false };
+  const question = open.find((q) => q.id === after);
+  // Still waiting for the host's answer: the focus stays put until the question is settled.
+  if (!question || !isSettled(question) || where.editing.has(after)) return { target: undefined, consumed: false };
+  const index = open.indexOf(question);
+  const ordered = [...open.slice(index + 1), ...open.slice(0, Math.max(0, index))];
+  const following = ordered.find((q) => !isSettled(q) || where.editing.has(q.id));
+  return { target: following ? { field: following.id } : "generate", consumed: true };
 }

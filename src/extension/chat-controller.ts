@@ -5,7 +5,7 @@
  */
 import * as vscode from "vscode";
 import { dispatch, type HandlerTable } from "../core/dispatch.js";
-import { canFollowUp, isBusy } from "../core/rules.js";
+import { canFollowUp, isBusy, notCodeKind } from "../core/rules.js";
 import { selectedLines } from "../core/selection.js";
 import { ClarifySession, SessionRefusal, whenAccepted } from "../core/session.js";
 import { readSettings } from "../core/settings.js";
@@ -175,8 +175,10 @@ export class ChatController implements vscode.Disposable {
       const turn = m.turn === undefined ? snapshot : snapshot?.earlier?.[m.turn];
       const block = turn?.codeBlocks[m.blockIndex];
       if (!block) throw new SessionRefusal(`There is no code block ${m.blockIndex + 1} in that conversation.`);
-      await applyCodeAction(m.action, block, this.liveEditor(), this.proposals);
-      return m.action === "copy" ? { note: "Copied." } : undefined;
+      const kind = notCodeKind(block, turn?.context.languageId);
+      if (kind !== undefined && m.action !== "copy") throw new SessionRefusal(`Code block ${m.blockIndex + 1} is ${kind}, not code: it is not put in the editor.`);
+      const note = await applyCodeAction(m.action, block, this.liveEditor(), this.proposals);
+      return m.action === "copy" ? { note: "Copied." } : note !== undefined ? { note } : undefined;
     },
     newChat: () => this.newChat(),
     openSession: (m) => this.open(m.id),
@@ -198,11 +200,15 @@ export class ChatController implements vscode.Disposable {
     this.activeSession?.cancel();
   }
 
-  /** Puts the editor's selection in context and the cursor in the composer. */
+  /**
+   * Puts the editor's selection in context and the cursor in the composer, in a new chat: a question about the
+   * selection starts its own conversation (the one on screen stays in the history).
+   */
   askAboutSelection(editor: vscode.TextEditor | undefined): void {
     if (editor) {
       this.editor = editor;
       this.chipsOff.delete(this.selectionChipId());
+      if (!editor.selection.isEmpty) this.activeId = undefined;
     }
     this.postState();
     void this.view?.postMessage({ type: "focusComposer" });

@@ -4,6 +4,7 @@
  */
 import * as vscode from "vscode";
 import { languageOfFence } from "../core/languages.js";
+import { insertionText, isWholeFileProposal } from "../core/placement.js";
 import type { CodeAction } from "../core/webview-protocol.js";
 
 export const proposalScheme = "clarifycoder-proposal";
@@ -104,38 +105,51 @@ export class CodeProposals implements vscode.TextDocumentContentProvider, vscode
   }
 }
 
-/** Carries out one code-block action against the given editor (the one the user was last in). */
+/**
+ * Carries out one code-block action against the given editor (the one the user was last in). Resolves with a note
+ * for the user where the action did something they may not expect (the whole file replaced), else undefined.
+ */
 export async function applyCodeAction(
   action: CodeAction,
   block: { code: string; language: string },
   editor: vscode.TextEditor | undefined,
   proposals: CodeProposals,
-): Promise<void> {
+): Promise<string | undefined> {
   switch (action) {
     case "copy":
       await vscode.env.clipboard.writeText(block.code);
-      return;
+      return undefined;
     case "newFile": {
       const document = await vscode.workspace.openTextDocument({ language: languageOfFence(block.language), content: block.code });
       await vscode.window.showTextDocument(document, { preview: false });
-      return;
+      return undefined;
     }
     default:
       break;
   }
   if (!editor) throw new Error("Open a file in the editor first: there is no editor to put the code in.");
+  const document = editor.document;
+  const text = document.getText();
   if (action === "insert") {
     const position = editor.selection.active;
-    await editor.edit((b) => b.insert(position, block.code));
-    return;
+    const at = document.offsetAt(position);
+    const insertion = insertionText(text.slice(0, at), text.slice(at), block.code);
+    await editor.edit((b) => b.insert(position, insertion));
+    return undefined;
   }
+  if (action === "replaceSelection" && editor.selection.isEmpty) throw new Error("Select the code to replace first.");
+  // A block that is the whole file (it repeats the definitions outside the selection) replaces the file, not the
+  // selection: pasted into the selection it would add a second copy of them.
+  const selection = new vscode.Range(editor.selection.start, editor.selection.end);
+  const whole = !selection.isEmpty && isWholeFileProposal(text, document.offsetAt(selection.start), document.offsetAt(selection.end), block.code);
+  const range = whole ? new vscode.Range(document.positionAt(0), document.positionAt(text.length)) : selection;
+  const code = whole && !block.code.endsWith("\n") && text.endsWith("\n") ? `${block.code}\n` : block.code;
+  const note = whole ? "The code is the whole file (it repeats what is outside the selection), so it replaces the whole file." : undefined;
   if (action === "replaceSelection") {
-    if (editor.selection.isEmpty) throw new Error("Select the code to replace first.");
-    const selection = editor.selection;
-    await editor.edit((b) => b.replace(selection, block.code));
-    return;
+    await editor.edit((b) => b.replace(range, code));
+    return note;
   }
   // A diff of the selection replaced (or of the code inserted at the cursor when nothing is selected).
-  const range = new vscode.Range(editor.selection.start, editor.selection.end);
-  await proposals.preview(editor, range, block.code);
+  await proposals.preview(editor, range, code);
+  return note;
 }

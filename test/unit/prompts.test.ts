@@ -42,7 +42,7 @@ describe("prompts", () => {
   });
 
   it("formats answers, waived ones as the assistant's choice", () => {
-    assert.equal(formatAnswers([q({ answer: " desc " }), q({ text: "Stable?", waived: true })]), "1. Which order?\n   Answer: desc\n2. Stable?\n   Answer: (you decide: choose a sensible default and state it)");
+    assert.equal(formatAnswers([q({ answer: " desc " }), q({ text: "Stable?", waived: true })]), "1. Which order?\n   Answer: desc\n2. Stable?\n   Answer: you decide (pick the answer yourself when you write the code)");
     assert.match(buildFollowUpAssessmentMessage([q({ answer: "desc" })], 1), /^My answers:\n1\. Which order\?\n {3}Answer: desc\n\nIf something essential is still unclear, ask at most 1 more/);
     assert.equal(waivedAssumption(q({})), 'For "Which order?", the assistant chooses a sensible default and says which.');
   });
@@ -63,6 +63,10 @@ describe("prompts", () => {
     const schema = choicesSchema(2) as { properties: { choices: { minItems: number; maxItems: number } } };
     assert.deepEqual([schema.properties.choices.minItems, schema.properties.choices.maxItems], [2, 2]);
     assert.equal(choiceAssumption(q({}), " ascending. "), 'You left "Which order?" to me: I assumed ascending.');
+    // Normalised: the model's capital and its full stop, and our own instruction echoed back is no choice.
+    assert.equal(choiceAssumption(q({}), "To sort users by score, then by name in case of ties."), 'You left "Which order?" to me: I assumed to sort users by score, then by name in case of ties.');
+    assert.equal(choiceAssumption(q({}), "(you decide: choose a sensible default and state it)"), waivedAssumption(q({})));
+    assert.equal(formatAnswers([q({ waived: true, assumed: "Ascending." })]), "1. Which order?\n   Answer: you decided: ascending");
   });
 
   it("the grammar's length caps are generous, one definition shared with parsing", () => {

@@ -100,3 +100,42 @@ test("the lines a selection covers: one that ends at column 1 of the next line d
   assert.deepEqual(selectedLines({ line: 3, character: 4 }, { line: 3, character: 9 }), { startLine: 4, endLine: 4 });
   assert.deepEqual(selectedLines({ line: 3, character: 0 }, { line: 3, character: 0 }), { startLine: 4, endLine: 4 }, "an empty selection is its line");
 });
+
+test("a stated choice is normalised: one line, no capital after 'I assumed', one full stop; our instruction echoed is none", async () => {
+  const { assumedSentence, statedChoice } = await import("../../src/core/rules.js");
+  assert.equal(assumedSentence("To sort users by score, then by name in case of ties."), "I assumed to sort users by score, then by name in case of ties.");
+  assert.equal(assumedSentence("number itself."), "I assumed number itself.");
+  assert.equal(assumedSentence('  "ISO 8601\n only"  '), "I assumed ISO 8601 only.");
+  assert.equal(assumedSentence("parseDate returns null"), "I assumed parseDate returns null.");
+  assert.equal(assumedSentence("Sort by score and keep…"), "I assumed sort by score and keep…");
+  assert.equal(statedChoice("(you decide: choose a sensible default and state it)"), undefined);
+  assert.equal(statedChoice(" . "), undefined);
+});
+
+test("a block of an answer is code unless it is JSON (our protocol, or data where the request is not JSON) or markdown prose", async () => {
+  const { notCodeKind, sessionStatus } = await import("../../src/core/rules.js");
+  assert.equal(notCodeKind({ language: "markdown", code: '{"code": "def f(): pass"}' }, "python"), "JSON");
+  assert.equal(notCodeKind({ language: "json", code: '{"assumptions": ["x"]}' }, "python"), "JSON");
+  assert.equal(notCodeKind({ language: "json", code: '{"name": "app"}' }, "python"), undefined, "JSON data the model tagged json is offered");
+  assert.equal(notCodeKind({ language: "json", code: '{"decision": "ask"}' }, "json"), undefined, "in a JSON file, JSON is code");
+  assert.equal(notCodeKind({ language: "markdown", code: "# Title\n\nSome text" }, "python"), "markdown");
+  assert.equal(notCodeKind({ language: "python", code: "def f():\n    return {}" }, "python"), undefined);
+  const base = { id: "s", request: "r", context: { languageId: "python" }, questions: [], rounds: 0, assumptions: [], createdAt: 0, updatedAt: 0 };
+  assert.equal(
+    sessionStatus({ ...base, state: "done", answer: "", codeBlocks: [{ language: "markdown", code: '{"code": "x"}' }] }),
+    "Done, but no code: the answer's block is JSON, not code. Regenerate to try again.",
+  );
+  assert.equal(sessionStatus({ ...base, state: "assessing", answer: "", codeBlocks: [] }, { running: { elapsedMs: 92_000 } }).startsWith("Reading your request… 1 min 32 s"), true);
+});
+
+test("focus among open questions: a new round's first open field while the user waits; after an answer, the next open one, then Generate", async () => {
+  const { questionFocus } = await import("../../src/core/rules.js");
+  const open = [{ id: "a", answer: "x" }, { id: "b" }, { id: "c" }];
+  const none = new Set<string>();
+  assert.deepEqual(questionFocus(open, { newRound: true, waiting: true, focusLost: true, answered: null, editing: none }), { target: { field: "b" }, consumed: false });
+  assert.deepEqual(questionFocus(open, { newRound: true, waiting: false, focusLost: false, answered: null, editing: none }).target, undefined, "the user is elsewhere");
+  assert.deepEqual(questionFocus(open, { newRound: false, waiting: true, focusLost: true, answered: "a", editing: none }), { target: { field: "b" }, consumed: true });
+  assert.deepEqual(questionFocus(open, { newRound: false, waiting: true, focusLost: true, answered: "b", editing: none }).target, undefined, "b is not settled yet");
+  const all = [{ id: "a", answer: "x" }, { id: "b", waived: true }];
+  assert.deepEqual(questionFocus(all, { newRound: false, waiting: true, focusLost: true, answered: "b", editing: none }), { target: "generate", consumed: true });
+});

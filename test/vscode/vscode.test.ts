@@ -91,7 +91,7 @@ async function followUpSteps(view: FrameLocator, screenshot: (name: string) => P
   await view.locator(".turn-group").nth(1).waitFor({ timeout: 15_000 });
   const current = view.locator(".turn-group.current");
   for (;;) {
-    const status = await statusUntil(view, /before writing code|^Done/, 300_000);
+    const status = await statusUntil(view, /^Answer or skip|^Every question is answered|^Done/, 300_000);
     if (/^Done/.test(status)) break;
     while ((await current.locator(".question .suggestion.waive").count()) > 0) {
       const before = await current.locator(".question .suggestion.waive").count();

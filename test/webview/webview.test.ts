@@ -376,7 +376,7 @@ test("the question form renders questions, suggestion chips and You decide", asy
   assert.equal(await page.locator(".question[data-question-id=q2] .suggestion:not(.waive)").count(), 2);
   assert.equal(await page.locator(".suggestion.waive").count(), 2);
   assert.equal(await page.locator("vscode-textfield.answer-field").count(), 2);
-  assert.equal(await page.locator(".status-line").textContent(), "2 questions before writing code.");
+  assert.equal(await page.locator(".status-line").textContent(), "Answer or skip 2 more questions.");
   // The request and its context are shown.
   assert.equal(await page.locator(".request-text").textContent(), "Write a function that parses a date string");
   assert.equal(await page.locator(".request-context").textContent(), "dates.ts · lines 12–18");
@@ -487,7 +487,7 @@ test("streaming: growing chunks render as markdown with a highlighted code block
   await inject(state(done(dateParser)));
   assert.equal(await page.locator(".answer").getAttribute("aria-busy"), "false");
   assert.equal(await page.locator(".code-tool").first().isDisabled(), false);
-  assert.equal(await page.locator(".status-line").textContent(), "Done: 1 code block.");
+  assert.equal(await page.locator(".status-line").textContent(), "Done: 1 code block. Alt+↑ goes to its actions.");
   await assertClean();
 });
 
@@ -1066,6 +1066,222 @@ test("at the side bar's default width the model's name and state are readable, a
     const chip = page.locator(".question[data-question-id=q1] .suggestion").first();
     assert.equal(await chip.textContent(), long);
     assert.ok(await chip.evaluate((e) => e.scrollWidth <= e.clientWidth + 1), "nothing of it is hidden");
+    await assertClean();
+  } finally {
+    await page.setViewportSize({ width: 400, height: 760 });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// What a new user hit in real VS Code (a trial with a 0.5B model): each state as it must read, with a screenshot.
+
+async function shot(name: string): Promise<void> {
+  mkdirSync(resultsDir, { recursive: true });
+  await page.screenshot({ path: path.join(resultsDir, `webview-trial-${name}.png`) });
+}
+
+const pythonContext = { languageId: "python", fileName: "/work/app/app.py" };
+
+test("trial 1: a block that is JSON (our protocol, tagged markdown) is not offered as code, and the status says there is no code", async () => {
+  await open();
+  const json = 'Here it is:\n\n```markdown\n{"code": "def is_prime(n):\\n    return n > 1"}\n```';
+  await inject(state(done(json, { context: pythonContext })));
+  const block = page.locator('.code-block[data-block-index="0"]');
+  assert.deepEqual(await block.locator(".code-tool").evaluateAll((b) => b.map((e) => e.getAttribute("data-action"))), ["copy"], "only Copy");
+  assert.match((await block.locator(".not-code-note").textContent()) ?? "", /^This block is JSON, not code for your file/);
+  assert.match((await page.locator(".status-line").textContent()) ?? "", /^Done, but no code: the answer's block is JSON, not code\./);
+  await shot("1-json-not-code");
+  // The assumptions as JSON, tagged json, in a Python request: the same.
+  const assumptions = '```json\n{"assumptions": ["the list holds numbers"]}\n```\n\n```python\ndef f():\n    pass\n```';
+  await inject(state(done(assumptions, { context: pythonContext })));
+  assert.equal(await page.locator('.code-block[data-block-index="0"] .code-tool[data-action="insert"]').count(), 0);
+  assert.equal(await page.locator('.code-block[data-block-index="1"] .code-tool[data-action="insert"]').count(), 1, "the real code keeps its actions");
+  assert.equal(await page.locator(".status-line").textContent(), "Done: 1 code block. 1 other block is not code. Alt+↑ goes to its actions.");
+  // JSON the user asked for (a JSON file) is code.
+  await inject(state(done('```json\n{"name": "app", "version": "1.0.0"}\n```', { context: { languageId: "json", fileName: "/work/app/package.json" } })));
+  assert.equal(await page.locator('.code-block[data-block-index="0"] .code-tool').count(), 5);
+  await assertClean();
+});
+
+test("trial 2: a refusal under a code block belongs to that answer: later turns and a regenerated answer start without it", async () => {
+  await open();
+  const first = done(dateParser);
+  await inject(state(first));
+  await page.locator('.code-block[data-block-index="0"] .code-tool[data-action="replaceSelection"]').click();
+  await takePosted();
+  await reply("codeAction", { ok: false, message: "Select the code to replace first." });
+  assert.equal(await page.locator(".code-feedback").textContent(), "Select the code to replace first.");
+  const { id: _id, createdAt: _c, updatedAt: _u, state: _s, earlier: _e, ...firstTurn } = first;
+  const next = snapshot({
+    state: "done",
+    request: "Now add tests for it",
+    context: {},
+    questions: [],
+    rounds: 0,
+    answerRequested: true,
+    answer: "```ts\ntest('parses', () => {});\n```",
+    codeBlocks: [{ language: "ts", code: "test('parses', () => {});" }],
+    earlier: [{ ...firstTurn, state: "done" }],
+  });
+  await inject(state({ ...next, state: "generating", answer: "", codeBlocks: [] }));
+  await inject(state(next));
+  assert.equal(await page.locator(".turn-group.current .code-feedback").count(), 0, "no stale refusal under the new turn's code");
+  await shot("2-no-stale-error");
+  // A regenerated answer of the same turn starts clean too.
+  await page.locator('.turn-group.current .code-tool[data-action="replaceSelection"]').click();
+  await takePosted();
+  await reply("codeAction", { ok: false, message: "Select the code to replace first." });
+  assert.equal(await page.locator(".turn-group.current .code-feedback").count(), 1);
+  await inject(state({ ...next, state: "generating", answer: "", codeBlocks: [] }));
+  await inject(state(next));
+  assert.equal(await page.locator(".turn-group.current .code-feedback").count(), 0);
+  await assertClean();
+});
+
+test("trial 3: stated choices read whole: normalised, never our instruction echoed; a chip cut short is finished in the field", async () => {
+  await open();
+  const waived = (assumed: string): SessionSnapshot =>
+    snapshot({ questions: [{ ...questions[0]!, waived: true, assumed }, { ...questions[1]!, answer: "Return null" }] });
+  const given = page.locator(".question[data-question-id=q1] .given");
+  await inject(state(waived("To sort users by score, then by name in case of ties.")));
+  assert.match((await given.textContent()) ?? "", /You decide: I assumed to sort users by score, then by name in case of ties\.\s*Change$/);
+  await inject(state(waived("number itself.")));
+  assert.match((await given.textContent()) ?? "", /I assumed number itself\.\s*Change$/, "one full stop");
+  await inject(state(waived("(you decide: choose a sensible default and state it)")));
+  assert.match((await given.textContent()) ?? "", /You decide: the assistant chooses and says so\./, "our own instruction is no choice");
+  await shot("3-stated-choice");
+  // A suggestion the length cap cut ("…") is not an answer: it goes into the field for the user to finish.
+  const cut = "Sort by score descending, then by name ascending, and keep users without a…";
+  await inject(state(snapshot({ questions: [{ ...questions[0]!, suggestions: [cut, "ISO 8601 only"] }, questions[1]!] })));
+  await page.locator(".question[data-question-id=q1] .suggestion", { hasText: "keep users" }).click();
+  assert.deepEqual(await takePosted(), [], "nothing is answered with a cut text");
+  const field = page.locator(".question[data-question-id=q1] vscode-textfield input");
+  assert.equal(await field.inputValue(), cut.slice(0, -1));
+  assert.equal((await focused())?.focusKey, "field:q1");
+  await assertClean();
+});
+
+test("trial 7: the status line counts the questions still open, the same as the round's hint", async () => {
+  await open();
+  await inject(state(snapshot()));
+  assert.equal(await page.locator(".status-line").textContent(), "Answer or skip 2 more questions.");
+  await inject(state(answered(snapshot(), "q1", { answer: "ISO 8601 only" })));
+  assert.equal(await page.locator(".status-line").textContent(), "Answer or skip 1 more question.");
+  assert.equal(await page.locator(".round-hint").textContent(), "Answer or skip 1 more question.");
+  await inject(state(answered(answered(snapshot(), "q1", { answer: "ISO 8601 only" }), "q2", { waived: true })));
+  assert.equal(await page.locator(".status-line").textContent(), "Every question is answered or skipped: Generate code writes it.");
+  await shot("7-status-settled");
+  await assertClean();
+});
+
+test("trial 5: the model-error banner's message takes the line (its button wraps below), and is not shown twice", async () => {
+  await open();
+  await page.setViewportSize({ width: 300, height: 700 });
+  try {
+    const error = "model.gguf cannot be loaded: the file ends before its tensors do (it is 12,345 bytes; its header needs 4,194,304).";
+    await inject(state(done(dateParser), { model: { status: "error", label: "model.gguf", error } }));
+    const text = page.locator(".model-error .notice-text");
+    const [textWidth, bannerWidth] = await Promise.all([text.evaluate((e) => e.getBoundingClientRect().width), page.locator(".model-error").evaluate((e) => e.clientWidth)]);
+    assert.ok(textWidth > bannerWidth * 0.7, `the message is ${textWidth}px wide in a ${bannerWidth}px banner`);
+    const [banner, conversation] = await Promise.all([page.locator(".notice-area").boundingBox(), page.locator(".conversation").boundingBox()]);
+    assert.ok(banner && conversation && banner.y + banner.height <= conversation.y + 1, "the banner keeps its height, above the conversation (not over it)");
+    await shot("5-model-error");
+    // The turn that failed on it says it already (with its own Choose another model): no banner repeating it.
+    const failed = done("", { state: "failed", answerRequested: true, failure: { message: `The model could not be loaded: ${error}` } });
+    await inject(state(failed, { model: { status: "error", label: "model.gguf", error } }));
+    assert.equal(await page.locator(".model-error").count(), 0);
+    assert.equal(await page.getByText(error, { exact: false }).count(), 1, "the message once");
+    await assertClean();
+  } finally {
+    await page.setViewportSize({ width: 400, height: 760 });
+  }
+});
+
+test("trial 6: the first answer field is focused and in view when questions arrive; Alt+Up goes from the composer to the newest code's actions", async () => {
+  await open();
+  await page.setViewportSize({ width: 320, height: 480 });
+  try {
+    const long = (n: number): Question => ({
+      id: `q${n}`,
+      round: 1,
+      text: `Question ${n}: which of the many reasonable behaviours should the function have when the input is unusual?`,
+      suggestions: ["The first reasonable one", "The second reasonable one", "A third, longer reasonable behaviour"],
+    });
+    const { id: _id, createdAt: _c, updatedAt: _u, state: _s, earlier: _e, ...firstTurn } = done(dateParser);
+    const earlier = [{ ...firstTurn, state: "done" as const }];
+    await inject(state(snapshot({ state: "assessing", questions: [], rounds: 0, request: "Another one", earlier })));
+    await page.locator(".composer-input textarea").focus();
+    await inject(state(snapshot({ request: "Another one", earlier, questions: [long(1), long(2), long(3)] })));
+    await page.waitForTimeout(250);
+    assert.equal((await focused())?.focusKey, "field:q1");
+    const [field, view] = await Promise.all([page.locator(".question[data-question-id=q1] vscode-textfield").boundingBox(), page.locator(".conversation").boundingBox()]);
+    assert.ok(field && view);
+    const inView = { top: field.y - view.y, bottom: view.y + view.height - (field.y + field.height) };
+    assert.ok(inView.top >= 0 && inView.bottom >= 0, `the focused field is in view (${JSON.stringify(inView)})`);
+    await shot("6-focus-in-view");
+    await inject(state(done(dateParser)));
+    await page.locator(".composer-input textarea").focus();
+    await page.keyboard.press("Alt+ArrowUp");
+    assert.equal((await focused())?.focusKey, "code:0:insert");
+    await assertClean();
+  } finally {
+    await page.setViewportSize({ width: 400, height: 760 });
+  }
+});
+
+test("trial 4: a long wait says how long it has run, and what is written so far", async () => {
+  await open();
+  await inject(state(snapshot({ state: "assessing", questions: [], rounds: 0 })));
+  await page.locator(".status-line", { hasText: /^Reading your request… 1 s$/ }).waitFor({ timeout: 3_000 });
+  await inject(state(done("", { state: "generating", codeBlocks: [] })));
+  await page.locator(".status-line", { hasText: /^Writing code… 1 s, waiting for the first words$/ }).waitFor({ timeout: 3_000 });
+  await inject({ type: "chunk", sessionId: "s1", text: "```ts\nexport function parse() {}\n" });
+  await page.locator(".status-line", { hasText: /^Writing code… \d+ s · 33 characters, \d+ characters\/s$/ }).waitFor({ timeout: 3_000 });
+  await shot("4-elapsed");
+  await assertClean();
+});
+
+test("trial 8: a Regenerate that writes the same answer again, word for word, says so", async () => {
+  await open();
+  await inject(state(done(dateParser, { answerRequested: true })));
+  await page.locator("vscode-button.regenerate").click();
+  assert.deepEqual(await takePosted(), [{ type: "regenerate", sessionId: "s1" }]);
+  await reply("regenerate", { ok: true });
+  await inject(state(done("", { state: "generating", codeBlocks: [], answerRequested: true })));
+  await inject(state(done(dateParser, { answerRequested: true })));
+  assert.match((await page.locator(".turn-feedback").textContent()) ?? "", /^The model wrote the same answer again, word for word\./);
+  await shot("8-regenerated-same");
+  // A different answer: nothing to say.
+  await page.locator("vscode-button.regenerate").click();
+  await takePosted();
+  await reply("regenerate", { ok: true });
+  await inject(state(done("", { state: "generating", codeBlocks: [], answerRequested: true })));
+  await inject(state(done(`${dateParser}\n\nAlso handles leap years.`, { answerRequested: true })));
+  assert.equal(await page.locator(".turn-feedback").count(), 0);
+  await assertClean();
+});
+
+test("trial 8: History closes once a conversation is picked; code wider than the view says so", async () => {
+  await open();
+  await inject(state(done(dateParser)));
+  await page.locator(".history-toggle").click();
+  assert.equal(await page.locator("#history").isVisible(), true);
+  await page.locator(".history-open", { hasText: "Debounce a function" }).click();
+  assert.deepEqual(await takePosted(), [{ type: "openSession", id: "s0" }]);
+  await reply("openSession", { ok: true });
+  assert.equal(await page.locator("#history").isVisible(), false, "the list closed");
+  assert.equal(await page.locator(".history-toggle").getAttribute("aria-expanded"), "false");
+  await page.setViewportSize({ width: 300, height: 700 });
+  try {
+    const wide = "```ts\nexport const table = [" + Array.from({ length: 7 }, (_, i) => `"entry number ${i}"`).join(", ") + "];\n```";
+    await inject(state(done(wide)));
+    await page.locator(".code-scroll-hint").waitFor({ timeout: 2_000 });
+    assert.equal(await page.locator(".code-scroll-hint").textContent(), "Wider than the view: scroll sideways for the rest.");
+    assert.equal(await page.locator("pre.code").evaluate((e) => e.classList.contains("overflows") && (globalThis as unknown as { getComputedStyle(e: unknown): { overflowX: string } }).getComputedStyle(e).overflowX === "auto"), true);
+    await shot("8-wide-code");
+    // Wide enough again: the hint goes.
+    await page.setViewportSize({ width: 1400, height: 700 });
+    await page.locator(".code-scroll-hint").waitFor({ state: "detached", timeout: 2_000 });
     await assertClean();
   } finally {
     await page.setViewportSize({ width: 400, height: 760 });

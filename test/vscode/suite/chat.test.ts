@@ -254,6 +254,54 @@ suite("ClarifyCoder chat (host side)", () => {
       assert.equal(opened.document.languageId, "python");
     });
 
+    test("insert: a block of several lines goes on lines of its own, one blank line from its neighbours", async () => {
+      const lines = "def is_prime(n):\n    return n > 1";
+      await api.saveConversation(conversation("with-lines", { answer: "```python\n" + lines + "\n```", codeBlocks: [{ language: "python", code: lines }] }));
+      editor.selection = new vscode.Selection(1, 0, 1, 0);
+      await ask({ type: "codeAction", sessionId: "with-lines", blockIndex: 0, action: "insert" });
+      assert.equal(editor.document.getText(), `first line\n\n${lines}\n\nsecond line\nthird line\n`);
+      await undoRestores();
+    });
+
+    test("replace and diff on a selection: a block that is the whole file replaces the file, main() is not doubled", async () => {
+      const file = 'def is_prime(n):\n    pass\n\n\ndef main():\n    print(is_prime(7))\n\n\nif __name__ == "__main__":\n    main()\n';
+      const whole = 'def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, n))\n\n\ndef main():\n    print(is_prime(7))\n\n\nif __name__ == "__main__":\n    main()';
+      await api.saveConversation(conversation("whole-file", { answer: "```python\n" + whole + "\n```", codeBlocks: [{ language: "python", code: whole }] }));
+      await editor.edit((b) => b.replace(new vscode.Range(0, 0, editor.document.lineCount, 0), file));
+      editor.selection = new vscode.Selection(0, 0, 2, 0);
+      const reply = await ask({ type: "codeAction", sessionId: "whole-file", blockIndex: 0, action: "replaceSelection" });
+      assert.equal(editor.document.getText(), `${whole}\n`);
+      assert.equal(editor.document.getText().match(/def main\(\)/g)?.length, 1, "one main()");
+      assert.match(reply.message ?? "", /whole file/);
+      await vscode.commands.executeCommand("undo");
+      assert.equal(editor.document.getText(), file, "one Undo");
+      editor.selection = new vscode.Selection(0, 0, 2, 0);
+      await ask({ type: "codeAction", sessionId: "whole-file", blockIndex: 0, action: "previewDiff" });
+      const tab = await until("the diff editor", diffTab);
+      const proposed = await vscode.workspace.openTextDocument((tab.input as vscode.TabInputTextDiff).modified);
+      assert.equal(proposed.getText(), `${whole}\n`);
+      await vscode.commands.executeCommand("clarifycoder.rejectProposal", (tab.input as vscode.TabInputTextDiff).modified);
+    });
+
+    test("a block that is JSON (the model's protocol) is not put in the editor", async () => {
+      const json = '{"code": "def is_prime(n): ..."}';
+      await api.saveConversation(conversation("json-block", { context: { languageId: "python" }, answer: "```markdown\n" + json + "\n```", codeBlocks: [{ language: "markdown", code: json }] }));
+      editor.selection = new vscode.Selection(1, 0, 1, 0);
+      const reply = await ask({ type: "codeAction", sessionId: "json-block", blockIndex: 0, action: "insert" });
+      assert.equal(reply.ok, false);
+      assert.match(reply.message ?? "", /is JSON, not code/);
+      assert.equal(editor.document.getText(), original);
+    });
+
+    test("Ask about Selection starts a new chat for the selection", async () => {
+      editor.selection = new vscode.Selection(0, 0, 1, 0);
+      const before = api.posted.length;
+      await vscode.commands.executeCommand("clarifycoder.askAboutSelection");
+      const state = await until("a state", () => [...postedSince(before)].reverse().find((m) => m.type === "state"));
+      assert.equal(state.type === "state" ? state.session : "none", null, "no conversation on screen: the next request starts one");
+      assert.ok(state.type === "state" && state.context.chips.some((c) => c.kind === "selection"));
+    });
+
     test("copy puts the code on the clipboard", async () => {
       await vscode.env.clipboard.writeText("before");
       const reply = await act("copy");

@@ -20,6 +20,7 @@ import { after, before, describe, it } from "node:test";
 import type { Frame } from "playwright-core";
 import { ensureSmolLM2 } from "../../fixtures/smollm2";
 import { writeCorruptModels, writeTinyModel, TINY_MODEL_PHRASE } from "../../fixtures/tiny-model";
+import { insertionText } from "../../../src/core/placement";
 import { WorkbenchDriver, type OpenWorkbench, type Workbench } from "./workbench";
 
 const REPO_ROOT = path.resolve(__dirname, "../../..");
@@ -211,7 +212,7 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
         assert.equal(await chat.locator(".request-context").textContent(), "pad.ts · lines 2–3");
         assert.equal(await question.locator(".question-text").textContent(), TINY_MODEL_PHRASE);
         assert.deepEqual(await question.locator(".suggestion:not(.waive)").allTextContents(), [TINY_MODEL_PHRASE]);
-        assert.equal(await ui.status(), "1 question before writing code.");
+        assert.equal(await ui.status(), "Answer or skip 1 more question.");
         assert.equal(await composer.inputValue(), "", "the request left the composer once the host took it");
         await ui.shot("02-question");
 
@@ -238,13 +239,18 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
         assert.equal(await chat.locator(".answer .code-language").first().textContent(), "typescript");
         await ui.shot("06-code");
 
-        await chat.locator(".code-block .code-tool[data-action=insert]").first().click();
+        // The newest answer's actions are one shortcut from the composer (Alt+Up), not Shift+Tab after Shift+Tab.
+        await chat.locator(".composer-input textarea").focus();
+        await ui.page.keyboard.press("Alt+ArrowUp");
+        await chat.locator(".code-block .code-tool[data-action=insert]:focus").waitFor({ timeout: 5_000 });
+        await ui.shot("06b-insert-focused");
+        await ui.page.keyboard.press("Enter");
         await ui.save("pad.ts");
-        const lines = source.split("\n");
-        const expected = [...lines.slice(0, 2), `${lines[2]}${block}`, ...lines.slice(3)].join("\n");
+        const at = source.split("\n").slice(0, 3).join("\n").length;
+        const expected = source.slice(0, at) + insertionText(source.slice(0, at), source.slice(at), block) + source.slice(at);
         const file = path.join(ui.workbench.workspace, "pad.ts");
         await fileSettles(file, (text) => text !== source);
-        assert.equal(readFileSync(file, "utf8"), expected, "the file holds exactly the block, at the cursor");
+        assert.equal(readFileSync(file, "utf8"), expected, "the file holds exactly the block, at the cursor (on lines of its own if it has several)");
         await ui.shot("07-inserted");
       });
     });
@@ -259,8 +265,9 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
         assert.match(await ui.status(), /^Done: 1 code block\./);
         await chat.locator(".code-block .code-tool[data-action=insert]").first().waitFor({ timeout: 10_000 });
         await chat.locator(".history-toggle").click();
-        await chat.locator(".history-open[aria-current=true]", { hasText: request.slice(0, 20) }).waitFor({ timeout: 10_000 });
-        await chat.locator(".history-toggle").click();
+        await chat.locator(".history-open[aria-current=true]", { hasText: request.slice(0, 20) }).click({ timeout: 10_000 });
+        // Picking a conversation closes the list.
+        await chat.locator("#history").waitFor({ state: "hidden", timeout: 10_000 });
         await ui.shot("08-after-reload");
       });
     });
@@ -473,7 +480,7 @@ def days_between(a, b):
         await chat.locator(".answer pre.code code").first().waitFor({ timeout: 240_000 });
         if ((await ui.status()) === "Writing code…") await ui.shot("02-streaming");
         await chat.locator(".status-line", { hasText: /^(Done|Failed)/ }).waitFor({ timeout: 240_000 });
-        assert.match(await ui.status(), /^Done: \d+ code blocks?\.$/, (await chat.locator(".failure-message").textContent().catch(() => "")) ?? "");
+        assert.match(await ui.status(), /^Done: \d+ code blocks?\./, (await chat.locator(".failure-message").textContent().catch(() => "")) ?? "");
         await chat.locator(".code-tool[data-action=insert]").first().waitFor({ timeout: 5_000 });
         await ui.page.mouse.move(900, 400);
         await ui.shot("03-answer");
