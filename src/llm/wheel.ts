@@ -247,7 +247,7 @@ export async function downloadChunkedFile(request: ChunkedFileRequest): Promise<
 
 /** "the 2 parts before it are kept: run it again to resume from this one" */
 function keptParts(index: number): string {
-  if (index === 0) return "nothing was kept";
+  if (index === 0) return "it is the first part: nothing was kept";
   return `the ${index === 1 ? "part" : `${index} parts`} before it ${index === 1 ? "is" : "are"} kept: run it again to resume from this one`;
 }
 
