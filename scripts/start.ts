@@ -8,7 +8,7 @@
  *
  * All its state lives in .cache/start/ (ignored by git). Ctrl-C stops everything it started.
  * Options: `npm start -- --web` (the web VS Code even where `code` exists), `--port N` (default 3210, or the next free
- * one), `--no-open` (print the address only). With no model chosen, the extension uses the catalog's demo model
+ * one), `--no-open` (print the address only). With no model chosen, the extension uses the catalog's default model
  * (fetched with the first request, with progress in the view).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";

@@ -1,5 +1,6 @@
 /** The `clarifycoder` command line. */
 import { Command, Option } from "commander";
+import { defaultModelId } from "../llm/catalog.js";
 import { modelRanges, settingRanges } from "../core/settings.js";
 import { runChat, type ChatOptions } from "./chat.js";
 import { runHardware } from "./hardware.js";
@@ -20,7 +21,7 @@ program
   .command("chat")
   .description("Ask for code; answer the assistant's clarifying questions; get the code streamed back. It stays open for follow-ups (/help lists the commands).")
   .argument("[request...]", "what to write (asked interactively when left out)")
-  .requiredOption("-m, --model <id|file|uri>", "a catalog id (see clarifycoder models), a .gguf file, or a URI such as hf:user/repo/file.gguf", process.env.CLARIFYCODER_MODEL)
+  .option("-m, --model <id|file|uri>", "a catalog id (see clarifycoder models), a .gguf file, or a URI such as hf:user/repo/file.gguf; $CLARIFYCODER_MODEL sets the default", process.env.CLARIFYCODER_MODEL || defaultModelId)
   .option("-f, --file <path>", "a source file to send as context")
   .option("-l, --language <id>", "the language to write in (a VS Code language id such as python; default: the file's)")
   .addOption(new Option("--style <style>", "guided (any instruct model) or native (a clarify-aware fine-tune)").choices(["guided", "native"]))

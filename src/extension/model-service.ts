@@ -79,7 +79,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
         if (keys.some((k) => e.affectsConfiguration(`clarifycoder.${k}`))) {
           this.loadedKey = undefined;
           this.setStatus({ status: "none", ...this.labelPart() });
-          // A cleared setting frees the model's memory (the demo model loads with the next request); a changed one
+          // A cleared setting frees the model's memory (the default model loads with the next request); a changed one
           // loads the new model in its place, with no reload of the window.
           if (this.explicitModel()) void this.ensureLoaded().catch(() => undefined);
           else void this.model.unload().catch(() => undefined);
@@ -104,7 +104,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     return vscode.Uri.joinPath(this.context.globalStorageUri, "models").fsPath;
   }
 
-  /** The model setting as the user wrote it (empty: nothing chosen, the demo model is used). */
+  /** The model setting as the user wrote it (empty: nothing chosen, the catalog's default model is used). */
   explicitModel(): string | undefined {
     const value = vscode.workspace.getConfiguration("clarifycoder").get<string>("model", "").trim();
     return value === "" ? undefined : value;
@@ -127,7 +127,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     return this.statusValue;
   }
 
-  /** The model in use: the setting (a catalog model, a .gguf path or an hf: URI), else the catalog's demo model. */
+  /** The model in use: the setting (a catalog model, a .gguf path or an hf: URI), else the catalog's default model (Qwen2.5-Coder 0.5B). */
   configured(): string {
     return this.explicitModel() ?? `${catalogScheme}${defaultModelId}`;
   }
@@ -151,7 +151,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
   }
 
   /**
-   * Starts loading the model in the background when nothing is loaded or loading. The demo model is not fetched
+   * Starts loading the model in the background when nothing is loaded or loading. The default model is not fetched
    * just because the view opened: only once it is downloaded, or with the first request.
    */
   warmUp(): void {
@@ -316,7 +316,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     })();
     const choice = await vscode.window.showQuickPick(itemsPromise, {
       title: "ClarifyCoder: choose a model",
-      placeHolder: `In use: ${modelLabel(current)}${this.explicitModel() ? "" : " (the demo model, used until you choose one)"}`,
+      placeHolder: `In use: ${modelLabel(current)}${this.explicitModel() ? "" : " (the default, used until you choose one)"}`,
       matchOnDescription: true,
       matchOnDetail: true,
     });

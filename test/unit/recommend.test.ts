@@ -59,7 +59,7 @@ describe("model recommendation", () => {
     assert.equal(r.id, "smollm2-135m");
     assert.match(r.reason, /^nothing larger fits this machine: runs on your 2 CPU cores/);
     const qwen = r.assessments.find((a) => a.id === "qwen2.5-coder-0.5b");
-    assert.match(qwen?.reason ?? "", /needs 0\.8 GB of RAM and 0\.6 GB is free/);
+    assert.match(qwen?.reason ?? "", /needs 0\.7 GB of RAM and 0\.6 GB is free/);
   });
 
   it("lists the recommendation first, then what fits, then the rest, every entry once", () => {

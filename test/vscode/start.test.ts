@@ -1,6 +1,6 @@
 /**
  * `npm start` as a newcomer without desktop VS Code gets it (`--web`): it prints an address; that address opens a VS
- * Code with ClarifyCoder loaded from this folder, the sample workspace and the demo model preselected; Ctrl-C stops
+ * Code with ClarifyCoder loaded from this folder, the sample workspace and the default model preselected; Ctrl-C stops
  * everything it started, and the port is free again.
  */
 import assert from "node:assert/strict";
@@ -56,7 +56,7 @@ test("npm start -- --web prints an address that opens VS Code with ClarifyCoder;
     await ui.openFile("dates.py");
     await ui.command("ClarifyCoder: Focus on Chat View");
     await ui.chatFrame(60_000);
-    await ui.chat().getByText("is a small demo model").waitFor({ timeout: 30_000 });
+    await ui.chat().locator(".model-label", { hasText: "Qwen2.5-Coder 0.5B Instruct" }).waitFor({ timeout: 30_000 });
     await ui.shot("chat-view");
   } catch (error) {
     throw new Error(`${error instanceof Error ? error.message : String(error)}\n${output}`, { cause: error });

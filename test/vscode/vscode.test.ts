@@ -41,9 +41,10 @@ test("the extension-host suite passes in real VS Code and the chat view renders"
       const view = page
         .frameLocator(`iframe.webview[src*="extensionId=${EXTENSION_ID}"]`)
         .frameLocator("#active-frame");
-      // Nothing chosen: the catalog's demo model is preselected, and the view says it is a demo.
-      await view.getByText("is a small demo model").waitFor({ timeout: 15_000 });
-      await page.locator(".statusbar").getByText("SmolLM2 135M Instruct (demo)").waitFor({ timeout: 5_000 });
+      // Nothing chosen: the catalog's default code model is preselected, and the view does not call it a demo.
+      await view.locator(".model-label", { hasText: "Qwen2.5-Coder 0.5B Instruct" }).waitFor({ timeout: 15_000 });
+      await page.locator(".statusbar").getByText("Qwen2.5-Coder 0.5B Instruct").waitFor({ timeout: 5_000 });
+      assert.equal(await view.locator(".demo-notice").count(), 0, "the default is not a demo");
       await screenshot("chat-view-light");
     },
   });

@@ -91,13 +91,13 @@ suite("ClarifyCoder chat (host side)", () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
-  test("with no model chosen, the catalog's demo model is preselected and the view is told it is a demo", async function () {
+  test("with no model chosen, the catalog's default code model is preselected, not labelled a demo", async function () {
     if (vscode.workspace.getConfiguration("clarifycoder").get<string>("model")) this.skip();
     await ask({ type: "ready" });
     const states = api.posted.filter((m): m is Extract<typeof m, { type: "state" }> => m.type === "state");
     const model = states.at(-1)?.model;
-    assert.match(model?.label ?? "", /SmolLM2 135M Instruct \(demo\)/);
-    assert.equal(model?.demo, true);
+    assert.match(model?.label ?? "", /^Qwen2\.5-Coder 0\.5B Instruct$/);
+    assert.equal(model?.demo, undefined);
   });
 
   test("a forged generate while a question is open is refused by the engine", async () => {
