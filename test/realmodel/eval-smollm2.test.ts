@@ -123,7 +123,7 @@ describe("eval with SmolLM2-135M-Instruct as model and judge, through the real w
 
   it("engine mode: the guided ClarifySession, its probe stored for calibration", async (t) => {
     if (!modelPath) return t.skip(unavailable);
-    const { code, stderr, rows, summary } = await evaluate(path.join(dir, "engine"), { mode: "engine", style: "guided", ask: "auto", maxRounds: "1", maxQuestions: "2" });
+    const { code, stderr, rows, summary } = await evaluate(path.join(dir, "engine"), { mode: "engine", style: "guided", ask: "auto", decide: "probe", maxRounds: "1", maxQuestions: "2" });
     assert.equal(code, 0, stderr);
     assert.equal(rows.length, 2, "one problem in 1a and one original");
     checkStructure(rows, summary);

@@ -505,7 +505,7 @@ describe("one item through the protocol, with scripted models", () => {
     assert.deepEqual(r.judge, [{ quality: 3, answers: ["Add.", ""], requirements: [{ text: "add", recovered: true }] }]);
     const codeTurn = model.calls.find((c) => c.responsePrefix === "```python\n");
     assert.match(codeTurn?.text ?? "", /Answer: Add\./);
-    assert.match(codeTurn?.text ?? "", /You left "Ints\?" to me: I assumed Integers only\./);
+    assert.match(codeTurn?.text ?? "", /You left "Ints\?" to me: I assumed integers only\./);
     assert.match(JSON.stringify(judge.calls[0]?.grammar), /"maxItems":2/);
     assert.deepEqual([r.turns, r.tests.passed, r.code], [2, 1, "def add(a, b):\n    return a + b"]);
   });

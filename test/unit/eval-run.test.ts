@@ -316,7 +316,7 @@ describe("eval, engine mode (our ClarifySession under test)", () => {
   before(async () => {
     out = path.join(dir, "engine");
     const start = server.requests.length;
-    const result = await evaluate({ out, mode: "engine", style: "guided", ask: "auto", threshold: "0.5", maxRounds: "1" });
+    const result = await evaluate({ out, mode: "engine", style: "guided", ask: "auto", decide: "probe", threshold: "0.5", maxRounds: "1" });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /Suggested clarifycoder\.askThreshold for this model: 0\.650/);
     requests = server.requests.slice(start);

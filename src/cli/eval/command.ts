@@ -29,6 +29,9 @@ export function registerEval(program: Command): void {
     .option("--memory <mb>", "memory per test case, in MB", "1024")
     .option("--python <path>", "the Python 3 that runs the tests (default python3)")
     .option("--no-network-isolation", "do not try to take the network away from the tested code")
+    .addOption(
+      new Option("--decide <method>", "engine mode, --ask auto: readings (candidates run in the sandbox; ask where they disagree) or probe (the model's probability of asking against --threshold)").choices(["readings", "probe"]),
+    )
     .option("--unsafe-no-sandbox", "where bubblewrap cannot confine the tested code, run it unconfined instead of refusing to")
     .option("--retest", "run the tests again on the code already stored in --out (no model calls), then go on")
     .option("--max-clear-ask <rate>", "calibration: the share of clear prompts the suggested threshold may ask about", "0.1")

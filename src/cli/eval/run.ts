@@ -59,6 +59,8 @@ export interface EvalOptions {
   network?: boolean;
   /** Run the tested code unconfined where bubblewrap cannot confine it (`--unsafe-no-sandbox`). */
   unsafeNoSandbox?: boolean;
+  /** Engine mode, `--ask auto`: decide by readings (candidates run in the sandbox) or by the model's probability. */
+  decide?: string;
   maxClearAsk?: string;
   /** Run the tests again on the stored code of finished items (no model calls), e.g. after a sandbox change. */
   retest?: boolean;
@@ -90,7 +92,16 @@ interface Plan {
   caseTimeoutMs: number;
   memoryMb: number;
   maxClearAskRate: number;
+  /** Whether the engine gets the sandbox to decide by readings. */
+  readings: boolean;
   load: Omit<LoadParams, "model">;
+}
+
+function readingsOf(decide: string | undefined, mode: string): boolean {
+  if (decide === undefined) return mode === "engine";
+  if (decide !== "readings" && decide !== "probe") throw new UsageError(`--decide must be readings or probe (got "${decide}").`);
+  if (mode !== "engine") throw new UsageError("--decide only applies with --mode engine.");
+  return decide === "readings";
 }
 
 /** Checks every option before anything slow starts: a typo should not cost an hour. */
@@ -135,6 +146,7 @@ export function planOf(o: EvalOptions): Plan {
     caseTimeoutMs: numberFromText("--case-timeout", o.caseTimeout, toolkitRanges.caseTimeoutSeconds, 3) * 1000,
     memoryMb: numberFromText("--memory", o.memory, toolkitRanges.memoryMb, 1024),
     maxClearAskRate: numberFromText("--max-clear-ask", o.maxClearAsk, toolkitRanges.share, 0.1),
+    readings: readingsOf(o.decide, modeName),
     load: {
       gpu: gpuChoice(o.gpu),
       ...(o.threads !== undefined ? { threads: numberFromText("--threads", o.threads, modelRanges.threads, 0) } : {}),
@@ -197,7 +209,7 @@ export async function runEval(o: EvalOptions): Promise<number> {
     judgeId: modelIdentity(o.judge),
     judgeFormat: plan.judgeFormat,
     judgeMaxTokens: plan.judgeMaxTokens,
-    ...(plan.mode.mode === "paper" ? { paper: plan.mode.paper } : { engine: plan.mode.engine, readings: true }),
+    ...(plan.mode.mode === "paper" ? { paper: plan.mode.paper } : { engine: plan.mode.engine, readings: plan.readings }),
     categories: plan.categories,
     ...(plan.limit !== undefined ? { limit: plan.limit } : {}),
     seed: plan.seed,
@@ -293,7 +305,7 @@ export async function runEval(o: EvalOptions): Promise<number> {
             judgeFormat: plan.judgeFormat,
             judgeMaxTokens: plan.judgeMaxTokens,
             runTests: (code, it) => sandbox.run(code, { ...it, preamble: promptPreamble(it.original, it.entryPoint) }),
-            runner: sandbox,
+            ...(plan.readings ? { runner: sandbox } : {}),
             signal: controller.signal,
           });
           await opened.log.append(row);
