@@ -227,6 +227,8 @@ describe("model worker on a tiny GGUF", () => {
       ["nanWeight", /cannot be loaded: its tensor blk\.0\.attn_norm\.weight holds NaN \(at element 7\)/],
       ["infWeight", /cannot be loaded: its tensor output_norm\.weight holds Infinity \(at element 3\)/],
       ["overflowingWeights", /loads, but its first token comes out as NaN: its weights are corrupt, or so large that the computation overflows/],
+      ["overflowingOutput", /loads, but its first token comes out as NaN: its weights are corrupt, or so large that the computation overflows/],
+      ["overflowingEmbedding", /loads, but every token comes out equally likely .*: its weights are corrupt, or so large that the computation overflows/],
     ];
     await load();
     const starts = worker.starts;

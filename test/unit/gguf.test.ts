@@ -75,6 +75,8 @@ describe("readGgufHeader", () => {
       infWeight: /^output_norm\.weight\[3\] = Infinity$/,
       // Finite weights: only evaluation shows that they overflow (the model tier checks that).
       overflowingWeights: /^ok$/,
+      overflowingEmbedding: /^ok$/,
+      overflowingOutput: /^ok$/,
     };
     for (const [name, pattern] of Object.entries(expected) as [keyof CorruptModels, RegExp][]) {
       assert.match(await verdict(corrupt[name]), pattern, name);

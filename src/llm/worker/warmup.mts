@@ -2,8 +2,8 @@
  * The warm-up right after loading: a few evaluations of the shapes a conversation uses (a long prompt batch, short
  * ones, single-token generation) on a sequence of its own, then given back. On a GPU this compiles the backend's
  * kernels (with an empty shader cache the first prompt ran at 47 tokens/s instead of ~15,000, about 18 s, on an
- * H200 with Vulkan); on any backend it pages the weights in. Its first generated token is also the check that the
- * weights give finite numbers.
+ * H200 with Vulkan); on any backend it pages the weights in. Its first generated tokens are also the check that the
+ * weights give finite numbers that tell tokens apart.
  */
 import path from "node:path";
 import type { LlamaContext, LlamaModel, Token } from "node-llama-cpp";
@@ -27,6 +27,18 @@ export function warmupBatches(backend: Backend, contextSize: number, batchSize: 
   return out.length > 0 ? out : [1];
 }
 
+/**
+ * What is wrong with a generated token, from the probability of the token chosen (greedily) among `vocabulary`:
+ * NaN (weights that overflow in the feed-forward product), or no more than every other token's, which a trained
+ * model never gives: every logit came out the same, as when embeddings so large that their squares overflow make
+ * the RMS norm zero the whole hidden state (the model then "writes" token 0, NUL characters, forever).
+ */
+export function firstTokenProblem(confidence: number, vocabulary: number): string | undefined {
+  if (!Number.isFinite(confidence)) return "its first token comes out as NaN";
+  if (vocabulary > 1 && confidence * vocabulary <= 1 + 1e-3) return "every token comes out equally likely (the output carries no information)";
+  return undefined;
+}
+
 export async function warmUp(model: LlamaModel, context: LlamaContext, backend: Backend, modelPath: string, signal: AbortSignal): Promise<{ tokens: number; ms: number }> {
   const started = performance.now();
   const batches = warmupBatches(backend, context.contextSize, context.batchSize);
@@ -43,17 +55,15 @@ export async function warmUp(model: LlamaModel, context: LlamaContext, backend: 
       await sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(at, at + n));
       at += n;
     }
-    const generate = sequence.evaluateWithMetadata([tokens[at] as Token], { confidence: true }, { temperature: 0 });
+    const generate = sequence.evaluateWithMetadata([tokens[at] as Token], { confidence: true, probabilities: true }, { temperature: 0 });
     try {
       for (let i = 0; i < 3; i++) {
         signal.throwIfAborted();
         const next = await generate.next();
         if (next.done) break;
-        if (!Number.isFinite(next.value.confidence)) {
-          throw new WorkerError(
-            "invalid-model",
-            `${path.basename(modelPath)} loads, but its first token comes out as NaN: its weights are corrupt, or so large that the computation overflows. It was not kept. (${modelPath})`,
-          );
+        const problem = firstTokenProblem(next.value.confidence, next.value.probabilities.size);
+        if (problem) {
+          throw new WorkerError("invalid-model", `${path.basename(modelPath)} loads, but ${problem}: its weights are corrupt, or so large that the computation overflows. It was not kept. (${modelPath})`);
         }
       }
     } finally {
