@@ -9,7 +9,7 @@ const production = process.argv.includes("--production");
 // --product: only what the extension runs (extension, worker, webview), for a package; --outdir=DIR: instead of dist/.
 const productOnly = process.argv.includes("--product");
 const outdir = process.argv.find((a) => a.startsWith("--outdir="))?.slice("--outdir=".length) ?? "dist";
-const product = new Set(["src/extension/extension.ts", "src/llm/worker.mts", "webview/main.ts"]);
+const product = new Set(["src/extension/extension.ts", "src/llm/worker/process/main.mts", "webview/main.ts"]);
 
 const node = {
   bundle: true,
@@ -25,7 +25,7 @@ const builds = [
   { ...node, entryPoints: ["src/extension/extension.ts"], outfile: "dist/extension.js", format: "cjs" },
   {
     ...node,
-    entryPoints: ["src/llm/worker.mts"],
+    entryPoints: ["src/llm/worker/process/main.mts"],
     outfile: "dist/worker.mjs",
     format: "esm",
     // Bundled CommonJS dependencies may call require(): give the ESM bundle one.

@@ -24,23 +24,23 @@ export default tseslint.config(
     // The rooms rule: core imports nothing of ours but itself, and never vscode or native code.
     files: ["src/core/**/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: ["vscode", "node-llama-cpp", "../llm/*", "../extension/*", "../cli/*", noTests] }],
+      "no-restricted-imports": ["error", { patterns: ["vscode", "node-llama-cpp", "**/llm/**", "**/extension/**", "**/cli/**", noTests] }],
     },
   },
   {
     // The extension host never loads node-llama-cpp: it talks to the model worker.
     files: ["src/extension/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["node-llama-cpp", "../cli/*", noTests] }] },
+    rules: { "no-restricted-imports": ["error", { patterns: ["node-llama-cpp", "**/cli/**", noTests] }] },
   },
   {
     // Only the worker process (its .mts modules) loads node-llama-cpp: GGUF reading and checking, the client and the
     // rules it shares with the worker never do.
     files: ["src/llm/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["vscode", "node-llama-cpp", "../extension/*", "../cli/*", noTests] }] },
+    rules: { "no-restricted-imports": ["error", { patterns: ["vscode", "node-llama-cpp", "**/extension/**", "**/cli/**", noTests] }] },
   },
   {
     files: ["webview/**/*.ts"],
-    rules: { "no-restricted-imports": ["error", { patterns: ["vscode", "node-llama-cpp", "../src/llm/*", "../src/extension/*", noTests] }] },
+    rules: { "no-restricted-imports": ["error", { patterns: ["vscode", "node-llama-cpp", "**/src/llm/**", "**/src/extension/**", "**/src/cli/**", noTests] }] },
   },
   {
     files: ["**/*.mjs", "**/*.js"],

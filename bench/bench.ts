@@ -20,12 +20,12 @@ import type { ClarifyModel, JsonSchema, ModelConversation, OpenConversationOptio
 import { codeResponsePrefix, guidedSystemPrompt } from "../src/core/prompts.js";
 import { ClarifySession } from "../src/core/session.js";
 import { defaultSettings } from "../src/core/types.js";
-import { physicalCores } from "../src/llm/cpu.js";
-import { LocalModel } from "../src/llm/local-model.js";
-import { ModelWorker } from "../src/llm/model-worker.js";
-import type { GpuChoice } from "../src/llm/protocol.js";
-import { ensureDemoModel } from "../src/llm/library.js";
-import { writeTinyModel } from "../src/llm/tiny-model.js";
+import { physicalCores } from "../src/llm/hardware/cpu.js";
+import { LocalModel } from "../src/llm/models/local.js";
+import { ModelWorker } from "../src/llm/worker/client.js";
+import type { GpuChoice } from "../src/llm/worker/protocol.js";
+import { ensureDemoModel } from "../src/llm/hub/library.js";
+import { writeTinyModel } from "../src/llm/gguf/tiny-model.js";
 import { bareDecode, flagReader, median, streamClock } from "./timing.js";
 
 const flag = flagReader(process.argv.slice(2));

@@ -14,11 +14,11 @@ import { rmSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { physicalCores } from "../src/llm/cpu.js";
-import { LocalModel } from "../src/llm/local-model.js";
-import { ModelWorker } from "../src/llm/model-worker.js";
-import type { GpuChoice, HardwareInfo } from "../src/llm/protocol.js";
-import { writeTinyModel } from "../src/llm/tiny-model.js";
+import { physicalCores } from "../src/llm/hardware/cpu.js";
+import { LocalModel } from "../src/llm/models/local.js";
+import { ModelWorker } from "../src/llm/worker/client.js";
+import type { GpuChoice, HardwareInfo } from "../src/llm/worker/protocol.js";
+import { writeTinyModel } from "../src/llm/gguf/tiny-model.js";
 import { bareDecode, flagReader, median, streamClock } from "./timing.js";
 
 const args = process.argv.slice(2);

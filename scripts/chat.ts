@@ -6,9 +6,9 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { downloadProgress } from "../src/cli/models.js";
-import { catalogEntry, defaultModelId, formatBytes } from "../src/llm/catalog.js";
-import { ensureCatalogModel } from "../src/llm/library.js";
+import { downloadProgress } from "../src/cli/commands/models.js";
+import { catalogEntry, defaultModelId, formatBytes } from "../src/llm/hub/catalog.js";
+import { ensureCatalogModel } from "../src/llm/hub/library.js";
 
 async function main(): Promise<number> {
   const folder = path.resolve(__dirname, "../.cache/models");

@@ -1,15 +1,15 @@
 /** The `clarifycoder` command line. */
 import { Command, Option } from "commander";
-import { defaultModelId } from "../llm/catalog.js";
+import { defaultModelId } from "../llm/hub/catalog.js";
 import { modelRanges, settingRanges } from "../core/settings.js";
-import { runChat, type ChatOptions } from "./chat.js";
-import { runHardware } from "./hardware.js";
-import { runConvertLora, runModelsList, runModelsPull, runModelsRemove } from "./models.js";
-import { exitWithUsageCode, gpuLayersOption, numberOption, repeatableOption, usageErrorExitCode, UsageError } from "./options.js";
+import { runChat, type ChatOptions } from "./commands/chat.js";
+import { runHardware } from "./commands/hardware.js";
+import { runConvertLora, runModelsList, runModelsPull, runModelsRemove } from "./commands/models.js";
+import { exitWithUsageCode, gpuLayersOption, numberOption, repeatableOption, usageErrorExitCode, UsageError } from "./shared/options.js";
 
-import { runMix, defaultBaseModel, type MixOptions } from "./mix.js";
-import { runSynth, type SynthOptions } from "./synth.js";
-import { registerEval } from "./eval/command.js";
+import { runMix, defaultBaseModel, type MixOptions } from "./commands/mix.js";
+import { runSynth, type SynthOptions } from "./commands/synth.js";
+import { registerEval } from "./commands/eval.js";
 
 const gpuChoices = ["auto", "cuda", "vulkan", "metal", "cpu"];
 

@@ -7,11 +7,11 @@
 import * as vscode from "vscode";
 import type { SessionSnapshot } from "../core/types.js";
 import type { HostMessage, ReplyMessage } from "../core/webview-protocol.js";
-import { ChatController } from "./chat-controller.js";
-import { ChatViewProvider, chatViewId } from "./chat-view.js";
-import { ConversationStore } from "./conversation-store.js";
-import { CodeProposals, proposalScheme } from "./editor-actions.js";
-import { ModelService } from "./model-service.js";
+import { ChatController } from "./chat/controller.js";
+import { ChatViewProvider, chatViewId } from "./chat/view.js";
+import { ConversationStore } from "./chat/conversation-store.js";
+import { CodeProposals, proposalScheme } from "./chat/editor-actions.js";
+import { ModelService } from "./model/service.js";
 
 
 export const Commands = {

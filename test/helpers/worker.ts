@@ -2,9 +2,9 @@ import { existsSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { ModelWorker, type ModelWorkerOptions } from "../../src/llm/model-worker.js";
-import { LocalModel } from "../../src/llm/local-model.js";
-import { crashHookEnv } from "../../src/llm/protocol.js";
+import { ModelWorker, type ModelWorkerOptions } from "../../src/llm/worker/client.js";
+import { LocalModel } from "../../src/llm/models/local.js";
+import { crashHookEnv } from "../../src/llm/worker/protocol.js";
 
 export const repoRoot = path.resolve(__dirname, "../..");
 export const workerPath = path.join(repoRoot, "dist/worker.mjs");

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { before, it } from "node:test";
-import { convertPeftAdapter, readBaseModelShape } from "../../src/llm/lora-convert.js";
+import { convertPeftAdapter, readBaseModelShape } from "../../src/llm/lora/convert.js";
 import { writeAppsFolder } from "../fixtures/code-tasks.js";
 import { adapterConfig, makeTinyAdapter, writePeftFolder } from "../fixtures/peft-adapter.js";
 import { writeTinyModel } from "../fixtures/tiny-model.js";

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { before, it } from "node:test";
-import { writeGguf } from "../../src/llm/gguf-writer.js";
+import { writeGguf } from "../../src/llm/gguf/writer.js";
 import { adapterConfig, makeTinyAdapter, writePeftFolder } from "../fixtures/peft-adapter.js";
 import { buildTinyModel } from "../fixtures/tiny-model.js";
 import { cli as runCli } from "../helpers/cli.js";

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import type { ClarifyModel, ModelConversation, OpenConversationOptions, TurnResult } from "../../src/core/model.js";
 import { ClarifySession } from "../../src/core/session.js";
 import { defaultSettings, type ClarifySettings } from "../../src/core/types.js";
-import type { LocalModel } from "../../src/llm/local-model.js";
+import type { LocalModel } from "../../src/llm/models/local.js";
 import { writeTinyModel } from "../fixtures/tiny-model.js";
 import { startWorker, tempDir } from "../helpers/worker.js";
 

@@ -21,7 +21,7 @@ import {
   GgufWriteError,
   writeGguf,
   type GgufFile,
-} from "../../src/llm/gguf-writer";
+} from "../../src/llm/gguf/writer";
 import {
   buildTinyModel,
   TINY_MODEL_CONFIG,

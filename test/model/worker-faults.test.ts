@@ -10,9 +10,9 @@ import { after, before, describe, it } from "node:test";
 import type { ClarifyModel, ModelConversation } from "../../src/core/model.js";
 import { ClarifySession } from "../../src/core/session.js";
 import { defaultSettings } from "../../src/core/types.js";
-import type { LocalModel } from "../../src/llm/local-model.js";
-import type { ModelWorker } from "../../src/llm/model-worker.js";
-import { WorkerError } from "../../src/llm/protocol.js";
+import type { LocalModel } from "../../src/llm/models/local.js";
+import type { ModelWorker } from "../../src/llm/worker/client.js";
+import { WorkerError } from "../../src/llm/worker/protocol.js";
 import { writeTinyModel } from "../fixtures/tiny-model.js";
 import { startWorker, tempDir } from "../helpers/worker.js";
 

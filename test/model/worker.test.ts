@@ -9,8 +9,8 @@ import { ClarifySession } from "../../src/core/session.js";
 import { parseAssessment } from "../../src/core/parse.js";
 import { askSchema, assessmentSchema, buildAssessmentMessage, buildCodeRequestMessage, codeResponsePrefix, decisionOptions, decisionPrefix, guidedSystemPrompt } from "../../src/core/prompts.js";
 import { defaultSettings } from "../../src/core/types.js";
-import { ModelWorker } from "../../src/llm/model-worker.js";
-import { crashHookEnv, WorkerError } from "../../src/llm/protocol.js";
+import { ModelWorker } from "../../src/llm/worker/client.js";
+import { crashHookEnv, WorkerError } from "../../src/llm/worker/protocol.js";
 import { writeCorruptModels, writeFuzzedModels, writeTinyModel, type CorruptModels } from "../fixtures/tiny-model.js";
 import { startWorker, tempDir, workerPath } from "../helpers/worker.js";
 

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { before, describe, it } from "node:test";
-import { catalogEntry, defaultModelId } from "../../src/llm/catalog.js";
+import { catalogEntry, defaultModelId } from "../../src/llm/hub/catalog.js";
 import { ensureQwenCoder, qwenCoder05bId } from "../fixtures/qwen-coder.js";
 import { modelCacheDir } from "../fixtures/smollm2.js";
 import { cli } from "../helpers/cli.js";

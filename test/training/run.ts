@@ -21,7 +21,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Token } from "node-llama-cpp" with { "resolution-mode": "import" };
-import { writeGguf, type GgufMetadataEntry, type GgufTensor } from "../../src/llm/gguf-writer.js";
+import { writeGguf, type GgufMetadataEntry, type GgufTensor } from "../../src/llm/gguf/writer.js";
 import { writeAppsFolder } from "../fixtures/code-tasks.js";
 import { buildTinyModel } from "../fixtures/tiny-model.js";
 import { cli } from "../helpers/cli.js";

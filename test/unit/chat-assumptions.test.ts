@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { AssumptionsBlock } from "../../src/cli/chat.js";
+import { AssumptionsBlock } from "../../src/cli/commands/chat.js";
 import { ClarifySession } from "../../src/core/session.js";
 import { defaultSettings } from "../../src/core/types.js";
 import { askReply, choicesReply, proceedReply, ScriptedModel } from "../helpers/scripted-model.js";

@@ -5,8 +5,8 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import { it } from "node:test";
 import { mkdtemp } from "node:fs/promises";
-import { JsonlLog } from "../../src/cli/jsonl-log.js";
-import { formatDuration, formatRate, startProgress } from "../../src/cli/progress.js";
+import { JsonlLog } from "../../src/cli/shared/jsonl-log.js";
+import { formatDuration, formatRate, startProgress } from "../../src/cli/shared/progress.js";
 
 const parse = (v: unknown): { id: string } | undefined =>
   typeof v === "object" && v !== null && typeof (v as { id?: unknown }).id === "string" ? { id: (v as { id: string }).id } : undefined;

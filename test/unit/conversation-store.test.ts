@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { ConversationStore, conversationTitle, type Memento } from "../../src/extension/conversation-store.js";
+import { ConversationStore, conversationTitle, type Memento } from "../../src/extension/chat/conversation-store.js";
 import type { SessionSnapshot } from "../../src/core/types.js";
 
 /** An in-memory Memento, as VS Code's workspaceState behaves: values round-trip through JSON. */

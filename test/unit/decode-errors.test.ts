@@ -1,7 +1,7 @@
 /** A failed evaluation (llama.cpp's decode) in words: llama.cpp's own reason, never node-llama-cpp's "Eval has failed" alone. */
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { isDecodeFailure, plainDecodeError } from "../../src/llm/load-errors.js";
+import { isDecodeFailure, plainDecodeError } from "../../src/llm/worker/load-errors.js";
 
 it("a decode failure names llama.cpp's reason from its log and says the conversation was reset", () => {
   // The lines llama.cpp logged when a sequence held cells its conversation did not know of.

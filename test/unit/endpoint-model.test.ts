@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
-import { EndpointError, EndpointModel, apiKeyFromEnvironment, normaliseBaseUrl, parseRetryAfter } from "../../src/llm/endpoint-model.js";
-import { parseModelSpec, openModel } from "../../src/llm/open-model.js";
+import { EndpointError, EndpointModel, apiKeyFromEnvironment, normaliseBaseUrl, parseRetryAfter } from "../../src/llm/models/endpoint.js";
+import { parseModelSpec, openModel } from "../../src/llm/models/open.js";
 import { ClarifySession } from "../../src/core/session.js";
 import { defaultSettings } from "../../src/core/types.js";
 import { startOpenAIServer, type StandInServer } from "../helpers/openai-server.js";

@@ -4,9 +4,9 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { before, describe, it } from "node:test";
-import { checkAdapter, checkModel, findNonFiniteWeights } from "../../src/llm/gguf-check.js";
-import { GgufFormatError, metaValue, readGgufHeader } from "../../src/llm/gguf-reader.js";
-import { encodeGguf } from "../../src/llm/gguf-writer.js";
+import { checkAdapter, checkModel, findNonFiniteWeights } from "../../src/llm/gguf/check.js";
+import { GgufFormatError, metaValue, readGgufHeader } from "../../src/llm/gguf/reader.js";
+import { encodeGguf } from "../../src/llm/gguf/writer.js";
 import { buildTinyModel, TINY_MODEL_CONFIG, writeCorruptModels, writeFuzzedModels, writeTinyModel, type CorruptModels } from "../fixtures/tiny-model.js";
 
 let dir: string;

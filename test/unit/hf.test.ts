@@ -1,10 +1,10 @@
 /** Hub names and listings: hf: URIs, file URLs, picking a quantisation, finding a PEFT adapter's two files. */
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { DownloadError } from "../../src/llm/download.js";
-import { hubEndpoint, hubFileUrl, parseHfUri, pickQuantFile } from "../../src/llm/hf.js";
-import { findAdapterFiles } from "../../src/llm/library.js";
-import { catalogIdOf, formatBytes } from "../../src/llm/catalog.js";
+import { DownloadError } from "../../src/llm/hub/download.js";
+import { hubEndpoint, hubFileUrl, parseHfUri, pickQuantFile } from "../../src/llm/hub/hf.js";
+import { findAdapterFiles } from "../../src/llm/hub/library.js";
+import { catalogIdOf, formatBytes } from "../../src/llm/hub/catalog.js";
 
 it("reads hf: URIs with a file path, a revision, or a quantisation", () => {
   assert.deepEqual(parseHfUri("hf:Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"), {

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { physicalCores } from "../../src/llm/cpu.js";
-import { checkModel } from "../../src/llm/gguf-check.js";
-import { magicProblem, type GgufEntry } from "../../src/llm/gguf-reader.js";
-import { chatCommands, gpuChoice, readAnswer, readChatLine, turnEnding } from "../../src/cli/chat.js";
+import { physicalCores } from "../../src/llm/hardware/cpu.js";
+import { checkModel } from "../../src/llm/gguf/check.js";
+import { magicProblem, type GgufEntry } from "../../src/llm/gguf/reader.js";
+import { chatCommands, gpuChoice, readAnswer, readChatLine, turnEnding } from "../../src/cli/commands/chat.js";
 
 it("physicalCores counts distinct cores, not hyper-threads", () => {
   const ht = ["physical id\t: 0", "core id\t\t: 0", "", "physical id\t: 0", "core id\t\t: 0", "", "physical id\t: 0", "core id\t\t: 1", "", "physical id\t: 0", "core id\t\t: 1"].join("\n");

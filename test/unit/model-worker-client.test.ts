@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { after, it } from "node:test";
-import { ModelWorker } from "../../src/llm/model-worker.js";
-import { WorkerError } from "../../src/llm/protocol.js";
+import { ModelWorker } from "../../src/llm/worker/client.js";
+import { WorkerError } from "../../src/llm/worker/protocol.js";
 
 const stubborn = path.resolve(__dirname, "../fixtures/stubborn-worker.mjs");
 const workers: ModelWorker[] = [];

@@ -1,9 +1,9 @@
 /** The recommendation against descriptions of machines: what it picks, and the sentence that says why. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { catalog } from "../../src/llm/catalog.js";
-import type { MachineDescription } from "../../src/llm/protocol.js";
-import { recommend } from "../../src/llm/recommend.js";
+import { catalog } from "../../src/llm/hub/catalog.js";
+import type { MachineDescription } from "../../src/llm/worker/protocol.js";
+import { recommend } from "../../src/llm/hardware/recommend.js";
 
 const GB = 1e9;
 const machine = (over: Partial<MachineDescription>): MachineDescription => ({

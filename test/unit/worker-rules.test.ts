@@ -1,14 +1,14 @@
 /** The worker's pure rules: GPU layer fallback, backend and load errors in words, crash reports, chunk joining. */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { gpuLayersOption } from "../../src/cli/options.js";
-import { ChunkStream } from "../../src/llm/chunk-stream.js";
-import { pendingTriggerLength } from "../../src/llm/stop-texts.js";
-import { missingBackendMessage, type GpuFindings } from "../../src/llm/gpu-support.js";
-import { fileProblem, plainLoadError } from "../../src/llm/load-errors.js";
-import { describeLoadProgress } from "../../src/llm/local-model.js";
-import { failedCheck } from "../../src/llm/model-worker.js";
-import { clampContextSize, fewerLayers, isOutOfMemory, offloadNotice, parseGpuLayers } from "../../src/llm/offload.js";
+import { gpuLayersOption } from "../../src/cli/shared/options.js";
+import { ChunkStream } from "../../src/llm/worker/chunk-stream.js";
+import { pendingTriggerLength } from "../../src/llm/worker/stop-texts.js";
+import { missingBackendMessage, type GpuFindings } from "../../src/llm/hardware/gpu.js";
+import { fileProblem, plainLoadError } from "../../src/llm/worker/load-errors.js";
+import { describeLoadProgress } from "../../src/llm/models/local.js";
+import { failedCheck } from "../../src/llm/worker/client.js";
+import { clampContextSize, fewerLayers, isOutOfMemory, offloadNotice, parseGpuLayers } from "../../src/llm/hardware/offload.js";
 
 describe("GPU layers and memory", () => {
   it("reads the GPU layers setting, refusing anything but auto, max or a whole number", () => {

@@ -19,12 +19,12 @@ import { finishedIds, inItemOrder, latestRows, readEvalRow, type EvalRow } from 
 import { buildRunSummary, manifestDifferences, type RunManifest, type RunSummary } from "../../core/eval/summary.js";
 import { modelRanges, readSettings, settingRanges } from "../../core/settings.js";
 import type { ClarifySettings } from "../../core/types.js";
-import { openModel, parseModelSpec, type OpenedModel } from "../../llm/open-model.js";
-import type { LoadParams } from "../../llm/protocol.js";
-import { gpuChoice } from "../chat.js";
-import { JsonlLog, parseJsonl } from "../jsonl-log.js";
-import { numberFromText, toolkitRanges, UsageError } from "../options.js";
-import { startProgress } from "../progress.js";
+import { openModel, parseModelSpec, type OpenedModel } from "../../llm/models/open.js";
+import type { LoadParams } from "../../llm/worker/protocol.js";
+import { gpuChoice } from "../commands/chat.js";
+import { JsonlLog, parseJsonl } from "../shared/jsonl-log.js";
+import { numberFromText, toolkitRanges, UsageError } from "../shared/options.js";
+import { startProgress } from "../shared/progress.js";
 import { renderReportHtml } from "./html.js";
 import { versusText, type RunRows } from "../../core/eval/versus.js";
 import { PythonSandbox } from "./sandbox.js";

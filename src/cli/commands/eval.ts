@@ -1,0 +1,54 @@
+/** Registers `clarifycoder eval` (and `eval report`) on the command line. */
+import { Command, Option } from "commander";
+import { allCategories } from "../../core/eval/benchmark.js";
+import { runEval, runEvalReport, type EvalOptions } from "../eval/run.js";
+
+export function registerEval(program: Command): void {
+  const evaluate = program
+    .command("eval")
+    .description("Evaluate a model, or the clarify engine around it, on HumanEvalComm: questions, answers from a judge model, code tested in a Python sandbox, and a report with charts.")
+    .option("-b, --benchmark <file>", "HumanEvalComm.jsonl (required)")
+    .option("-m, --model <file|uri|url>", "(required) the model under test: a .gguf file, an hf: URI, or an OpenAI-compatible endpoint (http://host:port/v1#model)")
+    .option("-j, --judge <file|uri|url>", "(required) the judge model that grades and answers the questions (the same forms as --model)")
+    .option("-o, --out <folder>", "(required) where results.jsonl, summary.json, report.md and report.html go; the same folder resumes a run")
+    .addOption(new Option("--mode <mode>", "paper: HumanEvalComm's three rounds on the raw model; engine: our clarify engine with its settings").choices(["paper", "engine"]).default("paper"))
+    .option("--categories <list>", `comma-separated, from ${allCategories.join(", ")} (default: all)`)
+    .option("--limit <n>", "at most this many problems per category (a seeded sample)")
+    .option("--seed <n>", "the sample's seed", "0")
+    .option("--concurrency <n>", "items in flight at once (default 8 for an endpoint, 1 for a local model)")
+    .addOption(new Option("--style <style>", "engine: guided (any instruct model) or native (a clarify-aware fine-tune)").choices(["guided", "native"]))
+    .addOption(new Option("--ask <policy>", "engine: when to ask").choices(["auto", "always", "never"]))
+    .option("--threshold <p>", "engine, auto: ask when the model's probability of asking is at least this (0-1)")
+    .option("--max-questions <n>", "engine: questions per round")
+    .option("--max-rounds <n>", "engine: rounds of questions")
+    .option("--max-tokens <n>", "tokens per model reply (code)", "1024")
+    .option("--temperature <t>", "sampling temperature of the model and the judge", "0")
+    .addOption(new Option("--judge-format <format>", "json: graded under a JSON schema, with key-question coverage; text: HumanEvalComm's QUALITY=/ANSWERS= reply").choices(["json", "text"]).default("json"))
+    .option("--judge-max-tokens <n>", "tokens per judge reply", "512")
+    .option("--case-timeout <s>", "seconds per test case", "3")
+    .option("--memory <mb>", "memory per test case, in MB", "1024")
+    .option("--python <path>", "the Python 3 that runs the tests (default python3)")
+    .option("--no-network-isolation", "do not try to take the network away from the tested code")
+    .addOption(
+      new Option("--decide <method>", "engine mode, --ask auto: readings (candidates run in the sandbox; ask where they disagree) or probe (the model's probability of asking against --threshold)").choices(["readings", "probe"]),
+    )
+    .option("--unsafe-no-sandbox", "where bubblewrap cannot confine the tested code, run it unconfined instead of refusing to")
+    .option("--retest", "run the tests again on the code already stored in --out (no model calls), then go on")
+    .option("--max-clear-ask <rate>", "calibration: the share of clear prompts the suggested threshold may ask about", "0.1")
+    .option("--gpu <backend>", "local models: auto, cuda, vulkan, metal or cpu", "auto")
+    .option("--threads <n>", "local models: CPU threads")
+    .option("--context-size <n>", "local models: context tokens per conversation")
+    // Checked when the command runs rather than by commander, which would also demand them of `eval report`.
+    .action(async (options: Omit<EvalOptions, "network"> & { networkIsolation?: boolean }) => {
+      process.exitCode = await runEval({ ...options, network: options.networkIsolation !== false });
+    });
+  evaluate
+    .command("report")
+    .description("One report with several eval runs side by side.")
+    .argument("<runs...>", "the --out folders of eval runs")
+    // Not --out: that one belongs to `eval` itself, and commander would give it to the parent command.
+    .option("--html <file>", "the report to write (a .md file goes beside it)", "eval-report.html")
+    .action(async (runs: string[], options: { html: string }) => {
+      process.exitCode = await runEvalReport(runs, { out: options.html });
+    });
+}

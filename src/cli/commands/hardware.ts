@@ -1,0 +1,32 @@
+/** `clarifycoder hardware`: what the model worker finds on this machine, the backend it would use included. */
+import path from "node:path";
+import { ModelWorker } from "../../llm/worker/client.js";
+import type { HardwareInfo } from "../../llm/worker/protocol.js";
+import { gpuChoice } from "./chat.js";
+import { endQuietlyOnClosedOutput } from "../shared/options.js";
+
+export function describeHardware(info: HardwareInfo): string {
+  const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+  const lines = [
+    `Backend: ${info.backend === "cpu" ? "CPU" : info.backend.toUpperCase()}`,
+    ...(info.gpuDevices.length > 0 ? [`GPU: ${info.gpuDevices.join(", ")}`] : []),
+    ...(info.vram ? [`VRAM: ${gib(info.vram.free)} free of ${gib(info.vram.total)}`] : []),
+    `CPU: ${info.cpuCores} physical cores, ${info.logicalCpus} logical; ${info.threads} threads by default`,
+  ];
+  return lines.join("\n");
+}
+
+export async function runHardware(options: { gpu?: string; json?: boolean }): Promise<number> {
+  const worker = new ModelWorker({ workerPath: path.join(__dirname, "worker.mjs") });
+  endQuietlyOnClosedOutput(() => worker.stop());
+  try {
+    const info = await worker.request("hardware", { gpu: gpuChoice(options.gpu) });
+    process.stdout.write(options.json ? `${JSON.stringify(info)}\n` : `${describeHardware(info)}\n`);
+    return 0;
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  } finally {
+    await worker.stop();
+  }
+}

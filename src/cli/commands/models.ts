@@ -1,0 +1,174 @@
+/**
+ * `clarifycoder models` (list, pull, rm) and `clarifycoder convert-lora`: the catalog, what is downloaded, the
+ * recommendation for this machine, and the PEFT-to-GGUF adapter conversion.
+ */
+import path from "node:path";
+import { SingleBar } from "cli-progress";
+import { formatBytes, type CatalogEntry } from "../../llm/hub/catalog.js";
+import { describePullProgress, ModelLibrary, type LibraryItem, type PullProgress } from "../../llm/hub/library.js";
+import { convertPeftAdapter, readBaseModelShape } from "../../llm/lora/convert.js";
+import { defaultModelsDirectory } from "../../llm/models/source.js";
+import { ModelWorker } from "../../llm/worker/client.js";
+import type { EstimateResult } from "../../llm/worker/protocol.js";
+import { recommend, type Recommendation } from "../../llm/hardware/recommend.js";
+import { gpuChoice } from "./chat.js";
+import { usageErrorExitCode } from "../shared/options.js";
+
+export interface ModelsOptions {
+  modelsDir?: string;
+  json?: boolean;
+  gpu?: string;
+}
+
+/** The hub token for gated repositories, from the environment (the extension keeps it in VS Code's secret storage). */
+export function hubTokenFromEnvironment(): string | undefined {
+  return process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN ?? undefined;
+}
+
+export function libraryFor(modelsDir: string | undefined): ModelLibrary {
+  const token = hubTokenFromEnvironment();
+  return new ModelLibrary({ directory: modelsDir ? path.resolve(modelsDir) : defaultModelsDirectory(), ...(token ? { hub: { token } } : {}) });
+}
+
+/** A progress bar with bytes, speed and time left on a terminal; a line every few seconds otherwise. */
+export function downloadProgress(stream: NodeJS.WriteStream = process.stderr): { update(p: PullProgress): void; stop(): void } {
+  let bar: SingleBar | undefined;
+  let current = "";
+  let lastLine = 0;
+  return {
+    update(p) {
+      const key = `${p.step}/${p.file}/${p.phase}`;
+      if (!stream.isTTY) {
+        const now = Date.now();
+        if (key !== current || now - lastLine > 5000 || (p.total > 0 && p.loaded === p.total)) {
+          stream.write(`${describePullProgress(p)}\n`);
+          lastLine = now;
+          current = key;
+        }
+        return;
+      }
+      if (key !== current) {
+        bar?.stop();
+        bar = new SingleBar({ format: "[{bar}] {percentage}% {text}", stream, hideCursor: true, barsize: 24 });
+        bar.start(Math.max(1, p.total), 0, { text: "" });
+        current = key;
+      }
+      bar?.setTotal(Math.max(1, p.total));
+      bar?.update(p.loaded, { text: describePullProgress(p) });
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
+
+/** Asks the worker what each model needs, from the GGUF headers it can read (downloaded files, or over the network). */
+async function estimates(library: ModelLibrary, items: readonly LibraryItem[], gpu: string | undefined): Promise<EstimateResult | undefined> {
+  const worker = new ModelWorker({ workerPath: path.join(__dirname, "worker.mjs") });
+  try {
+    return await worker.request("estimate", { models: library.estimateSources(items), contextSize: 4096, gpu: gpuChoice(gpu) });
+  } catch {
+    return undefined;
+  } finally {
+    await worker.stop();
+  }
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n");
+}
+
+export async function runModelsList(options: ModelsOptions): Promise<number> {
+  const library = libraryFor(options.modelsDir);
+  const items = await library.list();
+  const estimate = await estimates(library, items, options.gpu);
+  const rec: Recommendation | undefined = estimate ? recommend(library.entries, estimate.hardware, estimate.estimates) : undefined;
+  if (options.json) {
+    process.stdout.write(
+      `${JSON.stringify({
+        directory: library.directory,
+        ...(rec ? { recommended: rec.id, reason: rec.reason } : {}),
+        models: items.map((i) => ({ ...i.entry, downloaded: i.downloaded, bytesOnDisk: i.bytesOnDisk, partialBytes: i.partialBytes, assessment: rec?.assessments.find((a) => a.id === i.entry.id) })),
+      })}\n`,
+    );
+    return 0;
+  }
+  const order = rec ? rec.assessments.map((a) => items.find((i) => i.entry.id === a.id)!).filter(Boolean) : items;
+  const rows = [["", "id", "size", "style", "licence", "name"]];
+  for (const i of order) {
+    const mark = i.downloaded ? "✓" : i.partialBytes > 0 ? "…" : " ";
+    rows.push([`${rec?.id === i.entry.id ? "*" : " "}${mark}`, i.entry.id, formatBytes(i.entry.size ?? i.entry.approxBytes), i.entry.style, i.entry.license.split(";")[0] ?? "", i.entry.name]);
+  }
+  process.stdout.write(`${table(rows)}\n\n`);
+  if (rec) process.stdout.write(`* recommended for this machine: ${rec.id}, which ${rec.reason}.\n`);
+  else process.stdout.write("(No recommendation: the model worker could not describe this machine.)\n");
+  process.stdout.write(`✓ downloaded, … partly downloaded (pull resumes it). Models folder: ${library.directory}\n`);
+  process.stdout.write("Download one with: clarifycoder models pull <id>\n");
+  return 0;
+}
+
+export async function runModelsPull(id: string, options: ModelsOptions): Promise<number> {
+  const library = libraryFor(options.modelsDir);
+  try {
+    library.require(id);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return usageErrorExitCode;
+  }
+  const controller = new AbortController();
+  const onInterrupt = (): void => controller.abort();
+  process.once("SIGINT", onInterrupt);
+  const bar = options.json ? undefined : downloadProgress();
+  try {
+    const files = await library.pull(id, {
+      signal: controller.signal,
+      onProgress: (p) => (options.json ? process.stdout.write(`${JSON.stringify({ type: "progress", ...p })}\n`) : bar?.update(p)),
+    });
+    bar?.stop();
+    if (options.json) process.stdout.write(`${JSON.stringify({ type: "done", id, ...files })}\n`);
+    else {
+      process.stdout.write(`${id} is ready: ${files.modelPath}${files.adapterPath ? `\nadapter: ${files.adapterPath}` : ""}\n`);
+      process.stdout.write(`Chat with it: clarifycoder chat --model ${id}\n`);
+    }
+    return 0;
+  } catch (error) {
+    bar?.stop();
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  } finally {
+    process.off("SIGINT", onInterrupt);
+  }
+}
+
+export async function runModelsRemove(id: string, options: ModelsOptions): Promise<number> {
+  const library = libraryFor(options.modelsDir);
+  let entry: CatalogEntry;
+  try {
+    entry = library.require(id);
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return usageErrorExitCode;
+  }
+  const removed = await library.remove(entry.id);
+  if (removed.length === 0) process.stdout.write(`${id} is not downloaded.\n`);
+  else for (const file of removed) process.stdout.write(`removed ${file}\n`);
+  if (entry.adapter && library.entries.some((e) => e.id !== entry.id && e.fileName === entry.fileName)) {
+    process.stdout.write(`The base model ${entry.fileName} is shared with another catalog entry and was kept.\n`);
+  }
+  return 0;
+}
+
+export async function runConvertLora(folder: string, options: { base: string; out: string }): Promise<number> {
+  try {
+    const base = await readBaseModelShape(options.base);
+    const result = await convertPeftAdapter(folder, base, options.out);
+    process.stdout.write(
+      `Wrote ${result.path}: ${result.tensorPairs} adapted weights, rank ${result.rank}, alpha ${result.alpha}, for ${result.architecture}${result.baseModel ? ` (trained on ${result.baseModel})` : ""}.\n`,
+    );
+    return 0;
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * One way for every command to name a model: a GGUF file or URI runs in our model worker; an http(s) address that is
+ * not a .gguf file is an OpenAI-compatible endpoint (llama.cpp's server, vLLM, ...). Either way the caller gets a
+ * ClarifyModel and one `close()`.
+ */
+import type { ClarifyModel } from "../../core/model.js";
+import { EndpointModel, apiKeyFromEnvironment, normaliseBaseUrl, type EndpointOptions } from "./endpoint.js";
+import { LocalModel, type LoadProgress } from "./local.js";
+import { ModelWorker } from "../worker/client.js";
+import type { LoadParams, ModelInfo } from "../worker/protocol.js";
+
+export type ModelSpec =
+  | { kind: "local"; model: string }
+  /** `model` comes from the URL's fragment: http://127.0.0.1:8080/v1#qwen2.5-coder-7b */
+  | { kind: "endpoint"; baseUrl: string; model?: string };
+
+/** Reads a model spec. A URL whose path ends in .gguf is a file to download; any other http(s) URL is an endpoint. */
+export function parseModelSpec(spec: string): ModelSpec {
+  const text = spec.trim();
+  if (text === "") throw new Error("No model given: name a .gguf file, an hf: URI, or an OpenAI-compatible endpoint URL.");
+  if (/^https?:\/\//i.test(text)) {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new Error(`"${text}" is not a valid URL.`);
+    }
+    if (/\.gguf$/i.test(url.pathname)) return { kind: "local", model: text };
+    const model = decodeURIComponent(url.hash.replace(/^#/, ""));
+    return { kind: "endpoint", baseUrl: normaliseBaseUrl(text), ...(model ? { model } : {}) };
+  }
+  return { kind: "local", model: text };
+}
+
+export interface OpenModelOptions {
+  /** The bundled worker script (dist/worker.mjs), for local models. */
+  workerPath: string;
+  /** Load settings for a local model (gpu, threads, context size, LoRA, ...). */
+  load?: Omit<LoadParams, "model">;
+  onLoadProgress?: (event: LoadProgress) => void;
+  /** For endpoints: concurrency, retries, timeouts. The API key defaults to the environment's. */
+  endpoint?: Omit<EndpointOptions, "baseUrl" | "model">;
+  log?: (level: "info" | "warn" | "error", message: string) => void;
+}
+
+export interface OpenedModel {
+  model: ClarifyModel;
+  spec: ModelSpec;
+  /** How the model is named in records and reports: the model file's name, or the endpoint's model at its URL. */
+  label: string;
+  /** For a local model: what was loaded. */
+  info?: ModelInfo;
+  close(): Promise<void>;
+}
+
+export async function openModel(spec: string, options: OpenModelOptions): Promise<OpenedModel> {
+  const parsed = parseModelSpec(spec);
+  if (parsed.kind === "endpoint") {
+    const apiKey = options.endpoint?.apiKey ?? apiKeyFromEnvironment();
+    const model = new EndpointModel({ ...options.endpoint, baseUrl: parsed.baseUrl, ...(parsed.model ? { model: parsed.model } : {}), ...(apiKey ? { apiKey } : {}) });
+    const name = await model.model();
+    return { model, spec: parsed, label: `${name} at ${model.baseUrl}`, close: async () => undefined };
+  }
+  const worker = new ModelWorker({ workerPath: options.workerPath, ...(options.log ? { log: options.log } : {}) });
+  const local = new LocalModel(worker);
+  try {
+    const info = await local.load({ ...options.load, model: parsed.model }, options.onLoadProgress);
+    return { model: local, spec: parsed, label: info.name, info, close: () => worker.stop() };
+  } catch (error) {
+    await worker.stop();
+    throw error;
+  }
+}

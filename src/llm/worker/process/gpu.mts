@@ -1,0 +1,89 @@
+/** GPU and llama.cpp setup: which backend node-llama-cpp runs on, and what the machine has. */
+import { availableParallelism } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
+import { physicalCores } from "../../hardware/cpu.js";
+import { findGpuSupport, missingBackendMessage } from "../../hardware/gpu.js";
+import { WorkerError, type Backend, type GpuChoice, type ParamsOf, type ResultOf } from "../protocol.js";
+import { messageOf, send } from "./channel.mjs";
+
+export function backendOf(l: Llama): Backend {
+  return l.gpu === false ? "cpu" : l.gpu;
+}
+
+export function threadsFor(requested: number | undefined): number {
+  return requested && requested > 0 ? Math.floor(requested) : physicalCores();
+}
+
+/** The one llama.cpp binding of this process, for the backend last asked for. */
+export class Backends {
+  private llama: Llama | undefined;
+  private gpu: GpuChoice | undefined;
+  /** llama.cpp's last error lines: its reasons (a bad LoRA adapter, say) appear only in its log. */
+  readonly recentLog: string[] = [];
+
+  /** The backend asked for last, if any. */
+  get choice(): GpuChoice | undefined {
+    return this.gpu;
+  }
+
+  /**
+   * The binding for `gpu`, created on first use. `modelLoaded` tells whether a model holds the current binding, in
+   * which case switching backends is refused.
+   */
+  async ensure(gpu: GpuChoice = "auto", modelLoaded = false): Promise<Llama> {
+    if (this.llama && this.gpu === gpu) return this.llama;
+    if (this.llama && modelLoaded) throw new WorkerError("bad-request", "Unload the model before switching the GPU backend.");
+    await this.llama?.dispose();
+    this.llama = undefined;
+    this.gpu = undefined;
+    // node-llama-cpp quietly runs a "metal" request on the CPU elsewhere: asked for Metal means Metal or a reason.
+    if (gpu === "metal" && process.platform !== "darwin") throw this.missing(gpu);
+    try {
+      this.llama = await getLlama({
+        gpu,
+        build: "never",
+        logLevel: LlamaLogLevel.warn,
+        logger: (level, message) => {
+          const line = message.trim();
+          if (line === "") return;
+          this.recentLog.push(line);
+          if (this.recentLog.length > 20) this.recentLog.shift();
+          if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) send({ type: "log", level: "error", message: line });
+        },
+      });
+    } catch (error) {
+      if (gpu !== false && gpu !== "auto") throw this.missing(gpu, error);
+      throw new WorkerError(
+        "load-failed",
+        `llama.cpp's ${gpu === false ? "CPU" : "native"} binary could not be started on this machine (${process.platform}-${process.arch}): ${messageOf(error)}. Reinstalling ClarifyCoder's dependencies usually fixes it.`,
+      );
+    }
+    this.gpu = gpu;
+    return this.llama;
+  }
+
+  private missing(gpu: "cuda" | "vulkan" | "metal", error?: unknown): WorkerError {
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    return new WorkerError("load-failed", missingBackendMessage(gpu, findGpuSupport(here), error === undefined ? undefined : messageOf(error)));
+  }
+
+  /** Forgets llama.cpp's earlier log lines, so that a failure is explained by its own. */
+  clearLog(): void {
+    this.recentLog.length = 0;
+  }
+
+  async hardware(params: ParamsOf<"hardware">, modelLoaded: boolean): Promise<ResultOf<"hardware">> {
+    const l = await this.ensure(params.gpu ?? this.gpu ?? "auto", modelLoaded);
+    const vram = l.gpu === false ? undefined : await l.getVramState();
+    return {
+      backend: backendOf(l),
+      gpuDevices: l.gpu === false ? [] : await l.getGpuDeviceNames(),
+      ...(vram ? { vram: { total: vram.total, free: vram.free } } : {}),
+      cpuCores: physicalCores(),
+      logicalCpus: availableParallelism(),
+      threads: threadsFor(params.threads),
+    };
+  }
+}
