@@ -23,7 +23,7 @@ import { defaultSettings } from "../src/core/types.js";
 import { physicalCores } from "../src/llm/hardware/cpu.js";
 import { LocalModel } from "../src/llm/models/local.js";
 import { ModelWorker } from "../src/llm/worker/client.js";
-import type { GpuChoice } from "../src/llm/worker/protocol.js";
+import type { GpuChoice } from "../src/llm/hardware/gpu-choice.js";
 import { ensureDemoModel } from "../src/llm/hub/library.js";
 import { writeTinyModel } from "../src/llm/gguf/tiny-model.js";
 import { bareDecode, flagReader, median, streamClock } from "./timing.js";

@@ -17,7 +17,8 @@ import path from "node:path";
 import { physicalCores } from "../src/llm/hardware/cpu.js";
 import { LocalModel } from "../src/llm/models/local.js";
 import { ModelWorker } from "../src/llm/worker/client.js";
-import type { GpuChoice, HardwareInfo } from "../src/llm/worker/protocol.js";
+import type { GpuChoice } from "../src/llm/hardware/gpu-choice.js";
+import type { HardwareInfo } from "../src/llm/worker/protocol.js";
 import { writeTinyModel } from "../src/llm/gguf/tiny-model.js";
 import { bareDecode, flagReader, median, streamClock } from "./timing.js";
 

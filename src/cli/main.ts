@@ -1,17 +1,17 @@
 /** The `clarifycoder` command line. */
 import { Command, Option } from "commander";
+import { askPolicies, modelStyles } from "../core/types.js";
 import { defaultModelId } from "../llm/hub/catalog.js";
 import { modelRanges, settingRanges } from "../core/settings.js";
 import { runChat, type ChatOptions } from "./commands/chat.js";
 import { runHardware } from "./commands/hardware.js";
 import { runConvertLora, runModelsList, runModelsPull, runModelsRemove } from "./commands/models.js";
-import { exitWithUsageCode, gpuLayersOption, numberOption, repeatableOption, usageErrorExitCode, UsageError } from "./shared/options.js";
+import { exitWithUsageCode, gpuLayersOption, gpuOption, numberOption, repeatableOption, usageErrorExitCode, UsageError } from "./shared/options.js";
 
 import { runMix, defaultBaseModel, type MixOptions } from "./commands/mix.js";
 import { runSynth, type SynthOptions } from "./commands/synth.js";
 import { registerEval } from "./commands/eval.js";
 
-const gpuChoices = ["auto", "cuda", "vulkan", "metal", "cpu"];
 
 const program = new Command();
 program.name("clarifycoder").description("A clarify-first coding assistant on a local GGUF model.").version("0.1.0");
@@ -24,13 +24,13 @@ program
   .option("-m, --model <id|file|uri>", "a catalog id (see clarifycoder models), a .gguf file, or a URI such as hf:user/repo/file.gguf; $CLARIFYCODER_MODEL sets the default", process.env.CLARIFYCODER_MODEL || defaultModelId)
   .option("-f, --file <path>", "a source file to send as context")
   .option("-l, --language <id>", "the language to write in (a VS Code language id such as python; default: the file's)")
-  .addOption(new Option("--style <style>", "guided (any instruct model) or native (a clarify-aware fine-tune)").choices(["guided", "native"]))
-  .addOption(new Option("--ask <policy>", "when to ask clarifying questions").choices(["auto", "always", "never"]))
+  .addOption(new Option("--style <style>", "guided (any instruct model) or native (a clarify-aware fine-tune)").choices(modelStyles))
+  .addOption(new Option("--ask <policy>", "when to ask clarifying questions").choices(askPolicies))
   .addOption(numberOption("--threshold <p>", "in auto, ask when the model's probability of asking is at least this", settingRanges.askThreshold))
   .addOption(numberOption("--max-questions <n>", "at most this many questions per round", settingRanges.maxQuestions))
   .addOption(numberOption("--max-rounds <n>", "at most this many rounds of questions", settingRanges.maxRounds))
   .addOption(numberOption("--max-tokens <n>", "at most this many tokens of code", settingRanges.maxCodeTokens))
-  .addOption(new Option("--gpu <backend>", "where the model runs").choices(gpuChoices).default("auto"))
+  .addOption(gpuOption("where the model runs"))
   .addOption(gpuLayersOption())
   .addOption(numberOption("--threads <n>", "CPU threads; 0 = the machine's physical cores", modelRanges.threads))
   .addOption(numberOption("--context-size <n>", "context size in tokens; 0 = as much as fits", modelRanges.contextSize))
@@ -46,7 +46,7 @@ program
 program
   .command("hardware")
   .description("Show the backend (CUDA, Vulkan, Metal or CPU), GPUs, VRAM and CPU cores the model would run on.")
-  .addOption(new Option("--gpu <backend>", "where the model would run").choices(gpuChoices).default("auto"))
+  .addOption(gpuOption("where the model would run"))
   .option("--json", "print one JSON object")
   .action(async (options: { gpu?: string; json?: boolean }) => {
     process.exitCode = await runHardware(options);
@@ -56,7 +56,7 @@ const models = program
   .command("models")
   .description("The model catalog: what is downloaded, and the model recommended for this machine.")
   .option("--models-dir <dir>", "where downloaded models are kept")
-  .addOption(new Option("--gpu <backend>", "the backend the recommendation assumes").choices(gpuChoices).default("auto"))
+  .addOption(gpuOption("the backend the recommendation assumes"))
   .option("--json", "print one JSON object")
   .action(async (options: { modelsDir?: string; gpu?: string; json?: boolean }) => {
     process.exitCode = await runModelsList(options);
@@ -104,7 +104,7 @@ program
   .option("--max-questions <n>", "at most this many questions per item (default 5)")
   .option("--concurrency <n>", "endpoint requests at once (default 4; a local model runs one at a time)")
   .option("--retries <n>", "retries of a failed endpoint request, with backoff (default 5)")
-  .option("--gpu <backend>", "auto, cuda, vulkan, metal or cpu (local models)", "auto")
+  .addOption(gpuOption("where a local model runs"))
   .option("--threads <n>", "CPU threads (local models)")
   .option("--context-size <n>", "context size in tokens (local models)")
   .option("--models-dir <dir>", "where downloaded models are kept")

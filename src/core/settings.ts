@@ -1,6 +1,6 @@
 /** Settings from any surface (VS Code configuration, CLI flags), checked against one set of ranges into ClarifySettings. */
 import { z } from "zod";
-import { defaultSettings, type ClarifySettings } from "./types.js";
+import { askPolicies, defaultSettings, modelStyles, type ClarifySettings } from "./types.js";
 
 /** An allowed numeric range: the one definition the settings schema, the CLI's options and package.json agree on. */
 export interface NumberRange {
@@ -47,11 +47,11 @@ const numberIn = (range: NumberRange) => {
 };
 
 const schema = z.object({
-  askPolicy: z.enum(["auto", "always", "never"]),
+  askPolicy: z.enum(askPolicies),
   maxQuestions: numberIn(settingRanges.maxQuestions),
   maxRounds: numberIn(settingRanges.maxRounds),
   askThreshold: numberIn(settingRanges.askThreshold),
-  style: z.enum(["guided", "native"]),
+  style: z.enum(modelStyles),
   maxAssessmentTokens: numberIn(settingRanges.maxAssessmentTokens),
   maxCodeTokens: numberIn(settingRanges.maxCodeTokens),
   temperature: numberIn(settingRanges.temperature),

@@ -1,9 +1,12 @@
 /** The shared vocabulary of a clarify-first conversation: what the engine holds and what every surface renders. */
 
-export type AskPolicy = "auto" | "always" | "never";
+/** When to ask: the one list every surface (settings, CLI options, the webview protocol) reads. */
+export const askPolicies = ["auto", "always", "never"] as const;
+export type AskPolicy = (typeof askPolicies)[number];
 
 /** guided: any instruct model, assessment under a JSON-schema grammar. native: a clarify-aware fine-tuned model. */
-export type ModelStyle = "guided" | "native";
+export const modelStyles = ["guided", "native"] as const;
+export type ModelStyle = (typeof modelStyles)[number];
 
 export interface ClarifySettings {
   askPolicy: AskPolicy;

@@ -17,6 +17,7 @@ import * as z from "zod/mini";
 import { isOpenableUrl } from "./links.js";
 import { plainDataProblem } from "./plain-data.js";
 import { fields as f, protocolLimits as L, sessionSnapshotSchema } from "./snapshot-schema.js";
+import { askPolicies } from "./types.js";
 
 /** A request's id: the webview numbers its requests from 1; the host's reply carries the same id. */
 const requestId = z.int().check(z.minimum(1));
@@ -154,7 +155,7 @@ export const webviewMessageSchema = z.discriminatedUnion("type", [
    */
   request("codeAction", { sessionId: f.id, blockIndex: f.count, action: codeActionSchema, turn: z.optional(f.count) }),
   /** Run the current turn again; with an ask policy, from its start ("ask me first", "don't ask"). */
-  request("regenerate", { sessionId: f.id, askPolicy: z.optional(z.enum(["auto", "always", "never"])) }),
+  request("regenerate", { sessionId: f.id, askPolicy: z.optional(z.enum(askPolicies)) }),
   /** Write the rest of an answer that stopped early (Stop, or the length limit). */
   request("continue", { sessionId: f.id }),
   /** Send the current turn's request again with this text. */

@@ -3,7 +3,9 @@ import { it } from "node:test";
 import { physicalCores } from "../../src/llm/hardware/cpu.js";
 import { checkModel } from "../../src/llm/gguf/check.js";
 import { magicProblem, type GgufEntry } from "../../src/llm/gguf/reader.js";
-import { chatCommands, gpuChoice, readAnswer, readChatLine, turnEnding } from "../../src/cli/commands/chat.js";
+import { gpuFromOption } from "../../src/cli/shared/options.js";
+import { readLoadSettings } from "../../src/llm/models/load-settings.js";
+import { chatCommands, readAnswer, readChatLine, turnEnding } from "../../src/cli/commands/chat.js";
 
 it("physicalCores counts distinct cores, not hyper-threads", () => {
   const ht = ["physical id\t: 0", "core id\t\t: 0", "", "physical id\t: 0", "core id\t\t: 0", "", "physical id\t: 0", "core id\t\t: 1", "", "physical id\t: 0", "core id\t\t: 1"].join("\n");
@@ -34,10 +36,17 @@ it("the CLI reads answers: a number picks a suggestion, an empty line waives", (
   assert.deepEqual(readAnswer(undefined, question), { waive: true });
   assert.deepEqual(readAnswer("you decide", question), { waive: true });
   assert.deepEqual(readAnswer(" stable ", question), { answer: "stable" });
-  assert.equal(gpuChoice(undefined), "auto");
-  assert.equal(gpuChoice("cpu"), false);
-  assert.equal(gpuChoice("vulkan"), "vulkan");
-  assert.throws(() => gpuChoice("tpu"), /--gpu must be/);
+  assert.equal(gpuFromOption(undefined), "auto");
+  assert.equal(gpuFromOption("cpu"), false);
+  assert.equal(gpuFromOption("none"), false);
+  assert.equal(gpuFromOption("vulkan"), "vulkan");
+  assert.throws(() => gpuFromOption("tpu"), /--gpu: the GPU must be one of auto, cuda, vulkan, metal, cpu, not "tpu"/);
+  // The extension's settings read by the same rules: a bad value is told and replaced by its default.
+  const { load, problems } = readLoadSettings({ gpu: "tpu", gpuLayers: "12", threads: 4, contextSize: 0, lora: ["a.gguf", " ", 3] });
+  assert.deepEqual(load, { gpu: "auto", gpuLayers: 12, threads: 4, lora: [{ filePath: "a.gguf" }] });
+  assert.equal(problems.length, 1);
+  assert.match(problems[0] ?? "", /not "tpu"; using auto/);
+  assert.match(readLoadSettings({ threads: -1 }).problems[0] ?? "", /threads must be an integer from 0 to 1024/);
 });
 
 it("magicProblem names a file's first bytes in hex, never as text", () => {

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { askPolicies, modelStyles } from "../../src/core/types.js";
+import { gpuChoiceNames } from "../../src/llm/hardware/gpu-choice.js";
 import { describeRange, modelRanges, numberInRange, readSettings, settingRanges, type NumberRange } from "../../src/core/settings.js";
 import { defaultSettings } from "../../src/core/types.js";
 
@@ -32,7 +34,7 @@ it("numberInRange takes exactly the numbers of the range, as text", () => {
 
 it("the VS Code settings in package.json allow exactly the ranges the engine and the CLI use", () => {
   const manifest = JSON.parse(readFileSync(path.join(__dirname, "../../package.json"), "utf8")) as {
-    contributes: { configuration: { properties: Record<string, { minimum?: number; maximum?: number; type: string }> } };
+    contributes: { configuration: { properties: Record<string, { minimum?: number; maximum?: number; type: string; enum?: string[] }> } };
   };
   const properties = manifest.contributes.configuration.properties;
   const ranges: Record<string, NumberRange> = {
@@ -48,4 +50,7 @@ it("the VS Code settings in package.json allow exactly the ranges the engine and
     assert.ok(property, key);
     assert.deepEqual([property.minimum, property.maximum, property.type], [range.min, range.max, range.integer ? "integer" : "number"], key);
   }
+  // The lists of choices too: one list each, in core (or in llm for the GPU), read by the CLI and the extension alike.
+  const lists: Record<string, readonly string[]> = { askPolicy: askPolicies, style: modelStyles, gpu: gpuChoiceNames };
+  for (const [key, list] of Object.entries(lists)) assert.deepEqual(properties[`clarifycoder.${key}`]?.enum, [...list], key);
 });

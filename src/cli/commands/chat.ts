@@ -17,9 +17,9 @@ import { describeLoadProgress, LocalModel } from "../../llm/models/local.js";
 import { ModelWorker } from "../../llm/worker/client.js";
 import { isRemoteModel } from "../../llm/models/source.js";
 import type { GpuLayers } from "../../llm/hardware/offload.js";
-import type { GpuChoice, LoadParams } from "../../llm/worker/protocol.js";
+import type { LoadParams } from "../../llm/worker/protocol.js";
 import { languageOfFile } from "../../core/languages.js";
-import { endQuietlyOnClosedOutput, usageErrorExitCode } from "../shared/options.js";
+import { endQuietlyOnClosedOutput, loadFromOptions, usageErrorExitCode } from "../shared/options.js";
 import { downloadProgress, hubTokenFromEnvironment } from "./models.js";
 
 export interface ChatOptions {
@@ -43,13 +43,6 @@ export interface ChatOptions {
 }
 
 type Out = (line: string) => void;
-
-export function gpuChoice(value: string | undefined): GpuChoice {
-  if (value === undefined || value === "auto") return "auto";
-  if (value === "cpu" || value === "false" || value === "none") return false;
-  if (value === "cuda" || value === "vulkan" || value === "metal") return value;
-  throw new Error(`--gpu must be auto, cuda, vulkan, metal or cpu (got "${value}").`);
-}
 
 export function chatSettings(options: ChatOptions): { settings: ClarifySettings; problems: string[] } {
   return readSettings({
@@ -221,12 +214,7 @@ export async function runChat(options: ChatOptions): Promise<number> {
   try {
     const load: LoadParams = {
       model: options.model,
-      gpu: gpuChoice(options.gpu),
-      gpuLayers: options.gpuLayers ?? "auto",
-      ...(options.threads ? { threads: options.threads } : {}),
-      ...(options.contextSize ? { contextSize: options.contextSize } : {}),
-      ...(options.modelsDir ? { modelsDirectory: options.modelsDir } : {}),
-      ...(options.lora && options.lora.length > 0 ? { lora: options.lora.map((filePath) => ({ filePath })) } : {}),
+      ...loadFromOptions({ gpu: options.gpu, gpuLayers: options.gpuLayers, threads: options.threads, contextSize: options.contextSize, modelsDirectory: options.modelsDir, lora: options.lora }),
     };
     // A model to download says so at once: its first progress can be long in coming on a slow or absent network.
     if (isRemoteModel(options.model)) {

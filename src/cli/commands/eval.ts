@@ -1,7 +1,9 @@
 /** Registers `clarifycoder eval` (and `eval report`) on the command line. */
 import { Command, Option } from "commander";
+import { askPolicies, modelStyles } from "../../core/types.js";
 import { allCategories } from "../../core/eval/benchmark.js";
 import { runEval, runEvalReport, type EvalOptions } from "../eval/run.js";
+import { gpuOption } from "../shared/options.js";
 
 export function registerEval(program: Command): void {
   const evaluate = program
@@ -16,8 +18,8 @@ export function registerEval(program: Command): void {
     .option("--limit <n>", "at most this many problems per category (a seeded sample)")
     .option("--seed <n>", "the sample's seed", "0")
     .option("--concurrency <n>", "items in flight at once (default 8 for an endpoint, 1 for a local model)")
-    .addOption(new Option("--style <style>", "engine: guided (any instruct model) or native (a clarify-aware fine-tune)").choices(["guided", "native"]))
-    .addOption(new Option("--ask <policy>", "engine: when to ask").choices(["auto", "always", "never"]))
+    .addOption(new Option("--style <style>", "engine: guided (any instruct model) or native (a clarify-aware fine-tune)").choices(modelStyles))
+    .addOption(new Option("--ask <policy>", "engine: when to ask").choices(askPolicies))
     .option("--threshold <p>", "engine, auto: ask when the model's probability of asking is at least this (0-1)")
     .option("--max-questions <n>", "engine: questions per round")
     .option("--max-rounds <n>", "engine: rounds of questions")
@@ -35,7 +37,7 @@ export function registerEval(program: Command): void {
     .option("--unsafe-no-sandbox", "where bubblewrap cannot confine the tested code, run it unconfined instead of refusing to")
     .option("--retest", "run the tests again on the code already stored in --out (no model calls), then go on")
     .option("--max-clear-ask <rate>", "calibration: the share of clear prompts the suggested threshold may ask about", "0.1")
-    .option("--gpu <backend>", "local models: auto, cuda, vulkan, metal or cpu", "auto")
+    .addOption(gpuOption("where a local model runs"))
     .option("--threads <n>", "local models: CPU threads")
     .option("--context-size <n>", "local models: context tokens per conversation")
     // Checked when the command runs rather than by commander, which would also demand them of `eval report`.

@@ -2,7 +2,7 @@
 import path from "node:path";
 import { ModelWorker } from "../../llm/worker/client.js";
 import type { HardwareInfo } from "../../llm/worker/protocol.js";
-import { gpuChoice } from "./chat.js";
+import { gpuFromOption } from "../shared/options.js";
 import { endQuietlyOnClosedOutput } from "../shared/options.js";
 
 export function describeHardware(info: HardwareInfo): string {
@@ -20,7 +20,7 @@ export async function runHardware(options: { gpu?: string; json?: boolean }): Pr
   const worker = new ModelWorker({ workerPath: path.join(__dirname, "worker.mjs") });
   endQuietlyOnClosedOutput(() => worker.stop());
   try {
-    const info = await worker.request("hardware", { gpu: gpuChoice(options.gpu) });
+    const info = await worker.request("hardware", { gpu: gpuFromOption(options.gpu) });
     process.stdout.write(options.json ? `${JSON.stringify(info)}\n` : `${describeHardware(info)}\n`);
     return 0;
   } catch (error) {

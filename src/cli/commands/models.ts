@@ -11,7 +11,7 @@ import { defaultModelsDirectory } from "../../llm/models/source.js";
 import { ModelWorker } from "../../llm/worker/client.js";
 import type { EstimateResult } from "../../llm/worker/protocol.js";
 import { recommend, type Recommendation } from "../../llm/hardware/recommend.js";
-import { gpuChoice } from "./chat.js";
+import { gpuFromOption } from "../shared/options.js";
 import { usageErrorExitCode } from "../shared/options.js";
 
 export interface ModelsOptions {
@@ -66,7 +66,7 @@ export function downloadProgress(stream: NodeJS.WriteStream = process.stderr): {
 async function estimates(library: ModelLibrary, items: readonly LibraryItem[], gpu: string | undefined): Promise<EstimateResult | undefined> {
   const worker = new ModelWorker({ workerPath: path.join(__dirname, "worker.mjs") });
   try {
-    return await worker.request("estimate", { models: library.estimateSources(items), contextSize: 4096, gpu: gpuChoice(gpu) });
+    return await worker.request("estimate", { models: library.estimateSources(items), contextSize: 4096, gpu: gpuFromOption(gpu) });
   } catch {
     return undefined;
   } finally {

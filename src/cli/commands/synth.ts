@@ -19,9 +19,8 @@ import {
 } from "../../core/synthesis.js";
 import { openModel, parseModelSpec, type OpenedModel } from "../../llm/models/open.js";
 import { modelRanges, settingRanges } from "../../core/settings.js";
-import { gpuChoice } from "./chat.js";
 import { JsonlLog } from "../shared/jsonl-log.js";
-import { numberFromText, toolkitRanges, UsageError } from "../shared/options.js";
+import { loadFromOptions, numberFromText, toolkitRanges, UsageError } from "../shared/options.js";
 import { startProgress } from "../shared/progress.js";
 import { describeProblem, readTasks } from "../shared/task-files.js";
 
@@ -153,12 +152,7 @@ export async function runSynth(options: SynthOptions): Promise<number> {
     if (parseModelSpec(options.model).kind === "local") out(`Loading ${options.model}...`);
     opened = await openModel(options.model, {
       workerPath: path.join(__dirname, "worker.mjs"),
-      load: {
-        gpu: gpuChoice(options.gpu),
-        ...(threads !== undefined ? { threads } : {}),
-        ...(contextSize !== undefined ? { contextSize } : {}),
-        ...(options.modelsDir ? { modelsDirectory: options.modelsDir } : {}),
-      },
+      load: loadFromOptions({ gpu: options.gpu, threads, contextSize, modelsDirectory: options.modelsDir }),
       endpoint: {
         concurrency,
         retries,

@@ -21,9 +21,8 @@ import { modelRanges, readSettings, settingRanges } from "../../core/settings.js
 import type { ClarifySettings } from "../../core/types.js";
 import { openModel, parseModelSpec, type OpenedModel } from "../../llm/models/open.js";
 import type { LoadParams } from "../../llm/worker/protocol.js";
-import { gpuChoice } from "../commands/chat.js";
 import { JsonlLog, parseJsonl } from "../shared/jsonl-log.js";
-import { numberFromText, toolkitRanges, UsageError } from "../shared/options.js";
+import { loadFromOptions, numberFromText, toolkitRanges, UsageError } from "../shared/options.js";
 import { startProgress } from "../shared/progress.js";
 import { renderReportHtml } from "./html.js";
 import { versusText, type RunRows } from "../../core/eval/versus.js";
@@ -147,13 +146,13 @@ export function planOf(o: EvalOptions): Plan {
     memoryMb: numberFromText("--memory", o.memory, toolkitRanges.memoryMb, 1024),
     maxClearAskRate: numberFromText("--max-clear-ask", o.maxClearAsk, toolkitRanges.share, 0.1),
     readings: readingsOf(o.decide, modeName),
-    load: {
-      gpu: gpuChoice(o.gpu),
+    load: loadFromOptions({
+      gpu: o.gpu,
       ...(o.threads !== undefined ? { threads: numberFromText("--threads", o.threads, modelRanges.threads, 0) } : {}),
       ...(o.contextSize !== undefined ? { contextSize: numberFromText("--context-size", o.contextSize, modelRanges.contextSize, 0) } : {}),
       // One sequence for each item's conversation and one for its judge, per item in flight.
       sequences: Math.max(2, concurrency * 2),
-    },
+    }),
   };
 }
 

@@ -4,7 +4,9 @@
  */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { describeRange, numberInRange, type NumberRange } from "../../core/settings.js";
+import { gpuChoiceNames, parseGpuChoice, type GpuChoice } from "../../llm/hardware/gpu-choice.js";
 import { parseGpuLayers, type GpuLayers } from "../../llm/hardware/offload.js";
+import { readLoadSettings, type LoadOptions, type LoadSettings } from "../../llm/models/load-settings.js";
 
 /** An option whose value must be a number in `range`. */
 export function numberOption(flags: string, description: string, range: NumberRange): Option {
@@ -88,4 +90,23 @@ export function endQuietlyOnClosedOutput(onClosed: () => Promise<void>): void {
   };
   process.stdout.on("error", handler);
   process.stderr.on("error", handler);
+}
+
+/** `--gpu`: where the model runs, from the one list of GPU choices. */
+export function gpuOption(description: string): Option {
+  return new Option("--gpu <backend>", description).choices(gpuChoiceNames).default("auto");
+}
+
+/** The GPU choice of a command's `--gpu`; anything but a known choice is a usage error. */
+export function gpuFromOption(value: string | undefined): GpuChoice {
+  const parsed = parseGpuChoice(value);
+  if (!parsed.ok) throw new UsageError(`--gpu: ${parsed.reason}.`);
+  return parsed.value;
+}
+
+/** A command's load options, read by the same rules as the extension's settings; a value that is not valid is a usage error. */
+export function loadFromOptions(settings: LoadSettings): LoadOptions {
+  const { load, problems } = readLoadSettings(settings);
+  if (problems.length > 0) throw new UsageError(problems.join(" "));
+  return load;
 }

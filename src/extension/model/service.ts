@@ -11,8 +11,8 @@ import { describePullProgress, ModelLibrary, type LibraryItem, type PullProgress
 import { describeLoadProgress, LocalModel } from "../../llm/models/local.js";
 import { ModelWorker } from "../../llm/worker/client.js";
 import { isRemoteModel } from "../../llm/models/source.js";
-import { parseGpuLayers } from "../../llm/hardware/offload.js";
-import { type GpuChoice, type LoadParams, type ModelInfo } from "../../llm/worker/protocol.js";
+import { readLoadSettings } from "../../llm/models/load-settings.js";
+import { type LoadParams, type ModelInfo } from "../../llm/worker/protocol.js";
 import { recommend, type Recommendation } from "../../llm/hardware/recommend.js";
 
 /** Where the Hugging Face token is kept: VS Code's secret storage, never the settings. */
@@ -27,11 +27,6 @@ export class NoModelChosen extends Error {
     super("No model is chosen yet: choose a local GGUF file or enter an hf: URI.");
   }
 }
-
-function gpuSetting(value: unknown): GpuChoice {
-  return value === "cuda" || value === "vulkan" || value === "metal" ? value : value === "cpu" ? false : "auto";
-}
-
 
 export function modelLabel(model: string): string {
   const id = catalogIdOf(model);
@@ -134,21 +129,18 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
 
   private loadParams(model: string): LoadParams {
     const config = vscode.workspace.getConfiguration("clarifycoder");
-    const threads = config.get<number>("threads", 0);
-    const contextSize = config.get<number>("contextSize", 0);
-    const gpuLayers = parseGpuLayers(config.get("gpuLayers"));
-    if (!gpuLayers.ok) this.log.warn(`clarifycoder.gpuLayers: ${gpuLayers.reason}; using auto.`);
-    const lora = config.get<string[]>("loraAdapters", []).filter((a) => typeof a === "string" && a.trim() !== "");
-    return {
-      model,
-      gpu: gpuSetting(config.get("gpu")),
-      gpuLayers: gpuLayers.ok ? gpuLayers.value : "auto",
+    const { load, problems } = readLoadSettings({
+      gpu: config.get("gpu"),
+      gpuLayers: config.get("gpuLayers"),
+      threads: config.get("threads"),
+      contextSize: config.get("contextSize"),
+      lora: config.get<unknown[]>("loraAdapters", []),
       modelsDirectory: this.modelsDirectory(),
-      ...(threads > 0 ? { threads } : {}),
-      ...(contextSize > 0 ? { contextSize } : {}),
-      ...(lora.length > 0 ? { lora: lora.map((filePath) => ({ filePath })) } : {}),
-    };
+    });
+    for (const problem of problems) this.log.warn(`clarifycoder settings: ${problem}`);
+    return { model, ...load };
   }
+
 
   /**
    * Starts loading the model in the background when nothing is loaded or loading. The default model is not fetched
@@ -255,10 +247,9 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
     }
   }
 
-
   /** What each catalog model needs, from the worker's GGUF insights; undefined when it cannot say within a few seconds. */
   private async recommendation(library: ModelLibrary, items: readonly LibraryItem[]): Promise<Recommendation | undefined> {
-    const gpu = gpuSetting(vscode.workspace.getConfiguration("clarifycoder").get("gpu"));
+    const gpu = this.loadParams("").gpu;
     const estimate = this.worker.request("estimate", { models: library.estimateSources(items), contextSize: 4096, gpu });
     const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 8000));
     const result = await Promise.race([estimate.catch(() => undefined), timeout]);

@@ -3,12 +3,12 @@
  * cancellation by id. Both ends import this file; it holds types and small pure helpers only.
  */
 import type { JsonSchema, StopReason } from "../../core/model.js";
+import type { GpuChoice } from "../hardware/gpu-choice.js";
 import type { GpuLayers } from "../hardware/offload.js";
 
 /** The environment variable that lets a worker take the `crash` test hook. */
 export const crashHookEnv = "CLARIFYCODER_WORKER_CRASH_HOOK";
 
-export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | false;
 export type Backend = "cuda" | "vulkan" | "metal" | "cpu";
 
 export interface HardwareInfo {

@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
 import { physicalCores } from "../../hardware/cpu.js";
 import { findGpuSupport, missingBackendMessage } from "../../hardware/gpu.js";
-import { WorkerError, type Backend, type GpuChoice, type ParamsOf, type ResultOf } from "../protocol.js";
+import type { GpuChoice } from "../../hardware/gpu-choice.js";
+import { WorkerError, type Backend, type ParamsOf, type ResultOf } from "../protocol.js";
 import { messageOf, send } from "./channel.mjs";
 
 export function backendOf(l: Llama): Backend {
