@@ -17,7 +17,7 @@ async function serve(...args: Parameters<typeof startOpenAIServer>): Promise<Sta
   return s;
 }
 
-const fast = { retryBaseMs: 5, random: () => 0.5 };
+const fast = { retryBaseMs: 5 };
 
 describe("model specs", () => {
   it("tells files, hf: URIs, .gguf downloads and endpoints apart", () => {

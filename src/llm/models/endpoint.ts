@@ -9,6 +9,7 @@
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import pLimit from "p-limit";
+import retry from "async-retry";
 import type { ClarifyModel, Exchange, ModelConversation, OpenConversationOptions, StopReason, TurnOptions, TurnResult } from "../../core/model.js";
 
 export interface EndpointOptions {
@@ -26,8 +27,6 @@ export interface EndpointOptions {
   retryBaseMs?: number;
   /** A request that has not finished after this long fails (default 10 minutes). */
   timeoutMs?: number;
-  /** For tests: the jitter's source of randomness. */
-  random?: () => number;
   /** Told about each retry, so a long run can say why it waits. */
   onRetry?: (info: { attempt: number; waitMs: number; reason: string }) => void;
 }
@@ -81,13 +80,11 @@ export class EndpointModel implements ClarifyModel {
   readonly baseUrl: string;
   private modelName: Promise<string> | undefined;
   private readonly limit: ReturnType<typeof pLimit>;
-  private readonly random: () => number;
 
   constructor(private readonly options: EndpointOptions) {
     this.baseUrl = normaliseBaseUrl(options.baseUrl);
     if (options.model) this.modelName = Promise.resolve(options.model);
     this.limit = pLimit(Math.max(1, Math.floor(options.concurrency ?? 4)));
-    this.random = options.random ?? Math.random;
   }
 
   /** The model name used in requests (asked of the server once, when none was given). */
@@ -245,22 +242,39 @@ export class EndpointModel implements ClarifyModel {
     if (failure) throw failure;
   }
 
-  /** Runs `attempt`, retrying what is worth retrying with exponential backoff (or the server's Retry-After). */
-  private async withRetries<T>(attempt: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    const retries = Math.max(0, Math.floor(this.options.retries ?? 5));
+  /**
+   * Runs `attempt`, retrying what is worth retrying: async-retry's exponential backoff with jitter (up to 30 s), and
+   * the wait the server asked for (Retry-After) on top. A cancelled request is never retried.
+   */
+  private withRetries<T>(attempt: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const base = this.options.retryBaseMs ?? 500;
-    for (let n = 0; ; n++) {
-      try {
-        return await attempt();
-      } catch (error) {
-        const retryable = error instanceof EndpointError && error.retryable;
-        if (!retryable || n >= retries || signal?.aborted) throw error;
-        const asked = (error as EndpointError & { retryAfterMs?: number }).retryAfterMs;
-        const waitMs = asked ?? Math.min(30_000, base * 2 ** n * (0.5 + this.random()));
-        this.options.onRetry?.({ attempt: n + 1, waitMs, reason: error.message });
-        await sleep(waitMs, signal);
-      }
-    }
+    let asked: number | undefined;
+    return retry(
+      async (bail, attemptNumber) => {
+        if (asked !== undefined && attemptNumber > 1) await sleep(asked, signal);
+        try {
+          return await attempt();
+        } catch (error) {
+          if (!(error instanceof EndpointError && error.retryable) || signal?.aborted) {
+            bail(error as Error);
+            return undefined as never;
+          }
+          asked = (error as EndpointError & { retryAfterMs?: number }).retryAfterMs;
+          throw error;
+        }
+      },
+      {
+        retries: Math.max(0, Math.floor(this.options.retries ?? 5)),
+        factor: 2,
+        minTimeout: base,
+        maxTimeout: 30_000,
+        randomize: true,
+        onRetry: (error, attemptNumber) => {
+          const waitMs = asked ?? Math.min(30_000, base * 2 ** (attemptNumber - 1));
+          this.options.onRetry?.({ attempt: attemptNumber, waitMs, reason: error instanceof Error ? error.message : String(error) });
+        },
+      },
+    );
   }
 
   private async send(method: "GET" | "POST", endpoint: string, body: unknown, signal?: AbortSignal): Promise<Response> {
@@ -340,18 +354,17 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
   return Math.min(60_000, Math.max(0, ms));
 }
 
+/** Waits `ms`, or less when `signal` aborts (the attempt after it then ends at once, as cancelled). */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
       clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
   });
 }
 

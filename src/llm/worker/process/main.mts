@@ -3,7 +3,7 @@
  * abort here (a malformed model file, a driver fault, out of memory) ends this process only; the parent reports it
  * and starts a fresh worker on its next request.
  *
- * Each job lives in its own module under ./worker/ (GPU setup, loading, downloads, the conversation pool, turns);
+ * Each job lives in its own module beside this one (GPU setup, loading, estimates, the conversation pool, turns);
  * requests are dispatched through one handler table keyed by the protocol's methods.
  */
 import { WorkerError, type ChildMessage, type RequestMessage } from "../protocol.js";
