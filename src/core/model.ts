@@ -42,7 +42,7 @@ export interface ModelConversation {
    * Chat mode: the probabilities the model gives to each option as the next text after `prefix`, at the start of its
    * reply to `message` (the message is not added to the history). Normalised over the options given.
    */
-  probe(message: string, prefix: string, options: readonly string[]): Promise<Record<string, number>>;
+  probe(message: string, prefix: string, options: readonly string[], signal?: AbortSignal): Promise<Record<string, number>>;
   /** Chat mode: add a user message and generate the reply; both join the history. */
   chat(message: string, options: TurnOptions): Promise<TurnResult>;
   /** Raw mode (no chat template): append text to the transcript and generate its continuation. */

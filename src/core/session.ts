@@ -580,7 +580,7 @@ export class ClarifySession {
     let decision: "ask" | "proceed" | "model" | undefined = forced;
     if (decision === undefined) {
       try {
-        const p = await this.track(signal, conversation.probe(message, decisionPrefix, decisionOptions));
+        const p = await this.track(signal, conversation.probe(message, decisionPrefix, decisionOptions, signal));
         this.snap.askProbability = p.ask ?? 0;
         decision = this.snap.askProbability >= this.settings.askThreshold ? "ask" : "proceed";
       } catch (error) {

@@ -32,6 +32,8 @@ export interface StandInServer {
   requests: RecordedRequest[];
   /** The most requests that were in flight at once. */
   maxInFlight: number;
+  /** Requests whose connection the client closed before the answer ended, with when (Date.now()). */
+  closedEarly: { path: string; at: number }[];
   close(): Promise<void>;
 }
 
@@ -41,8 +43,13 @@ const split = (text: string, size = 4): string[] => {
   return pieces;
 };
 
-export async function startOpenAIServer(handler: StandInHandler, models: string[] = ["stand-in"]): Promise<StandInServer> {
+export async function startOpenAIServer(
+  handler: StandInHandler,
+  models: string[] = ["stand-in"],
+  options: { ownedBy?: string; port?: number } = {},
+): Promise<StandInServer> {
   const requests: RecordedRequest[] = [];
+  const closedEarly: { path: string; at: number }[] = [];
   let inFlight = 0;
   const state = { maxInFlight: 0 };
   const server: Server = createServer((req, res) => {
@@ -59,10 +66,13 @@ export async function startOpenAIServer(handler: StandInHandler, models: string[
           const recorded: RecordedRequest = { method: req.method ?? "GET", path, headers: req.headers, body };
           if (path === "/v1/models") {
             res.writeHead(200, { "content-type": "application/json" });
-            res.end(JSON.stringify({ object: "list", data: models.map((id) => ({ id, object: "model" })) }));
+            res.end(JSON.stringify({ object: "list", data: models.map((id) => ({ id, object: "model", ...(options.ownedBy ? { owned_by: options.ownedBy } : {}) })) }));
             return;
           }
           requests.push(recorded);
+          res.on("close", () => {
+            if (!res.writableEnded) closedEarly.push({ path, at: Date.now() });
+          });
           const reply = await handler(recorded, requests.length - 1);
           await answer(reply, recorded, res);
         } finally {
@@ -71,11 +81,12 @@ export async function startOpenAIServer(handler: StandInHandler, models: string[
       })();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
+    closedEarly,
     get maxInFlight() {
       return state.maxInFlight;
     },

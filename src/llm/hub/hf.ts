@@ -30,6 +30,11 @@ export interface HfReference {
   revision: string;
 }
 
+/** The hub token for gated repositories, from the environment (the extension keeps it in VS Code's secret storage). */
+export function hubTokenFromEnvironment(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env.HF_TOKEN?.trim() || env.HUGGING_FACE_HUB_TOKEN?.trim() || undefined;
+}
+
 export function hubEndpoint(endpoint?: string): string {
   const chosen = endpoint ?? process.env.MODEL_ENDPOINT ?? process.env.HF_ENDPOINT ?? "https://huggingface.co/";
   return chosen.endsWith("/") ? chosen : `${chosen}/`;

@@ -29,6 +29,8 @@ export interface EndpointOptions {
   timeoutMs?: number;
   /** Told about each retry, so a long run can say why it waits. */
   onRetry?: (info: { attempt: number; waitMs: number; reason: string }) => void;
+  /** Told once about something the server cannot do and what is done instead (no log-probabilities, say). */
+  onNotice?: (sentence: string) => void;
 }
 
 /** A request to the endpoint failed, in plain words; `status` is the HTTP status where there was one. */
@@ -112,6 +114,38 @@ export class EndpointModel implements ClarifyModel {
     return new EndpointConversation(this, options);
   }
 
+  /** What the server could not do, told once each (see `onNotice`). */
+  private readonly told = new Set<string>();
+
+  notice(key: string, sentence: string): void {
+    if (this.told.has(key)) return;
+    this.told.add(key);
+    this.options.onNotice?.(sentence);
+  }
+
+  /**
+   * A failure in words that say what to do: a model name the server does not serve (with the names it does), a
+   * conversation longer than the served context. Anything else is returned as it is.
+   */
+  private async explain(error: unknown): Promise<unknown> {
+    if (!(error instanceof EndpointError) || error.status === undefined || error.status < 400 || error.status >= 500) return error;
+    const detail = error.message;
+    if (/context|too long|too many tokens|n_ctx|exceeds/i.test(detail) && error.status !== 404) {
+      return new EndpointError(
+        `The conversation is longer than the context ${this.baseUrl} serves: start a new chat, or serve the model with a larger context (llama.cpp's server: --ctx-size; vLLM: --max-model-len). ${detail}`,
+        error.status,
+      );
+    }
+    if (error.status === 404 || /model/i.test(detail)) {
+      const name = await this.model().catch(() => undefined);
+      const served = await this.listModels().catch(() => undefined);
+      if (name !== undefined && served !== undefined && served.length > 0 && !served.includes(name)) {
+        return new EndpointError(`${this.baseUrl} serves no model named "${name}"; it serves ${served.map((m) => `"${m}"`).join(", ")}. Name one of them (append #name to the address).`, error.status);
+      }
+    }
+    return error;
+  }
+
   /** One chat completion (streamed when `onChunk` is given), with retries while nothing has been streamed. */
   async chatCompletion(messages: Message[], turn: TurnOptions, extra: Record<string, unknown> = {}): Promise<Completion> {
     const body: Record<string, unknown> = {
@@ -123,11 +157,27 @@ export class EndpointModel implements ClarifyModel {
       ...(turn.grammar ? { response_format: { type: "json_schema", json_schema: { name: "reply", strict: true, schema: turn.grammar } } } : {}),
       ...extra,
     };
-    return this.completion("/chat/completions", body, turn, (choice) => {
+    const result = await this.completion("/chat/completions", body, turn, (choice) => {
       const c = choice as { delta?: { content?: unknown }; message?: { content?: unknown } };
       const content = c.delta?.content ?? c.message?.content;
       return typeof content === "string" ? content : "";
     });
+    if (turn.grammar && !result.aborted && result.finishReason !== "length") {
+      const prefix = extra.continue_final_message ? (messages.at(-1)?.content ?? "") : "";
+      this.requireJson(result.text.startsWith(prefix) ? result.text : prefix + result.text);
+    }
+    return result;
+  }
+
+  /** A reply asked for under a JSON schema must be JSON: a server that ignored the schema is said to have done so. */
+  private requireJson(text: string): void {
+    try {
+      JSON.parse(text);
+    } catch {
+      throw new EndpointError(
+        `${this.baseUrl} ignored the JSON schema it was sent (its reply is not JSON: "${text.trim().slice(0, 60)}…"). Use a server that supports response_format json_schema: llama.cpp's server, vLLM (guided decoding) or Ollama 0.5 or later.`,
+      );
+    }
   }
 
   /** One raw text completion (a fine-tuned model's own format, no chat template). */
@@ -141,10 +191,12 @@ export class EndpointModel implements ClarifyModel {
       ...(turn.stopStrings && turn.stopStrings.length > 0 ? { stop: turn.stopStrings } : {}),
       ...(turn.grammar ? { response_format: { type: "json_schema", json_schema: { name: "reply", strict: true, schema: turn.grammar } } } : {}),
     };
-    return this.completion("/completions", body, turn, (choice) => {
+    const result = await this.completion("/completions", body, turn, (choice) => {
       const text = (choice as { text?: unknown }).text;
       return typeof text === "string" ? text : "";
     });
+    if (turn.grammar && !result.aborted && result.finishReason !== "length") this.requireJson(result.text);
+    return result;
   }
 
   /** The log-probabilities of the next token's top candidates after `messages` (ending in an assistant prefill). */
@@ -167,7 +219,15 @@ export class EndpointModel implements ClarifyModel {
     return top.flatMap((t) => (typeof t.token === "string" && typeof t.logprob === "number" ? [{ token: t.token, logprob: t.logprob }] : []));
   }
 
-  private async completion(
+  private async completion(...args: Parameters<EndpointModel["rawCompletion"]>): Promise<Completion> {
+    try {
+      return await this.rawCompletion(...args);
+    } catch (error) {
+      throw await this.explain(error);
+    }
+  }
+
+  private async rawCompletion(
     endpoint: string,
     body: Record<string, unknown>,
     turn: TurnOptions,
@@ -399,16 +459,29 @@ class EndpointConversation implements ModelConversation {
     if (options.mode === "chat" && options.systemPrompt !== undefined) this.messages.push({ role: "system", content: options.systemPrompt });
   }
 
-  async probe(message: string, prefix: string, options: readonly string[]): Promise<Record<string, number>> {
+  async probe(message: string, prefix: string, options: readonly string[], signal?: AbortSignal): Promise<Record<string, number>> {
     this.requireMode("chat");
-    const top = await this.endpoint.topLogprobs([...this.messages, { role: "user", content: message }, { role: "assistant", content: prefix }]);
+    const noProbabilities = (why: string): EndpointError => {
+      this.endpoint.notice(
+        "logprobs",
+        `${this.endpoint.baseUrl} gives no token probabilities (${why}), so the ask threshold does not apply there: the model itself chooses to ask or go ahead, under the schema.`,
+      );
+      return new EndpointError(`${this.endpoint.baseUrl} gave no probabilities for ${options.join(" or ")} (${why}).`);
+    };
+    let top: { token: string; logprob: number }[];
+    try {
+      top = await this.endpoint.topLogprobs([...this.messages, { role: "user", content: message }, { role: "assistant", content: prefix }], signal);
+    } catch (error) {
+      if (signal?.aborted || !(error instanceof EndpointError) || error.status === undefined || error.status >= 500 || error.status === 401 || error.status === 403) throw error;
+      throw noProbabilities(`it refused the request: HTTP ${error.status}`);
+    }
     const mass: Record<string, number> = Object.fromEntries(options.map((o) => [o, 0]));
     for (const { token, logprob } of top) {
       if (token === "") continue;
       for (const option of options) if (option.startsWith(token)) mass[option] = (mass[option] ?? 0) + Math.exp(logprob);
     }
     const total = Object.values(mass).reduce((a, b) => a + b, 0);
-    if (total <= 0) throw new EndpointError(`${this.endpoint.baseUrl} gave no probabilities for ${options.join(" or ")} (it may not support logprobs or reply prefill).`);
+    if (total <= 0) throw noProbabilities(top.length === 0 ? "it ignores logprobs" : "none of its likeliest first tokens starts either choice; it may not continue a reply prefix");
     for (const option of options) mass[option] = (mass[option] ?? 0) / total;
     return mass;
   }

@@ -150,8 +150,8 @@ class WorkerConversation implements ModelConversation {
     return this.modelChanged();
   }
 
-  probe(message: string, prefix: string, options: readonly string[]): Promise<Record<string, number>> {
-    return this.watch(() => this.worker.request("probe", { conversationId: this.id, message, prefix, options: [...options] })).then((r) => r.probabilities);
+  probe(message: string, prefix: string, options: readonly string[], signal?: AbortSignal): Promise<Record<string, number>> {
+    return this.watch(() => this.worker.request("probe", { conversationId: this.id, message, prefix, options: [...options] }, signal ? { signal } : {})).then((r) => r.probabilities);
   }
 
   chat(message: string, options: TurnOptions): Promise<TurnResult> {

@@ -1,11 +1,13 @@
 /**
- * One way for every command to name a model: a GGUF file or URI runs in our model worker; an http(s) address that is
- * not a .gguf file is an OpenAI-compatible endpoint (llama.cpp's server, vLLM, ...). Either way the caller gets a
- * ClarifyModel and one `close()`.
+ * The one door to a model, for every surface: a GGUF file, an `hf:` URI or a catalog id runs in our model worker; an
+ * http(s) address that is not a .gguf file is a served model behind an OpenAI-compatible API (Ollama, llama.cpp's
+ * server, LM Studio, vLLM), its model named after `#`. Either way the caller gets a ClarifyModel and one `close()`.
  */
 import type { ClarifyModel } from "../../core/model.js";
 import { EndpointModel, apiKeyFromEnvironment, normaliseBaseUrl, type EndpointOptions } from "./endpoint.js";
+import { hubTokenFromEnvironment } from "../hub/hf.js";
 import { LocalModel, type LoadProgress } from "./local.js";
+import { servedAt } from "./served.js";
 import { ModelWorker } from "../worker/client.js";
 import type { LoadParams, ModelInfo } from "../worker/protocol.js";
 
@@ -41,6 +43,8 @@ export interface OpenModelOptions {
   /** For endpoints: concurrency, retries, timeouts. The API key defaults to the environment's. */
   endpoint?: Omit<EndpointOptions, "baseUrl" | "model">;
   log?: (level: "info" | "warn" | "error", message: string) => void;
+  /** For local models: the hub token for gated downloads (default: HF_TOKEN from the environment). */
+  hubToken?: string;
 }
 
 export interface OpenedModel {
@@ -50,6 +54,8 @@ export interface OpenedModel {
   label: string;
   /** For a local model: what was loaded. */
   info?: ModelInfo;
+  /** Where the model runs, in words: "on this machine", "served at 127.0.0.1:8080". */
+  where: string;
   close(): Promise<void>;
 }
 
@@ -59,13 +65,14 @@ export async function openModel(spec: string, options: OpenModelOptions): Promis
     const apiKey = options.endpoint?.apiKey ?? apiKeyFromEnvironment();
     const model = new EndpointModel({ ...options.endpoint, baseUrl: parsed.baseUrl, ...(parsed.model ? { model: parsed.model } : {}), ...(apiKey ? { apiKey } : {}) });
     const name = await model.model();
-    return { model, spec: parsed, label: `${name} at ${model.baseUrl}`, close: async () => undefined };
+    return { model, spec: parsed, label: `${name} at ${model.baseUrl}`, where: servedAt(model.baseUrl), close: async () => undefined };
   }
   const worker = new ModelWorker({ workerPath: options.workerPath, ...(options.log ? { log: options.log } : {}) });
-  const local = new LocalModel(worker);
+  const hubToken = options.hubToken ?? hubTokenFromEnvironment();
+  const local = new LocalModel(worker, hubToken ? { hub: { token: hubToken } } : {});
   try {
     const info = await local.load({ ...options.load, model: parsed.model }, options.onLoadProgress);
-    return { model: local, spec: parsed, label: info.name, info, close: () => worker.stop() };
+    return { model: local, spec: parsed, label: info.name, info, where: "on this machine", close: () => worker.stop() };
   } catch (error) {
     await worker.stop();
     throw error;
