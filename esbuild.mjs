@@ -34,6 +34,7 @@ const builds = [
   { ...node, entryPoints: ["src/cli/main.ts"], outfile: "dist/cli.js", format: "cjs" },
   { ...node, entryPoints: ["bench/bench.ts"], outfile: "dist/bench.js", format: "cjs" },
   { ...node, entryPoints: ["bench/check-gpu.ts"], outfile: "dist/check-gpu.js", format: "cjs" },
+  { ...node, entryPoints: ["bench/served.ts"], outfile: "dist/bench-served.js", format: "cjs" },
   // mocha stays a package: bundled, it warns about its own require.resolve calls.
   { ...node, entryPoints: ["test/vscode/suite/index.ts"], outfile: "dist/test/vscode-suite.js", format: "cjs", external: [...node.external, "mocha"] },
   {
