@@ -4,7 +4,7 @@
  * weights that are not finite numbers. Each problem comes back as one plain sentence. No node-llama-cpp here.
  */
 import { open } from "node:fs/promises";
-import { GGML_TYPE } from "./writer.js";
+import { GGML_TYPE } from "./format.js";
 import { metaValue, type GgufHeader, type GgufScalar, type GgufTensorInfo } from "./reader.js";
 
 /** Architectures with the usual transformer hyper-parameters. Others are passed through to llama.cpp as they are. */

@@ -5,7 +5,15 @@
  * crash. No node-llama-cpp here: this runs before llama.cpp ever sees the file.
  */
 import { open, type FileHandle } from "node:fs/promises";
-import { GGML_TYPE, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_MAX_DIMS, GGUF_VALUE_TYPE, type GgufScalarType } from "./writer.js";
+import {
+  GGML_TYPE_TRAITS,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_MAX_DIMS,
+  GGUF_READABLE_VERSIONS,
+  GGUF_VALUE_TYPE,
+  type GgufScalarType,
+} from "./format.js";
 
 export class GgufFormatError extends Error {
   override name = "GgufFormatError";
@@ -36,47 +44,21 @@ export interface GgufHeader {
   alignment: number;
   /** Where the tensor data starts in the file. */
   dataOffset: number;
+  /** Where the last tensor's data ends; undefined when a tensor's type is unknown (only with `lenient`). */
+  dataEnd: number | undefined;
+  /** The tensor count the header gives: `tensors.length`, unless `lenient` left out tensors of an unknown type. */
+  tensorCount: number;
   fileSize: number;
 }
 
-/** ggml tensor types: block size (elements) and block bytes, as in ggml.c's type traits. Removed types are absent. */
-export const GGML_TYPE_TRAITS: Readonly<Record<number, { name: string; blockSize: number; blockBytes: number }>> = {
-  [GGML_TYPE.F32]: { name: "F32", blockSize: 1, blockBytes: 4 },
-  [GGML_TYPE.F16]: { name: "F16", blockSize: 1, blockBytes: 2 },
-  2: { name: "Q4_0", blockSize: 32, blockBytes: 18 },
-  3: { name: "Q4_1", blockSize: 32, blockBytes: 20 },
-  6: { name: "Q5_0", blockSize: 32, blockBytes: 22 },
-  7: { name: "Q5_1", blockSize: 32, blockBytes: 24 },
-  8: { name: "Q8_0", blockSize: 32, blockBytes: 34 },
-  9: { name: "Q8_1", blockSize: 32, blockBytes: 36 },
-  10: { name: "Q2_K", blockSize: 256, blockBytes: 84 },
-  11: { name: "Q3_K", blockSize: 256, blockBytes: 110 },
-  12: { name: "Q4_K", blockSize: 256, blockBytes: 144 },
-  13: { name: "Q5_K", blockSize: 256, blockBytes: 176 },
-  14: { name: "Q6_K", blockSize: 256, blockBytes: 210 },
-  15: { name: "Q8_K", blockSize: 256, blockBytes: 292 },
-  16: { name: "IQ2_XXS", blockSize: 256, blockBytes: 66 },
-  17: { name: "IQ2_XS", blockSize: 256, blockBytes: 74 },
-  18: { name: "IQ3_XXS", blockSize: 256, blockBytes: 98 },
-  19: { name: "IQ1_S", blockSize: 256, blockBytes: 50 },
-  20: { name: "IQ4_NL", blockSize: 32, blockBytes: 18 },
-  21: { name: "IQ3_S", blockSize: 256, blockBytes: 110 },
-  22: { name: "IQ2_S", blockSize: 256, blockBytes: 82 },
-  23: { name: "IQ4_XS", blockSize: 256, blockBytes: 136 },
-  24: { name: "I8", blockSize: 1, blockBytes: 1 },
-  25: { name: "I16", blockSize: 1, blockBytes: 2 },
-  26: { name: "I32", blockSize: 1, blockBytes: 4 },
-  27: { name: "I64", blockSize: 1, blockBytes: 8 },
-  28: { name: "F64", blockSize: 1, blockBytes: 8 },
-  29: { name: "IQ1_M", blockSize: 256, blockBytes: 56 },
-  [GGML_TYPE.BF16]: { name: "BF16", blockSize: 1, blockBytes: 2 },
-  34: { name: "TQ1_0", blockSize: 256, blockBytes: 54 },
-  35: { name: "TQ2_0", blockSize: 256, blockBytes: 66 },
-  39: { name: "MXFP4", blockSize: 32, blockBytes: 17 },
-  40: { name: "NVFP4", blockSize: 64, blockBytes: 36 },
-  41: { name: "Q1_0", blockSize: 128, blockBytes: 18 },
-  42: { name: "Q2_0", blockSize: 64, blockBytes: 18 },
-};
+export interface GgufReadOptions {
+  /**
+   * For a file whose tensor data may be cut short (a download being verified): tensors reaching past the end of the
+   * file are not errors (`dataEnd` says how far the data should go), and a tensor of a ggml type the table lacks is
+   * left out of `tensors` (it makes `dataEnd` unknown) instead of an error. The header itself is checked as strictly.
+   */
+  lenient?: boolean;
+}
 
 /** No real model comes near these; a header claiming more is corrupt even where the file is large enough. */
 const LIMITS = { entries: 1_000_000, tensors: 1_000_000, arrayItems: 1 << 24, stringBytes: 1 << 26, nameBytes: 63 } as const;
@@ -250,7 +232,8 @@ async function readEntry(c: FileCursor, key: string): Promise<GgufEntry> {
   return { type: "array", itemType, value: items };
 }
 
-async function readTensorInfo(c: FileCursor, index: number): Promise<GgufTensorInfo> {
+/** A tensor's entry; only its name for a tensor of an unknown type, read with `lenient`. */
+async function readTensorInfo(c: FileCursor, index: number, lenient: boolean): Promise<GgufTensorInfo | { name: string }> {
   const name = await readString(c, `the name of tensor ${index}`, 1 << 16);
   if (Buffer.byteLength(name) > LIMITS.nameBytes) {
     throw new GgufFormatError(`the tensor name "${name.slice(0, 80)}" is longer than the ${LIMITS.nameBytes} bytes ggml allows`);
@@ -271,16 +254,20 @@ async function readTensorInfo(c: FileCursor, index: number): Promise<GgufTensorI
   }
   const type = c.u32();
   const traits = GGML_TYPE_TRAITS[type];
-  if (!traits) throw new GgufFormatError(`tensor ${name} has an unknown or retired ggml type (${type})`);
   const rawOffset = c.u64();
+  if (!traits) {
+    if (lenient) return { name };
+    throw new GgufFormatError(`tensor ${name} has an unknown or retired ggml type (${type})`);
+  }
   if ((shape[0] ?? 0) % traits.blockSize !== 0) {
     throw new GgufFormatError(`tensor ${name}: its first dimension (${shape[0]}) is not a multiple of the ${traits.name} block size (${traits.blockSize})`);
   }
   const bytes = (elements / BigInt(traits.blockSize)) * BigInt(traits.blockBytes);
-  if (bytes > BigInt(c.fileSize)) {
+  const bound = BigInt(lenient ? Number.MAX_SAFE_INTEGER : c.fileSize);
+  if (bytes > bound) {
     throw new GgufFormatError(`tensor ${name} (shape [${shape.join(", ")}], ${traits.name}) would need more bytes than the whole file holds`);
   }
-  if (rawOffset > BigInt(c.fileSize)) throw new GgufFormatError(`tensor ${name} starts at offset ${rawOffset}, past the end of the file: the file is truncated or corrupt`);
+  if (rawOffset > bound) throw new GgufFormatError(`tensor ${name} starts at offset ${rawOffset}, past the end of the file: the file is truncated or corrupt`);
   return { name, shape, type, typeName: traits.name, offset: Number(rawOffset), byteSize: Number(bytes) };
 }
 
@@ -297,7 +284,8 @@ export function magicProblem(head: Uint8Array): string | undefined {
 }
 
 /** Reads and checks a GGUF file's header. Throws {@link GgufFormatError} with the reason in plain words. */
-export async function readGgufHeader(filePath: string): Promise<GgufHeader> {
+export async function readGgufHeader(filePath: string, options: GgufReadOptions = {}): Promise<GgufHeader> {
+  const lenient = options.lenient ?? false;
   const handle = await open(filePath, "r");
   try {
     const fileSize = (await handle.stat()).size;
@@ -310,7 +298,8 @@ export async function readGgufHeader(filePath: string): Promise<GgufHeader> {
     if (p) await p;
     c.skip(4);
     const version = c.u32();
-    if (version < 2 || version > 3) throw new GgufFormatError(`it is GGUF version ${version}; llama.cpp reads versions 2 and 3`);
+    const { min, max } = GGUF_READABLE_VERSIONS;
+    if (version < min || version > max) throw new GgufFormatError(`it is GGUF version ${version}; llama.cpp reads versions ${min} and ${max}`);
     const tensorCount = boundedCount(c.u64(), c, "the tensor table", 33, LIMITS.tensors);
     const entryCount = boundedCount(c.u64(), c, "the metadata", 13, LIMITS.entries);
     const metadata = new Map<string, GgufEntry>();
@@ -330,22 +319,26 @@ export async function readGgufHeader(filePath: string): Promise<GgufHeader> {
     }
     const tensors: GgufTensorInfo[] = [];
     const names = new Set<string>();
+    let unknownType = false;
     for (let i = 0; i < tensorCount; i++) {
-      const t = await readTensorInfo(c, i);
+      const t = await readTensorInfo(c, i, lenient);
       if (names.has(t.name)) throw new GgufFormatError(`the tensor ${t.name} appears twice`);
       names.add(t.name);
-      tensors.push(t);
+      if ("type" in t) tensors.push(t);
+      else unknownType = true;
     }
     const dataOffset = Math.ceil(c.position / alignment) * alignment;
+    let dataEnd = dataOffset;
     for (const t of tensors) {
       if (t.offset % alignment !== 0) throw new GgufFormatError(`tensor ${t.name} starts at offset ${t.offset}, which is not a multiple of the alignment (${alignment})`);
-      if (dataOffset + t.offset + t.byteSize > fileSize) {
+      dataEnd = Math.max(dataEnd, dataOffset + t.offset + t.byteSize);
+      if (!lenient && dataOffset + t.offset + t.byteSize > fileSize) {
         throw new GgufFormatError(
           `tensor ${t.name} ends at byte ${dataOffset + t.offset + t.byteSize}, past the end of the file (${fileSize} bytes): the file is truncated or corrupt`,
         );
       }
     }
-    return { version, metadata, tensors, alignment, dataOffset, fileSize };
+    return { version, metadata, tensors, alignment, dataOffset, dataEnd: unknownType ? undefined : dataEnd, tensorCount, fileSize };
   } finally {
     await handle.close();
   }

@@ -15,38 +15,8 @@
  * `n_out` rows of `n_in` values. (A PyTorch tensor of shape `[a, b]` is ggml `[b, a]` with the same bytes.)
  */
 import { open, rename, rm } from "node:fs/promises";
+import { GGML_TYPE, GGML_TYPE_TRAITS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_MAX_DIMS, GGUF_VALUE_TYPE, GGUF_VERSION, type GgufScalarType } from "./format.js";
 
-/** GGUF metadata value type ids, as in the GGUF specification. */
-export const GGUF_VALUE_TYPE = {
-  uint8: 0,
-  int8: 1,
-  uint16: 2,
-  int16: 3,
-  uint32: 4,
-  int32: 5,
-  float32: 6,
-  bool: 7,
-  string: 8,
-  array: 9,
-  uint64: 10,
-  int64: 11,
-  float64: 12,
-} as const;
-
-/** ggml tensor type ids for the types this writer can produce. */
-export const GGML_TYPE = {
-  F32: 0,
-  F16: 1,
-  BF16: 30,
-} as const;
-
-export const GGUF_MAGIC = "GGUF";
-export const GGUF_VERSION = 3;
-export const GGUF_DEFAULT_ALIGNMENT = 32;
-/** ggml's GGML_MAX_DIMS. */
-export const GGUF_MAX_DIMS = 4;
-
-export type GgufScalarType = Exclude<keyof typeof GGUF_VALUE_TYPE, "array">;
 export type GgufTensorType = keyof typeof GGML_TYPE;
 
 /** The JavaScript value accepted for each GGUF scalar type. 64-bit integers accept a bigint or a safe integer. */
@@ -111,7 +81,10 @@ export class GgufWriteError extends Error {
   }
 }
 
-const BYTES_PER_ELEMENT: Record<GgufTensorType, number> = { F32: 4, F16: 2, BF16: 2 };
+/** Bytes per element of each writable type (each is a one-element block), from the ggml type table. */
+const BYTES_PER_ELEMENT = Object.fromEntries(
+  (Object.keys(GGML_TYPE) as GgufTensorType[]).map((type) => [type, GGML_TYPE_TRAITS[GGML_TYPE[type]]?.blockBytes ?? 0]),
+) as Record<GgufTensorType, number>;
 
 const INTEGER_RANGES: Partial<Record<GgufScalarType, readonly [bigint, bigint]>> = {
   uint8: [0n, 0xffn],

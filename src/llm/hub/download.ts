@@ -16,6 +16,7 @@ import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, statfs, writeFile, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { describeStart, fileStart, verifyGguf } from "../gguf/verify.js";
+import { GGUF_MAGIC } from "../gguf/format.js";
 
 
 /** How long a server may take to answer (name lookup, connection, headers; for a small document, all of it). */
@@ -337,7 +338,7 @@ async function attemptDownload(request: DownloadRequest, where: string): Promise
       if (!checkedMagic && received + chunk.length >= 4) {
         checkedMagic = true;
         const head = Buffer.from(chunk.subarray(0, 64));
-        if (request.kind === "gguf" && head.subarray(0, 4).toString("latin1") !== "GGUF") {
+        if (request.kind === "gguf" && head.subarray(0, 4).toString("latin1") !== GGUF_MAGIC) {
           throw new DownloadError("wrong-content", `${url} is not a GGUF model file: it starts with ${describeStart(head)}. Nothing was saved in ${folder}.`, url);
         }
         if (request.kind === "zip" && head.readUInt32LE(0) !== 0x04034b50) {

@@ -10,11 +10,11 @@
  * Everything llama.cpp would choke on is refused first, with the reason: llama.cpp only says "Failed to initialize
  * LoRA adapter", and some bad values (NaN weights) pass silently.
  */
-import { gguf } from "@huggingface/gguf";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { existsSync } from "node:fs";
+import { metaValue, readGgufHeader, type GgufHeader } from "../gguf/reader.js";
 import { writeGguf, type GgufTensor } from "../gguf/writer.js";
 import { dtypeBytes, firstNonFinite, readSafetensors, type SafeTensor } from "./safetensors.js";
 
@@ -53,29 +53,29 @@ const moduleNames: Record<string, string> = {
 };
 
 export async function readBaseModelShape(file: string): Promise<BaseModelShape> {
-  let parsed;
+  let parsed: GgufHeader;
   try {
-    parsed = await gguf(file, { allowLocalFile: true });
+    parsed = await readGgufHeader(file);
   } catch (error) {
     throw new LoraConversionError(`The base model ${file} is not a readable GGUF file (${error instanceof Error ? error.message : String(error)}).`);
   }
-  const meta = parsed.metadata as Record<string, unknown>;
-  const architecture = meta["general.architecture"];
+  const meta = (key: string) => metaValue(parsed, key);
+  const architecture = meta("general.architecture");
   if (typeof architecture !== "string") throw new LoraConversionError(`The base model ${file} has no general.architecture.`);
-  if (meta["general.type"] === "adapter") throw new LoraConversionError(`${file} is itself an adapter, not a base model.`);
+  if (meta("general.type") === "adapter") throw new LoraConversionError(`${file} is itself an adapter, not a base model.`);
   const num = (key: string): number => {
-    const v = meta[`${architecture}.${key}`];
+    const v = meta(`${architecture}.${key}`);
     return typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : NaN;
   };
   const headCount = num("attention.head_count");
   const headCountKv = Number.isFinite(num("attention.head_count_kv")) ? num("attention.head_count_kv") : headCount;
-  const name = meta["general.name"];
+  const name = meta("general.name");
   return {
     architecture,
     headCount,
     headCountKv,
     blockCount: num("block_count"),
-    tensors: new Map(parsed.tensorInfos.map((t) => [t.name, t.shape.map(Number)])),
+    tensors: new Map(parsed.tensors.map((t) => [t.name, t.shape])),
     ...(typeof name === "string" ? { name } : {}),
   };
 }

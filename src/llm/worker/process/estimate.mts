@@ -1,5 +1,6 @@
 /** Memory estimates from node-llama-cpp's GGUF insights, for the recommendation. */
 import os from "node:os";
+// The one GGUF read not through gguf/reader.ts: GgufInsights needs node-llama-cpp's own file info (and reads URLs).
 import { GgufInsights, readGgufFileInfo } from "node-llama-cpp";
 import { physicalCores } from "../../hardware/cpu.js";
 import type { EstimateResult, MemoryEstimate, ParamsOf } from "../protocol.js";
