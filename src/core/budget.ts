@@ -6,7 +6,7 @@
 import { describeContext } from "./prompts.js";
 import type { ClarifySettings, EditorContext, SelectionContext } from "./types.js";
 
-export type CountTokens = (text: string) => Promise<number>;
+type CountTokens = (text: string) => Promise<number>;
 
 /** Tokens a chat template wraps around each message (role markers, separators): generous for the common templates. */
 export const tokensPerMessage = 12;
@@ -43,7 +43,7 @@ export function tooLargeMessage(input: { requestTokens: number; available: numbe
   );
 }
 
-export interface FittedContext {
+interface FittedContext {
   context: EditorContext;
   /** What was left out, in words; absent when everything fits. */
   note?: string;

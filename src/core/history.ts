@@ -23,7 +23,7 @@ export interface CodeRequest {
   answers: Question[];
 }
 
-export interface RebuiltHistory {
+interface RebuiltHistory {
   exchanges: Exchange[];
   /** Where the current turn's exchanges start. */
   turnStart: number;

@@ -5,7 +5,7 @@
  */
 import { sampleExactly, seedOf, seededRandom, shuffled } from "./random.js";
 
-export interface Ratio {
+interface Ratio {
   original: number;
   clarify: number;
 }
@@ -71,7 +71,7 @@ export function splitSources(sources: readonly string[], validationShare: number
   return { validation: new Set(order.slice(0, count)), train: new Set(order.slice(count)) };
 }
 
-export interface MixInput<T> {
+interface MixInput<T> {
   original: readonly T[];
   clarify: readonly T[];
   /** The task an example comes from (the split keeps a task's examples together). */
@@ -82,7 +82,7 @@ export interface MixInput<T> {
   seed: number;
 }
 
-export interface MixedSplit<T> {
+interface MixedSplit<T> {
   examples: T[];
   original: number;
   clarify: number;

@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { CodeBlock } from "./types.js";
 import { nativeCodeAnswerPrefix, nativeQuestionsAnswerPrefix, type AssessmentLengths } from "./prompts.js";
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 const trimmed = z.string().transform((s) => s.trim());
 

@@ -9,7 +9,7 @@
  * walked exponentially.
  */
 
-export interface PlainDataBounds {
+interface PlainDataBounds {
   /** The deepest nesting of objects and arrays allowed (the top-level value is at depth 0). */
   depth: number;
   /** How many values may be visited in all. */

@@ -9,7 +9,7 @@ import type { CallOutcome } from "./code-runner.js";
 import type { JsonSchema } from "./model.js";
 
 /** An example the request itself gives: a call and the value it should have (both Python expressions). */
-export interface RequestExample {
+interface RequestExample {
   call: string;
   expected: string;
 }
@@ -25,12 +25,12 @@ export interface ReadingQuestion {
   kind: "contradiction" | "disagreement";
 }
 
-export type ReadingsDecision =
+type ReadingsDecision =
   | { decision: "proceed"; candidate: number; reason: string }
   | { decision: "ask"; questions: ReadingQuestion[]; reason: string };
 
 /** The functions a piece of Python code defines at its top level, in order. */
-export function definedFunctions(code: string): string[] {
+function definedFunctions(code: string): string[] {
   return [...code.matchAll(/^(?:async\s+)?def\s+([A-Za-z_]\w*)\s*\(/gm)].map((m) => m[1] ?? "").filter((n) => n !== "");
 }
 
@@ -157,7 +157,7 @@ export function isPlaceholderCode(code: string): boolean {
 const shown = (value: string): string => (value.length > 60 ? `${value.slice(0, 57)}...` : value);
 
 /** Outcomes of one candidate on the calls, by call. */
-export type CandidateOutcomes = readonly CallOutcome[];
+type CandidateOutcomes = readonly CallOutcome[];
 
 /**
  * The decision. `outcomes[i][j]` is candidate i on call j; the first `examples.length` calls are the request's

@@ -108,13 +108,13 @@ export function askingStatus(remaining: number): string {
 }
 
 /** A duration as the status line shows it: "8 s", "1 min 32 s". */
-export function elapsedText(ms: number): string {
+function elapsedText(ms: number): string {
   const seconds = Math.max(0, Math.floor(ms / 1000));
   return seconds < 60 ? `${seconds} s` : `${Math.floor(seconds / 60)} min ${seconds % 60} s`;
 }
 
 /** What the status line knows while a turn runs: how long it has run, and how much of the answer is written. */
-export interface RunningInfo {
+interface RunningInfo {
   elapsedMs?: number;
   /** Characters of the answer streamed so far (while writing). */
   written?: number;
@@ -199,7 +199,7 @@ export function assumedSentence(choice: string): string | undefined {
 // Keyboard focus while questions are open (the webview places it, and scrolls the focused control into view).
 
 /** Where the focus goes among an open round's questions: a question's answer field, Generate, or nowhere new. */
-export type QuestionFocus = { field: string } | "generate" | undefined;
+type QuestionFocus = { field: string } | "generate" | undefined;
 
 /**
  * Where the focus goes after a render while a round is open:

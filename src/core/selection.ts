@@ -1,6 +1,6 @@
 /** What an editor selection covers, in the user's words: its lines as the chips and the request's context name them. */
 
-export interface Position {
+interface Position {
   /** 0-based. */
   line: number;
   /** 0-based. */

@@ -84,7 +84,7 @@ export function whenAccepted(turn: Promise<void>): Promise<void> {
   return Promise.race([turn, Promise.resolve()]);
 }
 
-export interface ClarifySessionOptions {
+interface ClarifySessionOptions {
   id?: string;
   now?: () => number;
   /**

@@ -75,7 +75,7 @@ const editorContextSchema = z.strictObject({
   surroundingCode: z.optional(f.longText),
 });
 
-export const questionSchema = z.strictObject({
+const questionSchema = z.strictObject({
   id: f.id,
   round: f.count,
   text: f.text,
@@ -90,7 +90,7 @@ const codeBlockSchema = z.strictObject({
   code: f.longText,
 });
 
-export const sessionStateSchema = z.enum(["idle", "assessing", "asking", "generating", "done", "cancelled", "failed"]);
+const sessionStateSchema = z.enum(["idle", "assessing", "asking", "generating", "done", "cancelled", "failed"]);
 
 const sessionFailureSchema = z.strictObject({
   message: f.text,

@@ -126,7 +126,7 @@ export const synthRejectionSchema = z.object({
   promptVersion: z.string(),
   createdAt: z.string(),
 });
-export type SynthRejection = z.infer<typeof synthRejectionSchema>;
+type SynthRejection = z.infer<typeof synthRejectionSchema>;
 
 export interface SynthJob {
   /** `<task id>:<kind>`: the key a resumed run skips by. */
@@ -135,7 +135,7 @@ export interface SynthJob {
   kind: ClarifyKind;
 }
 
-export const jobId = (taskId: string, kind: ClarifyKind): string => `${taskId}:${kind}`;
+const jobId = (taskId: string, kind: ClarifyKind): string => `${taskId}:${kind}`;
 
 /** Every task crossed with every kind, task by task. */
 export function synthJobs(tasks: readonly CodeTask[], kinds: readonly ClarifyKind[]): SynthJob[] {
@@ -230,7 +230,7 @@ export async function synthesiseOne(model: ClarifyModel, job: SynthJob, settings
   }
 }
 
-export interface SynthRun {
+interface SynthRun {
   model: ClarifyModel;
   jobs: readonly SynthJob[];
   settings: SynthSettings;

@@ -4,7 +4,7 @@
  * files and hands over their text; every problem is reported for its own item, never thrown.
  */
 
-export type TaskLayout = "apps" | "apps-jsonl" | "humaneval-jsonl";
+type TaskLayout = "apps" | "apps-jsonl" | "humaneval-jsonl";
 
 export interface CodeTask {
   /** Unique within one input: the problem folder's path, `problem_id`, `task_id` or `name`. */

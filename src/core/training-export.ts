@@ -9,7 +9,7 @@ import type { ClarifyKind, ClarifyRecord } from "./synthesis.js";
 import type { CodeTask } from "./tasks.js";
 
 /** The paper's record types. */
-export type ExampleType = "Original" | "Ambiguous" | "Inconsistent" | "Incomplete";
+type ExampleType = "Original" | "Ambiguous" | "Inconsistent" | "Incomplete";
 
 const typeOfKind: Record<ClarifyKind, ExampleType> = { ambiguous: "Ambiguous", inconsistent: "Inconsistent", incomplete: "Incomplete" };
 
@@ -42,12 +42,12 @@ export const codeFormats = ["fenced", "raw"] as const;
 export type CodeFormat = (typeof codeFormats)[number];
 
 /** The answer as the authors' records hold it: the raw code, or the questions one per line. */
-export function paperAnswer(answer: NativeAnswer): string {
+function paperAnswer(answer: NativeAnswer): string {
   return answer.kind === "code" ? answer.code.replace(/^\n+|\s+$/g, "") : formatQuestionList(answer.questions);
 }
 
 /** The v4 completion in the chosen code format (the answer prefix, a space, the answer). */
-export function completionOf(answer: NativeAnswer, format: CodeFormat): string {
+function completionOf(answer: NativeAnswer, format: CodeFormat): string {
   return format === "raw" && answer.kind === "code" ? `${nativeCodeAnswerPrefix} ${paperAnswer(answer)}` : nativeCompletion(answer);
 }
 
@@ -108,7 +108,7 @@ export type ConfigData = "v4" | "chat";
  * The paper's LoRA and schedule, under the keys TRL and axolotl share: r 16, alpha 16, dropout 0.05 on q/k/v/o;
  * lr 1e-5, 100 warm-up steps, 500 steps, batch 16 (4 per device, 4 accumulated).
  */
-export const paperTraining = {
+const paperTraining = {
   lora_r: 16,
   lora_alpha: 16,
   lora_dropout: 0.05,
@@ -120,7 +120,7 @@ export const paperTraining = {
 } as const;
 const perDeviceBatch = 4;
 
-export const adapterDir = (tool: "trl" | "axolotl", variant: LossVariant, data: ConfigData = "v4"): string => `adapters/${tool}-${data === "chat" ? "chat-" : ""}${variant}`;
+const adapterDir = (tool: "trl" | "axolotl", variant: LossVariant, data: ConfigData = "v4"): string => `adapters/${tool}-${data === "chat" ? "chat-" : ""}${variant}`;
 
 /** Where a config is written, relative to the export folder. */
 export const configFile = (tool: "trl" | "axolotl", variant: LossVariant, data: ConfigData = "v4"): string => `configs/${tool}-${data === "chat" ? "chat-" : ""}${variant}.yaml`;

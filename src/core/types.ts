@@ -78,7 +78,7 @@ export interface CodeBlock {
 
 export type SessionState = "idle" | "assessing" | "asking" | "generating" | "done" | "cancelled" | "failed";
 
-export interface SessionFailure {
+interface SessionFailure {
   /** Plain words for the user. */
   message: string;
   /** The model's raw text, kept so nothing is lost. */

@@ -1,7 +1,7 @@
 /** The chat view's page: its Content-Security-Policy and the Trusted Types policies its script may create. */
 
 /** The Trusted Types policies the webview bundle creates: ours (markdown) and Lit's. No other may exist. */
-export const webviewTrustedTypesPolicies = ["clarifycoder-markdown", "lit-html"] as const;
+const webviewTrustedTypesPolicies = ["clarifycoder-markdown", "lit-html"] as const;
 
 /**
  * The Content-Security-Policy of the chat view's page (for its `<meta http-equiv>`), as the Chromium test checks it:

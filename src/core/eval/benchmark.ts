@@ -6,8 +6,8 @@ import { z } from "zod";
 import { seededRandom, shuffled } from "../random.js";
 
 /** The modified kinds: ambiguous (a), inconsistent (c), incomplete (p), and their combinations. */
-export const modifiedCategories = ["1a", "1c", "1p", "2ac", "2ap", "2cp", "3acp"] as const;
-export type ModifiedCategory = (typeof modifiedCategories)[number];
+const modifiedCategories = ["1a", "1c", "1p", "2ac", "2ap", "2cp", "3acp"] as const;
+type ModifiedCategory = (typeof modifiedCategories)[number];
 export type Category = ModifiedCategory | "original";
 export const allCategories: readonly Category[] = [...modifiedCategories, "original"];
 
@@ -42,7 +42,7 @@ export interface TestCase {
   relation: string;
 }
 
-export interface Problem {
+interface Problem {
   name: string;
   /** 1-based line in the benchmark file. */
   line: number;
@@ -56,7 +56,7 @@ export interface MalformedRow {
   reason: string;
 }
 
-export interface Benchmark {
+interface Benchmark {
   problems: Problem[];
   malformed: MalformedRow[];
 }
@@ -173,7 +173,7 @@ export interface EvalItem {
   tests: TestCase[];
 }
 
-export const itemId = (name: string, category: Category): string => `${name}#${category}`;
+const itemId = (name: string, category: Category): string => `${name}#${category}`;
 
 export interface Selection {
   categories: readonly Category[];

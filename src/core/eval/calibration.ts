@@ -8,13 +8,13 @@
  * taken, so a slightly different model or prompt does not tip it over.
  */
 
-export interface ProbabilitySample {
+interface ProbabilitySample {
   p: number;
   /** The prompt was an original (clear) one. */
   clear: boolean;
 }
 
-export interface CalibrationPoint {
+interface CalibrationPoint {
   threshold: number;
   /** Share of modified prompts it asks about (their communication rate at this threshold). */
   modifiedAskRate: number;

@@ -58,7 +58,7 @@ export function countedGrade(v: Pick<JudgeVerdict, "quality" | "answers" | "requ
   return whyNotGood(v) === undefined ? v.quality : 2;
 }
 
-export const gradeScale =
+const gradeScale =
   "3 = good questions that would recover the requirements the modification changed; 2 = fair questions that cannot help recover them; 1 = no questions (for example the reply is code, or says nothing it needs to know)";
 
 function questionsText(questions: JudgeInput["questions"]): string {
@@ -159,7 +159,7 @@ function splitAnswers(block: string, questionCount: number): string[] {
   return [block];
 }
 
-export interface JudgeOptions {
+interface JudgeOptions {
   format: JudgeFormat;
   maxTokens: number;
   temperature: number;

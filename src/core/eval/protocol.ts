@@ -17,20 +17,20 @@ import { classifyFirstReply, firstCodeBlock } from "./reply.js";
 import type { EvalMode, EvalRow, Exchange, JudgeRound, TestOutcome } from "./results.js";
 
 /** HumanEvalComm's round-1 prompt, before the problem. */
-export const paperPromptPrefix =
+const paperPromptPrefix =
   "You are an expert software developer who writes high quality code. With below information, please either generate Python3 code (Respond directly with code only with markdown), or ask clarifying questions: \n ";
 /**
  * HumanEvalComm's round-1 prompt for an original (clear) problem: code only, no invitation to ask. Their HumanEval
  * columns were measured with it, so the originals' figures compare with those.
  */
-export const paperOriginalPromptPrefix =
+const paperOriginalPromptPrefix =
   "You are an expert software developer who writes high quality code. With below information, please generate Python3 code (Respond directly with code only with markdown): \n ";
 /** HumanEvalComm's round-3 request, after the judge's answers. */
-export const paperCodeRequest = "\n Given above conversations, generate Python code directly (Markdown) to solve the coding problem:\n";
+const paperCodeRequest = "\n Given above conversations, generate Python code directly (Markdown) to solve the coding problem:\n";
 
-export type TestRunner = (code: string, item: EvalItem) => Promise<TestOutcome>;
+type TestRunner = (code: string, item: EvalItem) => Promise<TestOutcome>;
 
-export interface ItemContext {
+interface ItemContext {
   model: ClarifyModel;
   judge: ClarifyModel;
   judgeFormat: JudgeFormat;

@@ -9,7 +9,7 @@ import { judgeHealthRule, type Metrics } from "./metrics.js";
 import type { RunSummary } from "./summary.js";
 
 /** HumanEvalComm's published results, all categories together (percent). */
-export interface PublishedRow {
+interface PublishedRow {
   model: string;
   pass1Original: number;
   pass1: number;
@@ -29,9 +29,9 @@ export const publishedRows: readonly PublishedRow[] = [
   { model: "Okanagan agent (DeepSeek Coder)", pass1Original: 21.25, pass1: 38.06, testPassRateOriginal: 24.3, testPassRate: 52.72, communicationRate: 82.51, goodQuestionRate: 60.13 },
 ];
 
-export type MetricKey = "communicationRate" | "noCodeRate" | "goodQuestionRate" | "pass1" | "testPassRate";
+type MetricKey = "communicationRate" | "noCodeRate" | "goodQuestionRate" | "pass1" | "testPassRate";
 
-export const metricLabels: Record<MetricKey, string> = {
+const metricLabels: Record<MetricKey, string> = {
   communicationRate: "Communication rate (HumanEvalComm's: judge grade 2 or 3)",
   noCodeRate: "No-code first replies (ours)",
   goodQuestionRate: "Good-question rate",
@@ -39,13 +39,13 @@ export const metricLabels: Record<MetricKey, string> = {
   testPassRate: "Test pass rate",
 };
 
-export const metricKeys: readonly MetricKey[] = ["communicationRate", "noCodeRate", "goodQuestionRate", "pass1", "testPassRate"];
+const metricKeys: readonly MetricKey[] = ["communicationRate", "noCodeRate", "goodQuestionRate", "pass1", "testPassRate"];
 
 /** What each metric counts, in one sentence each, for the reports. */
 export const metricRules =
   "Communication rate (HumanEvalComm's, the headline): share of items whose first questions the judge graded 2 or 3. No-code first replies (ours): share of items whose first reply had no fenced code block (in engine mode: where the engine asked). Good-question rate: share of all items whose first questions the judge graded 3, a 3 counting only when the judge names at least one changed requirement the questions asked about (json replies) and gives a non-empty answer (else it counts as 2). A first reply that starts with a fenced block is code (HumanEvalComm's rule, prose after it or not); any other goes to the judge. Pass@1: share of items whose code passes every test. Test pass rate: mean share of test cases passed.";
 
-export interface BarGroup {
+interface BarGroup {
   /** "1a", ..., "modified" (all of them), "original". */
   label: string;
   title: string;
@@ -59,7 +59,7 @@ export interface CategoryChart {
   groups: BarGroup[];
 }
 
-export interface ReferenceBar {
+interface ReferenceBar {
   label: string;
   value: number;
   ours: boolean;
@@ -70,7 +70,7 @@ export interface ReferenceChart {
   bars: ReferenceBar[];
 }
 
-export interface CostRow {
+interface CostRow {
   run: string;
   clearAskRate: number | null;
   pass1Original: number | null;

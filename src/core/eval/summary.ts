@@ -62,7 +62,7 @@ export interface RunSummary {
   seconds: { item: number; model: number; judge: number; tests: number };
 }
 
-export interface SummaryInput {
+interface SummaryInput {
   name: string;
   manifest: RunManifest;
   rows: readonly EvalRow[];

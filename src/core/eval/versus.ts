@@ -13,7 +13,7 @@ export interface RunRows {
   decision: string;
 }
 
-export interface Figures {
+interface Figures {
   items: number;
   askClear: number;
   askModified: number;
@@ -22,7 +22,7 @@ export interface Figures {
   secondsPerItem: number;
 }
 
-export interface Goal {
+interface Goal {
   name: string;
   met: boolean;
   /** The figure and its goal, in words. */
@@ -33,7 +33,7 @@ const share = (rows: readonly EvalRow[], test: (r: EvalRow) => boolean): number 
 const passed = (r: EvalRow): boolean => r.tests.total > 0 && r.tests.passed === r.tests.total;
 
 /** The figures of one run over the items given (finished items only: a row with an error is not an outcome). */
-export function figuresOf(rows: readonly EvalRow[]): Figures {
+function figuresOf(rows: readonly EvalRow[]): Figures {
   const clear = rows.filter((r) => r.category === "original");
   const modified = rows.filter((r) => r.category !== "original");
   return {

@@ -14,7 +14,7 @@ const transformerArchitectures = new Set([
 ]);
 
 /** llama.cpp's LLAMA_MAX_LAYERS and LLAMA_MAX_EXPERTS: more aborts it. */
-export const MAX_LAYERS = 512;
+const MAX_LAYERS = 512;
 const MAX_EXPERTS = 1024;
 const ropeScalingTypes = new Set(["none", "linear", "yarn", "longrope"]);
 
@@ -174,7 +174,7 @@ export function checkAdapter(h: Header, architecture: string | undefined): strin
 
 const scannable = new Set<number>([GGML_TYPE.F32, GGML_TYPE.F16, GGML_TYPE.BF16]);
 
-export interface NonFiniteWeight {
+interface NonFiniteWeight {
   tensor: string;
   index: number;
   value: "NaN" | "Infinity" | "-Infinity";

@@ -39,7 +39,7 @@ export const GGML_TYPE = {
   BF16: 30,
 } as const;
 
-export interface GgmlTypeTraits {
+interface GgmlTypeTraits {
   name: string;
   /** Elements per block. */
   blockSize: number;

@@ -51,7 +51,7 @@ export interface GgufHeader {
   fileSize: number;
 }
 
-export interface GgufReadOptions {
+interface GgufReadOptions {
   /**
    * For a file whose tensor data may be cut short (a download being verified): tensors reaching past the end of the
    * file are not errors (`dataEnd` says how far the data should go), and a tensor of a ggml type the table lacks is

@@ -50,7 +50,7 @@ const MERGES: readonly (readonly [string, string])[] = [
 ];
 const SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] as const;
 
-export const TINY_MODEL_CHAT_TEMPLATE =
+const TINY_MODEL_CHAT_TEMPLATE =
   "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
@@ -168,7 +168,7 @@ const NOISE_STD = 0.02;
 // ---------------------------------------------------------------------------------------------------------------
 // The model file
 
-export interface TinyModelOptions {
+interface TinyModelOptions {
   /** Metadata keys to leave out (to make deliberately broken models). */
   omitMetadataKeys?: readonly string[];
   /**

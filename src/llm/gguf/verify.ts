@@ -7,7 +7,7 @@ import { open } from "node:fs/promises";
 import { GGUF_MAGIC } from "./format.js";
 import { metaValue, readGgufHeader, type GgufHeader } from "./reader.js";
 
-export interface GgufSummary {
+interface GgufSummary {
   architecture?: string;
   tensorCount: number;
   /** Where the last tensor's data ends, when every tensor type is known. */

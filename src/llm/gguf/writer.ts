@@ -20,7 +20,7 @@ import { GGML_TYPE, GGML_TYPE_TRAITS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_M
 export type GgufTensorType = keyof typeof GGML_TYPE;
 
 /** The JavaScript value accepted for each GGUF scalar type. 64-bit integers accept a bigint or a safe integer. */
-export interface GgufScalarValueMap {
+interface GgufScalarValueMap {
   uint8: number;
   int8: number;
   uint16: number;
@@ -35,11 +35,11 @@ export interface GgufScalarValueMap {
   float64: number;
 }
 
-export type GgufScalarEntry = {
+type GgufScalarEntry = {
   [T in GgufScalarType]: { key: string; type: T; value: GgufScalarValueMap[T] };
 }[GgufScalarType];
 
-export type GgufArrayEntry = {
+type GgufArrayEntry = {
   [T in GgufScalarType]: { key: string; type: "array"; itemType: T; value: readonly GgufScalarValueMap[T][] };
 }[GgufScalarType];
 
@@ -54,7 +54,7 @@ interface GgufTensorBase {
 }
 
 /** A tensor given as numbers, converted to `type` (F32, F16 or BF16, round to nearest even). */
-export interface GgufValuesTensor extends GgufTensorBase {
+interface GgufValuesTensor extends GgufTensorBase {
   /** Values in ggml order (`shape[0]` varies fastest); length must equal the product of `shape`. */
   data: Float32Array | Float64Array | readonly number[];
 }
@@ -63,7 +63,7 @@ export interface GgufValuesTensor extends GgufTensorBase {
  * A tensor given as already-encoded little-endian bytes of `type` (for example F16 or BF16 bytes copied from a
  * safetensors file). The bytes are still checked for non-finite values.
  */
-export interface GgufBytesTensor extends GgufTensorBase {
+interface GgufBytesTensor extends GgufTensorBase {
   bytes: Uint8Array;
 }
 
@@ -147,7 +147,7 @@ export function float16BitsToFloat32(bits: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
-export function isFiniteFloat16Bits(bits: number): boolean {
+function isFiniteFloat16Bits(bits: number): boolean {
   return ((bits >>> 10) & 0x1f) !== 0x1f;
 }
 
@@ -160,7 +160,7 @@ export function float32ToBfloat16Bits(value: number): number {
   return (rounded >>> 16) & 0xffff;
 }
 
-export function isFiniteBfloat16Bits(bits: number): boolean {
+function isFiniteBfloat16Bits(bits: number): boolean {
   return (bits & 0x7f80) !== 0x7f80;
 }
 
@@ -361,7 +361,7 @@ function nonFiniteError(name: string, index: number, value: number, type: GgufTe
 }
 
 /** Encodes one tensor's data as little-endian bytes of its type, checking that every value is finite. */
-export function encodeTensorData(tensor: GgufTensor): Uint8Array {
+function encodeTensorData(tensor: GgufTensor): Uint8Array {
   const byteLength = tensorByteLength(tensor);
   const count = byteLength / BYTES_PER_ELEMENT[tensor.type];
 

@@ -5,7 +5,6 @@
 
 /** The names a user can give: `cpu` means no GPU. */
 export const gpuChoiceNames = ["auto", "cuda", "vulkan", "metal", "cpu"] as const;
-export type GpuChoiceName = (typeof gpuChoiceNames)[number];
 
 /** What the worker is told: a backend, "auto" (the best one found), or false (the CPU). */
 export type GpuChoice = "auto" | "cuda" | "vulkan" | "metal" | false;

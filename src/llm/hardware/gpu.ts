@@ -6,7 +6,7 @@
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 
-export type GpuBackend = "cuda" | "vulkan" | "metal";
+type GpuBackend = "cuda" | "vulkan" | "metal";
 
 export interface GpuFindings {
   platform: NodeJS.Platform;

@@ -6,7 +6,7 @@
 import type { CatalogEntry } from "../hub/catalog.js";
 import type { MachineDescription, MemoryEstimate } from "../worker/protocol.js";
 
-export type Placement = "gpu" | "cpu";
+type Placement = "gpu" | "cpu";
 
 export interface Assessment {
   id: string;
@@ -53,7 +53,7 @@ const backendName = { cuda: "CUDA", vulkan: "Vulkan", metal: "Metal", cpu: "CPU"
 const ramShare = 0.8;
 const vramShare = 0.9;
 
-export function assess(entry: CatalogEntry, machine: MachineDescription, estimate?: MemoryEstimate): Assessment {
+function assess(entry: CatalogEntry, machine: MachineDescription, estimate?: MemoryEstimate): Assessment {
   const gpuNeed = estimate?.gpuVram ?? entry.memoryBytes;
   const cpuNeed = estimate?.cpuRam ?? entry.memoryBytes;
   const freeRam = machine.ram.free * ramShare;

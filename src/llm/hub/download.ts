@@ -20,7 +20,7 @@ import { GGUF_MAGIC } from "../gguf/format.js";
 
 
 /** How long a server may take to answer (name lookup, connection, headers; for a small document, all of it). */
-export const defaultAnswerMs = 15_000;
+const defaultAnswerMs = 15_000;
 
 /**
  * A small document (a hub listing, a PyPI index) fetched whole within `answerMs`: a server that does not answer in
@@ -51,7 +51,7 @@ function describeNetworkError(error: unknown): string {
 /** What to do about a gated or private repository, in both places a token is given. */
 export const accessTokenHint =
   "Accept its terms on the website, then give an access token: in VS Code, ClarifyCoder: Choose Model… → Set Hugging Face token…; in a terminal, the HF_TOKEN environment variable.";
-export type DownloadKind = "gguf" | "zip" | "any";
+type DownloadKind = "gguf" | "zip" | "any";
 
 export type DownloadFailure =
   | "offline"
@@ -108,7 +108,7 @@ export interface DownloadRequest {
   onProgress?: (progress: DownloadProgress) => void;
 }
 
-export interface Downloaded {
+interface Downloaded {
   path: string;
   size: number;
   /** Absent when the file was already there (it was verified when it arrived). */

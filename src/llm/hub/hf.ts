@@ -22,7 +22,7 @@ export interface HubFile {
   sha256?: string;
 }
 
-export interface HfReference {
+interface HfReference {
   repo: string;
   /** A file path in the repository; absent for `hf:user/repo:quant`, resolved from the listing. */
   file?: string;

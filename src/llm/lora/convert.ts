@@ -23,7 +23,7 @@ export class LoraConversionError extends Error {
 }
 
 /** What the converter needs to know of the base model: read from its GGUF header. */
-export interface BaseModelShape {
+interface BaseModelShape {
   architecture: string;
   headCount: number;
   headCountKv: number;
@@ -131,7 +131,7 @@ const peftKey = /^base_model\.model\.(?:model\.layers\.(\d+)\.(?:self_attn|mlp)\
  * Reorders the rows of a torch [rows, r] matrix the way llama.cpp's `permute(weights, n_head, n_head_kv)` does:
  * rows.reshape(n_head, 2, rows/n_head/2).swapaxes(1, 2).
  */
-export function permuteRows(bytes: Buffer, rows: number, rowBytes: number, heads: number): Buffer {
+function permuteRows(bytes: Buffer, rows: number, rowBytes: number, heads: number): Buffer {
   if (rows % (heads * 2) !== 0) throw new LoraConversionError(`cannot reorder ${rows} rows into ${heads} rotary heads.`);
   const half = rows / heads / 2;
   const out = Buffer.alloc(bytes.length);
@@ -147,7 +147,7 @@ export function permuteRows(bytes: Buffer, rows: number, rowBytes: number, heads
   return out;
 }
 
-export interface ConvertedAdapter {
+interface ConvertedAdapter {
   path: string;
   architecture: string;
   rank: number;
@@ -156,13 +156,13 @@ export interface ConvertedAdapter {
   baseModel?: string;
 }
 
-export interface PeftFiles {
+interface PeftFiles {
   config: string;
   weights: string;
 }
 
 /** The two files of a PEFT adapter folder. */
-export function peftFiles(folder: string): PeftFiles {
+function peftFiles(folder: string): PeftFiles {
   return { config: path.join(folder, "adapter_config.json"), weights: path.join(folder, "adapter_model.safetensors") };
 }
 
@@ -270,7 +270,7 @@ export async function convertPeftAdapter(folder: string, base: BaseModelShape, o
  * Where an automatic conversion goes: named by a hash of the adapter's files and the base, so the same inputs reuse
  * one file and different inputs never share a path (node-llama-cpp caches adapters by path).
  */
-export async function convertedAdapterPath(folder: string, basePath: string, outDir: string): Promise<string> {
+async function convertedAdapterPath(folder: string, basePath: string, outDir: string): Promise<string> {
   const files = peftFiles(folder);
   const hash = createHash("sha256");
   for (const file of [files.config, files.weights]) {

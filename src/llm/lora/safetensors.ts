@@ -5,7 +5,7 @@
  */
 import { readFile } from "node:fs/promises";
 
-export type SafetensorsDtype = "F32" | "F16" | "BF16";
+type SafetensorsDtype = "F32" | "F16" | "BF16";
 
 export const dtypeBytes: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 
@@ -17,13 +17,13 @@ export interface SafeTensor {
   bytes: Buffer;
 }
 
-export class SafetensorsError extends Error {
+class SafetensorsError extends Error {
   override name = "SafetensorsError";
 }
 
 const maxHeader = 100 * 1024 * 1024;
 
-export function parseSafetensors(data: Buffer, label = "the file"): { tensors: Map<string, SafeTensor>; metadata: Record<string, string> } {
+function parseSafetensors(data: Buffer, label = "the file"): { tensors: Map<string, SafeTensor>; metadata: Record<string, string> } {
   const fail = (why: string): never => {
     throw new SafetensorsError(`${label} is not a valid safetensors file: ${why}.`);
   };

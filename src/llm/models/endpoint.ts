@@ -46,7 +46,7 @@ export class EndpointError extends Error {
 }
 
 /** The environment variables read for an API key, first found wins. */
-export const apiKeyVariables = ["CLARIFYCODER_API_KEY", "OPENAI_API_KEY"] as const;
+const apiKeyVariables = ["CLARIFYCODER_API_KEY", "OPENAI_API_KEY"] as const;
 
 export function apiKeyFromEnvironment(env: NodeJS.ProcessEnv = process.env): string | undefined {
   for (const name of apiKeyVariables) {

@@ -11,7 +11,7 @@ import { servedAt } from "./served.js";
 import { ModelWorker } from "../worker/client.js";
 import type { LoadParams, ModelInfo } from "../worker/protocol.js";
 
-export type ModelSpec =
+type ModelSpec =
   | { kind: "local"; model: string }
   /** `model` comes from the URL's fragment: http://127.0.0.1:8080/v1#qwen2.5-coder-7b */
   | { kind: "endpoint"; baseUrl: string; model?: string };
@@ -34,7 +34,7 @@ export function parseModelSpec(spec: string): ModelSpec {
   return { kind: "local", model: text };
 }
 
-export interface OpenModelOptions {
+interface OpenModelOptions {
   /** The bundled worker script (dist/worker.mjs), for local models. */
   workerPath: string;
   /** Load settings for a local model (gpu, threads, context size, LoRA, ...). */

@@ -4,17 +4,17 @@
  */
 import { normaliseBaseUrl } from "./endpoint.js";
 
-export type ServerKind = "Ollama" | "llama.cpp server" | "LM Studio" | "vLLM" | "OpenAI-compatible server";
+type ServerKind = "Ollama" | "llama.cpp server" | "LM Studio" | "vLLM" | "OpenAI-compatible server";
 
 /** The usual port of each kind of server. */
-export const usualServers: readonly { kind: ServerKind; port: number }[] = [
+const usualServers: readonly { kind: ServerKind; port: number }[] = [
   { kind: "Ollama", port: 11434 },
   { kind: "llama.cpp server", port: 8080 },
   { kind: "LM Studio", port: 1234 },
   { kind: "vLLM", port: 8000 },
 ];
 
-export interface ServedModels {
+interface ServedModels {
   kind: ServerKind;
   baseUrl: string;
   models: string[];

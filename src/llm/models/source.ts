@@ -23,7 +23,7 @@ export function isRemoteModel(spec: string): boolean {
   return /^(hf:|huggingface:|https?:\/\/)/i.test(spec.trim());
 }
 
-export interface ResolvedModel {
+interface ResolvedModel {
   modelPath: string;
   adapterPaths: string[];
   /** How a catalog model is meant to be prompted. */
@@ -33,7 +33,7 @@ export interface ResolvedModel {
 }
 
 /** The catalog id a model spec names, if it names one (a path that exists wins over an id). */
-export function catalogIdFor(spec: string, library: ModelLibrary): string | undefined {
+function catalogIdFor(spec: string, library: ModelLibrary): string | undefined {
   const id = catalogIdOf(spec.trim()) ?? spec.trim();
   if (catalogIdOf(spec.trim()) === undefined && existsSync(spec)) return undefined;
   return library.entries.some((e) => e.id === id) ? id : undefined;
@@ -55,7 +55,7 @@ export async function resolveModel(spec: string, adapters: readonly string[], li
 }
 
 /** A GGUF adapter as it is; a PEFT folder converted for the base (once per distinct input). */
-export async function adapterFile(adapter: string, modelPath: string, modelsDirectory: string): Promise<string> {
+async function adapterFile(adapter: string, modelPath: string, modelsDirectory: string): Promise<string> {
   const full = path.resolve(adapter);
   let isFolder: boolean;
   try {

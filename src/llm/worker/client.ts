@@ -43,7 +43,7 @@ export interface ModelWorkerOptions {
   cancelGraceMs?: number;
 }
 
-export interface RequestOptions<M extends Method> {
+interface RequestOptions<M extends Method> {
   onEvent?: (event: EventOf<M>) => void;
   signal?: AbortSignal;
 }

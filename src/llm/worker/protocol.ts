@@ -149,7 +149,7 @@ export type ParamsOf<M extends Method> = WorkerMethods[M]["params"];
 export type ResultOf<M extends Method> = WorkerMethods[M]["result"];
 export type EventOf<M extends Method> = WorkerMethods[M]["event"];
 
-export type WorkerErrorCode =
+type WorkerErrorCode =
   | "no-model"
   | "invalid-model"
   | "load-failed"
@@ -162,7 +162,7 @@ export type WorkerErrorCode =
   | "cancelled"
   | "internal";
 
-export interface WorkerErrorPayload {
+interface WorkerErrorPayload {
   code: WorkerErrorCode;
   message: string;
 }

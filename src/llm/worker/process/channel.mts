@@ -24,7 +24,7 @@ export interface RequestContext<M extends Method> {
   phase(phase: string): void;
 }
 
-export type Handler<M extends Method> = (params: ParamsOf<M>, request: RequestContext<M>) => Promise<ResultOf<M>> | ResultOf<M>;
+type Handler<M extends Method> = (params: ParamsOf<M>, request: RequestContext<M>) => Promise<ResultOf<M>> | ResultOf<M>;
 
 /** One handler per method, checked by the compiler: a missing method or a wrong params/result type does not build. */
 export type HandlerTable = { [M in Method]: Handler<M> };

@@ -16,7 +16,7 @@ const repeatPenaltyTokens = 64;
 /** Enough earlier tokens for the detokenizer to place spaces right (node-llama-cpp keeps about as many). */
 const detokenizerTrail = 16;
 
-export interface StopTriggers {
+interface StopTriggers {
   /** Texts that end the reply when they appear in it (they are not part of it). */
   texts: string[];
   /** Token sequences that end the reply (special tokens such as <|im_end|>, one token each). */
@@ -24,7 +24,7 @@ export interface StopTriggers {
 }
 
 /** The chat wrapper's stop triggers, split into plain texts and special-token sequences. */
-export function stopTriggersOf(triggers: readonly LlamaText[], model: LlamaModel): StopTriggers {
+function stopTriggersOf(triggers: readonly LlamaText[], model: LlamaModel): StopTriggers {
   const out: StopTriggers = { texts: [], tokens: [] };
   for (const trigger of triggers) {
     if (trigger.values.every((v) => typeof v === "string")) {
@@ -38,7 +38,7 @@ export function stopTriggersOf(triggers: readonly LlamaText[], model: LlamaModel
   return out;
 }
 
-export interface LeanChatTurn {
+interface LeanChatTurn {
   model: LlamaModel;
   sequence: LlamaContextSequence;
   chatWrapper: ChatWrapper;

@@ -13,7 +13,7 @@ const sampleText =
   "def merge_sorted(left, right):\n    result = []\n    while left and right:\n        result.append(left.pop(0) if left[0] <= right[0] else right.pop(0))\n    return result + left + right\n";
 
 /** Prompt batch sizes to evaluate before generating: a GPU picks kernels by batch size, so each size class once. */
-export function warmupBatches(backend: Backend, contextSize: number, batchSize: number): number[] {
+function warmupBatches(backend: Backend, contextSize: number, batchSize: number): number[] {
   const room = Math.max(0, Math.floor(contextSize / 2) - 8);
   const sizes = backend === "cpu" ? [16] : [Math.min(batchSize, 512), 48, 12];
   const out: number[] = [];
@@ -33,7 +33,7 @@ export function warmupBatches(backend: Backend, contextSize: number, batchSize: 
  * model never gives: every logit came out the same, as when embeddings so large that their squares overflow make
  * the RMS norm zero the whole hidden state (the model then "writes" token 0, NUL characters, forever).
  */
-export function firstTokenProblem(confidence: number, vocabulary: number): string | undefined {
+function firstTokenProblem(confidence: number, vocabulary: number): string | undefined {
   if (!Number.isFinite(confidence)) return "its first token comes out as NaN";
   if (vocabulary > 1 && confidence * vocabulary <= 1 + 1e-3) return "every token comes out equally likely (the output carries no information)";
   return undefined;
