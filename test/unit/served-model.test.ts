@@ -10,6 +10,7 @@ import { detectServedModels, servedAt } from "../../src/llm/models/served.js";
 import { openModel } from "../../src/llm/models/open.js";
 import { ClarifySession } from "../../src/core/session.js";
 import { defaultSettings } from "../../src/core/types.js";
+import { nativeQuestionPrompt, nativeQuestionsAnswerPrefix } from "../../src/core/prompts.js";
 import { startOpenAIServer, type StandInServer } from "../helpers/openai-server.js";
 
 const servers: StandInServer[] = [];
@@ -116,6 +117,32 @@ describe("the clarify rules on a server", () => {
     await assert.rejects(pending);
     for (let i = 0; i < 50 && server.closedEarly.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     assert.equal(server.closedEarly.length, 1);
+  });
+});
+
+describe("native style on a server: the paper's raw prompt through /completions", () => {
+  it("asks in the paper's format, then codes after the answers, each turn one raw completion", async () => {
+    const server = await serve((req, i) =>
+      i === 0
+        ? { text: `${nativeQuestionsAnswerPrefix}\n1. Should the result keep the original order?` }
+        : { text: "```python\ndef dedupe(xs):\n    return list(dict.fromkeys(xs))\n```" },
+    );
+    const { model, close } = await openModel(`${server.url}#clarifycoder`, { workerPath: "unused", endpoint: fast });
+    const session = new ClarifySession(model, { ...defaultSettings, style: "native", maxRounds: 1 });
+    await session.start("remove duplicates from a list", {});
+    assert.equal(session.state, "asking");
+    const [q] = session.snapshot().questions;
+    assert.match(q?.text ?? "", /keep the original order/);
+    session.answerQuestion(q?.id ?? "", "yes");
+    await session.submitAnswers();
+    assert.equal(session.state, "done");
+    assert.deepEqual(session.snapshot().codeBlocks, [{ language: "python", code: "def dedupe(xs):\n    return list(dict.fromkeys(xs))" }]);
+    assert.deepEqual(server.requests.map((r) => r.path), ["/v1/completions", "/v1/completions"]);
+    const first = String(server.requests[0]?.body.prompt);
+    assert.ok(first.startsWith(nativeQuestionPrompt), first.slice(0, 80));
+    assert.equal(server.requests[0]?.body.model, "clarifycoder");
+    assert.equal(server.requests[0]?.body.messages, undefined, "no chat template: raw text");
+    await close();
   });
 });
 
