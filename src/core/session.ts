@@ -47,7 +47,7 @@ import {
   protocolReplyStart,
   type Assessment,
 } from "./parse.js";
-import type { CallOutcome, CodeRunner } from "./code-runner.js";
+import type { CodeRunner } from "./code-runner.js";
 import { fenceOfLanguage } from "./languages.js";
 import {
   buildCallsMessage,
@@ -122,9 +122,7 @@ interface ReadingsTurn {
   results: TurnResult[];
   preamble: string;
   calls: string[];
-  outcomes: CallOutcome[][];
   questions: Map<string, ReadingQuestion>;
-  reason: string;
 }
 
 /** How a regenerated reply is sampled: the same settings at temperature 0 would write the same reply again. */
@@ -537,11 +535,15 @@ export class ClarifySession {
     const temperature = options.temperature ?? this.settings.temperature;
     const policy = options.policy ?? this.settings.askPolicy;
     if (this.settings.style === "native") return this.assessNative(policy, temperature, signal);
-    // Fitted first: a request that cannot fit is refused before it takes any of the model's sequences.
-    await this.fitTurn(signal);
     const language = this.readingsLanguage();
-    if (policy === "auto" && language !== undefined) return this.assessByReadings(language, temperature, signal);
     const followUp = (this.snap.earlier?.length ?? 0) > 0;
+    // Fitted first, as the message this turn sends: a request that cannot fit is refused before it takes any of the
+    // model's sequences.
+    if (policy === "auto" && language !== undefined) {
+      await this.fitTurn(signal, buildPlainCodeMessage({ request: this.snap.request, context: {} }));
+      return this.assessByReadings(language, temperature, signal);
+    }
+    await this.fitTurn(signal, buildAssessmentMessage(this.snap.request, {}, this.settings.maxQuestions, { followUp }));
     const message = buildAssessmentMessage(this.snap.request, this.snap.context, this.settings.maxQuestions, { followUp });
     const forced = policy === "always" ? "ask" : policy === "never" ? "proceed" : undefined;
     return this.assessGuided(message, forced, temperature, signal);
@@ -551,12 +553,10 @@ export class ClarifySession {
    * Fits the turn into the model's context window with room for the answer: the request whole (a request that cannot
    * fit fails the turn with a clear message), the editor context with what is left, as `fitContext` chooses.
    */
-  private async fitTurn(signal: AbortSignal): Promise<void> {
+  private async fitTurn(signal: AbortSignal, bare: string): Promise<void> {
     const countTokens = this.model.countTokens?.bind(this.model);
     if (!countTokens) return;
     const count = (text: string): Promise<number> => this.track(signal, countTokens(text));
-    const followUp = (this.snap.earlier?.length ?? 0) > 0;
-    const bare = buildAssessmentMessage(this.snap.request, {}, this.settings.maxQuestions, { followUp });
     // Counting loads the model where it is not loaded yet; its context size is known after that.
     const requestTokens = await count(bare);
     const size = this.model.contextSize;
@@ -619,7 +619,6 @@ export class ClarifySession {
   private async assessByReadings(language: string, temperature: number, signal: AbortSignal): Promise<void> {
     const runner = this.runner;
     if (!runner) return;
-    await this.fitTurn(signal);
     const at = this.history.length;
     const context = { ...this.snap.context, languageId: this.snap.context.languageId ?? language };
     const message = buildPlainCodeMessage({ request: this.snap.request, context });
@@ -637,7 +636,7 @@ export class ClarifySession {
     const codes = texts.map((t) => extractCodeBlocks(t)[0]?.code ?? "");
     const entry = entryPointOf(this.snap.request, codes[0] ?? "");
     const preamble = requestPreamble(this.snap.request);
-    const turn: ReadingsTurn = { at, message, texts, codes, results, preamble, calls: [], outcomes: [], questions: new Map(), reason: "no function to run" };
+    const turn: ReadingsTurn = { at, message, texts, codes, results, preamble, calls: [], questions: new Map() };
     this.readings = turn;
     if (entry !== undefined) {
       const examples = requestExamples(this.snap.request, entry);
@@ -662,7 +661,6 @@ export class ClarifySession {
           ...codes.map((code) => runner.callAll({ code, preamble: turn.preamble, calls: turn.calls })),
         ]),
       );
-      turn.outcomes = outcomes;
       const decision = decideReadings({
         calls: turn.calls,
         examples: examples.length,
@@ -670,7 +668,6 @@ export class ClarifySession {
         outcomes,
         maxQuestions: this.settings.maxQuestions,
       });
-      turn.reason = decision.reason;
       if (decision.decision === "ask") {
         this.rewindTo(at);
         this.history.push({ user: message, model: texts[0] ?? "" });
