@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { promptPreamble, pythonLiteral, readBenchmark, selectItems, type Category } from "../../src/core/eval/benchmark.js";
 import { calibrate } from "../../src/core/eval/calibration.js";
-import { buildJudgePrompt, countedGrade, judgeSchema, parseJudgeReply, whyNotGood } from "../../src/core/eval/judge.js";
+import { askJudge, buildJudgePrompt, countedGrade, echoesQuestion, judgeSchema, parseJudgeReply, whyNotGood, withoutEchoes } from "../../src/core/eval/judge.js";
 import { computeMetrics, judgeHealth, summarizeRows } from "../../src/core/eval/metrics.js";
 import { answerFor, isContextOverflow, pickCode, runItem } from "../../src/core/eval/protocol.js";
 import { tooLargeMessage } from "../../src/core/budget.js";
@@ -304,13 +304,37 @@ describe("an honest judge, and HumanEvalComm's communication rate", () => {
     const h = judgeHealth([...hollow, row("U", "1a", { asked: true, judge: [{ noGrade: "cut off", answers: [] }] }), row("C", "1a")]);
     assert.deepEqual(
       { ...h, warnings: h.warnings.length },
-      { judged: 5, unparsed: 1, graded3: 4, threeWithoutRequirement: 4, threeWithoutAnswer: 4, threeNotGood: 4, emptyAnswers: 4, reliable: false, warnings: 2 },
+      { judged: 5, unparsed: 1, graded3: 4, threeWithoutRequirement: 4, threeWithoutAnswer: 4, threeNotGood: 4, emptyAnswers: 4, echoedAnswers: 0, reliable: false, warnings: 2 },
     );
     assert.match(h.warnings.join("; "), /4 of its 4 grades of 3 name no recovered requirement or give no answer; 4 of its 4 graded replies answer nothing/);
     const fine = judgeHealth([row("G", "1a", { asked: true, judge: [{ quality: 3, answers: ["asc"], requirements: [req(true)] }] }), row("F", "1a", { asked: true, judge: [{ quality: 2, answers: ["x"] }] })]);
     assert.deepEqual([fine.reliable, fine.warnings], [true, []]);
     const unparsed = judgeHealth([row("A", "1a", { judge: [{ noGrade: "no JSON", answers: [] }] }), row("B", "1a", { judge: [{ quality: 2, answers: ["x"] }] })]);
     assert.deepEqual([unparsed.reliable, unparsed.warnings], [false, ["1 of its 2 first-round replies have no usable grade"]]);
+    const echoing = judgeHealth([
+      row("E", "1a", { asked: true, judge: [{ quality: 2, answers: ["", "ascending"], echoed: 1 }] }),
+      row("F", "1a", { asked: true, judge: [{ quality: 2, answers: ["x"] }] }),
+    ]);
+    assert.deepEqual([echoing.echoedAnswers, echoing.warnings], [1, ["1 of its 3 answers only restate the question"]]);
+  });
+
+  it("an answer that only restates its question says nothing: it is emptied before the model sees it", async () => {
+    const questions = ["Should the list be sorted in ascending order?", "What should an empty list return?", "Keep duplicates?"];
+    assert.equal(echoesQuestion("1. Should the list be sorted in ascending order?", questions[0] ?? ""), true);
+    assert.equal(echoesQuestion("should the list be sorted in ascending order", questions[0] ?? ""), true);
+    assert.equal(echoesQuestion("Is it descending?", questions[0] ?? ""), true, "a question answers nothing");
+    assert.equal(echoesQuestion("Ascending order.", questions[0] ?? ""), false);
+    assert.equal(echoesQuestion("", questions[1] ?? ""), false);
+    const verdict = withoutEchoes({ quality: 3, answers: [questions[0] ?? "", "An empty list.", "Keep duplicates?"] }, questions);
+    assert.deepEqual(verdict, { quality: 3, answers: ["", "An empty list.", ""], echoed: 2 });
+    assert.deepEqual(withoutEchoes({ quality: 2, answers: ["asc"] }, "the whole reply"), { quality: 2, answers: ["asc"] });
+    // Through the judge: a judge that copies the questions gives answers the model never sees, and its 3 is not good.
+    const judge = new ScriptedModel([{ text: `QUALITY=3\nANSWERS=\`\`\`1. ${questions[0]}\n2. ${questions[1]}\n3. ${questions[2]}\`\`\`` }]);
+    const v = await askJudge(judge, { questions, modified: "sort", original: "sort ascending" }, { format: "text", maxTokens: 64, temperature: 0 });
+    assert.deepEqual(v.answers, ["", "", ""]);
+    assert.equal(v.echoed, 3);
+    assert.match(whyNotGood(v) ?? "", /every answer it gave is empty/);
+    assert.match(buildJudgePrompt({ questions, modified: "m", original: "o" }, "text"), /never repeat or rephrase the question/);
   });
 });
 

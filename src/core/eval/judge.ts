@@ -36,6 +36,8 @@ export interface JudgeVerdict {
   answers: string[];
   /** The changed requirements (json format only). */
   requirements?: Requirement[];
+  /** Answers that only restated their question, emptied (see `echoesQuestion`). */
+  echoed?: number;
 }
 
 /**
@@ -77,7 +79,7 @@ export function buildJudgePrompt(input: JudgeInput, format: JudgeFormat): string
     `Grade the questions: ${gradeScale}.`,
     `Then answer the questions as the person who wrote the original description would, from the original description only, so that the missing requirements are recovered. Never mention that an original or a modified description exists.${
       perQuestion ? " Give one answer per question, in order; leave an answer empty when the original description does not say." : ""
-    }`,
+    } Each answer states the requirement itself (for example "the list is sorted in descending order"); never repeat or rephrase the question.`,
     format === "json"
       ? "Reply in JSON."
       : "Reply exactly in this form: QUALITY=<1, 2 or 3> and then ANSWERS=```<your answers>```.",
@@ -150,6 +152,40 @@ export function parseJudgeReply(text: string, format: JudgeFormat, questionCount
   return { quality: n, answers };
 }
 
+const normalised = (text: string): string =>
+  text
+    .toLowerCase()
+    .replace(/^\s*(\d+[.)]|[-*])\s*/, "")
+    .replace(/[^a-z0-9]+/g, " ")
+    .trim();
+
+/**
+ * Whether an answer only restates its question (small judges often copy the questions into ANSWERS): the question
+ * again, the question contained in it, or a question of its own. Such an answer tells the model nothing.
+ */
+export function echoesQuestion(answer: string, question: string): boolean {
+  const a = normalised(answer);
+  const q = normalised(question);
+  if (a === "") return false;
+  if (/\?\s*$/.test(answer.trim())) return true;
+  return a === q || (q.length >= 12 && a.includes(q));
+}
+
+/** The verdict with each answer that only restates its question emptied ("not said"), and how many there were. */
+export function withoutEchoes(verdict: JudgeVerdict, questions: JudgeInput["questions"]): JudgeVerdict {
+  if (typeof questions === "string") return verdict;
+  let echoed = 0;
+  const answers = verdict.answers.map((a, i) => {
+    const q = questions[i];
+    if (q !== undefined && echoesQuestion(a, q)) {
+      echoed += 1;
+      return "";
+    }
+    return a;
+  });
+  return echoed === 0 ? verdict : { ...verdict, answers, echoed };
+}
+
 /** A text answer block: one answer per question when it is a list of exactly that many items, else one block. */
 function splitAnswers(block: string, questionCount: number): string[] {
   if (questionCount > 1) {
@@ -181,7 +217,7 @@ export async function askJudge(model: ClarifyModel, input: JudgeInput, options: 
       ...(options.signal ? { signal: options.signal } : {}),
     });
     if (result.stopReason === "abort") throw new Error("The judge was stopped.");
-    const verdict = parseJudgeReply(result.text, options.format, count);
+    const verdict = withoutEchoes(parseJudgeReply(result.text, options.format, count), input.questions);
     if (verdict.noGrade !== undefined && result.stopReason === "maxTokens") {
       verdict.noGrade += ` (it stopped at the limit of ${options.maxTokens} tokens)`;
     }

@@ -89,13 +89,15 @@ export interface JudgeHealth {
   threeNotGood: number;
   /** Graded replies whose every answer is empty. */
   emptyAnswers: number;
+  /** First-round answers that only restated their question (emptied). */
+  echoedAnswers: number;
   reliable: boolean;
   /** Why it is not, in words. */
   warnings: string[];
 }
 
 export const judgeHealthRule =
-  "the judge is flagged unreliable when more than a quarter of its first-round replies have no usable grade, when at least half of its 3s are not backed by a recovered requirement and an answer, or when more than half of its graded replies answer nothing";
+  "the judge is flagged unreliable when more than a quarter of its first-round replies have no usable grade, when at least half of its 3s are not backed by a recovered requirement and an answer, when more than half of its graded replies answer nothing, or when more than a quarter of its answers only restate the question";
 
 /** The judge's health over the first rounds of the evaluated rows, with the rule in `judgeHealthRule`. */
 export function judgeHealth(rows: readonly EvalRow[]): JudgeHealth {
@@ -111,13 +113,16 @@ export function judgeHealth(rows: readonly EvalRow[]): JudgeHealth {
     threeWithoutAnswer: threes.filter(noAnswer).length,
     threeNotGood: threes.filter((j) => whyNotGood(j) !== undefined).length,
     emptyAnswers: graded.filter(noAnswer).length,
+    echoedAnswers: firsts.reduce((n, j) => n + (j.echoed ?? 0), 0),
   };
+  const answersGiven = firsts.reduce((n, j) => n + j.answers.length, 0);
   const warnings: string[] = [];
   if (health.unparsed * 4 > health.judged) warnings.push(`${health.unparsed} of its ${health.judged} first-round replies have no usable grade`);
   if (health.graded3 > 0 && health.threeNotGood * 2 >= health.graded3) {
     warnings.push(`${health.threeNotGood} of its ${health.graded3} grades of 3 name no recovered requirement or give no answer`);
   }
   if (health.emptyAnswers * 2 > graded.length) warnings.push(`${health.emptyAnswers} of its ${graded.length} graded replies answer nothing`);
+  if (health.echoedAnswers * 4 > answersGiven && health.echoedAnswers > 0) warnings.push(`${health.echoedAnswers} of its ${answersGiven} answers only restate the question`);
   return { ...health, reliable: warnings.length === 0, warnings };
 }
 

@@ -130,6 +130,7 @@ const judgeRound = (v: JudgeVerdict): JudgeRound => {
     ...(notGood !== undefined ? { notGood } : {}),
     answers: v.answers,
     ...(v.requirements ? { requirements: v.requirements } : {}),
+    ...(v.echoed ? { echoed: v.echoed } : {}),
   };
 };
 

@@ -26,6 +26,8 @@ export interface JudgeRound {
   notGood?: string;
   answers: string[];
   requirements?: Requirement[];
+  /** Answers that only restated their question, emptied before they were given to the model. */
+  echoed?: number;
 }
 
 export interface TestOutcome {
@@ -77,6 +79,7 @@ const rowSchema = z.object({
       notGood: z.string().optional(),
       answers: z.array(z.string()),
       requirements: z.array(z.object({ text: z.string(), recovered: z.boolean() })).optional(),
+      echoed: z.number().int().nonnegative().optional(),
     }),
   ),
   code: z.string(),
