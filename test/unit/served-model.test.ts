@@ -44,14 +44,20 @@ describe("a served model's failures, in sentences that say what to do", () => {
     await assert.rejects(c.chat("hi", { maxTokens: 4 }), /^EndpointError: The conversation is longer than the context .* serves: start a new chat, or serve the model with a larger context \(llama\.cpp's server: --ctx-size; vLLM: --max-model-len\)/);
   });
 
-  it("a server that ignores the JSON schema is named as such, and a prefix it repeats is no fault", async () => {
-    const server = await serve((req) => ((req.body.messages as unknown[]).length === 1 ? { text: "Sure! Here is the function you asked for." } : { text: '{"decision": "ask"}' }));
-    const model = new EndpointModel({ baseUrl: server.url, model: "m", ...fast });
+  it("a server that ignores the JSON schema is named as such (told once), and a prefix it repeats is no fault", async () => {
+    const server = await serve((req) => (String((req.body.messages as { content: string }[])[0]?.content).startsWith("hi") ? { text: "Sure! Here is the function you asked for." } : { text: '{"decision": "ask"}' }));
+    const notices: string[] = [];
+    const model = new EndpointModel({ baseUrl: server.url, model: "m", ...fast, onNotice: (n) => notices.push(n) });
     const c = await model.openConversation({ mode: "chat" });
-    await assert.rejects(c.chat("hi", { maxTokens: 40, grammar: schema }), /ignored the JSON schema it was sent \(its reply is not JSON: "Sure! Here is the function/);
-    // With a reply prefix the server may write the prefix again (it ignores the prefill): still JSON, accepted.
+    // With a reply prefix the server may write the prefix again (it ignores the prefill): still JSON, no notice.
     const r = await c.chat("again", { maxTokens: 40, grammar: schema, responsePrefix: '{"decision": ' });
     assert.equal(r.text, '{"decision": "ask"}');
+    assert.deepEqual(notices, []);
+    const d = await model.openConversation({ mode: "chat" });
+    assert.equal((await d.chat("hi", { maxTokens: 40, grammar: schema })).text, "Sure! Here is the function you asked for.");
+    await d.chat("hi again", { maxTokens: 40, grammar: schema });
+    assert.equal(notices.length, 1);
+    assert.match(notices[0] ?? "", /ignored the JSON schema it was sent \(its reply is not JSON: "Sure! Here is the function.*Use a server that supports response_format json_schema/);
   });
 
   it("a refused key and a server that is down are sentences too", async () => {

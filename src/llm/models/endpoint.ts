@@ -164,17 +164,21 @@ export class EndpointModel implements ClarifyModel {
     });
     if (turn.grammar && !result.aborted && result.finishReason !== "length") {
       const prefix = extra.continue_final_message ? (messages.at(-1)?.content ?? "") : "";
-      this.requireJson(result.text.startsWith(prefix) ? result.text : prefix + result.text);
+      this.checkJson(result.text.startsWith(prefix) ? result.text : prefix + result.text);
     }
     return result;
   }
 
-  /** A reply asked for under a JSON schema must be JSON: a server that ignored the schema is said to have done so. */
-  private requireJson(text: string): void {
+  /**
+   * A reply asked for under a JSON schema should be JSON: where it is not, the server ignored the schema, and the user
+   * is told (once) what to do; the reply goes back as it is, for the caller to refuse in its own words.
+   */
+  private checkJson(text: string): void {
     try {
       JSON.parse(text);
     } catch {
-      throw new EndpointError(
+      this.notice(
+        "schema",
         `${this.baseUrl} ignored the JSON schema it was sent (its reply is not JSON: "${text.trim().slice(0, 60)}…"). Use a server that supports response_format json_schema: llama.cpp's server, vLLM (guided decoding) or Ollama 0.5 or later.`,
       );
     }
@@ -195,7 +199,7 @@ export class EndpointModel implements ClarifyModel {
       const text = (choice as { text?: unknown }).text;
       return typeof text === "string" ? text : "";
     });
-    if (turn.grammar && !result.aborted && result.finishReason !== "length") this.requireJson(result.text);
+    if (turn.grammar && !result.aborted && result.finishReason !== "length") this.checkJson(result.text);
     return result;
   }
 
