@@ -12,7 +12,7 @@ import { readLoadSettings, type LoadOptions } from "../llm/models/load-settings.
 const section = "clarifycoder";
 
 /** One setting: `clarifycoder.<name>`, read as a T. */
-export interface Setting<T> {
+interface Setting<T> {
   readonly name: string;
   /** The full id VS Code knows it by. */
   readonly id: string;

@@ -22,7 +22,7 @@ import { applyCodeAction, proposalScheme, type CodeProposals } from "./editor-ac
 import { ConversationStore, conversationTitle } from "./conversation-store.js";
 import { readClarifySettings } from "../config.js";
 
-export interface ChatModelSource extends ClarifyModel {
+interface ChatModelSource extends ClarifyModel {
   readonly status: ModelStatus;
   readonly onDidChangeStatus: vscode.Event<unknown>;
   pick(): Promise<boolean>;
