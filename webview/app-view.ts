@@ -172,9 +172,9 @@ function historyItem(app: App, entry: HistoryEntry, current: boolean): TemplateR
 
 function noticeTemplate(app: App): TemplateResult | typeof nothing {
   const notice = app.notice;
-  if (!notice) return nothing;
-  return html`<div class="notice notice-${notice.level}" role=${notice.level === "error" ? "alert" : "status"}>
-    <span class="notice-text">${notice.text}</span><button
+  if (notice === null) return nothing;
+  return html`<div class="notice notice-warning" role="status">
+    <span class="notice-text">${notice}</span><button
       type="button"
       class="icon-button notice-dismiss"
       aria-label="Dismiss"

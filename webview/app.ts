@@ -1,5 +1,5 @@
 /**
- * The chat view's controller: it keeps what the host last said (`state`, streamed `chunk`s, `notice`s, `reply`s),
+ * The chat view's controller: it keeps what the host last said (`state`, streamed `chunk`s, `reply`s),
  * the composer's draft and the panel state, sends the user's requests, and renders app-view.ts with Lit. The
  * conversation on screen has a controller of its own (session-controller.ts).
  */
@@ -8,7 +8,7 @@ import { dispatch, type HandlerTable } from "../src/core/dispatch.js";
 import { isBusy } from "../src/core/rules.js";
 import { protocolLimits } from "../src/core/snapshot-schema.js";
 import type { SessionSnapshot } from "../src/core/types.js";
-import { parseHostMessage, type HostMessage, type Intent, type NoticeMessage, type StateMessage } from "../src/core/webview-protocol.js";
+import { parseHostMessage, type HostMessage, type Intent, type StateMessage } from "../src/core/webview-protocol.js";
 import { appTemplate } from "./app-view.js";
 import { focusIsLost } from "./dom.js";
 import { request, saveUiState, saveUiStateNow, settleRequest, uiState } from "./host.js";
@@ -46,11 +46,11 @@ export class App {
   state: StateMessage | null = null;
   /** The conversation on screen. */
   session: SessionController | null = null;
-  notice: NoticeMessage | null = null;
+  /** A refusal that belongs to no control on screen, shown until dismissed. */
+  notice: string | null = null;
   /** The host's answer to the last send (a refusal, shown under the composer). */
   sendFeedback: Feedback | null = null;
   sendPending = false;
-  private noticeTimer: ReturnType<typeof setTimeout> | undefined;
   private framePending = false;
   /** The conversation and turn on screen at the last render (a new one scrolls into view). */
   private shownTurns: string | null = null;
@@ -96,7 +96,6 @@ export class App {
       this.renderNow();
       this.focusComposer();
     },
-    notice: (message) => this.showNotice(message),
     reply: (message) => settleRequest(message),
   };
 
@@ -201,7 +200,7 @@ export class App {
   async openFromHistory(id: string): Promise<void> {
     const outcome = await request({ type: "openSession", id });
     if (!outcome.ok) {
-      this.showNotice({ type: "notice", level: "warning", text: outcome.error });
+      this.showNotice(outcome.error);
       return;
     }
     uiState.historyOpen = false;
@@ -262,21 +261,18 @@ export class App {
   /** A request whose refusal belongs to no control on screen: a refusal becomes a notice. */
   async ask(intent: Intent): Promise<void> {
     const outcome = await request(intent);
-    if (!outcome.ok) this.showNotice({ type: "notice", level: "warning", text: outcome.error });
+    if (!outcome.ok) this.showNotice(outcome.error);
   }
 
   // ------------------------------------------------------------------------------------------------------------
   // Notices.
 
-  showNotice(notice: NoticeMessage): void {
-    clearTimeout(this.noticeTimer);
-    this.notice = notice;
-    if (notice.level === "info") this.noticeTimer = setTimeout(() => this.dismissNotice(false), 8_000);
+  showNotice(text: string): void {
+    this.notice = text;
     this.renderNow();
   }
 
   dismissNotice(refocus: boolean): void {
-    clearTimeout(this.noticeTimer);
     this.notice = null;
     this.renderNow();
     if (refocus) this.focusComposer();

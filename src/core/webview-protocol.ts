@@ -90,13 +90,6 @@ const focusComposerMessageSchema = z.strictObject({
   draft: z.optional(f.text),
 });
 
-/** Something for the user to read that answers no request of theirs (e.g. the model worker stopped). */
-const noticeMessageSchema = z.strictObject({
-  type: z.literal("notice"),
-  level: z.enum(["info", "warning", "error"]),
-  text: f.text,
-});
-
 /** The host's answer to one webview request: accepted (`ok`, with an optional note such as "Copied.") or refused, with the reason. */
 const replyMessageSchema = z.strictObject({
   type: z.literal("reply"),
@@ -110,13 +103,11 @@ export const hostMessageSchema = z.discriminatedUnion("type", [
   stateMessageSchema,
   chunkMessageSchema,
   focusComposerMessageSchema,
-  noticeMessageSchema,
   replyMessageSchema,
 ]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
 export type StateMessage = z.infer<typeof stateMessageSchema>;
 export type ChunkMessage = z.infer<typeof chunkMessageSchema>;
-export type NoticeMessage = z.infer<typeof noticeMessageSchema>;
 export type ReplyMessage = z.infer<typeof replyMessageSchema>;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -230,7 +221,7 @@ function parseWith<T>(
 }
 
 /** Every message type, per direction (the compiler checks these against the unions). */
-const hostTypes: Readonly<Record<HostMessage["type"], true>> = { state: true, chunk: true, focusComposer: true, notice: true, reply: true };
+const hostTypes: Readonly<Record<HostMessage["type"], true>> = { state: true, chunk: true, focusComposer: true, reply: true };
 const webviewTypes: Readonly<Record<WebviewMessageType, true>> = {
   ready: true,
   send: true,

@@ -13,8 +13,7 @@ import { ConversationStore } from "./chat/conversation-store.js";
 import { CodeProposals, proposalScheme } from "./chat/editor-actions.js";
 import { ModelService } from "./model/service.js";
 
-
-export const Commands = {
+const Commands = {
   focusChat: "clarifycoder.focusChat",
   newChat: "clarifycoder.newChat",
   stop: "clarifycoder.stop",
@@ -25,7 +24,7 @@ export const Commands = {
 } as const;
 
 /** Owns everything the extension creates, so that one `dispose()` tears it all down, in reverse order. */
-export class ClarifyCoderContext implements vscode.Disposable {
+class ClarifyCoderContext implements vscode.Disposable {
   private readonly disposables: vscode.Disposable[] = [];
   private disposed = false;
 

@@ -698,7 +698,6 @@ test("malformed host messages are dropped with a log line and the UI keeps worki
     state({ ...snapshot(), answer: "x".repeat(8_000_001) }),
     { type: "chunk", sessionId: "s1", text: 5 },
     { type: "chunk", text: "no session" },
-    { type: "notice", level: "fatal", text: "x" },
     { type: "focusComposer", draft: ["x"] },
   ];
   for (const message of malformed) await inject(message);
@@ -869,8 +868,11 @@ test(`XSS: ${xssCorpus.length} payloads as model output never run and never esca
         model: { status: "ready", label: payload, backend: payload },
         context: { chips: [{ id: "c", kind: "file", label: payload, description: payload }] },
       }),
-      { type: "notice", level: "error", text: payload },
     ]);
+    // And in a notice: the refusal of a request that belongs to no control on screen.
+    await page.locator(".chip-toggle").click();
+    assert.deepEqual((await takePosted()).at(-1), { type: "removeContext", chipId: "c" }, where);
+    await reply("removeContext", { ok: false, message: payload });
     let report = await audit();
     assert.deepEqual(report.forbiddenElements, [], where);
     assert.deepEqual(report.forbiddenAttributes, [], where);
@@ -1346,7 +1348,11 @@ test("screenshots in light, dark and high-contrast themes", async () => {
   await page.screenshot({ path: path.join(resultsDir, "webview-no-model-dark.png") });
   const raw = '{"decision": "ask", "questions": [{"question": "Which format should the';
   await inject(state(snapshot({ state: "failed", questions: [], failure: { message: "The model's reply was cut off before it was complete (it hit the token limit).", raw } })));
-  await inject({ type: "notice", level: "warning", text: "Nothing is selected in the editor to replace." });
+  // A refusal that belongs to no control on screen shows as a notice.
+  await page.locator(".chip-toggle").first().click();
+  await takePosted();
+  await reply("removeContext", { ok: false, message: "Nothing is selected in the editor to replace." });
+  await blur();
   await page.screenshot({ path: path.join(resultsDir, "webview-failed-dark.png") });
   await assertClean();
 });

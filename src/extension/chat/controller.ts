@@ -8,7 +8,6 @@ import { dispatch, type HandlerTable } from "../../core/dispatch.js";
 import { canFollowUp, isBusy, notCodeKind } from "../../core/rules.js";
 import { selectedLines } from "../../core/selection.js";
 import { ClarifySession, SessionRefusal, whenAccepted } from "../../core/session.js";
-import { readSettings } from "../../core/settings.js";
 import type { ClarifyModel } from "../../core/model.js";
 import type { ClarifySettings, EditorContext, SessionSnapshot } from "../../core/types.js";
 import {
@@ -21,12 +20,11 @@ import {
 } from "../../core/webview-protocol.js";
 import { applyCodeAction, proposalScheme, type CodeProposals } from "./editor-actions.js";
 import { ConversationStore, conversationTitle } from "./conversation-store.js";
-import { NoModelChosen } from "../model/service.js";
+import { readClarifySettings } from "../config.js";
 
-export interface ChatModelSource extends ClarifyModel {
+interface ChatModelSource extends ClarifyModel {
   readonly status: ModelStatus;
   readonly onDidChangeStatus: vscode.Event<unknown>;
-  configured(): string | undefined;
   pick(): Promise<boolean>;
   /** Starts loading the chosen model in the background. */
   warmUp(): void;
@@ -39,18 +37,6 @@ const chunkIntervalMs = 40;
 
 /** Lines of code around the cursor that go with a request. */
 const surroundingLines = 40;
-
-export function readClarifySettings(): { settings: ClarifySettings; problems: string[] } {
-  const c = vscode.workspace.getConfiguration("clarifycoder");
-  return readSettings({
-    askPolicy: c.get("askPolicy"),
-    maxQuestions: c.get("maxQuestions"),
-    maxRounds: c.get("maxRounds"),
-    askThreshold: c.get("askThreshold"),
-    style: c.get("style"),
-    maxCodeTokens: c.get("maxCodeTokens"),
-  });
-}
 
 /** What a handler returns when it accepted a request: nothing, or a note for the user ("Copied."). */
 type Accepted = void | { note: string };
@@ -144,8 +130,7 @@ export class ChatController implements vscode.Disposable {
       const accepted = await dispatch(this.handlers, message);
       return { type: "reply", requestId, ok: true, ...(accepted ? { message: accepted.note } : {}) };
     } catch (error) {
-      if (error instanceof NoModelChosen) void this.model.pick();
-      else if (!(error instanceof SessionRefusal)) this.log.error(`${message.type}: ${error instanceof Error ? error.message : String(error)}`);
+      if (!(error instanceof SessionRefusal)) this.log.error(`${message.type}: ${error instanceof Error ? error.message : String(error)}`);
       return { type: "reply", requestId, ok: false, message: error instanceof Error ? error.message : String(error) };
     }
   }
@@ -223,7 +208,7 @@ export class ChatController implements vscode.Disposable {
    * the first turn of a new one.
    */
   private async send(text: string): Promise<void> {
-    const settings = this.currentSettings();
+    const settings = this.modelSettings();
     const onScreen = this.activeId ? this.snapshotOf(this.activeId) : undefined;
     if (onScreen && onScreen.state !== "idle") {
       const session = this.session(onScreen.id);
@@ -237,12 +222,6 @@ export class ChatController implements vscode.Disposable {
     await whenAccepted(session.start(text, this.editorContext()));
   }
 
-  /** The settings as they are now, for the turn about to run; a model must be chosen. */
-  private currentSettings(): ClarifySettings {
-    if (!this.model.configured()) throw new NoModelChosen();
-    return this.modelSettings();
-  }
-
   /** The settings, with the prompt style the model asks for (ClarifyCoder's own is native) unless the setting says otherwise. */
   private modelSettings(): ClarifySettings {
     const { settings, problems } = readClarifySettings();
@@ -253,7 +232,7 @@ export class ChatController implements vscode.Disposable {
 
   /** A conversation about to run another turn (Regenerate, Continue, Edit), with the settings as they are now. */
   private nextTurnOf(id: string): ClarifySession {
-    const settings = this.currentSettings();
+    const settings = this.modelSettings();
     const session = this.session(id);
     if (canFollowUp(session.state)) session.useSettings(settings);
     return session;

@@ -19,17 +19,12 @@ interface Proposal {
   proposalUri: vscode.Uri;
 }
 
-export type ProposalOutcome = "accepted" | "rejected";
-
 /** Serves proposed texts to the diff editor, and applies or drops them. */
 export class CodeProposals implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly proposals = new Map<string, Proposal>();
   private readonly changed = new vscode.EventEmitter<vscode.Uri>();
-  private readonly settled = new vscode.EventEmitter<{ proposalUri: vscode.Uri; outcome: ProposalOutcome }>();
   private counter = 0;
   readonly onDidChange = this.changed.event;
-  /** Fires when a proposal is accepted or rejected. */
-  readonly onDidSettle = this.settled.event;
 
   provideTextDocumentContent(uri: vscode.Uri): string {
     return this.proposals.get(uri.toString())?.text ?? "";
@@ -71,7 +66,7 @@ export class CodeProposals implements vscode.TextDocumentContentProvider, vscode
     edit.replace(proposal.target, proposal.range, proposal.code);
     const applied = await vscode.workspace.applyEdit(edit);
     if (!applied) return false;
-    await this.close(proposal, "accepted");
+    await this.close(proposal);
     // The edited file stays open and takes the focus, the cursor after the change (closing the diff can leave no editor).
     const end = document.positionAt(document.offsetAt(proposal.range.start) + proposal.code.length);
     await vscode.window.showTextDocument(document, { preview: false, selection: new vscode.Range(end, end) });
@@ -81,11 +76,11 @@ export class CodeProposals implements vscode.TextDocumentContentProvider, vscode
   async reject(uri?: vscode.Uri): Promise<boolean> {
     const proposal = this.current(uri);
     if (!proposal) return false;
-    await this.close(proposal, "rejected");
+    await this.close(proposal);
     return true;
   }
 
-  private async close(proposal: Proposal, outcome: ProposalOutcome): Promise<void> {
+  private async close(proposal: Proposal): Promise<void> {
     this.proposals.delete(proposal.proposalUri.toString());
     for (const group of vscode.window.tabGroups.all) {
       for (const tab of group.tabs) {
@@ -95,12 +90,10 @@ export class CodeProposals implements vscode.TextDocumentContentProvider, vscode
         }
       }
     }
-    this.settled.fire({ proposalUri: proposal.proposalUri, outcome });
   }
 
   dispose(): void {
     this.changed.dispose();
-    this.settled.dispose();
     this.proposals.clear();
   }
 }

@@ -11,7 +11,7 @@ import type { HostMessage } from "../../core/webview-protocol.js";
 
 export const chatViewId = "clarifycoder.chat";
 
-export function makeNonce(): string {
+function makeNonce(): string {
   return randomBytes(18).toString("base64url");
 }
 
@@ -19,7 +19,7 @@ function escapeAttribute(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function chatViewHtml(webview: { cspSource: string; asWebviewUri(uri: vscode.Uri): vscode.Uri }, extensionUri: vscode.Uri, nonce: string): string {
+function chatViewHtml(webview: { cspSource: string; asWebviewUri(uri: vscode.Uri): vscode.Uri }, extensionUri: vscode.Uri, nonce: string): string {
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, "dist", "webview.js"));
   const csp = webviewContentSecurityPolicy(nonce, webview.cspSource);
   return `<!DOCTYPE html>
