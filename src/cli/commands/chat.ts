@@ -21,6 +21,11 @@ import type { LoadParams } from "../../llm/worker/protocol.js";
 import { languageOfFile } from "../../core/languages.js";
 import { endQuietlyOnClosedOutput, loadFromOptions, usageErrorExitCode } from "../shared/options.js";
 import { downloadProgress, hubTokenFromEnvironment } from "./models.js";
+import { Command, Option } from "commander";
+import { askPolicies, modelStyles } from "../../core/types.js";
+import { defaultModelId } from "../../llm/hub/catalog.js";
+import { modelRanges, settingRanges } from "../../core/settings.js";
+import { gpuLayersOption, gpuOption, numberOption, repeatableOption } from "../shared/options.js";
 
 export interface ChatOptions {
   model: string;
@@ -411,4 +416,33 @@ function finish(snap: SessionSnapshot, emit: (e: Record<string, unknown>) => voi
     ...(snap.failure ? { failure: snap.failure } : {}),
   });
   return snap.state === "failed" ? 1 : 0;
+}
+
+/** Registers `clarifycoder chat` on the command line. */
+export function registerChat(program: Command): void {
+  program
+    .command("chat")
+    .description("Ask for code; answer the assistant's clarifying questions; get the code streamed back. It stays open for follow-ups (/help lists the commands).")
+    .argument("[request...]", "what to write (asked interactively when left out)")
+    .option("-m, --model <id|file|uri>", "a catalog id (see clarifycoder models), a .gguf file, or a URI such as hf:user/repo/file.gguf; $CLARIFYCODER_MODEL sets the default", process.env.CLARIFYCODER_MODEL || defaultModelId)
+    .option("-f, --file <path>", "a source file to send as context")
+    .option("-l, --language <id>", "the language to write in (a VS Code language id such as python; default: the file's)")
+    .addOption(new Option("--style <style>", "guided (any instruct model) or native (a clarify-aware fine-tune)").choices(modelStyles))
+    .addOption(new Option("--ask <policy>", "when to ask clarifying questions").choices(askPolicies))
+    .addOption(numberOption("--threshold <p>", "in auto, ask when the model's probability of asking is at least this", settingRanges.askThreshold))
+    .addOption(numberOption("--max-questions <n>", "at most this many questions per round", settingRanges.maxQuestions))
+    .addOption(numberOption("--max-rounds <n>", "at most this many rounds of questions", settingRanges.maxRounds))
+    .addOption(numberOption("--max-tokens <n>", "at most this many tokens of code", settingRanges.maxCodeTokens))
+    .addOption(gpuOption("where the model runs"))
+    .addOption(gpuLayersOption())
+    .addOption(numberOption("--threads <n>", "CPU threads; 0 = the machine's physical cores", modelRanges.threads))
+    .addOption(numberOption("--context-size <n>", "context size in tokens; 0 = as much as fits", modelRanges.contextSize))
+    .addOption(repeatableOption("--lora <file|folder>", "a LoRA adapter to apply: a GGUF file, or a PEFT folder (converted for the model)"))
+    .option("--models-dir <dir>", "where downloaded models are kept")
+    .option("--json", "machine-readable events, one JSON object per line; answers are read one per line from stdin")
+    .action(async (words: string[], options: Omit<ChatOptions, "request">) => {
+      // An argument given empty ("") is an empty request, refused at once; no argument reads it from stdin.
+      const request = words.length > 0 ? words.join(" ") : undefined;
+      process.exitCode = await runChat({ ...options, ...(request !== undefined ? { request } : {}) });
+    });
 }

@@ -4,6 +4,8 @@ import { ModelWorker } from "../../llm/worker/client.js";
 import type { HardwareInfo } from "../../llm/worker/protocol.js";
 import { gpuFromOption } from "../shared/options.js";
 import { endQuietlyOnClosedOutput } from "../shared/options.js";
+import type { Command } from "commander";
+import { gpuOption } from "../shared/options.js";
 
 export function describeHardware(info: HardwareInfo): string {
   const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
@@ -29,4 +31,16 @@ export async function runHardware(options: { gpu?: string; json?: boolean }): Pr
   } finally {
     await worker.stop();
   }
+}
+
+/** Registers `clarifycoder hardware` on the command line. */
+export function registerHardware(program: Command): void {
+  program
+    .command("hardware")
+    .description("Show the backend (CUDA, Vulkan, Metal or CPU), GPUs, VRAM and CPU cores the model would run on.")
+    .addOption(gpuOption("where the model would run"))
+    .option("--json", "print one JSON object")
+    .action(async (options: { gpu?: string; json?: boolean }) => {
+      process.exitCode = await runHardware(options);
+    });
 }

@@ -31,6 +31,8 @@ import {
 } from "../../core/training-export.js";
 import { numberFromText, toolkitRanges } from "../shared/options.js";
 import { describeProblem, readTasks } from "../shared/task-files.js";
+import { Option, type Command } from "commander";
+import { repeatableOption } from "../shared/options.js";
 
 export interface MixOptions {
   tasks: string;
@@ -204,4 +206,27 @@ export async function runMix(options: MixOptions): Promise<number> {
   out(`Wrote ${options.out}: chat/, v4/ and paper/ ({problem, answer, type}) (${splits}; code ${codeFormat}), configs/ (TRL and axolotl, on v4 and chat, ${lossVariants.join(" and ")}), mix.json.`);
   out(`Train on a GPU machine with ${lossLabels[paperLoss]}: cd ${options.out} && trl sft --config ${configFile("trl", paperLoss)} (or: axolotl train ${configFile("axolotl", paperLoss)})`);
   return 0;
+}
+
+/** Registers `clarifycoder mix` on the command line. */
+export function registerMix(program: Command): void {
+  program
+    .command("mix")
+    .description("Mix the original tasks with the clarify set at a ratio, split it, and export it for fine-tuning (chat and v4 text, TRL and axolotl configs).")
+    .requiredOption("-t, --tasks <path>", "the tasks, with reference solutions (same layouts as synth)")
+    .addOption(repeatableOption("-c, --clarify <file.jsonl>", "a synth output file (repeat the option for more)").makeOptionMandatory())
+    .option("-r, --ratio <original:clarify>", "such as 20:80 (required unless --paper, which takes 20:80)")
+    .addOption(
+      new Option("-s, --sampling <mode>", "meet the ratio by dropping from the larger share, repeating the smaller, or as the paper's script (never repeats); required unless --paper").choices(["downsample", "oversample", "paper-oversample"]),
+    )
+    .option("--paper", "the paper's mix (20:80 unless --ratio, paper-oversample), loss (every token) and format (raw code) together")
+    .addOption(new Option("--code-format <format>", "an original's code in the answers: fenced (default) or raw (the paper's, the default with --paper)").choices(["fenced", "raw"]))
+    .requiredOption("-o, --out <folder>", "where the export goes")
+    .option("--validation <share>", "share of tasks held out for validation (default 0.1)")
+    .option("--seed <n>", "seed for the split and the sampling (default 1)")
+    .option("--base-model <id>", `the model the configs train (default ${defaultBaseModel})`)
+    .option("--max-length <n>", "sequence length in the configs (default 2048)")
+    .action(async (options: MixOptions) => {
+      process.exitCode = await runMix(options);
+    });
 }

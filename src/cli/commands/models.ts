@@ -13,6 +13,8 @@ import type { EstimateResult } from "../../llm/worker/protocol.js";
 import { recommend, type Recommendation } from "../../llm/hardware/recommend.js";
 import { gpuFromOption } from "../shared/options.js";
 import { usageErrorExitCode } from "../shared/options.js";
+import type { Command } from "commander";
+import { gpuOption } from "../shared/options.js";
 
 export interface ModelsOptions {
   modelsDir?: string;
@@ -171,4 +173,47 @@ export async function runConvertLora(folder: string, options: { base: string; ou
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
+}
+
+/** Registers `clarifycoder models` (and `models pull`, `models rm`) on the command line. */
+export function registerModels(program: Command): void {
+  const models = program
+    .command("models")
+    .description("The model catalog: what is downloaded, and the model recommended for this machine.")
+    .option("--models-dir <dir>", "where downloaded models are kept")
+    .addOption(gpuOption("the backend the recommendation assumes"))
+    .option("--json", "print one JSON object")
+    .action(async (options: { modelsDir?: string; gpu?: string; json?: boolean }) => {
+      process.exitCode = await runModelsList(options);
+    });
+  models
+    .command("pull")
+    .description("Download a catalog model (verified; an interrupted download resumes). ClarifyCoder's adapter is converted for its base.")
+    .argument("<id>", "a catalog id")
+    .option("--models-dir <dir>", "where downloaded models are kept")
+    .option("--json", "progress and the result as JSON lines")
+    .action(async (id: string, options: { modelsDir?: string; json?: boolean }) => {
+      process.exitCode = await runModelsPull(id, { ...models.opts<{ modelsDir?: string }>(), ...options });
+    });
+  models
+    .command("rm")
+    .description("Delete a downloaded catalog model.")
+    .argument("<id>", "a catalog id")
+    .option("--models-dir <dir>", "where downloaded models are kept")
+    .action(async (id: string, options: { modelsDir?: string }) => {
+      process.exitCode = await runModelsRemove(id, { ...models.opts<{ modelsDir?: string }>(), ...options });
+    });
+}
+
+/** Registers `clarifycoder convert-lora` on the command line. */
+export function registerConvertLora(program: Command): void {
+  program
+    .command("convert-lora")
+    .description("Convert a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) into a GGUF adapter for llama.cpp.")
+    .argument("<peft-folder>", "the folder holding adapter_config.json and adapter_model.safetensors")
+    .requiredOption("--base <model.gguf>", "the base model the adapter was trained on, as GGUF")
+    .requiredOption("--out <adapter.gguf>", "where to write the GGUF adapter")
+    .action(async (folder: string, options: { base: string; out: string }) => {
+      process.exitCode = await runConvertLora(folder, options);
+    });
 }

@@ -23,6 +23,8 @@ import { JsonlLog } from "../shared/jsonl-log.js";
 import { loadFromOptions, numberFromText, toolkitRanges, UsageError } from "../shared/options.js";
 import { startProgress } from "../shared/progress.js";
 import { describeProblem, readTasks } from "../shared/task-files.js";
+import type { Command } from "commander";
+import { gpuOption } from "../shared/options.js";
 
 export interface SynthOptions {
   tasks: string;
@@ -222,4 +224,30 @@ export async function runSynth(options: SynthOptions): Promise<number> {
     return synthExit.failed;
   }
   return synthExit.done;
+}
+
+/** Registers `clarifycoder synth` on the command line. */
+export function registerSynth(program: Command): void {
+  program
+    .command("synth")
+    .description("Rewrite code tasks to be ambiguous, inconsistent or incomplete, with the clarifying questions that recover them (resumable).")
+    .requiredOption("-t, --tasks <path>", "an APPS folder (a folder per problem with question.txt), or APPS- or HumanEval-style JSONL")
+    .requiredOption("-m, --model <file|uri|url>", "the generator: a .gguf file, an hf: URI, or an OpenAI-compatible endpoint (http://host:port/v1#model)")
+    .requiredOption("-o, --out <file.jsonl>", "where rows are appended (rerun to resume)")
+    .option("--rejected <file.jsonl>", "where rejected items go, with their reasons (default: <out>.rejected.jsonl)")
+    .option("--kinds <list>", "which rewrites, comma-separated (default: ambiguous,inconsistent,incomplete)")
+    .option("--limit <n>", "only the first n tasks")
+    .option("--seed <n>", "the run's seed: each turn's sampling seed derives from it (default 1)")
+    .option("--temperature <t>", "sampling temperature (default 0.1, as in the paper)")
+    .option("--max-tokens <n>", "at most this many tokens per reply (default 1536)")
+    .option("--max-questions <n>", "at most this many questions per item (default 5)")
+    .option("--concurrency <n>", "endpoint requests at once (default 4; a local model runs one at a time)")
+    .option("--retries <n>", "retries of a failed endpoint request, with backoff (default 5)")
+    .addOption(gpuOption("where a local model runs"))
+    .option("--threads <n>", "CPU threads (local models)")
+    .option("--context-size <n>", "context size in tokens (local models)")
+    .option("--models-dir <dir>", "where downloaded models are kept")
+    .action(async (options: SynthOptions) => {
+      process.exitCode = await runSynth(options);
+    });
 }
