@@ -29,10 +29,9 @@ import {
   type TrainingExample,
   type TrainingSetup,
 } from "../../core/training-export.js";
-import { numberFromText, toolkitRanges } from "../shared/options.js";
+import { numberOption, repeatableOption, toolkitRanges } from "../shared/options.js";
 import { describeProblem, readTasks } from "../shared/task-files.js";
 import { Option, type Command } from "commander";
-import { repeatableOption } from "../shared/options.js";
 
 export interface MixOptions {
   tasks: string;
@@ -46,10 +45,10 @@ export interface MixOptions {
   /** fenced (default) or raw (the paper's; the default with --paper). */
   codeFormat?: string;
   out: string;
-  validation?: string;
-  seed?: string;
+  validation?: number;
+  seed?: number;
   baseModel?: string;
-  maxLength?: string;
+  maxLength?: number;
 }
 
 export const defaultBaseModel = "deepseek-ai/deepseek-coder-6.7b-instruct";
@@ -99,11 +98,11 @@ export async function runMix(options: MixOptions): Promise<number> {
     const formatText = options.codeFormat ?? (options.paper ? "raw" : "fenced");
     if (!(codeFormats as readonly string[]).includes(formatText)) throw new Error(`--code-format must be ${codeFormats.join(" or ")} (got "${formatText}").`);
     codeFormat = formatText as CodeFormat;
-    validationShare = numberFromText("--validation", options.validation, toolkitRanges.share, 0.1);
+    validationShare = options.validation ?? 0.1;
     // A share of 1 would leave nothing to train on.
     if (validationShare === 1) throw new Error(`--validation must be less than 1 (got "${options.validation}").`);
-    seed = numberFromText("--seed", options.seed, toolkitRanges.seed, 1);
-    maxLength = numberFromText("--max-length", options.maxLength, toolkitRanges.maxLength, 2048);
+    seed = options.seed ?? 1;
+    maxLength = options.maxLength ?? 2048;
   } catch (error) {
     err((error as Error).message);
     return 2;
@@ -222,10 +221,10 @@ export function registerMix(program: Command): void {
     .option("--paper", "the paper's mix (20:80 unless --ratio, paper-oversample), loss (every token) and format (raw code) together")
     .addOption(new Option("--code-format <format>", "an original's code in the answers: fenced (default) or raw (the paper's, the default with --paper)").choices(["fenced", "raw"]))
     .requiredOption("-o, --out <folder>", "where the export goes")
-    .option("--validation <share>", "share of tasks held out for validation (default 0.1)")
-    .option("--seed <n>", "seed for the split and the sampling (default 1)")
+    .addOption(numberOption("--validation <share>", "share of tasks held out for validation (default 0.1)", toolkitRanges.share))
+    .addOption(numberOption("--seed <n>", "seed for the split and the sampling (default 1)", toolkitRanges.seed))
     .option("--base-model <id>", `the model the configs train (default ${defaultBaseModel})`)
-    .option("--max-length <n>", "sequence length in the configs (default 2048)")
+    .addOption(numberOption("--max-length <n>", "sequence length in the configs (default 2048)", toolkitRanges.maxLength))
     .action(async (options: MixOptions) => {
       process.exitCode = await runMix(options);
     });
