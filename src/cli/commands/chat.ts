@@ -7,7 +7,6 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface, type Interface } from "node:readline";
-import { SingleBar } from "cli-progress";
 import { dispatch, type HandlerTable } from "../../core/dispatch.js";
 import { canContinue, isBusy } from "../../core/rules.js";
 import { ClarifySession } from "../../core/session.js";
@@ -20,7 +19,8 @@ import type { GpuLayers } from "../../llm/hardware/offload.js";
 import type { LoadParams } from "../../llm/worker/protocol.js";
 import { languageOfFile } from "../../core/languages.js";
 import { endQuietlyOnClosedOutput, loadFromOptions, usageErrorExitCode } from "../shared/options.js";
-import { downloadProgress, hubTokenFromEnvironment } from "./models.js";
+import { startDownloadProgress, startStepProgress } from "../shared/progress.js";
+import { hubTokenFromEnvironment } from "./models.js";
 import { Command, Option } from "commander";
 import { askPolicies, modelStyles } from "../../core/types.js";
 import { defaultModelId } from "../../llm/hub/catalog.js";
@@ -226,23 +226,17 @@ export async function runChat(options: ChatOptions): Promise<number> {
       if (json) emit({ type: "progress", kind: "download", loaded: 0, total: 0 });
       else process.stderr.write(`Downloading ${options.model} ...\n`);
     }
-    const bar = !json && process.stderr.isTTY ? new SingleBar({ format: "{task} [{bar}] {percentage}%", stream: process.stderr, hideCursor: true }) : undefined;
-    let barTask = "";
-    const downloads = json ? undefined : downloadProgress();
+    // The load's phases as a bar on a terminal (nothing in a log); a catalog download as `models pull` shows it.
+    const loading = startStepProgress({ format: "{text} [{bar}] {percentage}%" });
+    const downloads = startDownloadProgress();
     const info = await model.load(load, (event) => {
       if (json) return emit({ type: "progress", ...event });
-      if (event.kind === "download" && "phase" in event) return downloads?.update(event);
-      if (!bar) return;
+      if (event.kind === "download" && "phase" in event) return downloads.update(event);
       const { task, progress } = describeLoadProgress(event);
-      if (task !== barTask) {
-        if (barTask) bar.stop();
-        bar.start(100, 0, { task });
-        barTask = task;
-      }
-      bar.update(Math.round((progress ?? 1) * 100), { task });
+      loading.update({ key: task, value: Math.round((progress ?? 1) * 100), total: 100, text: task });
     });
-    downloads?.stop();
-    if (barTask) bar?.stop();
+    downloads.stop();
+    loading.stop();
     // A catalog model says how it is prompted (ClarifyCoder's own is native) unless --style says otherwise.
     if (options.style === undefined && model.style) settings.style = model.style;
     info.notices.forEach(warn);

@@ -3,9 +3,9 @@
  * recommendation for this machine, and the PEFT-to-GGUF adapter conversion.
  */
 import path from "node:path";
-import { SingleBar } from "cli-progress";
 import { formatBytes, type CatalogEntry } from "../../llm/hub/catalog.js";
-import { describePullProgress, ModelLibrary, type LibraryItem, type PullProgress } from "../../llm/hub/library.js";
+import { ModelLibrary, type LibraryItem } from "../../llm/hub/library.js";
+import { startDownloadProgress } from "../shared/progress.js";
 import { convertPeftAdapter, readBaseModelShape } from "../../llm/lora/convert.js";
 import { defaultModelsDirectory } from "../../llm/models/source.js";
 import { ModelWorker } from "../../llm/worker/client.js";
@@ -30,38 +30,6 @@ export function hubTokenFromEnvironment(): string | undefined {
 export function libraryFor(modelsDir: string | undefined): ModelLibrary {
   const token = hubTokenFromEnvironment();
   return new ModelLibrary({ directory: modelsDir ? path.resolve(modelsDir) : defaultModelsDirectory(), ...(token ? { hub: { token } } : {}) });
-}
-
-/** A progress bar with bytes, speed and time left on a terminal; a line every few seconds otherwise. */
-export function downloadProgress(stream: NodeJS.WriteStream = process.stderr): { update(p: PullProgress): void; stop(): void } {
-  let bar: SingleBar | undefined;
-  let current = "";
-  let lastLine = 0;
-  return {
-    update(p) {
-      const key = `${p.step}/${p.file}/${p.phase}`;
-      if (!stream.isTTY) {
-        const now = Date.now();
-        if (key !== current || now - lastLine > 5000 || (p.total > 0 && p.loaded === p.total)) {
-          stream.write(`${describePullProgress(p)}\n`);
-          lastLine = now;
-          current = key;
-        }
-        return;
-      }
-      if (key !== current) {
-        bar?.stop();
-        bar = new SingleBar({ format: "[{bar}] {percentage}% {text}", stream, hideCursor: true, barsize: 24 });
-        bar.start(Math.max(1, p.total), 0, { text: "" });
-        current = key;
-      }
-      bar?.setTotal(Math.max(1, p.total));
-      bar?.update(p.loaded, { text: describePullProgress(p) });
-    },
-    stop() {
-      bar?.stop();
-    },
-  };
 }
 
 /** Asks the worker what each model needs, from the GGUF headers it can read (downloaded files, or over the network). */
@@ -121,13 +89,10 @@ export async function runModelsPull(id: string, options: ModelsOptions): Promise
   const controller = new AbortController();
   const onInterrupt = (): void => controller.abort();
   process.once("SIGINT", onInterrupt);
-  const bar = options.json ? undefined : downloadProgress();
+  const bar = startDownloadProgress({ json: options.json === true });
   try {
-    const files = await library.pull(id, {
-      signal: controller.signal,
-      onProgress: (p) => (options.json ? process.stdout.write(`${JSON.stringify({ type: "progress", ...p })}\n`) : bar?.update(p)),
-    });
-    bar?.stop();
+    const files = await library.pull(id, { signal: controller.signal, onProgress: (p) => bar.update(p) });
+    bar.stop();
     if (options.json) process.stdout.write(`${JSON.stringify({ type: "done", id, ...files })}\n`);
     else {
       process.stdout.write(`${id} is ready: ${files.modelPath}${files.adapterPath ? `\nadapter: ${files.adapterPath}` : ""}\n`);
@@ -135,7 +100,7 @@ export async function runModelsPull(id: string, options: ModelsOptions): Promise
     }
     return 0;
   } catch (error) {
-    bar?.stop();
+    bar.stop();
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   } finally {
