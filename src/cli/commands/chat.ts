@@ -27,7 +27,7 @@ import { defaultModelId } from "../../llm/hub/catalog.js";
 import { modelRanges, settingRanges } from "../../core/settings.js";
 import { gpuLayersOption, gpuOption, numberOption, repeatableOption } from "../shared/options.js";
 
-export interface ChatOptions {
+interface ChatOptions {
   model: string;
   request?: string;
   file?: string;
@@ -49,7 +49,7 @@ export interface ChatOptions {
 
 type Out = (line: string) => void;
 
-export function chatSettings(options: ChatOptions): { settings: ClarifySettings; problems: string[] } {
+function chatSettings(options: ChatOptions): { settings: ClarifySettings; problems: string[] } {
   return readSettings({
     style: options.style,
     askPolicy: options.ask,
@@ -143,7 +143,7 @@ export const chatCommands = {
   quit: "leave (Ctrl+D does too)",
 } as const;
 
-export type ChatCommand = { name: keyof typeof chatCommands; argument: string };
+type ChatCommand = { name: keyof typeof chatCommands; argument: string };
 
 /** Reads a line of the terminal chat: a command (`/name argument`), an unknown command, or a message. */
 export function readChatLine(line: string): { command: ChatCommand } | { unknown: string } | { message: string } {
@@ -164,7 +164,7 @@ export function turnEnding(snap: SessionSnapshot): string {
   return "";
 }
 
-export async function runChat(options: ChatOptions): Promise<number> {
+async function runChat(options: ChatOptions): Promise<number> {
   const json = options.json === true;
   const emit = (event: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(event)}\n`);
   const say: Out = json ? () => undefined : (line) => void process.stdout.write(`${line}\n`);

@@ -7,7 +7,7 @@ import { endQuietlyOnClosedOutput } from "../shared/options.js";
 import type { Command } from "commander";
 import { gpuOption } from "../shared/options.js";
 
-export function describeHardware(info: HardwareInfo): string {
+function describeHardware(info: HardwareInfo): string {
   const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
   const lines = [
     `Backend: ${info.backend === "cpu" ? "CPU" : info.backend.toUpperCase()}`,
@@ -18,7 +18,7 @@ export function describeHardware(info: HardwareInfo): string {
   return lines.join("\n");
 }
 
-export async function runHardware(options: { gpu?: string; json?: boolean }): Promise<number> {
+async function runHardware(options: { gpu?: string; json?: boolean }): Promise<number> {
   const worker = new ModelWorker({ workerPath: path.join(__dirname, "worker.mjs") });
   endQuietlyOnClosedOutput(() => worker.stop());
   try {

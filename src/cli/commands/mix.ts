@@ -33,7 +33,7 @@ import { numberOption, repeatableOption, toolkitRanges } from "../shared/options
 import { describeProblem, readTasks } from "../shared/task-files.js";
 import { Option, type Command } from "commander";
 
-export interface MixOptions {
+interface MixOptions {
   tasks: string;
   clarify: string[];
   /** Required unless --paper (which defaults to 20:80, the released adapters' split). */
@@ -51,7 +51,7 @@ export interface MixOptions {
   maxLength?: number;
 }
 
-export const defaultBaseModel = "deepseek-ai/deepseek-coder-6.7b-instruct";
+const defaultBaseModel = "deepseek-ai/deepseek-coder-6.7b-instruct";
 
 /** The clarify records of a synth output file; unreadable lines are reported by line number. */
 async function readClarify(file: string): Promise<{ records: ClarifyRecord[]; problems: string[] }> {
@@ -83,7 +83,7 @@ const configHeader = (tool: string, variant: LossVariant, data: ConfigData, comm
     ? `# ${tool === "TRL SFT" ? "assistant_only_loss needs a chat template that marks the assistant's part ({% generation %})" : "roles_to_train picks the assistant's turns"}.\n`
     : "");
 
-export async function runMix(options: MixOptions): Promise<number> {
+async function runMix(options: MixOptions): Promise<number> {
   const err = (line: string): void => void process.stderr.write(`${line}\n`);
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   let ratio, validationShare, seed, maxLength, sampling: Sampling, codeFormat: CodeFormat;

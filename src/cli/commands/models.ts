@@ -16,7 +16,7 @@ import { usageErrorExitCode } from "../shared/options.js";
 import type { Command } from "commander";
 import { gpuOption } from "../shared/options.js";
 
-export interface ModelsOptions {
+interface ModelsOptions {
   modelsDir?: string;
   json?: boolean;
   gpu?: string;
@@ -27,7 +27,7 @@ export function hubTokenFromEnvironment(): string | undefined {
   return process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN ?? undefined;
 }
 
-export function libraryFor(modelsDir: string | undefined): ModelLibrary {
+function libraryFor(modelsDir: string | undefined): ModelLibrary {
   const token = hubTokenFromEnvironment();
   return new ModelLibrary({ directory: modelsDir ? path.resolve(modelsDir) : defaultModelsDirectory(), ...(token ? { hub: { token } } : {}) });
 }
@@ -49,7 +49,7 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n");
 }
 
-export async function runModelsList(options: ModelsOptions): Promise<number> {
+async function runModelsList(options: ModelsOptions): Promise<number> {
   const library = libraryFor(options.modelsDir);
   const items = await library.list();
   const estimate = await estimates(library, items, options.gpu);
@@ -78,7 +78,7 @@ export async function runModelsList(options: ModelsOptions): Promise<number> {
   return 0;
 }
 
-export async function runModelsPull(id: string, options: ModelsOptions): Promise<number> {
+async function runModelsPull(id: string, options: ModelsOptions): Promise<number> {
   const library = libraryFor(options.modelsDir);
   try {
     library.require(id);
@@ -108,7 +108,7 @@ export async function runModelsPull(id: string, options: ModelsOptions): Promise
   }
 }
 
-export async function runModelsRemove(id: string, options: ModelsOptions): Promise<number> {
+async function runModelsRemove(id: string, options: ModelsOptions): Promise<number> {
   const library = libraryFor(options.modelsDir);
   let entry: CatalogEntry;
   try {
@@ -126,7 +126,7 @@ export async function runModelsRemove(id: string, options: ModelsOptions): Promi
   return 0;
 }
 
-export async function runConvertLora(folder: string, options: { base: string; out: string }): Promise<number> {
+async function runConvertLora(folder: string, options: { base: string; out: string }): Promise<number> {
   try {
     const base = await readBaseModelShape(options.base);
     const result = await convertPeftAdapter(folder, base, options.out);

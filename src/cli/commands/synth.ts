@@ -25,7 +25,7 @@ import { startProgress } from "../shared/progress.js";
 import { describeProblem, readTasks } from "../shared/task-files.js";
 import type { Command } from "commander";
 
-export interface SynthOptions {
+interface SynthOptions {
   tasks: string;
   model: string;
   out: string;
@@ -45,7 +45,7 @@ export interface SynthOptions {
 }
 
 /** Exit codes: 0 done, 1 failed (or items the generator failed on), 2 bad options, 130 interrupted. */
-export const synthExit = { done: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+const synthExit = { done: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 function kindsOf(value: string | undefined): ClarifyKind[] {
   if (value === undefined) return [...clarifyKinds];
@@ -83,7 +83,7 @@ function planOf(options: SynthOptions): SynthPlan {
   };
 }
 
-export async function runSynth(options: SynthOptions): Promise<number> {
+async function runSynth(options: SynthOptions): Promise<number> {
   const err = (line: string): void => void process.stderr.write(`${line}\n`);
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   let plan: SynthPlan;

@@ -74,7 +74,7 @@ export interface EvalOptions {
 /** The defaults of eval's numeric options (the command line shows them in its help). */
 export const evalDefaults = { seed: 0, maxTokens: 1024, temperature: 0, judgeMaxTokens: 512, caseTimeout: 3, memory: 1024, maxClearAsk: 0.1 } as const;
 
-export function parseCategories(value: string | undefined): Category[] {
+function parseCategories(value: string | undefined): Category[] {
   if (value === undefined || value.trim() === "" || value.trim() === "all") return [...allCategories];
   const wanted = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
   const unknown = wanted.filter((c) => !isCategory(c));

@@ -15,7 +15,7 @@ export interface Progress {
   stop(): void;
 }
 
-export interface ProgressOptions {
+interface ProgressOptions {
   label: string;
   total: number;
   /** Items already done before this run (a resumed run): counted, but not in the rate. */
@@ -94,13 +94,13 @@ export function startProgress(options: ProgressOptions): Progress {
   };
 }
 
-export interface StepProgress {
+interface StepProgress {
   /** The current step (`key`) is at `value` of `total`; `text` says so in words. A new key starts a new bar. */
   update(step: { key: string; value: number; total: number; text: string }): void;
   stop(): void;
 }
 
-export interface StepProgressOptions {
+interface StepProgressOptions {
   /** The bar's cli-progress format; `{text}` is the step's words. */
   format: string;
   barsize?: number;
