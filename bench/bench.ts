@@ -27,7 +27,7 @@ import type { GpuChoice } from "../src/llm/hardware/gpu-choice.js";
 import { ensureDemoModel } from "../src/llm/hub/library.js";
 import { writeTinyModel } from "../src/llm/gguf/tiny-model.js";
 import { Command, Option } from "commander";
-import { modelRanges, settingRanges, type NumberRange } from "../src/core/settings.js";
+import { modelRanges, type NumberRange } from "../src/core/settings.js";
 import { exitWithUsageCode, numberOption } from "../src/cli/shared/options.js";
 import { bareDecode, median, streamClock } from "./timing.js";
 
@@ -38,7 +38,7 @@ const options = exitWithUsageCode(new Command())
   .addOption(numberOption("--runs <n>", "runs per row, ours and raw in turn", int(1, 1000)).default(3))
   .addOption(numberOption("--threads <n>", "one thread count for every row, instead of the default rows", modelRanges.threads))
   .addOption(new Option("--models <which>", "which models").choices(["tiny", "smollm2", "all"]).default("all"))
-  .addOption(numberOption("--code-tokens <n>", "tokens of code per run", settingRanges.maxCodeTokens).default(256))
+  .addOption(numberOption("--code-tokens <n>", "tokens of code per run", int(1, 32_768)).default(256))
   .option("--out <file>", "where the results go, as JSON", "bench-results.json")
   .addOption(
     new Option("--gpu <backend>", "cpu (comparable everywhere), or auto, cuda, vulkan or metal on a machine with a GPU").choices(["cpu", "auto", "cuda", "vulkan", "metal"]).default("cpu"),

@@ -21,7 +21,7 @@ import type { GpuChoice } from "../src/llm/hardware/gpu-choice.js";
 import type { HardwareInfo } from "../src/llm/worker/protocol.js";
 import { writeTinyModel } from "../src/llm/gguf/tiny-model.js";
 import { Command, Option } from "commander";
-import { modelRanges, settingRanges, type NumberRange } from "../src/core/settings.js";
+import { modelRanges, type NumberRange } from "../src/core/settings.js";
 import { exitWithUsageCode, numberOption } from "../src/cli/shared/options.js";
 import { bareDecode, median, streamClock } from "./timing.js";
 
@@ -31,7 +31,7 @@ const options = exitWithUsageCode(new Command())
   .description("Checks the model worker on this machine's GPU, and times raw node-llama-cpp against our worker, and the GPU against the CPU.")
   .option("--model <file>", "the GGUF to load (default: the tiny test model, fine for the plumbing, too small for speeds)")
   .addOption(new Option("--gpu <backend>", "the GPU backend").choices(["auto", "cuda", "vulkan", "metal"]).default("auto"))
-  .addOption(numberOption("--tokens <n>", "tokens to generate per run", settingRanges.maxCodeTokens).default(256))
+  .addOption(numberOption("--tokens <n>", "tokens to generate per run", int(1, 32_768)).default(256))
   .addOption(numberOption("--runs <n>", "runs of each timing", int(1, 1000)).default(3))
   .addOption(numberOption("--threads <n>", "CPU threads (default: the physical cores)", modelRanges.threads))
   .option("--allow-cpu", "without a usable GPU, time the CPU anyway instead of exiting with 1")
