@@ -26,19 +26,30 @@ import { ModelWorker } from "../src/llm/worker/client.js";
 import type { GpuChoice } from "../src/llm/hardware/gpu-choice.js";
 import { ensureDemoModel } from "../src/llm/hub/library.js";
 import { writeTinyModel } from "../src/llm/gguf/tiny-model.js";
-import { bareDecode, flagReader, median, streamClock } from "./timing.js";
+import { Command, Option } from "commander";
+import { modelRanges, type NumberRange } from "../src/core/settings.js";
+import { exitWithUsageCode, numberOption } from "../src/cli/shared/options.js";
+import { bareDecode, median, streamClock } from "./timing.js";
 
-const flag = flagReader(process.argv.slice(2));
-const runs = Number(flag("--runs") ?? 3);
-/** One thread count for every row, instead of the default rows. */
-const threadsFlag = flag("--threads");
-/** tiny, smollm2, or all (the default). */
-const modelsFlag = flag("--models") ?? "all";
-const codeTokens = Number(flag("--code-tokens") ?? 256);
-const out = flag("--out") ?? "bench-results.json";
-/** cpu (default, comparable everywhere), or auto / cuda / vulkan / metal on a machine with a GPU. */
-const gpuFlag = flag("--gpu") ?? "cpu";
-const gpu: GpuChoice = gpuFlag === "cpu" ? false : gpuFlag === "cuda" || gpuFlag === "vulkan" || gpuFlag === "metal" ? gpuFlag : "auto";
+const int = (min: number, max: number): NumberRange => ({ min, max, integer: true });
+const options = exitWithUsageCode(new Command())
+  .name("bench")
+  .description("Our engine through the model worker against raw node-llama-cpp in-process, on the same models and prompts.")
+  .addOption(numberOption("--runs <n>", "runs per row, ours and raw in turn", int(1, 1000)).default(3))
+  .addOption(numberOption("--threads <n>", "one thread count for every row, instead of the default rows", modelRanges.threads))
+  .addOption(new Option("--models <which>", "which models").choices(["tiny", "smollm2", "all"]).default("all"))
+  .addOption(numberOption("--code-tokens <n>", "tokens of code per run", int(1, 32_768)).default(256))
+  .option("--out <file>", "where the results go, as JSON", "bench-results.json")
+  .addOption(
+    new Option("--gpu <backend>", "cpu (comparable everywhere), or auto, cuda, vulkan or metal on a machine with a GPU").choices(["cpu", "auto", "cuda", "vulkan", "metal"]).default("cpu"),
+  )
+  .parse()
+  .opts<{ runs: number; threads?: number; models: "tiny" | "smollm2" | "all"; codeTokens: number; out: string; gpu: "cpu" | Exclude<GpuChoice, false> }>();
+const runs = options.runs;
+const modelsFlag = options.models;
+const codeTokens = options.codeTokens;
+const out = options.out;
+const gpu: GpuChoice = options.gpu === "cpu" ? false : options.gpu;
 let backend = "cpu";
 const contextSize = 4096;
 
@@ -241,7 +252,7 @@ interface Row {
 async function main(): Promise<void> {
   const models: { name: string; path: string; threads: number[] }[] = [];
   const cores = physicalCores();
-  const only = threadsFlag !== undefined ? [Number(threadsFlag)] : undefined;
+  const only = options.threads !== undefined ? [options.threads] : undefined;
   if (modelsFlag === "all" || modelsFlag === "tiny") {
     const tiny = path.join(os.tmpdir(), `clarifycoder-bench-tiny-${process.pid}.gguf`);
     tinyFile = tiny;

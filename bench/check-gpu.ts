@@ -20,21 +20,30 @@ import { ModelWorker } from "../src/llm/worker/client.js";
 import type { GpuChoice } from "../src/llm/hardware/gpu-choice.js";
 import type { HardwareInfo } from "../src/llm/worker/protocol.js";
 import { writeTinyModel } from "../src/llm/gguf/tiny-model.js";
-import { bareDecode, flagReader, median, streamClock } from "./timing.js";
+import { Command, Option } from "commander";
+import { modelRanges, type NumberRange } from "../src/core/settings.js";
+import { exitWithUsageCode, numberOption } from "../src/cli/shared/options.js";
+import { bareDecode, median, streamClock } from "./timing.js";
 
-const args = process.argv.slice(2);
-const flag = flagReader(args);
-const gpuFlag = flag("--gpu") ?? "auto";
-if (!["auto", "cuda", "vulkan", "metal"].includes(gpuFlag)) {
-  process.stderr.write(`--gpu must be auto, cuda, vulkan or metal (got ${gpuFlag})\n`);
-  process.exit(2);
-}
-const gpu = gpuFlag as Exclude<GpuChoice, false>;
-const tokens = Number(flag("--tokens") ?? 256);
-const runs = Number(flag("--runs") ?? 3);
-const threads = Number(flag("--threads") ?? physicalCores());
-const allowCpu = args.includes("--allow-cpu");
-const out = flag("--out");
+const int = (min: number, max: number): NumberRange => ({ min, max, integer: true });
+const options = exitWithUsageCode(new Command())
+  .name("check-gpu")
+  .description("Checks the model worker on this machine's GPU, and times raw node-llama-cpp against our worker, and the GPU against the CPU.")
+  .option("--model <file>", "the GGUF to load (default: the tiny test model, fine for the plumbing, too small for speeds)")
+  .addOption(new Option("--gpu <backend>", "the GPU backend").choices(["auto", "cuda", "vulkan", "metal"]).default("auto"))
+  .addOption(numberOption("--tokens <n>", "tokens to generate per run", int(1, 32_768)).default(256))
+  .addOption(numberOption("--runs <n>", "runs of each timing", int(1, 1000)).default(3))
+  .addOption(numberOption("--threads <n>", "CPU threads (default: the physical cores)", modelRanges.threads))
+  .option("--allow-cpu", "without a usable GPU, time the CPU anyway instead of exiting with 1")
+  .option("--out <file>", "also write the report as JSON")
+  .parse()
+  .opts<{ model?: string; gpu: Exclude<GpuChoice, false>; tokens: number; runs: number; threads?: number; allowCpu?: boolean; out?: string }>();
+const gpu = options.gpu;
+const tokens = options.tokens;
+const runs = options.runs;
+const threads = options.threads ?? physicalCores();
+const allowCpu = options.allowCpu === true;
+const out = options.out;
 const contextSize = 4096;
 const systemPrompt = "You are a careful programmer.";
 const message = "Write a Python function that sorts a list of records by their date field, newest first.";
@@ -100,7 +109,7 @@ async function ours(local: LocalModel): Promise<number[]> {
 let tinyFile: string | undefined;
 
 async function main(): Promise<number> {
-  let modelPath = flag("--model");
+  let modelPath = options.model;
   if (!modelPath) {
     modelPath = path.join(os.tmpdir(), `clarifycoder-check-gpu-${process.pid}.gguf`);
     tinyFile = modelPath;

@@ -4,14 +4,6 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 
-/** `--name value` from the command line. */
-export function flagReader(args: readonly string[]): (name: string) => string | undefined {
-  return (name) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-}
-
 export const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);

@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { downloadProgress } from "../src/cli/commands/models.js";
+import { startDownloadProgress } from "../src/cli/shared/progress.js";
 import { catalogEntry, defaultModelId, formatBytes } from "../src/llm/hub/catalog.js";
 import { ensureCatalogModel } from "../src/llm/hub/library.js";
 
@@ -14,7 +14,7 @@ async function main(): Promise<number> {
   const folder = path.resolve(__dirname, "../.cache/models");
   const entry = catalogEntry(defaultModelId);
   if (entry && !existsSync(path.join(folder, entry.fileName))) process.stderr.write(`Fetching ${entry.name} (once, about ${formatBytes(entry.approxBytes)})...\n`);
-  const bar = downloadProgress();
+  const bar = startDownloadProgress();
   const found = await ensureCatalogModel(defaultModelId, folder, { onProgress: (p) => bar.update(p) });
   bar.stop();
   if (!("path" in found)) {

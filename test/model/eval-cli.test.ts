@@ -55,7 +55,7 @@ it("names what is missing or wrong: a usage error exits with 2, a run that canno
   assert.match(missing.stderr, /Missing --model, --judge: eval needs/);
   const outOfRange = await cli(["eval", "-b", path.join(dir, "bench.jsonl"), "-m", `${server.url}#coder`, "-j", `${server.url}#judge`, "-o", path.join(dir, "y"), "--threads", "-1"]);
   assert.equal(outOfRange.code, 2);
-  assert.match(outOfRange.stderr, /^--threads must be an integer from 0 to 1024 \(got "-1"\)\.$/m);
+  assert.match(outOfRange.stderr, /^error: option '--threads <n>' argument '-1' is invalid\. It must be an integer from 0 to 1024\.$/m);
   const noRun = await cli(["eval", "report", path.join(dir, "nothing-here")]);
   assert.equal(noRun.code, 1);
   assert.match(noRun.stderr, /nothing-here has no summary\.json: is it the --out folder of an eval run\?/);

@@ -151,7 +151,7 @@ it("refuses bad options and missing inputs with a clear message", async () => {
   assert.match(share.stderr, /--validation must be less than 1 \(got "1"\)/);
   const seed = await cli(["mix", "-t", apps, "-c", clarify, "-r", "20:80", "-s", "downsample", "-o", out, "--seed", "1.5"]);
   assert.equal(seed.code, 2);
-  assert.match(seed.stderr, /--seed must be an integer from 0 to 4294967295 \(got "1\.5"\)/);
+  assert.match(seed.stderr, /'--seed <n>' argument '1\.5' is invalid\. It must be an integer from 0 to 4294967295\./);
   const sampling = await cli(["mix", "-t", apps, "-c", clarify, "-r", "20:80", "-s", "upsample", "-o", out]);
   assert.notEqual(sampling.code, 0);
   assert.match(sampling.stderr, /Allowed choices are downsample, oversample/);

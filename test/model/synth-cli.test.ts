@@ -168,7 +168,7 @@ describe("synth against an OpenAI-compatible endpoint", () => {
     assert.match(usage.stderr, /--kinds takes ambiguous, inconsistent, incomplete \(got "vague"\)/);
     const threads = await cli(["synth", "-t", apps, "-m", server.url, "-o", out, "--threads", "many"]);
     assert.equal(threads.code, 2);
-    assert.match(threads.stderr, /--threads must be an integer from 0 to 1024 \(got "many"\)/);
+    assert.match(threads.stderr, /'--threads <n>' argument 'many' is invalid\. It must be an integer from 0 to 1024\./);
   });
 
   it("a run killed mid-way (SIGKILL) and run again gives the same output as an uninterrupted run", async () => {

@@ -6,7 +6,7 @@ import { PassThrough } from "node:stream";
 import { it } from "node:test";
 import { mkdtemp } from "node:fs/promises";
 import { JsonlLog } from "../../src/cli/shared/jsonl-log.js";
-import { formatDuration, formatRate, startProgress } from "../../src/cli/shared/progress.js";
+import { formatDuration, formatRate, startProgress, startStepProgress } from "../../src/cli/shared/progress.js";
 
 const parse = (v: unknown): { id: string } | undefined =>
   typeof v === "object" && v !== null && typeof (v as { id?: unknown }).id === "string" ? { id: (v as { id: string }).id } : undefined;
@@ -49,4 +49,25 @@ it("progress prints plain lines with rate and time left when not a terminal", ()
   assert.equal(formatRate(0), "-");
   assert.equal(formatDuration(3725), "1h02m");
   assert.equal(formatDuration(61), "1m01s");
+});
+
+it("step progress prints a step's words when not a terminal: on a new step, at its end, and at most so often between", () => {
+  const stream = new PassThrough() as unknown as NodeJS.WriteStream;
+  let written = "";
+  (stream as unknown as PassThrough).on("data", (d: Buffer) => (written += d.toString()));
+  let t = 10_000;
+  const p = startStepProgress({ format: "[{bar}] {text}", stream, lineEveryMs: 5000, now: () => t });
+  p.update({ key: "a", value: 0, total: 10, text: "a 0" });
+  t += 1000;
+  p.update({ key: "a", value: 5, total: 10, text: "a 5" });
+  t += 6000;
+  p.update({ key: "a", value: 6, total: 10, text: "a 6" });
+  p.update({ key: "a", value: 10, total: 10, text: "a 10" });
+  p.update({ key: "b", value: 1, total: 0, text: "b 1" });
+  p.stop();
+  (stream as unknown as PassThrough).read();
+  assert.equal(written, "a 0\na 6\na 10\nb 1\n");
+  const silent = startStepProgress({ format: "{text}", stream });
+  silent.update({ key: "x", value: 1, total: 1, text: "never printed" });
+  assert.doesNotMatch(written, /never printed/);
 });

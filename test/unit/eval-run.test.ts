@@ -10,6 +10,8 @@ import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { after, before, describe, it } from "node:test";
+import { Command } from "commander";
+import { registerEval } from "../../src/cli/commands/eval.js";
 import { runEval, runEvalReport, type EvalOptions } from "../../src/cli/eval/run.js";
 import { nativeCodeAnswerPrefix, nativeQuestionPrompt, nativeQuestionsAnswerPrefix } from "../../src/core/prompts.js";
 import type { EvalRow } from "../../src/core/eval/results.js";
@@ -189,6 +191,13 @@ before(async () => {
 after(() => server.close());
 
 /** Runs the command in this process, quietly; returns its exit code and what it printed. */
+/** Parses `eval <args>` as the command line does; a usage error throws (its action never runs: --out is not given). */
+function parseEvalArgs(args: string[]): void {
+  const program = new Command().exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  registerEval(program);
+  program.parse(["eval", ...args], { from: "user" });
+}
+
 async function evaluate(options: Partial<EvalOptions> & { out: string }, url = server.url): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = Object.assign(new PassThrough(), { isTTY: false }) as unknown as NodeJS.WriteStream;
@@ -196,7 +205,7 @@ async function evaluate(options: Partial<EvalOptions> & { out: string }, url = s
   let err = "";
   stdout.on("data", (d: Buffer) => (out += d.toString()));
   (stderr as unknown as PassThrough).on("data", (d: Buffer) => (err += d.toString()));
-  const code = await runEval({ benchmark, model: `${url}#coder`, judge: `${url}#judge`, concurrency: "4", stdout, stderr, ...options });
+  const code = await runEval({ benchmark, model: `${url}#coder`, judge: `${url}#judge`, concurrency: 4, stdout, stderr, ...options });
   return { code, stdout: out, stderr: err };
 }
 
@@ -316,7 +325,7 @@ describe("eval, engine mode (our ClarifySession under test)", () => {
   before(async () => {
     out = path.join(dir, "engine");
     const start = server.requests.length;
-    const result = await evaluate({ out, mode: "engine", style: "guided", ask: "auto", decide: "probe", threshold: "0.5", maxRounds: "1" });
+    const result = await evaluate({ out, mode: "engine", style: "guided", ask: "auto", decide: "probe", threshold: 0.5, maxRounds: 1 });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /Suggested clarifycoder\.askThreshold for this model: 0\.650/);
     requests = server.requests.slice(start);
@@ -465,11 +474,12 @@ describe("eval, resumed and retried", () => {
   });
 
   it("refuses to mix runs with other settings in one folder, and checks options before starting", async () => {
-    await assert.rejects(evaluate({ out: path.join(dir, "paper"), seed: "5" }), /holds a run with other settings \(seed: 0 then, 5 now\)/);
+    await assert.rejects(evaluate({ out: path.join(dir, "paper"), seed: 5 }), /holds a run with other settings \(seed: 0 then, 5 now\)/);
     await assert.rejects(evaluate({ out: path.join(dir, "x"), categories: "1a,9z" }), /Unknown category "9z"/);
     await assert.rejects(evaluate({ out: path.join(dir, "x"), style: "native" }), /--style only apply with --mode engine/);
-    await assert.rejects(evaluate({ out: path.join(dir, "x"), mode: "engine", threshold: "2" }), /--threshold must be a number from 0 to 1 \(got "2"\)/);
-    await assert.rejects(evaluate({ out: path.join(dir, "x"), limit: "0" }), /--limit must be an integer from 1 to 1000000000 \(got "0"\)/);
+    // A number out of its range is refused by the command line, before runEval is called.
+    assert.throws(() => parseEvalArgs(["--mode", "engine", "--threshold", "2"]), /'--threshold <p>' argument '2' is invalid\. It must be a number from 0 to 1\./);
+    assert.throws(() => parseEvalArgs(["--limit", "0"]), /'--limit <n>' argument '0' is invalid\. It must be an integer from 1 to 1000000000\./);
     await assert.rejects(evaluate({ out: path.join(dir, "x"), benchmark: path.join(dir, "missing.jsonl") }), /missing\.jsonl does not exist/);
   });
 });

@@ -7,7 +7,6 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface, type Interface } from "node:readline";
-import { SingleBar } from "cli-progress";
 import { dispatch, type HandlerTable } from "../../core/dispatch.js";
 import { canContinue, isBusy } from "../../core/rules.js";
 import { ClarifySession } from "../../core/session.js";
@@ -20,9 +19,15 @@ import type { GpuLayers } from "../../llm/hardware/offload.js";
 import type { LoadParams } from "../../llm/worker/protocol.js";
 import { languageOfFile } from "../../core/languages.js";
 import { endQuietlyOnClosedOutput, loadFromOptions, usageErrorExitCode } from "../shared/options.js";
-import { downloadProgress, hubTokenFromEnvironment } from "./models.js";
+import { startDownloadProgress, startStepProgress } from "../shared/progress.js";
+import { hubTokenFromEnvironment } from "./models.js";
+import { Command, Option } from "commander";
+import { askPolicies, modelStyles } from "../../core/types.js";
+import { defaultModelId } from "../../llm/hub/catalog.js";
+import { modelRanges, settingRanges } from "../../core/settings.js";
+import { gpuLayersOption, gpuOption, numberOption, repeatableOption } from "../shared/options.js";
 
-export interface ChatOptions {
+interface ChatOptions {
   model: string;
   request?: string;
   file?: string;
@@ -44,7 +49,7 @@ export interface ChatOptions {
 
 type Out = (line: string) => void;
 
-export function chatSettings(options: ChatOptions): { settings: ClarifySettings; problems: string[] } {
+function chatSettings(options: ChatOptions): { settings: ClarifySettings; problems: string[] } {
   return readSettings({
     style: options.style,
     askPolicy: options.ask,
@@ -138,7 +143,7 @@ export const chatCommands = {
   quit: "leave (Ctrl+D does too)",
 } as const;
 
-export type ChatCommand = { name: keyof typeof chatCommands; argument: string };
+type ChatCommand = { name: keyof typeof chatCommands; argument: string };
 
 /** Reads a line of the terminal chat: a command (`/name argument`), an unknown command, or a message. */
 export function readChatLine(line: string): { command: ChatCommand } | { unknown: string } | { message: string } {
@@ -159,7 +164,7 @@ export function turnEnding(snap: SessionSnapshot): string {
   return "";
 }
 
-export async function runChat(options: ChatOptions): Promise<number> {
+async function runChat(options: ChatOptions): Promise<number> {
   const json = options.json === true;
   const emit = (event: Record<string, unknown>): void => void process.stdout.write(`${JSON.stringify(event)}\n`);
   const say: Out = json ? () => undefined : (line) => void process.stdout.write(`${line}\n`);
@@ -221,23 +226,17 @@ export async function runChat(options: ChatOptions): Promise<number> {
       if (json) emit({ type: "progress", kind: "download", loaded: 0, total: 0 });
       else process.stderr.write(`Downloading ${options.model} ...\n`);
     }
-    const bar = !json && process.stderr.isTTY ? new SingleBar({ format: "{task} [{bar}] {percentage}%", stream: process.stderr, hideCursor: true }) : undefined;
-    let barTask = "";
-    const downloads = json ? undefined : downloadProgress();
+    // The load's phases as a bar on a terminal (nothing in a log); a catalog download as `models pull` shows it.
+    const loading = startStepProgress({ format: "{text} [{bar}] {percentage}%" });
+    const downloads = startDownloadProgress();
     const info = await model.load(load, (event) => {
       if (json) return emit({ type: "progress", ...event });
-      if (event.kind === "download" && "phase" in event) return downloads?.update(event);
-      if (!bar) return;
+      if (event.kind === "download" && "phase" in event) return downloads.update(event);
       const { task, progress } = describeLoadProgress(event);
-      if (task !== barTask) {
-        if (barTask) bar.stop();
-        bar.start(100, 0, { task });
-        barTask = task;
-      }
-      bar.update(Math.round((progress ?? 1) * 100), { task });
+      loading.update({ key: task, value: Math.round((progress ?? 1) * 100), total: 100, text: task });
     });
-    downloads?.stop();
-    if (barTask) bar?.stop();
+    downloads.stop();
+    loading.stop();
     // A catalog model says how it is prompted (ClarifyCoder's own is native) unless --style says otherwise.
     if (options.style === undefined && model.style) settings.style = model.style;
     info.notices.forEach(warn);
@@ -411,4 +410,33 @@ function finish(snap: SessionSnapshot, emit: (e: Record<string, unknown>) => voi
     ...(snap.failure ? { failure: snap.failure } : {}),
   });
   return snap.state === "failed" ? 1 : 0;
+}
+
+/** Registers `clarifycoder chat` on the command line. */
+export function registerChat(program: Command): void {
+  program
+    .command("chat")
+    .description("Ask for code; answer the assistant's clarifying questions; get the code streamed back. It stays open for follow-ups (/help lists the commands).")
+    .argument("[request...]", "what to write (asked interactively when left out)")
+    .option("-m, --model <id|file|uri>", "a catalog id (see clarifycoder models), a .gguf file, or a URI such as hf:user/repo/file.gguf; $CLARIFYCODER_MODEL sets the default", process.env.CLARIFYCODER_MODEL || defaultModelId)
+    .option("-f, --file <path>", "a source file to send as context")
+    .option("-l, --language <id>", "the language to write in (a VS Code language id such as python; default: the file's)")
+    .addOption(new Option("--style <style>", "guided (any instruct model) or native (a clarify-aware fine-tune)").choices(modelStyles))
+    .addOption(new Option("--ask <policy>", "when to ask clarifying questions").choices(askPolicies))
+    .addOption(numberOption("--threshold <p>", "in auto, ask when the model's probability of asking is at least this", settingRanges.askThreshold))
+    .addOption(numberOption("--max-questions <n>", "at most this many questions per round", settingRanges.maxQuestions))
+    .addOption(numberOption("--max-rounds <n>", "at most this many rounds of questions", settingRanges.maxRounds))
+    .addOption(numberOption("--max-tokens <n>", "at most this many tokens of code", settingRanges.maxCodeTokens))
+    .addOption(gpuOption("where the model runs"))
+    .addOption(gpuLayersOption())
+    .addOption(numberOption("--threads <n>", "CPU threads; 0 = the machine's physical cores", modelRanges.threads))
+    .addOption(numberOption("--context-size <n>", "context size in tokens; 0 = as much as fits", modelRanges.contextSize))
+    .addOption(repeatableOption("--lora <file|folder>", "a LoRA adapter to apply: a GGUF file, or a PEFT folder (converted for the model)"))
+    .option("--models-dir <dir>", "where downloaded models are kept")
+    .option("--json", "machine-readable events, one JSON object per line; answers are read one per line from stdin")
+    .action(async (words: string[], options: Omit<ChatOptions, "request">) => {
+      // An argument given empty ("") is an empty request, refused at once; no argument reads it from stdin.
+      const request = words.length > 0 ? words.join(" ") : undefined;
+      process.exitCode = await runChat({ ...options, ...(request !== undefined ? { request } : {}) });
+    });
 }

@@ -2,8 +2,9 @@
 import { Command, Option } from "commander";
 import { askPolicies, modelStyles } from "../../core/types.js";
 import { allCategories } from "../../core/eval/benchmark.js";
-import { runEval, runEvalReport, type EvalOptions } from "../eval/run.js";
-import { gpuOption } from "../shared/options.js";
+import { modelRanges, settingRanges } from "../../core/settings.js";
+import { evalDefaults, runEval, runEvalReport, type EvalOptions } from "../eval/run.js";
+import { gpuOption, numberOption, toolkitRanges } from "../shared/options.js";
 
 export function registerEval(program: Command): void {
   const evaluate = program
@@ -15,20 +16,20 @@ export function registerEval(program: Command): void {
     .option("-o, --out <folder>", "(required) where results.jsonl, summary.json, report.md and report.html go; the same folder resumes a run")
     .addOption(new Option("--mode <mode>", "paper: HumanEvalComm's three rounds on the raw model; engine: our clarify engine with its settings").choices(["paper", "engine"]).default("paper"))
     .option("--categories <list>", `comma-separated, from ${allCategories.join(", ")} (default: all)`)
-    .option("--limit <n>", "at most this many problems per category (a seeded sample)")
-    .option("--seed <n>", "the sample's seed", "0")
-    .option("--concurrency <n>", "items in flight at once (default 8 for an endpoint, 1 for a local model)")
+    .addOption(numberOption("--limit <n>", "at most this many problems per category (a seeded sample)", toolkitRanges.limit))
+    .addOption(numberOption("--seed <n>", "the sample's seed", toolkitRanges.seed).default(evalDefaults.seed))
+    .addOption(numberOption("--concurrency <n>", "items in flight at once (default 8 for an endpoint, 1 for a local model)", toolkitRanges.concurrency))
     .addOption(new Option("--style <style>", "engine: guided (any instruct model) or native (a clarify-aware fine-tune)").choices(modelStyles))
     .addOption(new Option("--ask <policy>", "engine: when to ask").choices(askPolicies))
-    .option("--threshold <p>", "engine, auto: ask when the model's probability of asking is at least this (0-1)")
-    .option("--max-questions <n>", "engine: questions per round")
-    .option("--max-rounds <n>", "engine: rounds of questions")
-    .option("--max-tokens <n>", "tokens per model reply (code)", "1024")
-    .option("--temperature <t>", "sampling temperature of the model and the judge", "0")
+    .addOption(numberOption("--threshold <p>", "engine, auto: ask when the model's probability of asking is at least this", settingRanges.askThreshold))
+    .addOption(numberOption("--max-questions <n>", "engine: questions per round", settingRanges.maxQuestions))
+    .addOption(numberOption("--max-rounds <n>", "engine: rounds of questions", settingRanges.maxRounds))
+    .addOption(numberOption("--max-tokens <n>", "tokens per model reply (code)", settingRanges.maxCodeTokens).default(evalDefaults.maxTokens))
+    .addOption(numberOption("--temperature <t>", "sampling temperature of the model and the judge", settingRanges.temperature).default(evalDefaults.temperature))
     .addOption(new Option("--judge-format <format>", "json: graded under a JSON schema, with key-question coverage; text: HumanEvalComm's QUALITY=/ANSWERS= reply").choices(["json", "text"]).default("json"))
-    .option("--judge-max-tokens <n>", "tokens per judge reply", "512")
-    .option("--case-timeout <s>", "seconds per test case", "3")
-    .option("--memory <mb>", "memory per test case, in MB", "1024")
+    .addOption(numberOption("--judge-max-tokens <n>", "tokens per judge reply", toolkitRanges.judgeMaxTokens).default(evalDefaults.judgeMaxTokens))
+    .addOption(numberOption("--case-timeout <s>", "seconds per test case", toolkitRanges.caseTimeoutSeconds).default(evalDefaults.caseTimeout))
+    .addOption(numberOption("--memory <mb>", "memory per test case, in MB", toolkitRanges.memoryMb).default(evalDefaults.memory))
     .option("--python <path>", "the Python 3 that runs the tests (default python3)")
     .option("--no-network-isolation", "do not try to take the network away from the tested code")
     .addOption(
@@ -36,10 +37,10 @@ export function registerEval(program: Command): void {
     )
     .option("--unsafe-no-sandbox", "where bubblewrap cannot confine the tested code, run it unconfined instead of refusing to")
     .option("--retest", "run the tests again on the code already stored in --out (no model calls), then go on")
-    .option("--max-clear-ask <rate>", "calibration: the share of clear prompts the suggested threshold may ask about", "0.1")
+    .addOption(numberOption("--max-clear-ask <rate>", "calibration: the share of clear prompts the suggested threshold may ask about", toolkitRanges.share).default(evalDefaults.maxClearAsk))
     .addOption(gpuOption("where a local model runs"))
-    .option("--threads <n>", "local models: CPU threads")
-    .option("--context-size <n>", "local models: context tokens per conversation")
+    .addOption(numberOption("--threads <n>", "local models: CPU threads", modelRanges.threads))
+    .addOption(numberOption("--context-size <n>", "local models: context tokens per conversation", modelRanges.contextSize))
     // Checked when the command runs rather than by commander, which would also demand them of `eval report`.
     .action(async (options: Omit<EvalOptions, "network"> & { networkIsolation?: boolean }) => {
       process.exitCode = await runEval({ ...options, network: options.networkIsolation !== false });

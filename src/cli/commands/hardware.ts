@@ -4,8 +4,10 @@ import { ModelWorker } from "../../llm/worker/client.js";
 import type { HardwareInfo } from "../../llm/worker/protocol.js";
 import { gpuFromOption } from "../shared/options.js";
 import { endQuietlyOnClosedOutput } from "../shared/options.js";
+import type { Command } from "commander";
+import { gpuOption } from "../shared/options.js";
 
-export function describeHardware(info: HardwareInfo): string {
+function describeHardware(info: HardwareInfo): string {
   const gib = (bytes: number): string => `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
   const lines = [
     `Backend: ${info.backend === "cpu" ? "CPU" : info.backend.toUpperCase()}`,
@@ -16,7 +18,7 @@ export function describeHardware(info: HardwareInfo): string {
   return lines.join("\n");
 }
 
-export async function runHardware(options: { gpu?: string; json?: boolean }): Promise<number> {
+async function runHardware(options: { gpu?: string; json?: boolean }): Promise<number> {
   const worker = new ModelWorker({ workerPath: path.join(__dirname, "worker.mjs") });
   endQuietlyOnClosedOutput(() => worker.stop());
   try {
@@ -29,4 +31,16 @@ export async function runHardware(options: { gpu?: string; json?: boolean }): Pr
   } finally {
     await worker.stop();
   }
+}
+
+/** Registers `clarifycoder hardware` on the command line. */
+export function registerHardware(program: Command): void {
+  program
+    .command("hardware")
+    .description("Show the backend (CUDA, Vulkan, Metal or CPU), GPUs, VRAM and CPU cores the model would run on.")
+    .addOption(gpuOption("where the model would run"))
+    .option("--json", "print one JSON object")
+    .action(async (options: { gpu?: string; json?: boolean }) => {
+      process.exitCode = await runHardware(options);
+    });
 }

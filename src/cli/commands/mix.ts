@@ -29,10 +29,11 @@ import {
   type TrainingExample,
   type TrainingSetup,
 } from "../../core/training-export.js";
-import { numberFromText, toolkitRanges } from "../shared/options.js";
+import { numberOption, repeatableOption, toolkitRanges } from "../shared/options.js";
 import { describeProblem, readTasks } from "../shared/task-files.js";
+import { Option, type Command } from "commander";
 
-export interface MixOptions {
+interface MixOptions {
   tasks: string;
   clarify: string[];
   /** Required unless --paper (which defaults to 20:80, the released adapters' split). */
@@ -44,13 +45,13 @@ export interface MixOptions {
   /** fenced (default) or raw (the paper's; the default with --paper). */
   codeFormat?: string;
   out: string;
-  validation?: string;
-  seed?: string;
+  validation?: number;
+  seed?: number;
   baseModel?: string;
-  maxLength?: string;
+  maxLength?: number;
 }
 
-export const defaultBaseModel = "deepseek-ai/deepseek-coder-6.7b-instruct";
+const defaultBaseModel = "deepseek-ai/deepseek-coder-6.7b-instruct";
 
 /** The clarify records of a synth output file; unreadable lines are reported by line number. */
 async function readClarify(file: string): Promise<{ records: ClarifyRecord[]; problems: string[] }> {
@@ -82,7 +83,7 @@ const configHeader = (tool: string, variant: LossVariant, data: ConfigData, comm
     ? `# ${tool === "TRL SFT" ? "assistant_only_loss needs a chat template that marks the assistant's part ({% generation %})" : "roles_to_train picks the assistant's turns"}.\n`
     : "");
 
-export async function runMix(options: MixOptions): Promise<number> {
+async function runMix(options: MixOptions): Promise<number> {
   const err = (line: string): void => void process.stderr.write(`${line}\n`);
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   let ratio, validationShare, seed, maxLength, sampling: Sampling, codeFormat: CodeFormat;
@@ -97,11 +98,11 @@ export async function runMix(options: MixOptions): Promise<number> {
     const formatText = options.codeFormat ?? (options.paper ? "raw" : "fenced");
     if (!(codeFormats as readonly string[]).includes(formatText)) throw new Error(`--code-format must be ${codeFormats.join(" or ")} (got "${formatText}").`);
     codeFormat = formatText as CodeFormat;
-    validationShare = numberFromText("--validation", options.validation, toolkitRanges.share, 0.1);
+    validationShare = options.validation ?? 0.1;
     // A share of 1 would leave nothing to train on.
     if (validationShare === 1) throw new Error(`--validation must be less than 1 (got "${options.validation}").`);
-    seed = numberFromText("--seed", options.seed, toolkitRanges.seed, 1);
-    maxLength = numberFromText("--max-length", options.maxLength, toolkitRanges.maxLength, 2048);
+    seed = options.seed ?? 1;
+    maxLength = options.maxLength ?? 2048;
   } catch (error) {
     err((error as Error).message);
     return 2;
@@ -204,4 +205,27 @@ export async function runMix(options: MixOptions): Promise<number> {
   out(`Wrote ${options.out}: chat/, v4/ and paper/ ({problem, answer, type}) (${splits}; code ${codeFormat}), configs/ (TRL and axolotl, on v4 and chat, ${lossVariants.join(" and ")}), mix.json.`);
   out(`Train on a GPU machine with ${lossLabels[paperLoss]}: cd ${options.out} && trl sft --config ${configFile("trl", paperLoss)} (or: axolotl train ${configFile("axolotl", paperLoss)})`);
   return 0;
+}
+
+/** Registers `clarifycoder mix` on the command line. */
+export function registerMix(program: Command): void {
+  program
+    .command("mix")
+    .description("Mix the original tasks with the clarify set at a ratio, split it, and export it for fine-tuning (chat and v4 text, TRL and axolotl configs).")
+    .requiredOption("-t, --tasks <path>", "the tasks, with reference solutions (same layouts as synth)")
+    .addOption(repeatableOption("-c, --clarify <file.jsonl>", "a synth output file (repeat the option for more)").makeOptionMandatory())
+    .option("-r, --ratio <original:clarify>", "such as 20:80 (required unless --paper, which takes 20:80)")
+    .addOption(
+      new Option("-s, --sampling <mode>", "meet the ratio by dropping from the larger share, repeating the smaller, or as the paper's script (never repeats); required unless --paper").choices(["downsample", "oversample", "paper-oversample"]),
+    )
+    .option("--paper", "the paper's mix (20:80 unless --ratio, paper-oversample), loss (every token) and format (raw code) together")
+    .addOption(new Option("--code-format <format>", "an original's code in the answers: fenced (default) or raw (the paper's, the default with --paper)").choices(["fenced", "raw"]))
+    .requiredOption("-o, --out <folder>", "where the export goes")
+    .addOption(numberOption("--validation <share>", "share of tasks held out for validation (default 0.1)", toolkitRanges.share))
+    .addOption(numberOption("--seed <n>", "seed for the split and the sampling (default 1)", toolkitRanges.seed))
+    .option("--base-model <id>", `the model the configs train (default ${defaultBaseModel})`)
+    .addOption(numberOption("--max-length <n>", "sequence length in the configs (default 2048)", toolkitRanges.maxLength))
+    .action(async (options: MixOptions) => {
+      process.exitCode = await runMix(options);
+    });
 }

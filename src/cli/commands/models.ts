@@ -3,9 +3,9 @@
  * recommendation for this machine, and the PEFT-to-GGUF adapter conversion.
  */
 import path from "node:path";
-import { SingleBar } from "cli-progress";
 import { formatBytes, type CatalogEntry } from "../../llm/hub/catalog.js";
-import { describePullProgress, ModelLibrary, type LibraryItem, type PullProgress } from "../../llm/hub/library.js";
+import { ModelLibrary, type LibraryItem } from "../../llm/hub/library.js";
+import { startDownloadProgress } from "../shared/progress.js";
 import { convertPeftAdapter, readBaseModelShape } from "../../llm/lora/convert.js";
 import { defaultModelsDirectory } from "../../llm/models/source.js";
 import { ModelWorker } from "../../llm/worker/client.js";
@@ -13,8 +13,10 @@ import type { EstimateResult } from "../../llm/worker/protocol.js";
 import { recommend, type Recommendation } from "../../llm/hardware/recommend.js";
 import { gpuFromOption } from "../shared/options.js";
 import { usageErrorExitCode } from "../shared/options.js";
+import type { Command } from "commander";
+import { gpuOption } from "../shared/options.js";
 
-export interface ModelsOptions {
+interface ModelsOptions {
   modelsDir?: string;
   json?: boolean;
   gpu?: string;
@@ -25,41 +27,9 @@ export function hubTokenFromEnvironment(): string | undefined {
   return process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN ?? undefined;
 }
 
-export function libraryFor(modelsDir: string | undefined): ModelLibrary {
+function libraryFor(modelsDir: string | undefined): ModelLibrary {
   const token = hubTokenFromEnvironment();
   return new ModelLibrary({ directory: modelsDir ? path.resolve(modelsDir) : defaultModelsDirectory(), ...(token ? { hub: { token } } : {}) });
-}
-
-/** A progress bar with bytes, speed and time left on a terminal; a line every few seconds otherwise. */
-export function downloadProgress(stream: NodeJS.WriteStream = process.stderr): { update(p: PullProgress): void; stop(): void } {
-  let bar: SingleBar | undefined;
-  let current = "";
-  let lastLine = 0;
-  return {
-    update(p) {
-      const key = `${p.step}/${p.file}/${p.phase}`;
-      if (!stream.isTTY) {
-        const now = Date.now();
-        if (key !== current || now - lastLine > 5000 || (p.total > 0 && p.loaded === p.total)) {
-          stream.write(`${describePullProgress(p)}\n`);
-          lastLine = now;
-          current = key;
-        }
-        return;
-      }
-      if (key !== current) {
-        bar?.stop();
-        bar = new SingleBar({ format: "[{bar}] {percentage}% {text}", stream, hideCursor: true, barsize: 24 });
-        bar.start(Math.max(1, p.total), 0, { text: "" });
-        current = key;
-      }
-      bar?.setTotal(Math.max(1, p.total));
-      bar?.update(p.loaded, { text: describePullProgress(p) });
-    },
-    stop() {
-      bar?.stop();
-    },
-  };
 }
 
 /** Asks the worker what each model needs, from the GGUF headers it can read (downloaded files, or over the network). */
@@ -79,7 +49,7 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n");
 }
 
-export async function runModelsList(options: ModelsOptions): Promise<number> {
+async function runModelsList(options: ModelsOptions): Promise<number> {
   const library = libraryFor(options.modelsDir);
   const items = await library.list();
   const estimate = await estimates(library, items, options.gpu);
@@ -108,7 +78,7 @@ export async function runModelsList(options: ModelsOptions): Promise<number> {
   return 0;
 }
 
-export async function runModelsPull(id: string, options: ModelsOptions): Promise<number> {
+async function runModelsPull(id: string, options: ModelsOptions): Promise<number> {
   const library = libraryFor(options.modelsDir);
   try {
     library.require(id);
@@ -119,13 +89,10 @@ export async function runModelsPull(id: string, options: ModelsOptions): Promise
   const controller = new AbortController();
   const onInterrupt = (): void => controller.abort();
   process.once("SIGINT", onInterrupt);
-  const bar = options.json ? undefined : downloadProgress();
+  const bar = startDownloadProgress({ json: options.json === true });
   try {
-    const files = await library.pull(id, {
-      signal: controller.signal,
-      onProgress: (p) => (options.json ? process.stdout.write(`${JSON.stringify({ type: "progress", ...p })}\n`) : bar?.update(p)),
-    });
-    bar?.stop();
+    const files = await library.pull(id, { signal: controller.signal, onProgress: (p) => bar.update(p) });
+    bar.stop();
     if (options.json) process.stdout.write(`${JSON.stringify({ type: "done", id, ...files })}\n`);
     else {
       process.stdout.write(`${id} is ready: ${files.modelPath}${files.adapterPath ? `\nadapter: ${files.adapterPath}` : ""}\n`);
@@ -133,7 +100,7 @@ export async function runModelsPull(id: string, options: ModelsOptions): Promise
     }
     return 0;
   } catch (error) {
-    bar?.stop();
+    bar.stop();
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   } finally {
@@ -141,7 +108,7 @@ export async function runModelsPull(id: string, options: ModelsOptions): Promise
   }
 }
 
-export async function runModelsRemove(id: string, options: ModelsOptions): Promise<number> {
+async function runModelsRemove(id: string, options: ModelsOptions): Promise<number> {
   const library = libraryFor(options.modelsDir);
   let entry: CatalogEntry;
   try {
@@ -159,7 +126,7 @@ export async function runModelsRemove(id: string, options: ModelsOptions): Promi
   return 0;
 }
 
-export async function runConvertLora(folder: string, options: { base: string; out: string }): Promise<number> {
+async function runConvertLora(folder: string, options: { base: string; out: string }): Promise<number> {
   try {
     const base = await readBaseModelShape(options.base);
     const result = await convertPeftAdapter(folder, base, options.out);
@@ -171,4 +138,47 @@ export async function runConvertLora(folder: string, options: { base: string; ou
     process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
+}
+
+/** Registers `clarifycoder models` (and `models pull`, `models rm`) on the command line. */
+export function registerModels(program: Command): void {
+  const models = program
+    .command("models")
+    .description("The model catalog: what is downloaded, and the model recommended for this machine.")
+    .option("--models-dir <dir>", "where downloaded models are kept")
+    .addOption(gpuOption("the backend the recommendation assumes"))
+    .option("--json", "print one JSON object")
+    .action(async (options: { modelsDir?: string; gpu?: string; json?: boolean }) => {
+      process.exitCode = await runModelsList(options);
+    });
+  models
+    .command("pull")
+    .description("Download a catalog model (verified; an interrupted download resumes). ClarifyCoder's adapter is converted for its base.")
+    .argument("<id>", "a catalog id")
+    .option("--models-dir <dir>", "where downloaded models are kept")
+    .option("--json", "progress and the result as JSON lines")
+    .action(async (id: string, options: { modelsDir?: string; json?: boolean }) => {
+      process.exitCode = await runModelsPull(id, { ...models.opts<{ modelsDir?: string }>(), ...options });
+    });
+  models
+    .command("rm")
+    .description("Delete a downloaded catalog model.")
+    .argument("<id>", "a catalog id")
+    .option("--models-dir <dir>", "where downloaded models are kept")
+    .action(async (id: string, options: { modelsDir?: string }) => {
+      process.exitCode = await runModelsRemove(id, { ...models.opts<{ modelsDir?: string }>(), ...options });
+    });
+}
+
+/** Registers `clarifycoder convert-lora` on the command line. */
+export function registerConvertLora(program: Command): void {
+  program
+    .command("convert-lora")
+    .description("Convert a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors) into a GGUF adapter for llama.cpp.")
+    .argument("<peft-folder>", "the folder holding adapter_config.json and adapter_model.safetensors")
+    .requiredOption("--base <model.gguf>", "the base model the adapter was trained on, as GGUF")
+    .requiredOption("--out <adapter.gguf>", "where to write the GGUF adapter")
+    .action(async (folder: string, options: { base: string; out: string }) => {
+      process.exitCode = await runConvertLora(folder, options);
+    });
 }

@@ -20,31 +20,32 @@ import {
 import { openModel, parseModelSpec, type OpenedModel } from "../../llm/models/open.js";
 import { modelRanges, settingRanges } from "../../core/settings.js";
 import { JsonlLog } from "../shared/jsonl-log.js";
-import { loadFromOptions, numberFromText, toolkitRanges, UsageError } from "../shared/options.js";
+import { gpuOption, loadFromOptions, numberOption, toolkitRanges, UsageError } from "../shared/options.js";
 import { startProgress } from "../shared/progress.js";
 import { describeProblem, readTasks } from "../shared/task-files.js";
+import type { Command } from "commander";
 
-export interface SynthOptions {
+interface SynthOptions {
   tasks: string;
   model: string;
   out: string;
   rejected?: string;
   kinds?: string;
-  limit?: string;
-  seed?: string;
-  temperature?: string;
-  maxTokens?: string;
-  maxQuestions?: string;
-  concurrency?: string;
-  retries?: string;
+  limit?: number;
+  seed?: number;
+  temperature?: number;
+  maxTokens?: number;
+  maxQuestions?: number;
+  concurrency?: number;
+  retries?: number;
   gpu?: string;
-  threads?: string;
-  contextSize?: string;
+  threads?: number;
+  contextSize?: number;
   modelsDir?: string;
 }
 
 /** Exit codes: 0 done, 1 failed (or items the generator failed on), 2 bad options, 130 interrupted. */
-export const synthExit = { done: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+const synthExit = { done: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 function kindsOf(value: string | undefined): ClarifyKind[] {
   if (value === undefined) return [...clarifyKinds];
@@ -67,22 +68,22 @@ interface SynthPlan {
 function planOf(options: SynthOptions): SynthPlan {
   return {
     kinds: kindsOf(options.kinds),
-    ...(options.limit !== undefined ? { limit: numberFromText("--limit", options.limit, toolkitRanges.limit, 0) } : {}),
-    concurrency: numberFromText("--concurrency", options.concurrency, toolkitRanges.concurrency, 4),
-    retries: numberFromText("--retries", options.retries, toolkitRanges.retries, 5),
-    ...(options.threads !== undefined ? { threads: numberFromText("--threads", options.threads, modelRanges.threads, 0) } : {}),
-    ...(options.contextSize !== undefined ? { contextSize: numberFromText("--context-size", options.contextSize, modelRanges.contextSize, 0) } : {}),
+    ...(options.limit !== undefined ? { limit: options.limit } : {}),
+    concurrency: options.concurrency ?? 4,
+    retries: options.retries ?? 5,
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    ...(options.contextSize !== undefined ? { contextSize: options.contextSize } : {}),
     settings: {
       ...defaultSynthSettings,
-      temperature: numberFromText("--temperature", options.temperature, settingRanges.temperature, defaultSynthSettings.temperature),
-      seed: numberFromText("--seed", options.seed, toolkitRanges.seed, defaultSynthSettings.seed),
-      maxTokens: numberFromText("--max-tokens", options.maxTokens, settingRanges.maxCodeTokens, defaultSynthSettings.maxTokens),
-      filters: { ...defaultFilterOptions, maxQuestions: numberFromText("--max-questions", options.maxQuestions, settingRanges.maxQuestions, defaultFilterOptions.maxQuestions) },
+      temperature: options.temperature ?? defaultSynthSettings.temperature,
+      seed: options.seed ?? defaultSynthSettings.seed,
+      maxTokens: options.maxTokens ?? defaultSynthSettings.maxTokens,
+      filters: { ...defaultFilterOptions, maxQuestions: options.maxQuestions ?? defaultFilterOptions.maxQuestions },
     },
   };
 }
 
-export async function runSynth(options: SynthOptions): Promise<number> {
+async function runSynth(options: SynthOptions): Promise<number> {
   const err = (line: string): void => void process.stderr.write(`${line}\n`);
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   let plan: SynthPlan;
@@ -222,4 +223,30 @@ export async function runSynth(options: SynthOptions): Promise<number> {
     return synthExit.failed;
   }
   return synthExit.done;
+}
+
+/** Registers `clarifycoder synth` on the command line. */
+export function registerSynth(program: Command): void {
+  program
+    .command("synth")
+    .description("Rewrite code tasks to be ambiguous, inconsistent or incomplete, with the clarifying questions that recover them (resumable).")
+    .requiredOption("-t, --tasks <path>", "an APPS folder (a folder per problem with question.txt), or APPS- or HumanEval-style JSONL")
+    .requiredOption("-m, --model <file|uri|url>", "the generator: a .gguf file, an hf: URI, or an OpenAI-compatible endpoint (http://host:port/v1#model)")
+    .requiredOption("-o, --out <file.jsonl>", "where rows are appended (rerun to resume)")
+    .option("--rejected <file.jsonl>", "where rejected items go, with their reasons (default: <out>.rejected.jsonl)")
+    .option("--kinds <list>", "which rewrites, comma-separated (default: ambiguous,inconsistent,incomplete)")
+    .addOption(numberOption("--limit <n>", "only the first n tasks", toolkitRanges.limit))
+    .addOption(numberOption("--seed <n>", "the run's seed: each turn's sampling seed derives from it (default 1)", toolkitRanges.seed))
+    .addOption(numberOption("--temperature <t>", "sampling temperature (default 0.1, as in the paper)", settingRanges.temperature))
+    .addOption(numberOption("--max-tokens <n>", "at most this many tokens per reply (default 1536)", settingRanges.maxCodeTokens))
+    .addOption(numberOption("--max-questions <n>", "at most this many questions per item (default 5)", settingRanges.maxQuestions))
+    .addOption(numberOption("--concurrency <n>", "endpoint requests at once (default 4; a local model runs one at a time)", toolkitRanges.concurrency))
+    .addOption(numberOption("--retries <n>", "retries of a failed endpoint request, with backoff (default 5)", toolkitRanges.retries))
+    .addOption(gpuOption("where a local model runs"))
+    .addOption(numberOption("--threads <n>", "CPU threads (local models)", modelRanges.threads))
+    .addOption(numberOption("--context-size <n>", "context size in tokens (local models)", modelRanges.contextSize))
+    .option("--models-dir <dir>", "where downloaded models are kept")
+    .action(async (options: SynthOptions) => {
+      process.exitCode = await runSynth(options);
+    });
 }

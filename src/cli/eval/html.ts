@@ -150,7 +150,7 @@ pre{white-space:pre-wrap;word-break:break-word;background:#f6f8fa;padding:6px;ma
 pre.sent{background:#eef2ff}details{border-bottom:1px solid #eee;padding:2px 0}summary{cursor:pointer}.small{font-size:12px;color:#444}.note{color:#555}.warning{background:#fef3c7;border-left:4px solid #d97706;padding:6px 10px}
 `;
 
-export interface ItemTables {
+interface ItemTables {
   run: string;
   rows: readonly EvalRow[];
 }

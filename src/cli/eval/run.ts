@@ -17,50 +17,49 @@ import { runItem, type ModeSettings } from "../../core/eval/protocol.js";
 import { buildReportData, judgeWarnings, reportMarkdown } from "../../core/eval/report-data.js";
 import { finishedIds, inItemOrder, latestRows, readEvalRow, type EvalRow } from "../../core/eval/results.js";
 import { buildRunSummary, manifestDifferences, type RunManifest, type RunSummary } from "../../core/eval/summary.js";
-import { modelRanges, readSettings, settingRanges } from "../../core/settings.js";
+import { readSettings } from "../../core/settings.js";
 import type { ClarifySettings } from "../../core/types.js";
 import { openModel, parseModelSpec, type OpenedModel } from "../../llm/models/open.js";
 import type { LoadParams } from "../../llm/worker/protocol.js";
 import { JsonlLog, parseJsonl } from "../shared/jsonl-log.js";
-import { loadFromOptions, numberFromText, toolkitRanges, UsageError } from "../shared/options.js";
+import { loadFromOptions, UsageError } from "../shared/options.js";
 import { startProgress } from "../shared/progress.js";
 import { renderReportHtml } from "./html.js";
 import { versusText, type RunRows } from "../../core/eval/versus.js";
 import { PythonSandbox } from "./sandbox.js";
 
-/** The options as commander hands them over (strings), plus what tests set directly. */
-/** The options as typed on the command line: every value is checked by planOf. */
+/** The options as commander hands them over (numbers already in their ranges), plus what tests set directly. */
 export interface EvalOptions {
   style?: string;
   ask?: string;
-  threshold?: string;
-  maxQuestions?: string;
-  maxRounds?: string;
-  maxTokens?: string;
+  threshold?: number;
+  maxQuestions?: number;
+  maxRounds?: number;
+  maxTokens?: number;
   gpu?: string;
-  threads?: string;
-  contextSize?: string;
+  threads?: number;
+  contextSize?: number;
   benchmark: string;
   model: string;
   judge: string;
   out: string;
   mode?: string;
   categories?: string;
-  limit?: string;
-  seed?: string;
-  concurrency?: string;
+  limit?: number;
+  seed?: number;
+  concurrency?: number;
   judgeFormat?: string;
-  judgeMaxTokens?: string;
-  temperature?: string;
-  caseTimeout?: string;
-  memory?: string;
+  judgeMaxTokens?: number;
+  temperature?: number;
+  caseTimeout?: number;
+  memory?: number;
   python?: string;
   network?: boolean;
   /** Run the tested code unconfined where bubblewrap cannot confine it (`--unsafe-no-sandbox`). */
   unsafeNoSandbox?: boolean;
   /** Engine mode, `--ask auto`: decide by readings (candidates run in the sandbox) or by the model's probability. */
   decide?: string;
-  maxClearAsk?: string;
+  maxClearAsk?: number;
   /** Run the tests again on the stored code of finished items (no model calls), e.g. after a sandbox change. */
   retest?: boolean;
   /** The bundled model worker (default: next to the CLI bundle). */
@@ -72,7 +71,10 @@ export interface EvalOptions {
   signal?: AbortSignal;
 }
 
-export function parseCategories(value: string | undefined): Category[] {
+/** The defaults of eval's numeric options (the command line shows them in its help). */
+export const evalDefaults = { seed: 0, maxTokens: 1024, temperature: 0, judgeMaxTokens: 512, caseTimeout: 3, memory: 1024, maxClearAsk: 0.1 } as const;
+
+function parseCategories(value: string | undefined): Category[] {
   if (value === undefined || value.trim() === "" || value.trim() === "all") return [...allCategories];
   const wanted = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
   const unknown = wanted.filter((c) => !isCategory(c));
@@ -111,16 +113,16 @@ export function planOf(o: EvalOptions): Plan {
   if (modeName !== "paper" && modeName !== "engine") throw new UsageError(`--mode must be paper or engine (got "${modeName}").`);
   const judgeFormat = o.judgeFormat ?? "json";
   if (judgeFormat !== "json" && judgeFormat !== "text") throw new UsageError(`--judge-format must be json or text (got "${judgeFormat}").`);
-  const maxTokens = numberFromText("--max-tokens", o.maxTokens, settingRanges.maxCodeTokens, 1024);
-  const temperature = numberFromText("--temperature", o.temperature, settingRanges.temperature, 0);
+  const maxTokens = o.maxTokens ?? evalDefaults.maxTokens;
+  const temperature = o.temperature ?? evalDefaults.temperature;
   let mode: ModeSettings;
   if (modeName === "engine") {
     const { settings, problems } = readSettings({
       style: o.style,
       askPolicy: o.ask,
-      askThreshold: o.threshold === undefined ? undefined : numberFromText("--threshold", o.threshold, settingRanges.askThreshold, 0),
-      maxQuestions: o.maxQuestions === undefined ? undefined : numberFromText("--max-questions", o.maxQuestions, settingRanges.maxQuestions, 0),
-      maxRounds: o.maxRounds === undefined ? undefined : numberFromText("--max-rounds", o.maxRounds, settingRanges.maxRounds, 0),
+      askThreshold: o.threshold,
+      maxQuestions: o.maxQuestions,
+      maxRounds: o.maxRounds,
       maxCodeTokens: maxTokens,
       temperature,
     });
@@ -131,25 +133,25 @@ export function planOf(o: EvalOptions): Plan {
     if (engineOnly.length > 0) throw new UsageError(`${engineOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")} only apply with --mode engine.`);
     mode = { mode: "paper", paper: { maxTokens, temperature } };
   }
-  const limit = o.limit === undefined ? undefined : numberFromText("--limit", o.limit, toolkitRanges.limit, 0);
+  const limit = o.limit;
   const endpoint = parseModelSpec(o.model).kind === "endpoint";
-  const concurrency = numberFromText("--concurrency", o.concurrency, toolkitRanges.concurrency, endpoint ? 8 : 1);
+  const concurrency = o.concurrency ?? (endpoint ? 8 : 1);
   return {
     mode,
     judgeFormat,
-    judgeMaxTokens: numberFromText("--judge-max-tokens", o.judgeMaxTokens, toolkitRanges.judgeMaxTokens, 512),
+    judgeMaxTokens: o.judgeMaxTokens ?? evalDefaults.judgeMaxTokens,
     categories: parseCategories(o.categories),
     ...(limit !== undefined ? { limit } : {}),
-    seed: numberFromText("--seed", o.seed, toolkitRanges.seed, 0),
+    seed: o.seed ?? evalDefaults.seed,
     concurrency,
-    caseTimeoutMs: numberFromText("--case-timeout", o.caseTimeout, toolkitRanges.caseTimeoutSeconds, 3) * 1000,
-    memoryMb: numberFromText("--memory", o.memory, toolkitRanges.memoryMb, 1024),
-    maxClearAskRate: numberFromText("--max-clear-ask", o.maxClearAsk, toolkitRanges.share, 0.1),
+    caseTimeoutMs: (o.caseTimeout ?? evalDefaults.caseTimeout) * 1000,
+    memoryMb: o.memory ?? evalDefaults.memory,
+    maxClearAskRate: o.maxClearAsk ?? evalDefaults.maxClearAsk,
     readings: readingsOf(o.decide, modeName),
     load: loadFromOptions({
       gpu: o.gpu,
-      ...(o.threads !== undefined ? { threads: numberFromText("--threads", o.threads, modelRanges.threads, 0) } : {}),
-      ...(o.contextSize !== undefined ? { contextSize: numberFromText("--context-size", o.contextSize, modelRanges.contextSize, 0) } : {}),
+      ...(o.threads !== undefined ? { threads: o.threads } : {}),
+      ...(o.contextSize !== undefined ? { contextSize: o.contextSize } : {}),
       // One sequence for each item's conversation and one for its judge, per item in flight.
       sequences: Math.max(2, concurrency * 2),
     }),

@@ -35,7 +35,7 @@ import { callerPy, judgePy } from "./sandbox-python.js";
 
 const run = promisify(execFile);
 
-export interface SandboxOptions {
+interface SandboxOptions {
   /** The Python to use (default: python3 on PATH). */
   python?: string;
   /** Each test case's time limit (default 3 s, as HumanEvalComm). */
@@ -54,7 +54,7 @@ export interface SandboxOptions {
   allowUnconfined?: boolean;
 }
 
-export interface SandboxProblem {
+interface SandboxProblem {
   entryPoint: string;
   tests: readonly TestCase[];
   /** Lines put before the code (the prompt's imports and helpers); also the `$demo$` module of relations. */

@@ -23,12 +23,12 @@ export function parseJsonl<T>(text: string, parse: (value: unknown) => T | undef
  */
 import { open, readFile, stat, truncate, type FileHandle } from "node:fs/promises";
 
-export interface JsonlLogOptions<T> {
+interface JsonlLogOptions<T> {
   /** Reads one stored row; undefined (or a throw) marks the line as unreadable. */
   parse: (value: unknown) => T | undefined;
 }
 
-export interface OpenedJsonl<T> {
+interface OpenedJsonl<T> {
   log: JsonlLog;
   /** The rows already in the file, in order. */
   rows: T[];

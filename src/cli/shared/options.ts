@@ -44,17 +44,6 @@ export const toolkitRanges = {
   maxLength: int(16, 1_048_576),
 } as const satisfies Record<string, NumberRange>;
 
-/**
- * An option's text read as a number in `range`; `fallback` when it was not given. For commands that read their
- * options themselves; anything else is a UsageError with the range, as `numberOption` says it.
- */
-export function numberFromText(flag: string, text: string | undefined, range: NumberRange, fallback: number): number {
-  if (text === undefined) return fallback;
-  const value = numberInRange(text, range);
-  if (value === undefined) throw new UsageError(`${flag} must be ${describeRange(range)} (got "${text}").`);
-  return value;
-}
-
 /** `--gpu-layers`: auto (as many as fit), max, or a number of layers; anything else is a usage error. */
 export function gpuLayersOption(): Option {
   return new Option("--gpu-layers <n>", "layers on the GPU: auto (as many as fit), max, or a number; fewer are used when they do not fit")

@@ -1,8 +1,11 @@
 /**
- * Progress for long commands (synthesis, evaluation, downloads): a bar with the count, rate and time left on a
- * terminal, and a plain line every so often when the output is a file or a pipe, so logs stay readable.
+ * The CLI's one progress reporter, on cli-progress: a bar on a terminal, and a plain line every so often when the
+ * output is a file or a pipe, so logs stay readable. `startProgress` counts items (synthesis, evaluation) with their
+ * rate and time left; `startStepProgress` follows steps that each fill up (the files of a download, the phases of a
+ * model load), one bar per step; `startDownloadProgress` is the latter for a catalog download, with --json lines too.
  */
-import { MultiBar, Presets, type SingleBar } from "cli-progress";
+import { MultiBar, Presets, SingleBar } from "cli-progress";
+import { describePullProgress, type PullProgress } from "../../llm/hub/library.js";
 
 export interface Progress {
   /** `n` more items done. */
@@ -12,7 +15,7 @@ export interface Progress {
   stop(): void;
 }
 
-export interface ProgressOptions {
+interface ProgressOptions {
   label: string;
   total: number;
   /** Items already done before this run (a resumed run): counted, but not in the rate. */
@@ -88,5 +91,69 @@ export function startProgress(options: ProgressOptions): Progress {
     stop() {
       if (lastLine === -Infinity || done < options.total) line();
     },
+  };
+}
+
+interface StepProgress {
+  /** The current step (`key`) is at `value` of `total`; `text` says so in words. A new key starts a new bar. */
+  update(step: { key: string; value: number; total: number; text: string }): void;
+  stop(): void;
+}
+
+interface StepProgressOptions {
+  /** The bar's cli-progress format; `{text}` is the step's words. */
+  format: string;
+  barsize?: number;
+  stream?: NodeJS.WriteStream;
+  /** When not a terminal: the step's words on a new step, at its end, and at most this often between; none when left out. */
+  lineEveryMs?: number;
+  now?: () => number;
+}
+
+export function startStepProgress(options: StepProgressOptions): StepProgress {
+  const stream = options.stream ?? process.stderr;
+  const now = options.now ?? Date.now;
+  let current: string | undefined;
+  if (stream.isTTY) {
+    let bar: SingleBar | undefined;
+    return {
+      update({ key, value, total, text }) {
+        if (key !== current) {
+          bar?.stop();
+          bar = new SingleBar({ format: options.format, stream, hideCursor: true, ...(options.barsize ? { barsize: options.barsize } : {}) });
+          bar.start(Math.max(1, total), 0, { text });
+          current = key;
+        }
+        bar?.setTotal(Math.max(1, total));
+        bar?.update(value, { text });
+      },
+      stop() {
+        bar?.stop();
+      },
+    };
+  }
+  const every = options.lineEveryMs;
+  let lastLine = 0;
+  return {
+    update({ key, value, total, text }) {
+      if (every === undefined) return;
+      const t = now();
+      if (key !== current || t - lastLine > every || (total > 0 && value === total)) {
+        stream.write(`${text}\n`);
+        lastLine = t;
+        current = key;
+      }
+    },
+    stop() {},
+  };
+}
+
+/** A catalog download (`models pull`, or `chat` on a catalog model): bytes, speed and time left per file; or JSON lines on stdout. */
+export function startDownloadProgress(options: { json?: boolean; stream?: NodeJS.WriteStream } = {}): { update(p: PullProgress): void; stop(): void } {
+  if (options.json) return { update: (p) => void process.stdout.write(`${JSON.stringify({ type: "progress", ...p })}\n`), stop() {} };
+  const steps = startStepProgress({ format: "[{bar}] {percentage}% {text}", barsize: 24, lineEveryMs: 5000, ...(options.stream ? { stream: options.stream } : {}) });
+  return {
+    update: (p) => steps.update({ key: `${p.step}/${p.file}/${p.phase}`, value: p.loaded, total: p.total, text: describePullProgress(p) }),
+    stop: () => steps.stop(),
   };
 }

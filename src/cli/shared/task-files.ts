@@ -29,7 +29,7 @@ async function problemFolders(root: string, depth = 0): Promise<string[]> {
   return found;
 }
 
-export interface ReadTasks {
+interface ReadTasks {
   tasks: CodeTask[];
   problems: TaskProblem[];
   /** How many items the input held (read or not). */
