@@ -20,7 +20,7 @@ import type { LoadParams } from "../../llm/worker/protocol.js";
 import { languageOfFile } from "../../core/languages.js";
 import { endQuietlyOnClosedOutput, loadFromOptions, usageErrorExitCode } from "../shared/options.js";
 import { startDownloadProgress, startStepProgress } from "../shared/progress.js";
-import { hubTokenFromEnvironment } from "./models.js";
+import { hubTokenFromEnvironment } from "../../llm/hub/hf.js";
 import { Command, Option } from "commander";
 import { askPolicies, modelStyles } from "../../core/types.js";
 import { defaultModelId } from "../../llm/hub/catalog.js";

@@ -3,6 +3,7 @@
  * recommendation for this machine, and the PEFT-to-GGUF adapter conversion.
  */
 import path from "node:path";
+import { hubTokenFromEnvironment } from "../../llm/hub/hf.js";
 import { formatBytes, type CatalogEntry } from "../../llm/hub/catalog.js";
 import { ModelLibrary, type LibraryItem } from "../../llm/hub/library.js";
 import { startDownloadProgress } from "../shared/progress.js";
@@ -20,11 +21,6 @@ interface ModelsOptions {
   modelsDir?: string;
   json?: boolean;
   gpu?: string;
-}
-
-/** The hub token for gated repositories, from the environment (the extension keeps it in VS Code's secret storage). */
-export function hubTokenFromEnvironment(): string | undefined {
-  return process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN ?? undefined;
 }
 
 function libraryFor(modelsDir: string | undefined): ModelLibrary {

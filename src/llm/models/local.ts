@@ -14,7 +14,7 @@ import { DownloadError } from "../hub/download.js";
 export type LoadProgress = EventOf<"load"> | ({ kind: "download" } & PullProgress);
 
 /** Where models are downloaded and how the hub and PyPI are reached. */
-type DownloadSettings = Omit<LibraryOptions, "directory" | "stallMs">;
+export type DownloadSettings = Omit<LibraryOptions, "directory" | "stallMs">;
 
 /**
  * What a surface shows for a load event: the task in words and how far it is (0..1), or no fraction when it cannot
