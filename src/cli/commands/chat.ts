@@ -12,20 +12,18 @@ import { canContinue, isBusy } from "../../core/rules.js";
 import { ClarifySession } from "../../core/session.js";
 import { readSettings } from "../../core/settings.js";
 import type { ClarifySettings, EditorContext, Question, SessionSnapshot } from "../../core/types.js";
-import { describeLoadProgress, LocalModel } from "../../llm/models/local.js";
-import { ModelWorker } from "../../llm/worker/client.js";
+import { describeLoadProgress } from "../../llm/models/local.js";
+import { openModel, parseModelSpec, type OpenedModel } from "../../llm/models/open.js";
 import { isRemoteModel } from "../../llm/models/source.js";
 import type { GpuLayers } from "../../llm/hardware/offload.js";
-import type { LoadParams } from "../../llm/worker/protocol.js";
 import { languageOfFile } from "../../core/languages.js";
 import { endQuietlyOnClosedOutput, loadFromOptions, usageErrorExitCode } from "../shared/options.js";
 import { startDownloadProgress, startStepProgress } from "../shared/progress.js";
-import { hubTokenFromEnvironment } from "../../llm/hub/hf.js";
 import { Command, Option } from "commander";
 import { askPolicies, modelStyles } from "../../core/types.js";
 import { defaultModelId } from "../../llm/hub/catalog.js";
 import { modelRanges, settingRanges } from "../../core/settings.js";
-import { gpuLayersOption, gpuOption, numberOption, repeatableOption } from "../shared/options.js";
+import { gpuLayersOption, gpuOption, modelOptionHelp, numberOption, repeatableOption } from "../shared/options.js";
 
 interface ChatOptions {
   model: string;
@@ -184,14 +182,13 @@ async function runChat(options: ChatOptions): Promise<number> {
     return fatal("--json reads the request from its argument, or as the first line of stdin (stdin is a terminal here).", usageErrorExitCode);
   }
 
-  const worker = new ModelWorker({
-    workerPath: path.join(__dirname, "worker.mjs"),
-    log: (level, message) => {
-      if (level === "error") warn(`model worker: ${message}`);
-    },
-  });
-  const token = hubTokenFromEnvironment();
-  const model = new LocalModel(worker, token ? { hub: { token } } : {});
+  // The model is opened through the one door (a local file, URI or catalog id in the worker; a served model over HTTP).
+  let opened: OpenedModel | undefined;
+  const loading = new AbortController();
+  const closeModel = async (): Promise<void> => {
+    loading.abort();
+    await opened?.close();
+  };
   const interactive = !json && process.stdin.isTTY === true;
   const lines = new Lines(interactive);
   let session: ClarifySession | undefined;
@@ -201,7 +198,7 @@ async function runChat(options: ChatOptions): Promise<number> {
   const interrupt = (): void => {
     const now = Date.now();
     if (!session || !isBusy(session.state) || now - lastInterrupt < 1500) {
-      void worker.stop().finally(() => process.exit(130));
+      void closeModel().finally(() => process.exit(130));
       return;
     }
     lastInterrupt = now;
@@ -213,38 +210,55 @@ async function runChat(options: ChatOptions): Promise<number> {
   endQuietlyOnClosedOutput(async () => {
     session?.cancel();
     lines.rl.close();
-    await worker.stop();
+    await closeModel();
   });
 
   try {
-    const load: LoadParams = {
-      model: options.model,
-      ...loadFromOptions({ gpu: options.gpu, gpuLayers: options.gpuLayers, threads: options.threads, contextSize: options.contextSize, modelsDirectory: options.modelsDir, lora: options.lora }),
-    };
+    const load = loadFromOptions({
+      gpu: options.gpu,
+      gpuLayers: options.gpuLayers,
+      threads: options.threads,
+      contextSize: options.contextSize,
+      modelsDirectory: options.modelsDir,
+      lora: options.lora,
+    });
+    const served = parseModelSpec(options.model).kind === "endpoint";
     // A model to download says so at once: its first progress can be long in coming on a slow or absent network.
-    if (isRemoteModel(options.model)) {
+    if (!served && isRemoteModel(options.model)) {
       if (json) emit({ type: "progress", kind: "download", loaded: 0, total: 0 });
       else process.stderr.write(`Downloading ${options.model} ...\n`);
     }
     // The load's phases as a bar on a terminal (nothing in a log); a catalog download as `models pull` shows it.
-    const loading = startStepProgress({ format: "{text} [{bar}] {percentage}%" });
+    const loadBar = startStepProgress({ format: "{text} [{bar}] {percentage}%" });
     const downloads = startDownloadProgress();
-    const info = await model.load(load, (event) => {
-      if (json) return emit({ type: "progress", ...event });
-      if (event.kind === "download" && "phase" in event) return downloads.update(event);
-      const { task, progress } = describeLoadProgress(event);
-      loading.update({ key: task, value: Math.round((progress ?? 1) * 100), total: 100, text: task });
+    opened = await openModel(options.model, {
+      workerPath: path.join(__dirname, "worker.mjs"),
+      load,
+      signal: loading.signal,
+      log: (level, message) => {
+        if (level === "error") warn(`model worker: ${message}`);
+      },
+      // A served model: the key from CLARIFYCODER_API_KEY (or OPENAI_API_KEY); what the server cannot do is told once.
+      endpoint: { onNotice: warn, onRetry: ({ attempt, waitMs, reason }) => warn(`retry ${attempt} in ${(waitMs / 1000).toFixed(1)} s: ${reason}`) },
+      onLoadProgress: (event) => {
+        if (json) return emit({ type: "progress", ...event });
+        if (event.kind === "download" && "phase" in event) return downloads.update(event);
+        const { task, progress } = describeLoadProgress(event);
+        loadBar.update({ key: task, value: Math.round((progress ?? 1) * 100), total: 100, text: task });
+      },
     });
     downloads.stop();
-    loading.stop();
+    loadBar.stop();
+    const model = opened.model;
     // A catalog model says how it is prompted (ClarifyCoder's own is native) unless --style says otherwise.
-    if (options.style === undefined && model.style) settings.style = model.style;
-    info.notices.forEach(warn);
-    if (json) emit({ type: "model", ...info });
-    else {
+    if (options.style === undefined && opened.style) settings.style = opened.style;
+    const info = opened.info;
+    info?.notices.forEach(warn);
+    if (json) emit({ type: "model", ...(info ?? { name: opened.label }), where: opened.where });
+    else if (info) {
       const layers = info.backend === "cpu" ? "" : `${info.gpuLayers} of ${info.totalLayers} layers on the GPU, `;
       say(`${info.name} on ${info.backend.toUpperCase()} (${layers}${info.threads} threads, context ${info.contextSize}) loaded in ${info.loadMs} ms.`);
-    }
+    } else say(`${opened.label}, ${opened.where}.`);
 
     if (json && options.request === undefined) emit({ type: "input", expect: "request" });
     const request = options.request ?? (await lines.next(json ? "" : "What should I write? "));
@@ -354,7 +368,7 @@ async function runChat(options: ChatOptions): Promise<number> {
     return fatal(error instanceof Error ? error.message : String(error));
   } finally {
     lines.rl.close();
-    await worker.stop();
+    await closeModel();
   }
 }
 
@@ -418,7 +432,7 @@ export function registerChat(program: Command): void {
     .command("chat")
     .description("Ask for code; answer the assistant's clarifying questions; get the code streamed back. It stays open for follow-ups (/help lists the commands).")
     .argument("[request...]", "what to write (asked interactively when left out)")
-    .option("-m, --model <id|file|uri>", "a catalog id (see clarifycoder models), a .gguf file, or a URI such as hf:user/repo/file.gguf; $CLARIFYCODER_MODEL sets the default", process.env.CLARIFYCODER_MODEL || defaultModelId)
+    .option("-m, --model <model>", `${modelOptionHelp}; $CLARIFYCODER_MODEL sets the default`, process.env.CLARIFYCODER_MODEL || defaultModelId)
     .option("-f, --file <path>", "a source file to send as context")
     .option("-l, --language <id>", "the language to write in (a VS Code language id such as python; default: the file's)")
     .addOption(new Option("--style <style>", "guided (any instruct model) or native (a clarify-aware fine-tune)").choices(modelStyles))

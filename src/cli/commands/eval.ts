@@ -4,14 +4,14 @@ import { askPolicies, modelStyles } from "../../core/types.js";
 import { allCategories } from "../../core/eval/benchmark.js";
 import { modelRanges, settingRanges } from "../../core/settings.js";
 import { evalDefaults, runEval, runEvalReport, type EvalOptions } from "../eval/run.js";
-import { gpuOption, numberOption, toolkitRanges } from "../shared/options.js";
+import { gpuOption, modelOptionHelp, numberOption, toolkitRanges } from "../shared/options.js";
 
 export function registerEval(program: Command): void {
   const evaluate = program
     .command("eval")
     .description("Evaluate a model, or the clarify engine around it, on HumanEvalComm: questions, answers from a judge model, code tested in a Python sandbox, and a report with charts.")
     .option("-b, --benchmark <file>", "HumanEvalComm.jsonl (required)")
-    .option("-m, --model <file|uri|url>", "(required) the model under test: a .gguf file, an hf: URI, or an OpenAI-compatible endpoint (http://host:port/v1#model)")
+    .option("-m, --model <model>", `(required) the model under test: ${modelOptionHelp}`)
     .option("-j, --judge <file|uri|url>", "(required) the judge model that grades and answers the questions (the same forms as --model)")
     .option("-o, --out <folder>", "(required) where results.jsonl, summary.json, report.md and report.html go; the same folder resumes a run")
     .addOption(new Option("--mode <mode>", "paper: HumanEvalComm's three rounds on the raw model; engine: our clarify engine with its settings").choices(["paper", "engine"]).default("paper"))

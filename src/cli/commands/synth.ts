@@ -20,7 +20,7 @@ import {
 import { openModel, parseModelSpec, type OpenedModel } from "../../llm/models/open.js";
 import { modelRanges, settingRanges } from "../../core/settings.js";
 import { JsonlLog } from "../shared/jsonl-log.js";
-import { gpuOption, loadFromOptions, numberOption, toolkitRanges, UsageError } from "../shared/options.js";
+import { gpuOption, loadFromOptions, modelOptionHelp, numberOption, toolkitRanges, UsageError } from "../shared/options.js";
 import { startProgress } from "../shared/progress.js";
 import { describeProblem, readTasks } from "../shared/task-files.js";
 import type { Command } from "commander";
@@ -231,7 +231,7 @@ export function registerSynth(program: Command): void {
     .command("synth")
     .description("Rewrite code tasks to be ambiguous, inconsistent or incomplete, with the clarifying questions that recover them (resumable).")
     .requiredOption("-t, --tasks <path>", "an APPS folder (a folder per problem with question.txt), or APPS- or HumanEval-style JSONL")
-    .requiredOption("-m, --model <file|uri|url>", "the generator: a .gguf file, an hf: URI, or an OpenAI-compatible endpoint (http://host:port/v1#model)")
+    .requiredOption("-m, --model <model>", `the generator: ${modelOptionHelp}`)
     .requiredOption("-o, --out <file.jsonl>", "where rows are appended (rerun to resume)")
     .option("--rejected <file.jsonl>", "where rejected items go, with their reasons (default: <out>.rejected.jsonl)")
     .option("--kinds <list>", "which rewrites, comma-separated (default: ambiguous,inconsistent,incomplete)")

@@ -99,3 +99,7 @@ export function loadFromOptions(settings: LoadSettings): LoadOptions {
   if (problems.length > 0) throw new UsageError(problems.join(" "));
   return load;
 }
+
+/** How every command names a model, in its help: the one door (llm/models/open.ts) opens each of these. */
+export const modelOptionHelp =
+  "a catalog id (see clarifycoder models), a .gguf file, an hf: URI, or a served model at http(s)://host:port/v1#model (Ollama, llama.cpp's server, LM Studio, vLLM; the key from $CLARIFYCODER_API_KEY)";

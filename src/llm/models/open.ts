@@ -4,6 +4,7 @@
  * server, LM Studio, vLLM), its model named after `#`. Either way the caller gets a ClarifyModel and one `close()`.
  */
 import type { ClarifyModel } from "../../core/model.js";
+import type { ModelStyle } from "../../core/types.js";
 import { EndpointModel, apiKeyFromEnvironment, normaliseBaseUrl, type EndpointOptions } from "./endpoint.js";
 import { hubTokenFromEnvironment } from "../hub/hf.js";
 import { LocalModel, type LoadProgress } from "./local.js";
@@ -45,6 +46,8 @@ interface OpenModelOptions {
   log?: (level: "info" | "warn" | "error", message: string) => void;
   /** For local models: the hub token for gated downloads (default: HF_TOKEN from the environment). */
   hubToken?: string;
+  /** Stops a load (or a download) that is under way; the worker is stopped with it. */
+  signal?: AbortSignal;
 }
 
 export interface OpenedModel {
@@ -56,6 +59,8 @@ export interface OpenedModel {
   info?: ModelInfo;
   /** Where the model runs, in words: "on this machine", "served at 127.0.0.1:8080". */
   where: string;
+  /** How a catalog model is meant to be prompted (ClarifyCoder's own is native); undefined when it cannot be known. */
+  style?: ModelStyle;
   close(): Promise<void>;
 }
 
@@ -71,8 +76,9 @@ export async function openModel(spec: string, options: OpenModelOptions): Promis
   const hubToken = options.hubToken ?? hubTokenFromEnvironment();
   const local = new LocalModel(worker, hubToken ? { hub: { token: hubToken } } : {});
   try {
-    const info = await local.load({ ...options.load, model: parsed.model }, options.onLoadProgress);
-    return { model: local, spec: parsed, label: info.name, info, where: "on this machine", close: () => worker.stop() };
+    const info = await local.load({ ...options.load, model: parsed.model }, options.onLoadProgress, options.signal);
+    const style = local.style;
+    return { model: local, spec: parsed, label: info.name, info, where: "on this machine", ...(style ? { style } : {}), close: () => worker.stop() };
   } catch (error) {
     await worker.stop();
     throw error;
