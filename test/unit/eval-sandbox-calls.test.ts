@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { before, describe, it } from "node:test";
 import type { CodeRunner } from "../../src/core/code-runner.js";
-import { PythonSandbox } from "../../src/cli/eval/sandbox.js";
+import { PythonSandbox } from "../../src/llm/sandbox/sandbox.js";
 
 let sandbox: PythonSandbox;
 let tempRoot: string;

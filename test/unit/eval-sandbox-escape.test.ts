@@ -13,7 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { TestCase } from "../../src/core/eval/benchmark.js";
-import { PythonSandbox } from "../../src/cli/eval/sandbox.js";
+import { PythonSandbox } from "../../src/llm/sandbox/sandbox.js";
 
 const tests: TestCase[] = [
   { input: "[1, 2, 3]", output: "6", relation: "==" },

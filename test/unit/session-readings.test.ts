@@ -4,7 +4,7 @@ import { mkdtemp } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { before, describe, it } from "node:test";
-import { PythonSandbox } from "../../src/cli/eval/sandbox.js";
+import { PythonSandbox } from "../../src/llm/sandbox/sandbox.js";
 import { ClarifySession } from "../../src/core/session.js";
 import { defaultSettings } from "../../src/core/types.js";
 import { ScriptedModel } from "../helpers/scripted-model.js";

@@ -26,7 +26,7 @@ import { loadFromOptions, UsageError } from "../shared/options.js";
 import { startProgress } from "../shared/progress.js";
 import { renderReportHtml } from "./html.js";
 import { versusText, type RunRows } from "../../core/eval/versus.js";
-import { PythonSandbox } from "./sandbox.js";
+import { PythonSandbox } from "../../llm/sandbox/sandbox.js";
 
 /** The options as commander hands them over (numbers already in their ranges), plus what tests set directly. */
 export interface EvalOptions {

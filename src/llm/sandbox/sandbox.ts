@@ -31,7 +31,7 @@ import type { CallOutcome, CodeRunner } from "../../core/code-runner.js";
 import type { TestCase } from "../../core/eval/benchmark.js";
 import type { TestOutcome } from "../../core/eval/results.js";
 import type { SandboxInfo } from "../../core/eval/summary.js";
-import { callerPy, judgePy } from "./sandbox-python.js";
+import { callerPy, judgePy } from "./python-scripts.js";
 
 const run = promisify(execFile);
 
