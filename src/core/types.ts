@@ -4,6 +4,13 @@
 export const askPolicies = ["auto", "always", "never"] as const;
 export type AskPolicy = (typeof askPolicies)[number];
 
+/**
+ * How `auto` decides whether to ask: by readings (a few candidates run in a sandbox; ask where they disagree, for the
+ * languages the sandbox runs) or by the model's probability of asking against the threshold.
+ */
+export const decideMethods = ["readings", "probe"] as const;
+export type DecideMethod = (typeof decideMethods)[number];
+
 /** guided: any instruct model, assessment under a JSON-schema grammar. native: a clarify-aware fine-tuned model. */
 export const modelStyles = ["guided", "native"] as const;
 export type ModelStyle = (typeof modelStyles)[number];

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { cli } from "../helpers/cli.js";
-import type { StandInServer } from "../helpers/openai-server.js";
+import { startOpenAIServer, type RecordedRequest, type StandInReply, type StandInServer } from "../helpers/openai-server.js";
 import { servedCode, servedQuestion, startServedKind, type ServedKind } from "../helpers/served-kinds.js";
 
 const servers: StandInServer[] = [];
@@ -55,6 +55,55 @@ describe("chat with a served model, for each kind of server", () => {
       else assert.deepEqual(warned, []);
     });
   }
+});
+
+describe("chat decides by readings where it can run Python (the default)", () => {
+  /** A coder whose candidates (seeds 1-3) agree, or disagree on how dedupe orders its result. */
+  const coderOf = (agree: boolean) => (req: RecordedRequest): StandInReply => {
+    const body = req.body as { response_format?: { json_schema?: { schema?: { properties?: Record<string, unknown> } } }; seed?: number; messages?: { role: string; content: string }[] };
+    if (body.response_format?.json_schema?.schema?.properties?.calls) return { text: JSON.stringify({ calls: ["dedupe([3, 1, 3, 2])"] }) };
+    if (body.response_format) return { text: JSON.stringify({ decision: "proceed", assumptions: ["Python 3"] }) };
+    const sorted = !agree && body.seed === 2;
+    const code = sorted ? "def dedupe(xs):\n    return sorted(set(xs))" : "def dedupe(xs):\n    return list(dict.fromkeys(xs))";
+    const prefill = body.messages?.at(-1)?.role === "assistant" ? (body.messages.at(-1)?.content ?? "") : "";
+    const full = `\`\`\`python\n${code}\n\`\`\``;
+    return { text: prefill && full.startsWith(prefill) ? full.slice(prefill.length) : full };
+  };
+
+  it("candidates that agree: the answer at once, no question", async () => {
+    const server = await startOpenAIServer(coderOf(true), ["coder"]);
+    servers.push(server);
+    const { code, stdout, stderr } = await cli(["chat", "--json", "--model", `${server.url}#coder`, "--language", "python", "write dedupe(xs): remove duplicates from a list"], "");
+    assert.equal(code, 0, stderr);
+    const events = eventsOf(stdout);
+    assert.equal(events.some((e) => e.type === "questions"), false);
+    const done = events.at(-1) as unknown as { state: string; codeBlocks: { code: string }[] };
+    assert.equal(done.state, "done");
+    assert.equal(done.codeBlocks[0]?.code, "def dedupe(xs):\n    return list(dict.fromkeys(xs))");
+    assert.deepEqual(server.requests.filter((r) => r.body.seed !== undefined).map((r) => r.body.seed), [1, 2, 3], "three candidates");
+    assert.equal(server.requests.some((r) => r.body.logprobs), false, "no probe");
+  });
+
+  it("candidates that disagree on a call: that call is the question, their results the suggestions", async () => {
+    const server = await startOpenAIServer(coderOf(false), ["coder"]);
+    servers.push(server);
+    const { code, stdout, stderr } = await cli(["chat", "--json", "--model", `${server.url}#coder`, "--language", "python", "--max-rounds", "1", "write dedupe(xs): remove duplicates from a list"], "1\n");
+    assert.equal(code, 0, stderr);
+    const events = eventsOf(stdout);
+    const questions = events.find((e) => e.type === "questions")?.questions as { text: string; suggestions: string[] }[] | undefined;
+    assert.match(questions?.[0]?.text ?? "", /dedupe\(\[3, 1, 3, 2\]\)/);
+    assert.deepEqual([...(questions?.[0]?.suggestions ?? [])].sort(), ["[1, 2, 3]", "[3, 1, 2]"]);
+    assert.equal((events.at(-1) as unknown as { state: string }).state, "done");
+  });
+
+  it("--decide probe: the model's probability decides, as before", async () => {
+    const server = await startServedKind("llama.cpp");
+    servers.push(server);
+    const { code, stdout, stderr } = await cli(["chat", "--json", "--model", server.url, "--language", "python", "--decide", "probe", "--max-rounds", "1", "remove duplicates"], "yes\n");
+    assert.equal(code, 0, stderr);
+    assert.ok(server.requests.some((r) => r.body.logprobs));
+    assert.ok(eventsOf(stdout).some((e) => e.type === "questions"));
+  });
 });
 
 describe("a served model's failures, in the terminal", () => {

@@ -20,7 +20,9 @@ import { languageOfFile } from "../../core/languages.js";
 import { endQuietlyOnClosedOutput, loadFromOptions, usageErrorExitCode } from "../shared/options.js";
 import { startDownloadProgress, startStepProgress } from "../shared/progress.js";
 import { Command, Option } from "commander";
-import { askPolicies, modelStyles } from "../../core/types.js";
+import { askPolicies, decideMethods, modelStyles, type DecideMethod } from "../../core/types.js";
+import { PythonSandbox } from "../../llm/sandbox/sandbox.js";
+import type { CodeRunner } from "../../core/code-runner.js";
 import { defaultModelId } from "../../llm/hub/catalog.js";
 import { modelRanges, settingRanges } from "../../core/settings.js";
 import { gpuLayersOption, gpuOption, modelOptionHelp, numberOption, repeatableOption } from "../shared/options.js";
@@ -43,6 +45,8 @@ interface ChatOptions {
   lora?: string[];
   modelsDir?: string;
   json?: boolean;
+  /** How auto decides whether to ask (default readings, where a confined Python sandbox exists). */
+  decide?: DecideMethod;
 }
 
 type Out = (line: string) => void;
@@ -260,6 +264,8 @@ async function runChat(options: ChatOptions): Promise<number> {
       say(`${info.name} on ${info.backend.toUpperCase()} (${layers}${info.threads} threads, context ${info.contextSize}) loaded in ${info.loadMs} ms.`);
     } else say(`${opened.label}, ${opened.where}.`);
 
+    const runner = await readingsRunner(options.decide ?? "readings", settings, warn);
+
     if (json && options.request === undefined) emit({ type: "input", expect: "request" });
     const request = options.request ?? (await lines.next(json ? "" : "What should I write? "));
     if (!request || request.trim() === "") return fatal("No request given: say what to write.", usageErrorExitCode);
@@ -267,7 +273,7 @@ async function runChat(options: ChatOptions): Promise<number> {
 
     const assumptions = new AssumptionsBlock();
     const begin = (): ClarifySession => {
-      const s = new ClarifySession(model, settings);
+      const s = new ClarifySession(model, settings, runner ? { runner } : {});
       s.onChunk((text) => (json ? emit({ type: "chunk", text }) : void process.stdout.write(text)));
       let last = s.state;
       s.onChange((snap) => {
@@ -426,6 +432,20 @@ function finish(snap: SessionSnapshot, emit: (e: Record<string, unknown>) => voi
   return snap.state === "failed" ? 1 : 0;
 }
 
+/**
+ * The sandbox the engine runs candidates in when it decides by readings (Python requests, `--ask auto`, the guided
+ * style); without a confined one, the model's probability of asking decides, and the user is told why.
+ */
+async function readingsRunner(decide: DecideMethod, settings: ClarifySettings, warn: (line: string) => void): Promise<CodeRunner | undefined> {
+  if (decide !== "readings" || settings.askPolicy !== "auto" || settings.style !== "guided") return undefined;
+  try {
+    return await PythonSandbox.create({ concurrency: 3 });
+  } catch (error) {
+    warn(`Deciding by the model's probability of asking instead of by readings: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+}
+
 /** Registers `clarifycoder chat` on the command line. */
 export function registerChat(program: Command): void {
   program
@@ -437,6 +457,11 @@ export function registerChat(program: Command): void {
     .option("-l, --language <id>", "the language to write in (a VS Code language id such as python; default: the file's)")
     .addOption(new Option("--style <style>", "guided (any instruct model) or native (a clarify-aware fine-tune)").choices(modelStyles))
     .addOption(new Option("--ask <policy>", "when to ask clarifying questions").choices(askPolicies))
+    .addOption(
+      new Option("--decide <method>", "how auto decides: readings (a few candidates run in a confined Python sandbox; ask where they disagree) or probe (the model's probability of asking against --threshold)")
+        .choices(decideMethods)
+        .default("readings"),
+    )
     .addOption(numberOption("--threshold <p>", "in auto, ask when the model's probability of asking is at least this", settingRanges.askThreshold))
     .addOption(numberOption("--max-questions <n>", "at most this many questions per round", settingRanges.maxQuestions))
     .addOption(numberOption("--max-rounds <n>", "at most this many rounds of questions", settingRanges.maxRounds))

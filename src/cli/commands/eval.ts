@@ -1,6 +1,6 @@
 /** Registers `clarifycoder eval` (and `eval report`) on the command line. */
 import { Command, Option } from "commander";
-import { askPolicies, modelStyles } from "../../core/types.js";
+import { askPolicies, decideMethods, modelStyles } from "../../core/types.js";
 import { allCategories } from "../../core/eval/benchmark.js";
 import { modelRanges, settingRanges } from "../../core/settings.js";
 import { evalDefaults, runEval, runEvalReport, type EvalOptions } from "../eval/run.js";
@@ -33,7 +33,7 @@ export function registerEval(program: Command): void {
     .option("--python <path>", "the Python 3 that runs the tests (default python3)")
     .option("--no-network-isolation", "do not try to take the network away from the tested code")
     .addOption(
-      new Option("--decide <method>", "engine mode, --ask auto: readings (candidates run in the sandbox; ask where they disagree) or probe (the model's probability of asking against --threshold)").choices(["readings", "probe"]),
+      new Option("--decide <method>", "engine mode, --ask auto: readings (candidates run in the sandbox; ask where they disagree) or probe (the model's probability of asking against --threshold)").choices(decideMethods),
     )
     .option("--unsafe-no-sandbox", "where bubblewrap cannot confine the tested code, run it unconfined instead of refusing to")
     .option("--retest", "run the tests again on the code already stored in --out (no model calls), then go on")

@@ -18,7 +18,7 @@ import { buildReportData, judgeWarnings, reportMarkdown } from "../../core/eval/
 import { finishedIds, inItemOrder, latestRows, readEvalRow, type EvalRow } from "../../core/eval/results.js";
 import { buildRunSummary, manifestDifferences, type RunManifest, type RunSummary } from "../../core/eval/summary.js";
 import { readSettings } from "../../core/settings.js";
-import type { ClarifySettings } from "../../core/types.js";
+import { decideMethods, type ClarifySettings } from "../../core/types.js";
 import { openModel, parseModelSpec, type OpenedModel } from "../../llm/models/open.js";
 import type { LoadParams } from "../../llm/worker/protocol.js";
 import { JsonlLog, parseJsonl } from "../shared/jsonl-log.js";
@@ -100,7 +100,7 @@ interface Plan {
 
 function readingsOf(decide: string | undefined, mode: string): boolean {
   if (decide === undefined) return mode === "engine";
-  if (decide !== "readings" && decide !== "probe") throw new UsageError(`--decide must be readings or probe (got "${decide}").`);
+  if (!(decideMethods as readonly string[]).includes(decide)) throw new UsageError(`--decide must be ${decideMethods.join(" or ")} (got "${decide}").`);
   if (mode !== "engine") throw new UsageError("--decide only applies with --mode engine.");
   return decide === "readings";
 }
@@ -367,6 +367,7 @@ function decisionOf(manifest: RunManifest): string {
   const e = manifest.engine;
   if (!e) return "bare model";
   if (e.askPolicy !== "auto") return `ask ${e.askPolicy}`;
+  if (e.style === "native") return "native style: the fine-tuned model's reply is code or questions";
   return manifest.readings === true ? "decided by readings (candidates run on the request's examples and the model's calls)" : `decided by the ask probability, threshold ${e.askThreshold}`;
 }
 
