@@ -17,6 +17,18 @@ export interface TurnResult {
   outputTokens: number;
 }
 
+/** How far the model has read a turn's prompt: tokens evaluated (what it held already included) of the prompt's total. */
+export interface ReadingProgress {
+  evaluated: number;
+  total: number;
+}
+
+/** What a probe may be given besides its text: Stop, and the reading's progress. */
+export interface ProbeOptions {
+  signal?: AbortSignal;
+  onReading?: (progress: ReadingProgress) => void;
+}
+
 export interface TurnOptions {
   maxTokens: number;
   temperature?: number;
@@ -27,6 +39,8 @@ export interface TurnOptions {
   /** Text the reply is made to start with (it is part of the reply, and streamed first). */
   responsePrefix?: string;
   onChunk?: (text: string) => void;
+  /** Told as the prompt is read, before the first word (where the model can say: a local model, a batch at a time). */
+  onReading?: (progress: ReadingProgress) => void;
   signal?: AbortSignal;
 }
 
@@ -42,7 +56,7 @@ export interface ModelConversation {
    * Chat mode: the probabilities the model gives to each option as the next text after `prefix`, at the start of its
    * reply to `message` (the message is not added to the history). Normalised over the options given.
    */
-  probe(message: string, prefix: string, options: readonly string[], signal?: AbortSignal): Promise<Record<string, number>>;
+  probe(message: string, prefix: string, options: readonly string[], turn?: ProbeOptions): Promise<Record<string, number>>;
   /** Chat mode: add a user message and generate the reply; both join the history. */
   chat(message: string, options: TurnOptions): Promise<TurnResult>;
   /** Raw mode (no chat template): append text to the transcript and generate its continuation. */

@@ -121,6 +121,20 @@ interface RunningInfo {
 }
 
 /**
+ * How far the model has read the prompt, and about how long the rest will take at the pace so far: "812 of 2,140
+ * tokens read, about 1 min left". Empty where the model does not say, or once it has read it all.
+ */
+export function readingText(reading: SessionSnapshot["reading"], elapsedMs: number | undefined): string {
+  if (!reading || reading.total <= 0 || reading.evaluated >= reading.total) return "";
+  const n = (x: number): string => x.toLocaleString("en-US");
+  const read = reading.evaluated - reading.from;
+  const seconds = (elapsedMs ?? 0) / 1000;
+  const left = read > 0 && seconds >= 2 ? ((reading.total - reading.evaluated) * seconds) / read : undefined;
+  const estimate = left === undefined ? "" : left < 1 ? ", almost done" : `, about ${elapsedText(Math.max(1000, Math.round(left / 5) * 5000))} left`;
+  return `${n(reading.evaluated)} of ${n(reading.total)} tokens read${estimate}`;
+}
+
+/**
  * The status line: one short sentence, from the conversation alone, for what is happening now. `remaining` is the
  * open round's count of questions still to answer or skip (the webview counts a typed, unsent answer as given).
  */
@@ -130,8 +144,11 @@ export function sessionStatus(session: SessionSnapshot, options: { remaining?: n
   switch (session.state) {
     case "idle":
       return "";
-    case "assessing":
+    case "assessing": {
+      const reading = readingText(session.reading, running.elapsedMs);
+      if (reading !== "") return `Reading your request…${elapsed} · ${reading}`;
       return `Reading your request…${elapsed}${running.elapsedMs !== undefined && running.elapsedMs >= 15_000 ? " (the model reads the whole request and context before its first word; a slow CPU takes minutes)" : ""}`;
+    }
     case "asking": {
       const remaining = options.remaining ?? openRoundQuestions(session).filter((q) => !isSettled(q)).length;
       return askingStatus(remaining);
@@ -140,7 +157,10 @@ export function sessionStatus(session: SessionSnapshot, options: { remaining?: n
       const written = running.written ?? session.answer.length;
       const seconds = (running.elapsedMs ?? 0) / 1000;
       if (elapsed === "") return "Writing code…";
-      if (written === 0) return `Writing code…${elapsed}, waiting for the first words`;
+      if (written === 0) {
+        const reading = readingText(session.reading, running.elapsedMs);
+        return `Writing code…${elapsed}, ${reading !== "" ? `reading: ${reading}` : "waiting for the first words"}`;
+      }
       const speed = seconds >= 1 ? `, ${Math.round(written / seconds)} characters/s` : "";
       return `Writing code…${elapsed} · ${written} characters${speed}`;
     }

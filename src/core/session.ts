@@ -12,7 +12,7 @@
  */
 import { answerReserve, fitContext, RequestTooLarge, tokensPerMessage, tooLargeMessage } from "./budget.js";
 import { rebuildHistory, type CodeRequest } from "./history.js";
-import type { ClarifyModel, Exchange, ModelConversation, TurnResult } from "./model.js";
+import type { ClarifyModel, Exchange, ModelConversation, ReadingProgress, TurnResult } from "./model.js";
 import type { AskPolicy, ClarifySettings, EditorContext, PastTurn, Question, SessionSnapshot, SessionState } from "./types.js";
 import {
   askSchema,
@@ -476,9 +476,18 @@ export class ClarifySession {
       }
     } finally {
       this.running = undefined;
+      delete this.snap.reading;
       this.changed();
     }
   }
+
+  /** The prompt's reading, as the model reports it: a new prompt (fewer tokens read than before) starts a new reading. */
+  private readonly onReading = (p: ReadingProgress): void => {
+    const r = this.snap.reading;
+    const fresh = r === undefined || p.evaluated < r.evaluated || p.total !== r.total;
+    this.snap.reading = { evaluated: p.evaluated, total: p.total, from: fresh ? p.evaluated : r.from };
+    this.changed();
+  };
 
   /**
    * Waits for a model call, or for Stop, whichever comes first: a Stop ends the turn at once, even while the model is
@@ -580,7 +589,7 @@ export class ClarifySession {
     let decision: "ask" | "proceed" | "model" | undefined = forced;
     if (decision === undefined) {
       try {
-        const p = await this.track(signal, conversation.probe(message, decisionPrefix, decisionOptions, signal));
+        const p = await this.track(signal, conversation.probe(message, decisionPrefix, decisionOptions, { signal, onReading: this.onReading }));
         this.snap.askProbability = p.ask ?? 0;
         decision = this.snap.askProbability >= this.settings.askThreshold ? "ask" : "proceed";
       } catch (error) {
@@ -698,7 +707,7 @@ export class ClarifySession {
       const result = await this.chat(
         conversation,
         message,
-        { maxTokens: Math.min(this.settings.maxCodeTokens, readingMaxTokens), temperature: o.temperature, seed: o.seed, responsePrefix: o.prefix, onChunk, signal: enough.signal },
+        { maxTokens: Math.min(this.settings.maxCodeTokens, readingMaxTokens), temperature: o.temperature, seed: o.seed, responsePrefix: o.prefix, onChunk, onReading: this.onReading, signal: enough.signal },
         signal,
       );
       if (signal.aborted) throw new TurnStopped();
@@ -795,7 +804,7 @@ export class ClarifySession {
   /** One chat exchange, recorded in `history` once the model has it; a stopped or failed one leaves the model to be set again. */
   private async chat(conversation: ModelConversation, message: string, options: Parameters<ModelConversation["chat"]>[1], signal: AbortSignal): Promise<TurnResult> {
     try {
-      const result = await this.track(signal, conversation.chat(message, options));
+      const result = await this.track(signal, conversation.chat(message, { onReading: this.onReading, ...options }));
       this.history.push({ user: message, model: result.text });
       return result;
     } catch (error) {
@@ -810,7 +819,7 @@ export class ClarifySession {
     const conversation = await this.ready(signal);
     const forcedPrefix = policy === "always" ? nativeQuestionsAnswerPrefix : policy === "never" ? nativeCodeAnswerPrefix : "";
     const prompt = buildNativePrompt(this.nativeProblem(), this.snap.context) + forcedPrefix;
-    const result = await this.track(signal, conversation.complete(prompt, { maxTokens: this.settings.maxCodeTokens, temperature, signal }));
+    const result = await this.track(signal, conversation.complete(prompt, { maxTokens: this.settings.maxCodeTokens, temperature, onReading: this.onReading, signal }));
     const reply = forcedPrefix + result.text;
     const classified = classifyNativeReply(reply);
     if (classified.kind === "code") {
@@ -972,7 +981,7 @@ export class ClarifySession {
     try {
       const result = await this.track(
         signal,
-        conversation.chat(request.message, { maxTokens: this.settings.maxCodeTokens, temperature: options.temperature, responsePrefix, onChunk, signal }),
+        conversation.chat(request.message, { maxTokens: this.settings.maxCodeTokens, temperature: options.temperature, responsePrefix, onChunk, onReading: this.onReading, signal }),
       );
       this.history.push({ user: request.message, model: result.text });
       // The streamed pieces and the final text agree; the final text wins if a runtime trims or repairs anything.
@@ -1031,7 +1040,7 @@ export class ClarifySession {
       for (const listener of this.chunkListeners) listener(piece);
     };
     const before = this.snap.answer;
-    const result = await this.track(signal, conversation.complete(text, { maxTokens: this.settings.maxCodeTokens, temperature, onChunk, signal }));
+    const result = await this.track(signal, conversation.complete(text, { maxTokens: this.settings.maxCodeTokens, temperature, onChunk, onReading: this.onReading, signal }));
     if (result.text !== "") this.snap.answer = before + result.text;
     return result;
   }

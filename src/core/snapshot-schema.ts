@@ -122,6 +122,7 @@ export const sessionSnapshotSchema = z.strictObject({
   id: f.id,
   state: sessionStateSchema,
   ...turnFields,
+  reading: z.optional(z.strictObject({ evaluated: f.count, total: f.count, from: f.count })),
   earlier: z.optional(f.list(pastTurnSchema, L.turns)),
   createdAt: f.timestamp,
   updatedAt: f.timestamp,

@@ -134,6 +134,11 @@ export interface SessionSnapshot extends Turn {
   id: string;
   /** The state of the conversation (of its current turn). */
   state: SessionState;
+  /**
+   * While a turn runs and before the model's first word: how far it has read the prompt (tokens evaluated of the
+   * total, and how many it held already when this reading began), where the model says.
+   */
+  reading?: { evaluated: number; total: number; from: number };
   /** The turns before the current one, oldest first. */
   earlier?: PastTurn[];
   createdAt: number;

@@ -68,6 +68,33 @@ describe("model worker on a tiny GGUF", () => {
     await session.dispose();
   });
 
+  it("says how far it has read a long prompt, a batch at a time, in the probe and the code turn; the session shows it while it reads", async () => {
+    await model.load({ model: tiny, gpu: false, threads: 1, contextSize: 2048 });
+    const long = `Write a function that pads a string. ${"The string may hold any characters at all, and the padding goes on the left. ".repeat(16)}`;
+    const conversation = await model.openConversation({ mode: "chat", systemPrompt: guidedSystemPrompt });
+    const probed: { evaluated: number; total: number }[] = [];
+    await conversation.probe(long, decisionPrefix, decisionOptions, { onReading: (r) => probed.push(r) });
+    assert.ok(probed.length >= 3, `a reading a batch: ${JSON.stringify(probed)}`);
+    const total = probed[0]?.total ?? 0;
+    assert.ok(total > 1000 && probed.every((r) => r.total === total), "one prompt, its total each time");
+    assert.ok(probed.every((r, i) => i === 0 || r.evaluated > (probed[i - 1]?.evaluated ?? 0)), "rising");
+    assert.ok((probed.at(-1)?.evaluated ?? 0) >= total - 512 && (probed.at(-1)?.evaluated ?? 0) < total, "the last batch is left to the turn itself");
+    await conversation.close();
+    // Through the engine: while it reads, the snapshot says so; when the turn ends, the reading is gone.
+    const session = new ClarifySession(model, { ...defaultSettings, askPolicy: "never", maxCodeTokens: 8 });
+    const seen: { evaluated: number; total: number; from: number }[] = [];
+    session.onChange((snap) => {
+      if (snap.reading) seen.push(snap.reading);
+    });
+    // Shorter, to fit the engine's room for the answer, and still longer than a batch.
+    await session.start(long.slice(0, 640), { languageId: "typescript" });
+    assert.equal(session.state, "done", JSON.stringify(session.snapshot().failure));
+    assert.ok(seen.length >= 2, JSON.stringify(seen));
+    assert.ok(seen.some((r) => r.evaluated < r.total));
+    assert.equal(session.snapshot().reading, undefined);
+    await session.dispose();
+  });
+
   it("the code turn evaluates only its new tokens, and the reply after a probe reuses the probe's tokens", async () => {
     await load();
     const conversation = await model.openConversation({ mode: "chat", systemPrompt: guidedSystemPrompt });

@@ -128,6 +128,24 @@ test("a block of an answer is code unless it is JSON (our protocol, or data wher
   assert.equal(sessionStatus({ ...base, state: "assessing", answer: "", codeBlocks: [] }, { running: { elapsedMs: 92_000 } }).startsWith("Reading your request… 1 min 32 s"), true);
 });
 
+test("while the model reads a long prompt: tokens read of how many, and an estimate at the pace so far", async () => {
+  const { readingText, sessionStatus } = await import("../../src/core/rules.js");
+  const base = { id: "s", request: "r", context: { languageId: "python" }, questions: [], rounds: 0, assumptions: [], createdAt: 0, updatedAt: 0, answer: "", codeBlocks: [] };
+  // 600 of 2,000 read, 100 of them held already: 500 in 50 s, 1,400 to go at 10 a second, about 2 min 20 s.
+  const reading = { evaluated: 600, total: 2000, from: 100 };
+  assert.equal(readingText(reading, 50_000), "600 of 2,000 tokens read, about 2 min 20 s left");
+  assert.equal(readingText(reading, 1_000), "600 of 2,000 tokens read", "no estimate from the first second");
+  assert.equal(readingText({ evaluated: 100, total: 2000, from: 100 }, 30_000), "100 of 2,000 tokens read", "nothing read yet: no pace");
+  assert.equal(readingText({ evaluated: 2000, total: 2000, from: 0 }, 30_000), "", "read whole");
+  assert.equal(readingText(undefined, 30_000), "");
+  assert.equal(sessionStatus({ ...base, state: "assessing", reading }, { running: { elapsedMs: 50_000 } }), "Reading your request… 50 s · 600 of 2,000 tokens read, about 2 min 20 s left");
+  assert.equal(
+    sessionStatus({ ...base, state: "generating", reading: { evaluated: 300, total: 400, from: 0 } }, { running: { elapsedMs: 30_000, written: 0 } }),
+    "Writing code… 30 s, reading: 300 of 400 tokens read, about 10 s left",
+  );
+  assert.equal(sessionStatus({ ...base, state: "generating" }, { running: { elapsedMs: 30_000, written: 0 } }), "Writing code… 30 s, waiting for the first words");
+});
+
 test("focus among open questions: a new round's first open field while the user waits; after an answer, the next open one, then Generate", async () => {
   const { questionFocus } = await import("../../src/core/rules.js");
   const open = [{ id: "a", answer: "x" }, { id: "b" }, { id: "c" }];

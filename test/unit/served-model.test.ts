@@ -118,7 +118,7 @@ describe("the clarify rules on a server", () => {
     const server = await serve(() => ({ hang: true }));
     const c = await new EndpointModel({ baseUrl: server.url, model: "m", ...fast }).openConversation({ mode: "chat" });
     const controller = new AbortController();
-    const pending = c.probe("x", '{"decision": "', ["ask", "proceed"], controller.signal);
+    const pending = c.probe("x", '{"decision": "', ["ask", "proceed"], { signal: controller.signal });
     setTimeout(() => controller.abort(), 50);
     await assert.rejects(pending);
     for (let i = 0; i < 50 && server.closedEarly.length === 0; i++) await new Promise((r) => setTimeout(r, 20));

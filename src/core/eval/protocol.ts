@@ -82,7 +82,7 @@ class RecordingModel implements ClarifyModel {
     const text = (r: TurnResult): string => r.text;
     const stop = (r: TurnResult): string => r.stopReason;
     return {
-      probe: (message, prefix, opts) => timed("probe", message, () => c.probe(message, prefix, opts), (p) => JSON.stringify(p)),
+      probe: (message, prefix, opts, turn) => timed("probe", message, () => c.probe(message, prefix, opts, turn), (p) => JSON.stringify(p)),
       chat: (message: string, turn: TurnOptions) => timed("chat", message, () => c.chat(message, turn), text, stop),
       complete: (sent: string, turn: TurnOptions & { stopStrings?: string[] }) => timed("complete", sent, () => c.complete(sent, turn), text, stop),
       setHistory: (exchanges) => c.setHistory(exchanges),

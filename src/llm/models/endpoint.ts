@@ -10,7 +10,7 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import pLimit from "p-limit";
 import retry from "async-retry";
-import type { ClarifyModel, Exchange, ModelConversation, OpenConversationOptions, StopReason, TurnOptions, TurnResult } from "../../core/model.js";
+import type { ClarifyModel, Exchange, ModelConversation, OpenConversationOptions, ProbeOptions, StopReason, TurnOptions, TurnResult } from "../../core/model.js";
 
 export interface EndpointOptions {
   /** The API's base URL, ending in /v1 (a bare server address gets /v1 added). */
@@ -463,7 +463,8 @@ class EndpointConversation implements ModelConversation {
     if (options.mode === "chat" && options.systemPrompt !== undefined) this.messages.push({ role: "system", content: options.systemPrompt });
   }
 
-  async probe(message: string, prefix: string, options: readonly string[], signal?: AbortSignal): Promise<Record<string, number>> {
+  async probe(message: string, prefix: string, options: readonly string[], turn: ProbeOptions = {}): Promise<Record<string, number>> {
+    const signal = turn.signal;
     this.requireMode("chat");
     const noProbabilities = (why: string): EndpointError => {
       this.endpoint.notice(

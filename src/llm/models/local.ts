@@ -2,12 +2,12 @@
  * LocalModel: a GGUF model in the model worker, seen by the engine as a ClarifyModel. After a worker crash it loads
  * the last good model again on the next conversation, so one bad moment costs one request, not the session.
  */
-import type { ClarifyModel, Exchange, ModelConversation, OpenConversationOptions, TurnOptions, TurnResult } from "../../core/model.js";
+import type { ClarifyModel, Exchange, ModelConversation, OpenConversationOptions, ProbeOptions, TurnOptions, TurnResult } from "../../core/model.js";
 import type { ModelStyle } from "../hub/catalog.js";
 import { ModelLibrary, type LibraryOptions, type PullProgress } from "../hub/library.js";
 import { defaultModelsDirectory, resolveModel } from "./source.js";
 import type { ModelWorker } from "../worker/client.js";
-import { WorkerError, type EventOf, type LoadParams, type ModelInfo, type TurnParams } from "../worker/protocol.js";
+import { WorkerError, type EventOf, type LoadParams, type ModelInfo, type ReadingEvent, type TurnEvent, type TurnParams } from "../worker/protocol.js";
 import { DownloadError } from "../hub/download.js";
 
 /** Loading progress: downloading (with bytes, speed and time left), then loading into memory. */
@@ -150,8 +150,15 @@ class WorkerConversation implements ModelConversation {
     return this.modelChanged();
   }
 
-  probe(message: string, prefix: string, options: readonly string[], signal?: AbortSignal): Promise<Record<string, number>> {
-    return this.watch(() => this.worker.request("probe", { conversationId: this.id, message, prefix, options: [...options] }, signal ? { signal } : {})).then((r) => r.probabilities);
+  probe(message: string, prefix: string, options: readonly string[], turn: ProbeOptions = {}): Promise<Record<string, number>> {
+    const onReading = turn.onReading;
+    return this.watch(() =>
+      this.worker.request(
+        "probe",
+        { conversationId: this.id, message, prefix, options: [...options] },
+        { ...(turn.signal ? { signal: turn.signal } : {}), ...(onReading ? { onEvent: (e: ReadingEvent) => onReading({ evaluated: e.evaluated, total: e.total }) } : {}) },
+      ),
+    ).then((r) => r.probabilities);
   }
 
   chat(message: string, options: TurnOptions): Promise<TurnResult> {
@@ -197,10 +204,17 @@ class WorkerConversation implements ModelConversation {
     await this.watch(() => this.worker.request("setHistory", { conversationId: this.id, exchanges: exchanges.map((e) => ({ user: e.user, model: e.model })) }));
   }
 
-  private streaming(options: TurnOptions): { onEvent?: (event: { kind: "chunk"; text: string }) => void; signal?: AbortSignal } {
-    const onChunk = options.onChunk;
+  private streaming(options: TurnOptions): { onEvent?: (event: TurnEvent) => void; signal?: AbortSignal } {
+    const { onChunk, onReading } = options;
     return {
-      ...(onChunk ? { onEvent: (event: { kind: "chunk"; text: string }) => onChunk(event.text) } : {}),
+      ...(onChunk || onReading
+        ? {
+            onEvent: (event: TurnEvent) => {
+              if (event.kind === "chunk") onChunk?.(event.text);
+              else onReading?.({ evaluated: event.evaluated, total: event.total });
+            },
+          }
+        : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     };
   }

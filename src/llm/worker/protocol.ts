@@ -62,6 +62,16 @@ export interface ModelInfo {
   notices: string[];
 }
 
+/** A turn's prompt read so far: tokens evaluated (those the sequence held included) of the prompt's total. */
+export interface ReadingEvent {
+  kind: "reading";
+  evaluated: number;
+  total: number;
+}
+
+/** What a turn streams: the prompt's reading, then the reply's text. */
+export type TurnEvent = ReadingEvent | { kind: "chunk"; text: string };
+
 export interface TurnParams {
   conversationId: string;
   maxTokens: number;
@@ -122,9 +132,9 @@ export interface WorkerMethods {
   unload: { params: Record<string, never>; result: { unloaded: boolean }; event: never };
   openConversation: { params: { mode: "chat" | "raw"; systemPrompt?: string }; result: { conversationId: string }; event: never };
   closeConversation: { params: { conversationId: string }; result: { closed: boolean }; event: never };
-  probe: { params: { conversationId: string; message: string; prefix: string; options: string[] }; result: { probabilities: Record<string, number> }; event: never };
-  chat: { params: TurnParams & { message: string }; result: TurnOutput; event: { kind: "chunk"; text: string } };
-  complete: { params: TurnParams & { text: string; stopStrings?: string[] }; result: TurnOutput; event: { kind: "chunk"; text: string } };
+  probe: { params: { conversationId: string; message: string; prefix: string; options: string[] }; result: { probabilities: Record<string, number> }; event: ReadingEvent };
+  chat: { params: TurnParams & { message: string }; result: TurnOutput; event: TurnEvent };
+  complete: { params: TurnParams & { text: string; stopStrings?: string[] }; result: TurnOutput; event: TurnEvent };
   /** Replaces a chat conversation's history after its system prompt (the evaluated tokens it starts with are kept). */
   setHistory: { params: { conversationId: string; exchanges: { user: string; model: string }[] }; result: { messages: number }; event: never };
   /** A conversation's token meter: every input and output token so far, and those evaluated between turns. */

@@ -51,6 +51,8 @@ interface LeanChatTurn {
   seed?: number;
   signal: AbortSignal;
   onText: (text: string) => void;
+  /** The prompt read so far (see evaluatePrompt). */
+  onReading?: (evaluated: number, total: number) => void;
 }
 
 /**
@@ -78,13 +80,14 @@ export function templatedContext(turn: Pick<LeanChatTurn, "model" | "chatWrapper
  * call that nothing can stop, so Stop during a long prompt (a 5,000-line selection) would leave the worker busy for
  * all of it; this way it stops within a batch. False when `signal` stopped it. `onBatch` is called after each batch.
  */
-export async function evaluatePrompt(sequence: LlamaContextSequence, tokens: readonly Token[], signal: AbortSignal, onBatch?: () => void): Promise<boolean> {
+export async function evaluatePrompt(sequence: LlamaContextSequence, tokens: readonly Token[], signal: AbortSignal, onBatch?: (evaluated: number, total: number) => void): Promise<boolean> {
   if (signal.aborted) return false;
   await sequence.adaptStateToTokens(tokens.slice(0, -1), false);
   const batch = Math.max(1, sequence.context.batchSize);
+  onBatch?.(sequence.nextTokenIndex, tokens.length);
   for (let at = sequence.nextTokenIndex; tokens.length - at > batch; at += batch) {
     await sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(at, at + batch));
-    onBatch?.();
+    onBatch?.(sequence.nextTokenIndex, tokens.length);
     if (signal.aborted) return false;
   }
   return true;
@@ -110,7 +113,7 @@ export async function generateReply(turn: LeanChatTurn, context: { tokens: Token
     turn.onText(piece);
   };
   if (turn.responsePrefix !== "") turn.onText(turn.responsePrefix);
-  if (!(await evaluatePrompt(sequence, context.tokens, signal))) return { text: "", stopReason: "abort" };
+  if (!(await evaluatePrompt(sequence, context.tokens, signal, turn.onReading))) return { text: "", stopReason: "abort" };
   const fresh = [...input.slice(sequence.nextTokenIndex), last];
   const evaluation = sequence.evaluate(fresh, {
     temperature: turn.temperature,

@@ -30,6 +30,11 @@ interface NextTurn {
   maxTokens: number;
 }
 
+/** Streams a turn's reading of its prompt to the caller (one event a batch; the first says what was held already). */
+function readingReporter(request: RequestContext<"chat" | "complete" | "probe">): (evaluated: number, total: number) => void {
+  return (evaluated, total) => request.emit({ kind: "reading", evaluated, total });
+}
+
 export class Turns {
   private readonly grammars = new Map<string, LlamaGrammar>();
 
@@ -49,11 +54,12 @@ export class Turns {
       const before = meter(c.sequence);
       const stream = new ChunkStream((text) => request.emit({ kind: "chunk", text }));
       request.phase("evaluating the prompt and generating");
+      const reading = readingReporter(request);
       let reply: { text: string; stopReason: StopReason };
       const turn = this.nextTurn(c, params);
       try {
         reply =
-          (turn && (grammar ? await this.prefill(c, turn, request.signal) : await this.lean(c, turn, params, request.signal, stream.push))) ??
+          (turn && (grammar ? await this.prefill(c, turn, request.signal, reading) : await this.lean(c, turn, params, request.signal, stream.push, reading))) ??
           (await session
             .promptWithMeta(params.message, {
               maxTokens: turn?.maxTokens ?? params.maxTokens,
@@ -115,10 +121,17 @@ export class Turns {
   }
 
   /** A reply without a grammar, through the lean loop (see generate.mts), its history then given to the chat session. */
-  private async lean(c: Conversation, turn: NextTurn, params: ParamsOf<"chat">, signal: AbortSignal, onText: (text: string) => void): Promise<{ text: string; stopReason: StopReason }> {
+  private async lean(
+    c: Conversation,
+    turn: NextTurn,
+    params: ParamsOf<"chat">,
+    signal: AbortSignal,
+    onText: (text: string) => void,
+    onReading: (evaluated: number, total: number) => void,
+  ): Promise<{ text: string; stopReason: StopReason }> {
     const { session, history, prefix, context } = turn;
     const reply = await generateReply(
-      { model: this.host.require().model, sequence: c.sequence, chatWrapper: session.chatWrapper, history, responsePrefix: prefix, maxTokens: turn.maxTokens, temperature: params.temperature ?? 0, ...(params.seed !== undefined ? { seed: params.seed } : {}), signal, onText },
+      { model: this.host.require().model, sequence: c.sequence, chatWrapper: session.chatWrapper, history, responsePrefix: prefix, maxTokens: turn.maxTokens, temperature: params.temperature ?? 0, ...(params.seed !== undefined ? { seed: params.seed } : {}), signal, onText, onReading },
       context,
     );
     const text = prefix + reply.text;
@@ -131,8 +144,8 @@ export class Turns {
    * within a batch (see evaluatePrompt). Stopped: the turn ends there, its message in the history with an empty reply.
    * Undefined otherwise: the session takes the turn.
    */
-  private async prefill(c: Conversation, turn: NextTurn, signal: AbortSignal): Promise<{ text: string; stopReason: StopReason } | undefined> {
-    if (await evaluatePrompt(c.sequence, turn.context.tokens, signal)) return undefined;
+  private async prefill(c: Conversation, turn: NextTurn, signal: AbortSignal, onReading: (evaluated: number, total: number) => void): Promise<{ text: string; stopReason: StopReason } | undefined> {
+    if (await evaluatePrompt(c.sequence, turn.context.tokens, signal, onReading)) return undefined;
     turn.session.setChatHistory(turn.history);
     return { text: turn.prefix, stopReason: "abort" };
   }
@@ -154,7 +167,7 @@ export class Turns {
       const tokens = bos !== null ? [bos, ...input] : input;
       const room = tokens.length > 0 ? replyRoom(tokens.length, params.maxTokens, this.host.require().context.contextSize) : undefined;
       const fits = room !== undefined;
-      if (fits && !(await evaluatePrompt(c.sequence, tokens, request.signal))) {
+      if (fits && !(await evaluatePrompt(c.sequence, tokens, request.signal, readingReporter(request)))) {
         return { text: "", stopReason: "abort", evaluatedInputTokens: meter(c.sequence).input - before.input, outputTokens: 0 };
       }
       const result = await completion
@@ -186,7 +199,7 @@ export class Turns {
    */
   probe(params: ParamsOf<"probe">, request: RequestContext<"probe">): Promise<ResultOf<"probe">> {
     request.phase("evaluating the prompt (the ask-or-proceed probe)");
-    return this.pool.with(params.conversationId, "chat", (c) => this.guarded(c, () => this.probeOn(c, params, request.signal)));
+    return this.pool.with(params.conversationId, "chat", (c) => this.guarded(c, () => this.probeOn(c, params, request.signal, readingReporter(request))));
   }
 
   /**
@@ -220,7 +233,7 @@ export class Turns {
     return { count: this.host.require().model.tokenize(params.text, params.special === true).length };
   }
 
-  private async probeOn(c: Conversation, params: ParamsOf<"probe">, signal: AbortSignal): Promise<ResultOf<"probe">> {
+  private async probeOn(c: Conversation, params: ParamsOf<"probe">, signal: AbortSignal, onReading: (evaluated: number, total: number) => void): Promise<ResultOf<"probe">> {
     const session = c.chat;
     const l = this.host.require();
     if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
@@ -229,7 +242,7 @@ export class Turns {
     const tokens: Token[] = [...contextText.tokenize(l.model.tokenizer), ...l.model.tokenize(params.prefix, false, "trimLeadingSpace")];
     if (tokens.length >= l.context.contextSize) throw new WorkerError("context-full", "The request does not fit in the model's context.");
     if (tokens.length === 0) throw new WorkerError("bad-request", "Nothing to evaluate.");
-    if (!(await evaluatePrompt(c.sequence, tokens, signal))) throw new WorkerError("cancelled", "Stopped.");
+    if (!(await evaluatePrompt(c.sequence, tokens, signal, onReading))) throw new WorkerError("cancelled", "Stopped.");
     const last = tokens.pop() as Token;
     const fresh = [...tokens.slice(c.sequence.nextTokenIndex), last];
     const iterator = c.sequence.evaluateWithMetadata(fresh, { probabilities: true }, { temperature: 0 });
