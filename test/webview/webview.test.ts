@@ -1240,6 +1240,12 @@ test("trial 4: a long wait says how long it has run, and what is written so far"
   await inject({ type: "chunk", sessionId: "s1", text: "```ts\nexport function parse() {}\n" });
   await page.locator(".status-line", { hasText: /^Writing code… \d+ s · 33 characters, \d+ characters\/s$/ }).waitFor({ timeout: 3_000 });
   await shot("4-elapsed");
+  // While the model reads a long prompt, how far it has read, of how many tokens (the estimate comes with time).
+  await inject(state(snapshot({ state: "assessing", questions: [], rounds: 0, reading: { evaluated: 1024, total: 2140, from: 0 } })));
+  await page.locator(".status-line", { hasText: /^Reading your request…( \d+ s)? · 1,024 of 2,140 tokens read(, about .* left)?$/ }).waitFor({ timeout: 3_000 });
+  await inject(state(done("", { state: "generating", codeBlocks: [], reading: { evaluated: 300, total: 400, from: 0 } })));
+  await page.locator(".status-line", { hasText: /^Writing code…( \d+ s)?, reading: 300 of 400 tokens read/ }).waitFor({ timeout: 3_000 });
+  await shot("4-reading");
   await assertClean();
 });
 
