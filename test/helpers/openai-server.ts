@@ -4,6 +4,7 @@
  * model, dataset synthesis and evaluation against "remote" models.
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
+import { after } from "node:test";
 import type { AddressInfo } from "node:net";
 
 export interface RecordedRequest {
@@ -144,4 +145,17 @@ async function answer(reply: StandInReply, request: RecordedRequest, res: import
       usage,
     }),
   );
+}
+
+/** For a test file: a `serve` that starts stand-ins as startOpenAIServer does and closes them all after the file's tests. */
+export function standInServers(): (...args: Parameters<typeof startOpenAIServer>) => Promise<StandInServer> {
+  const servers: StandInServer[] = [];
+  after(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
+  return async (...args) => {
+    const server = await startOpenAIServer(...args);
+    servers.push(server);
+    return server;
+  };
 }

@@ -1,21 +1,12 @@
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { EndpointError, EndpointModel, apiKeyFromEnvironment, normaliseBaseUrl, parseRetryAfter } from "../../src/llm/models/endpoint.js";
 import { parseModelSpec, openModel } from "../../src/llm/models/open.js";
 import { ClarifySession } from "../../src/core/session.js";
 import { defaultSettings } from "../../src/core/types.js";
-import { startOpenAIServer, type StandInServer } from "../helpers/openai-server.js";
+import { standInServers } from "../helpers/openai-server.js";
 
-const servers: StandInServer[] = [];
-after(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-});
-
-async function serve(...args: Parameters<typeof startOpenAIServer>): Promise<StandInServer> {
-  const s = await startOpenAIServer(...args);
-  servers.push(s);
-  return s;
-}
+const serve = standInServers();
 
 const fast = { retryBaseMs: 5 };
 

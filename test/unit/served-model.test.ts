@@ -4,24 +4,16 @@
  * user is told how it was made), Stop closes the HTTP request at once, and servers on their usual ports are found.
  */
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { EndpointError, EndpointModel } from "../../src/llm/models/endpoint.js";
 import { detectServedModels, servedAt } from "../../src/llm/models/served.js";
 import { openModel } from "../../src/llm/models/open.js";
 import { ClarifySession } from "../../src/core/session.js";
 import { defaultSettings } from "../../src/core/types.js";
 import { nativeQuestionPrompt, nativeQuestionsAnswerPrefix } from "../../src/core/prompts.js";
-import { startOpenAIServer, type StandInServer } from "../helpers/openai-server.js";
+import { standInServers, type StandInServer } from "../helpers/openai-server.js";
 
-const servers: StandInServer[] = [];
-after(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-});
-async function serve(...args: Parameters<typeof startOpenAIServer>): Promise<StandInServer> {
-  const s = await startOpenAIServer(...args);
-  servers.push(s);
-  return s;
-}
+const serve = standInServers();
 const fast = { retryBaseMs: 5, retries: 1 };
 const schema = { type: "object", properties: { decision: { enum: ["ask", "proceed"] } }, required: ["decision"] };
 

@@ -17,7 +17,7 @@ import { openModel, parseModelSpec, type OpenedModel } from "../../llm/models/op
 import { isRemoteModel } from "../../llm/models/source.js";
 import type { GpuLayers } from "../../llm/hardware/offload.js";
 import { languageOfFile } from "../../core/languages.js";
-import { endQuietlyOnClosedOutput, loadFromOptions, usageErrorExitCode } from "../shared/options.js";
+import { endQuietlyOnClosedOutput, loadFromOptions, usageErrorExitCode, type EngineOptions } from "../shared/options.js";
 import { startDownloadProgress, startStepProgress } from "../shared/progress.js";
 import { Command, Option } from "commander";
 import { askPolicies, decideMethods, modelStyles, type DecideMethod } from "../../core/types.js";
@@ -27,21 +27,12 @@ import { defaultModelId } from "../../llm/hub/catalog.js";
 import { modelRanges, settingRanges } from "../../core/settings.js";
 import { gpuLayersOption, gpuOption, modelOptionHelp, numberOption, repeatableOption } from "../shared/options.js";
 
-interface ChatOptions {
+interface ChatOptions extends EngineOptions {
   model: string;
   request?: string;
   file?: string;
   language?: string;
-  style?: string;
-  ask?: string;
-  threshold?: number;
-  maxQuestions?: number;
-  maxRounds?: number;
-  maxTokens?: number;
-  gpu?: string;
   gpuLayers?: GpuLayers;
-  threads?: number;
-  contextSize?: number;
   lora?: string[];
   modelsDir?: string;
   json?: boolean;

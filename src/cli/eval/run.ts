@@ -22,23 +22,14 @@ import { decideMethods, type ClarifySettings } from "../../core/types.js";
 import { openModel, parseModelSpec, type OpenedModel } from "../../llm/models/open.js";
 import type { LoadParams } from "../../llm/worker/protocol.js";
 import { JsonlLog, parseJsonl } from "../shared/jsonl-log.js";
-import { loadFromOptions, UsageError } from "../shared/options.js";
+import { loadFromOptions, UsageError, type EngineOptions } from "../shared/options.js";
 import { startProgress } from "../shared/progress.js";
 import { renderReportHtml } from "./html.js";
 import { versusText, type RunRows } from "../../core/eval/versus.js";
 import { PythonSandbox } from "../../llm/sandbox/sandbox.js";
 
 /** The options as commander hands them over (numbers already in their ranges), plus what tests set directly. */
-export interface EvalOptions {
-  style?: string;
-  ask?: string;
-  threshold?: number;
-  maxQuestions?: number;
-  maxRounds?: number;
-  maxTokens?: number;
-  gpu?: string;
-  threads?: number;
-  contextSize?: number;
+export interface EvalOptions extends EngineOptions {
   benchmark: string;
   model: string;
   judge: string;

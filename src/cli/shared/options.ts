@@ -103,3 +103,16 @@ export function loadFromOptions(settings: LoadSettings): LoadOptions {
 /** How every command names a model, in its help: the one door (llm/models/open.ts) opens each of these. */
 export const modelOptionHelp =
   "a catalog id (see clarifycoder models), a .gguf file, an hf: URI, or a served model at http(s)://host:port/v1#model (Ollama, llama.cpp's server, LM Studio, vLLM; the key from $CLARIFYCODER_API_KEY)";
+
+/** The options every command that runs the engine on a model shares, as commander hands them over. */
+export interface EngineOptions {
+  style?: string;
+  ask?: string;
+  threshold?: number;
+  maxQuestions?: number;
+  maxRounds?: number;
+  maxTokens?: number;
+  gpu?: string;
+  threads?: number;
+  contextSize?: number;
+}
