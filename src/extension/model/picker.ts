@@ -12,7 +12,7 @@ import { recommend, type Recommendation } from "../../llm/hardware/recommend.js"
 import { EndpointModel, normaliseBaseUrl } from "../../llm/models/endpoint.js";
 import { detectServedModels } from "../../llm/models/served.js";
 import { getConfig, isSetByWorkspace, Settings, updateConfig } from "../config.js";
-import { configuredModel, explicitModel, modelLabel } from "./chosen.js";
+import { configuredModel, explicitModel, modelLabel, whereOf } from "./chosen.js";
 import type { ModelLoader } from "./loader.js";
 import type { HubToken, ServedKeys } from "./secrets.js";
 import { checkServedAddress, servedModelSetting, servedSpecOf } from "./served-choice.js";
@@ -50,7 +50,7 @@ export class ModelPicker {
     const library = await this.library();
     const choice = await vscode.window.showQuickPick(this.items(library, current), {
       title: "ClarifyCoder: choose a model",
-      placeHolder: `In use: ${modelLabel(current)}${explicitModel() ? "" : " (the default, used until you choose one)"}`,
+      placeHolder: `In use: ${modelLabel(current)} ${whereOf(current)}${explicitModel() ? "" : " (the default, used until you choose one)"}`,
       matchOnDescription: true,
       matchOnDetail: true,
     });
