@@ -415,7 +415,6 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
     const apiKey = "sk-stand-in-0123";
     const question = "Pad with spaces or with zeros?";
     const code = 'export function padLeft(text: string, width: number): string {\n  return text.padStart(width, " ");\n}\n';
-    const lastUser = (r: RecordedRequest): string => String((r.body.messages as { role: string; content: string }[] | undefined)?.filter((m) => m.role === "user").at(-1)?.content ?? "");
     const decisionOf = (r: RecordedRequest): unknown =>
       (r.body.response_format as { json_schema?: { schema?: { properties?: { decision?: { const?: unknown } } } } } | undefined)?.json_schema?.schema?.properties?.decision?.const;
 
@@ -424,7 +423,7 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
       server = await startOpenAIServer((r) => {
         if (decisionOf(r) === "ask") return { text: JSON.stringify({ decision: "ask", questions: [{ question, suggestions: ["spaces", "zeros"] }] }) };
         if (decisionOf(r) === "proceed") return { text: JSON.stringify({ decision: "proceed", assumptions: [] }) };
-        if (lastUser(r).includes("long table")) return { text: "| size | bytes |\n".repeat(400), pieceDelayMs: 25 };
+        if (JSON.stringify(r.body.messages).includes("long table")) return { text: "| size | bytes |\n".repeat(400), pieceDelayMs: 25 };
         return { text: `${code}${"`".repeat(3)}`, pieceDelayMs: 15 };
       }, [model, "another-model"]);
       root = await mkdtemp(path.join(tmpdir(), "clarifycoder-ui-served-"));
@@ -537,6 +536,43 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
         assert.equal(server.closedEarly.at(-1)?.path, "/v1/chat/completions");
         await ui.shot("06-served-stopped");
       });
+    });
+
+    it("a served address from the workspace's settings is used only once the user allows it", { timeout: 120_000 }, async () => {
+      const other = await startOpenAIServer(
+        (r) => (decisionOf(r) === "proceed" ? { text: JSON.stringify({ decision: "proceed", assumptions: [] }) } : { text: "export const answer = 42;\n```" }),
+        ["team-coder"],
+      );
+      try {
+        await reporting(ui, runner, "failure-consent", async () => {
+          await ui.setWorkspaceSettings({ "clarifycoder.model": `${other.url}#team-coder`, "clarifycoder.askPolicy": "never" });
+          const where = `team-coder served at 127.0.0.1:${new URL(other.url).port}`;
+          await ui.page.locator(".statusbar-item", { hasText: where }).first().waitFor({ timeout: 20_000 });
+          const ask = async (): Promise<void> => {
+            await ui.command("ClarifyCoder: New Chat");
+            const chat = ui.chat();
+            await chat.locator(".empty-state").waitFor({ timeout: 10_000 });
+            await chat.locator(".composer-input textarea").fill("Write the answer as a constant");
+            await chat.locator(".composer-input textarea").press("Enter");
+          };
+          const dialog = ui.page.locator(".monaco-dialog-box");
+          await ask();
+          await dialog.filter({ hasText: `This workspace wants to send your code to ${other.url}.` }).waitFor({ timeout: 20_000 });
+          await ui.shot("07-workspace-asks");
+          await dialog.locator(".monaco-button", { hasText: "Cancel" }).click();
+          await ui.chat().locator(".failure-message", { hasText: "which you did not allow: no code was sent" }).waitFor({ timeout: 10_000 });
+          assert.equal(other.requests.length, 0, "nothing went to the workspace's server");
+          await ask();
+          await dialog.locator(".monaco-button", { hasText: "Allow" }).click();
+          await ui.chat().locator(".status-line", { hasText: "Done: 1 code block." }).waitFor({ timeout: 30_000 });
+          assert.ok(other.requests.length > 0, "allowed, the workspace's server answered");
+          assert.equal(other.requests[0]?.headers.authorization, undefined, "the key saved for another server is not sent here");
+          await ui.page.locator(".statusbar-item", { hasText: where }).first().waitFor({ timeout: 10_000 });
+          await ui.shot("08-workspace-allowed");
+        });
+      } finally {
+        await other.close();
+      }
     });
   });
 
