@@ -223,7 +223,7 @@ export class ModelLoader implements vscode.Disposable, ClarifyModel {
     const key = `${model}\n${apiKey ?? ""}`;
     if (this.served?.key === key) return;
     if (this.servedOpening?.key === key) return this.servedOpening.done;
-    const done = this.openServed(key, spec, apiKey, label, where);
+    const done = this.openServed(model, key, spec, apiKey, label, where);
     this.servedOpening = { key, done };
     try {
       await done;
@@ -232,7 +232,7 @@ export class ModelLoader implements vscode.Disposable, ClarifyModel {
     }
   }
 
-  private async openServed(key: string, spec: { baseUrl: string; model?: string }, apiKey: string | undefined, label: string, where: string): Promise<void> {
+  private async openServed(model: string, key: string, spec: { baseUrl: string; model?: string }, apiKey: string | undefined, label: string, where: string): Promise<void> {
     this.setStatus({ status: "loading", label, where, detail: `Connecting to ${spec.baseUrl}` });
     const endpoint = new EndpointModel({
       baseUrl: spec.baseUrl,
@@ -250,10 +250,13 @@ export class ModelLoader implements vscode.Disposable, ClarifyModel {
       if (name === undefined) throw new EndpointError(`${endpoint.baseUrl}/models lists no model: choose one with ClarifyCoder: Choose Model… → Use a served model….`);
       // llama.cpp's server answers to any name; a server that serves no such model says so with the first request.
       if (!listed.includes(name)) this.log.warn(`${endpoint.baseUrl} does not list "${name}" (it lists ${listed.map((m) => `"${m}"`).join(", ") || "none"}).`);
+      // The setting changed while the server was asked: the newer choice is opened by its own call.
+      if (configuredModel() !== model) return;
       this.served = { key, endpoint, name };
       this.log.info(`Using ${name} ${where} (${endpoint.baseUrl}${apiKey ? ", with the API key saved for it" : ""}).`);
       this.setStatus({ status: "ready", label: name, where });
     } catch (error) {
+      if (configuredModel() !== model) return;
       this.served = undefined;
       const message = explainServed(error, endpoint.baseUrl);
       this.log.error(message);
@@ -264,7 +267,7 @@ export class ModelLoader implements vscode.Disposable, ClarifyModel {
 
   async openConversation(options: OpenConversationOptions): Promise<ModelConversation> {
     await this.ensureLoaded();
-    if (this.served) return this.served.endpoint.openConversation(options);
+    if (this.served) return new ServedConversation(await this.served.endpoint.openConversation(options), this.served.endpoint.baseUrl);
     this.idle.touch();
     return this.idle.wrap(await this.model.openConversation(options));
   }
@@ -300,4 +303,41 @@ function explainServed(error: unknown, baseUrl: string): string {
   }
   if (error instanceof Error && error.name === "TimeoutError") return `${baseUrl} did not answer within ${servedListTimeoutMs / 1000} s: is the server running, and is the address right?`;
   return error instanceof Error ? error.message : String(error);
+}
+
+/** A served model's conversation whose refused key says where the extension keeps keys (not the CLI's variables). */
+class ServedConversation implements ModelConversation {
+  constructor(
+    private readonly inner: ModelConversation,
+    private readonly baseUrl: string,
+  ) {}
+
+  private async explained<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (error instanceof EndpointError && (error.status === 401 || error.status === 403)) throw new EndpointError(explainServed(error, this.baseUrl), error.status);
+      throw error;
+    }
+  }
+
+  probe(...args: Parameters<ModelConversation["probe"]>): ReturnType<ModelConversation["probe"]> {
+    return this.explained(() => this.inner.probe(...args));
+  }
+
+  chat(...args: Parameters<ModelConversation["chat"]>): ReturnType<ModelConversation["chat"]> {
+    return this.explained(() => this.inner.chat(...args));
+  }
+
+  complete(...args: Parameters<ModelConversation["complete"]>): ReturnType<ModelConversation["complete"]> {
+    return this.explained(() => this.inner.complete(...args));
+  }
+
+  setHistory(...args: Parameters<ModelConversation["setHistory"]>): ReturnType<ModelConversation["setHistory"]> {
+    return this.inner.setHistory(...args);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
 }
