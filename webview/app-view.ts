@@ -42,16 +42,18 @@ function modelLabel(state: StateMessage | null): string {
   if (state === null) return "Connecting…";
   const model = state.model;
   const name = model.label ?? "model";
+  // Where it runs ("on this machine", "served at 127.0.0.1:11434"), with its name.
+  const placed = model.where ? `${name} ${model.where}` : name;
   switch (model.status) {
     case "none":
       // A chosen model that is not loaded yet loads with the first request.
-      return model.label ? name : "No model selected";
+      return model.label ? placed : "No model selected";
     case "loading": {
       const verb = model.downloading ? "Downloading" : "Loading";
       return model.progress !== undefined ? `${verb} ${name}… ${Math.round(model.progress * 100)}%` : `${verb} ${name}…`;
     }
     case "ready":
-      return model.backend ? `${name} · ${model.backend}` : name;
+      return model.backend ? `${placed} · ${model.backend}` : placed;
     case "error":
       return model.label ? `${name}: failed` : "Model failed";
   }

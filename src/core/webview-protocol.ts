@@ -42,6 +42,8 @@ export const modelStatusSchema = z.strictObject({
   label: z.optional(f.shortText),
   /** How it runs, in words: "CPU", "CUDA", "Vulkan", "Metal"... */
   backend: z.optional(f.shortText),
+  /** Where it runs, in words: "on this machine", "served at 127.0.0.1:11434". */
+  where: z.optional(f.shortText),
   progress: z.optional(f.fraction),
   /** What is happening while loading, in words ("Downloading x.gguf: 512 MB of 1.1 GB · 23 MB/s · 25 s left"). */
   detail: z.optional(f.shortText),

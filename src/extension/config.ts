@@ -29,7 +29,7 @@ function setting<T>(name: string, read: (value: unknown) => T, reloadsModel = fa
 const checkedLater = (value: unknown): unknown => value;
 
 export const Settings = {
-  /** A catalog model, a .gguf path or a URI; empty: none chosen (the catalog's default model is used). */
+  /** A catalog model, a .gguf path, a URI or a served model's address; empty: none chosen (the catalog's default model is used). */
   model: setting("model", (v) => (typeof v === "string" ? v.trim() : ""), true),
   loraAdapters: setting("loraAdapters", (v): readonly unknown[] => (Array.isArray(v) ? v : []), true),
   gpu: setting("gpu", checkedLater, true),
@@ -63,6 +63,11 @@ export function getConfig<T>(key: Setting<T>): T {
 export function isSetExplicitly(key: Setting<unknown>): boolean {
   const inspected = configuration().inspect(key.name);
   return (inspected?.globalValue ?? inspected?.workspaceValue ?? inspected?.workspaceFolderValue) !== undefined;
+}
+
+/** Each scope's value of the setting, as VS Code's `inspect` gives them. */
+export function inspectSetting(key: Setting<unknown>): { globalValue?: unknown; workspaceValue?: unknown; workspaceFolderValue?: unknown } | undefined {
+  return configuration().inspect(key.name);
 }
 
 /** Whether the workspace's own settings set it (they win over the user's). */

@@ -15,8 +15,8 @@ export interface RecordedRequest {
 }
 
 export type StandInReply =
-  /** A reply text; streamed in `pieces` (default: chunks of 4 characters) when the request asks for a stream. */
-  | { text: string; pieces?: string[]; finishReason?: string; usage?: { prompt_tokens: number; completion_tokens: number }; delayMs?: number }
+  /** A reply text; streamed in `pieces` (default: chunks of 4 characters, `pieceDelayMs` apart) when the request asks for a stream. */
+  | { text: string; pieces?: string[]; finishReason?: string; usage?: { prompt_tokens: number; completion_tokens: number }; delayMs?: number; pieceDelayMs?: number }
   /** Log-probabilities for the first token (answers a probe). */
   | { topLogprobs: { token: string; logprob: number }[] }
   /** A plain HTTP answer (an error, say). */
@@ -132,7 +132,12 @@ async function answer(reply: StandInReply, request: RecordedRequest, res: import
   if (request.body.stream === true) {
     res.writeHead(200, { "content-type": "text/event-stream" });
     const pieces = reply.pieces ?? split(reply.text);
-    for (const piece of pieces) res.write(`data: ${JSON.stringify(event(piece, null))}\n\n`);
+    for (const piece of pieces) {
+      if (res.destroyed) return;
+      res.write(`data: ${JSON.stringify(event(piece, null))}\n\n`);
+      if (reply.pieceDelayMs) await new Promise((r) => setTimeout(r, reply.pieceDelayMs));
+    }
+    if (res.destroyed) return;
     res.write(`data: ${JSON.stringify(event("", finish))}\n\n`);
     res.write(`data: ${JSON.stringify({ choices: [], usage })}\n\n`);
     res.end("data: [DONE]\n\n");

@@ -12,7 +12,8 @@ import { getConfig, isSetExplicitly, modelLoadSettings, onDidChangeConfig, Setti
 import { configuredEntry, explicitModel, labelPart } from "./chosen.js";
 import { ModelLoader } from "./loader.js";
 import { ModelPicker } from "./picker.js";
-import { HubToken } from "./secrets.js";
+import { HubToken, ServedKeys } from "./secrets.js";
+import { ServedGate } from "./served-gate.js";
 import { ModelStatusBar } from "./status-bar.js";
 
 export class ModelService implements vscode.Disposable, ClarifyModel {
@@ -26,8 +27,9 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
   constructor(context: vscode.ExtensionContext, log: vscode.LogOutputChannel) {
     this.modelsDirectory = vscode.Uri.joinPath(context.globalStorageUri, "models").fsPath;
     this.token = new HubToken(context.secrets);
-    this.loader = new ModelLoader(context.asAbsolutePath("dist/worker.mjs"), this.modelsDirectory, this.token, log);
-    this.picker = new ModelPicker(this.loader, () => this.library(), this.token, log);
+    const served = { keys: new ServedKeys(context.secrets), gate: new ServedGate(context.globalState) };
+    this.loader = new ModelLoader(context.asAbsolutePath("dist/worker.mjs"), this.modelsDirectory, this.token, served, log);
+    this.picker = new ModelPicker(this.loader, () => this.library(), this.token, served, log);
     this.onDidChangeStatus = this.loader.onDidChangeStatus;
     const statusBar = new ModelStatusBar("clarifycoder.pickModel");
     this.disposables.push(
@@ -39,7 +41,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
         this.loader.setStatus({ status: "none", ...labelPart() });
         // A cleared setting frees the model's memory (the default model loads with the next request); a changed one
         // loads the new model in its place, with no reload of the window.
-        if (explicitModel()) void this.loader.ensureLoaded().catch(() => undefined);
+        if (explicitModel()) void this.loader.ensureLoaded({ interactive: false }).catch(() => undefined);
         else void this.loader.model.unload().catch(() => undefined);
       }),
     );
@@ -73,7 +75,7 @@ export class ModelService implements vscode.Disposable, ClarifyModel {
         const item = await library.item(library.require(defaultModelId));
         if (!item.downloaded) return;
       }
-      await this.loader.ensureLoaded();
+      await this.loader.ensureLoaded({ interactive: false });
     })().catch(() => undefined);
   }
 

@@ -14,10 +14,15 @@ export class ModelStatusBar implements vscode.Disposable {
   show(status: ModelStatus): void {
     const item = this.item;
     const label = status.label ?? "no model";
+    // Where it runs, with its name: "Qwen2.5-Coder 0.5B Instruct on this machine", "qwen2.5-coder:1.5b served at 127.0.0.1:11434".
+    const placed = status.where ? `${label} ${status.where}` : label;
+    const served = status.where?.startsWith("served") === true;
     switch (status.status) {
       case "none":
-        item.text = status.label ? `$(circle-outline) ${label}` : "$(circle-slash) ClarifyCoder: no model";
-        item.tooltip = status.demo
+        item.text = status.label ? `$(circle-outline) ${placed}` : "$(circle-slash) ClarifyCoder: no model";
+        item.tooltip = served
+          ? `ClarifyCoder: ${placed}, reached with the first request. Click to choose another model.`
+          : status.demo
           ? "ClarifyCoder: a small demo model, downloaded and loaded with the first request. Click to choose a real one."
           : status.label
             ? "ClarifyCoder: the model loads with the first request. Click to choose another."
@@ -33,12 +38,14 @@ export class ModelStatusBar implements vscode.Disposable {
         break;
       }
       case "ready":
-        item.text = `$(check) ${label} · ${status.backend ?? "CPU"}`;
-        item.tooltip = `ClarifyCoder: ${label} is ready on ${status.backend ?? "CPU"}. Click to choose another model.`;
+        item.text = served ? `$(cloud) ${placed}` : `$(check) ${placed} · ${status.backend ?? "CPU"}`;
+        item.tooltip = served
+          ? `ClarifyCoder: ${placed}. Your requests and code go to that server. Click to choose another model.`
+          : `ClarifyCoder: ${label} is ready ${status.where ?? "on this machine"}, on ${status.backend ?? "CPU"}. Click to choose another model.`;
         item.backgroundColor = undefined;
         break;
       case "error":
-        item.text = `$(error) ${label}`;
+        item.text = `$(error) ${placed}`;
         item.tooltip = `ClarifyCoder: ${status.error ?? "the model failed"}`;
         item.backgroundColor = new vscode.ThemeColor("statusBarItem.errorBackground");
         break;

@@ -8,6 +8,9 @@
  *   Stop a long generation from the view; point the model setting at a file that crashes llama.cpp and read the
  *   error in the view while VS Code keeps working.
  * - On SmolLM2 (a real small instruct model): the same conversation with real sentences, screenshotted.
+ * - On a served model (a stand-in OpenAI-compatible server on 127.0.0.1, named in the user's settings): the picker's
+ *   "Use a served model…" sets the API key, a whole conversation goes through the server with the key sent, and Stop
+ *   closes the server's request.
  *
  * Screenshots of every step go to test-results/<name>/. The suite is the same for every runner (`open`).
  */
@@ -21,6 +24,7 @@ import type { Frame } from "playwright-core";
 import { ensureSmolLM2 } from "../../fixtures/smollm2";
 import { writeCorruptModels, writeTinyModel, TINY_MODEL_PHRASE } from "../../fixtures/tiny-model";
 import { insertionText } from "../../../src/core/placement";
+import { startOpenAIServer, type RecordedRequest, type StandInServer } from "../../helpers/openai-server";
 import { WorkbenchDriver, type OpenWorkbench, type Workbench } from "./workbench";
 
 const REPO_ROOT = path.resolve(__dirname, "../../..");
@@ -397,8 +401,178 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
         const saved = JSON.parse(readFileSync(path.join(ui.workbench.workspace, ".vscode/settings.json"), "utf8")) as Record<string, unknown>;
         assert.equal(saved["clarifycoder.model"], other, "the workspace's own model setting holds the choice (a user setting would be shadowed by it)");
         // Loaded: the status bar names the backend once the model is ready.
-        await ui.page.locator(".statusbar-item", { hasText: /other-model\.gguf · CPU/ }).first().waitFor({ timeout: 60_000 });
+        await ui.page.locator(".statusbar-item", { hasText: /other-model\.gguf on this machine · CPU/ }).first().waitFor({ timeout: 60_000 });
       });
+    });
+  });
+
+  describe(`${runner}: a conversation through the UI with a served model (a stand-in server on 127.0.0.1)`, () => {
+    let root: string;
+    let workbench: Workbench | undefined;
+    let ui: WorkbenchDriver;
+    let server: StandInServer;
+    const model = "stand-in-coder";
+    const apiKey = "sk-stand-in-0123";
+    const question = "Pad with spaces or with zeros?";
+    const code = 'export function padLeft(text: string, width: number): string {\n  return text.padStart(width, " ");\n}\n';
+    const decisionOf = (r: RecordedRequest): unknown =>
+      (r.body.response_format as { json_schema?: { schema?: { properties?: { decision?: { const?: unknown } } } } } | undefined)?.json_schema?.schema?.properties?.decision?.const;
+
+    before(async () => {
+      // The guided turns as a real server under the JSON schema would answer them; the code streamed in small pieces.
+      server = await startOpenAIServer((r) => {
+        if (decisionOf(r) === "ask") return { text: JSON.stringify({ decision: "ask", questions: [{ question, suggestions: ["spaces", "zeros"] }] }) };
+        if (decisionOf(r) === "proceed") return { text: JSON.stringify({ decision: "proceed", assumptions: [] }) };
+        if (JSON.stringify(r.body.messages).includes("long table")) return { text: "| size | bytes |\n".repeat(400), pieceDelayMs: 25 };
+        return { text: `${code}${"`".repeat(3)}`, pieceDelayMs: 15 };
+      }, [model, "another-model"]);
+      root = await mkdtemp(path.join(tmpdir(), "clarifycoder-ui-served-"));
+      const shots = path.join(REPO_ROOT, `test-results/ui-${runner}-served`);
+      rmSync(shots, { recursive: true, force: true });
+      workbench = await open({
+        workspace: makeWorkspace(root, {}),
+        userSettings: {
+          "workbench.colorTheme": "Default Light Modern",
+          "clarifycoder.model": `${server.url}#${model}`,
+          "clarifycoder.askPolicy": "always",
+          "clarifycoder.maxRounds": 1,
+        },
+      });
+      ui = new WorkbenchDriver(workbench, shots);
+      await ui.page.locator(".statusbar-item", { hasText: `${model} served at 127.0.0.1:${new URL(server.url).port}` }).first().waitFor({ timeout: 60_000 });
+    });
+
+    after(async () => {
+      await workbench?.close();
+      await server?.close();
+      if (root) rmSync(root, { recursive: true, force: true });
+    });
+
+    it("Use a served model…: the address, the model from the server's list, the API key", { timeout: 120_000 }, async () => {
+      await reporting(ui, runner, "failure-picker", async () => {
+        await ui.command("ClarifyCoder: Choose Model…");
+        const input = ui.page.locator(".quick-input-widget input");
+        const rows = ui.page.locator(".quick-input-list .monaco-list-row");
+        // The list shows a screenful at a time: once it is there, filter to the row, as a user would type.
+        await rows.filter({ hasText: "Qwen2.5-Coder 0.5B Instruct" }).first().waitFor({ timeout: 30_000 });
+        await input.fill("Use a served model");
+        await rows.filter({ hasText: "Use a served model…" }).first().click();
+        await ui.page.locator(".quick-input-title", { hasText: "the server's address" }).waitFor({ timeout: 10_000 });
+        await input.fill("localhost:1");
+        await ui.page.locator(".quick-input-message", { hasText: "starting with http:// or https://" }).waitFor({ timeout: 10_000 });
+        await input.fill(server.url);
+        await input.press("Enter");
+        await ui.page.locator(".quick-input-title", { hasText: "the models 127.0.0.1:" }).waitFor({ timeout: 10_000 });
+        const listed = (await rows.allTextContents()).map((t) => t.trim());
+        assert.ok(listed[0]?.startsWith(model) && listed[1]?.startsWith("another-model"), `the server's /models list: ${listed.join(" | ")}`);
+        await ui.shot("01-served-models");
+        await rows.filter({ hasText: model }).first().click();
+        await ui.page.locator(".quick-input-title", { hasText: "API key for http://127.0.0.1:" }).waitFor({ timeout: 10_000 });
+        assert.equal(await input.getAttribute("type"), "password");
+        await input.fill(apiKey);
+        await input.press("Enter");
+        await input.waitFor({ state: "hidden", timeout: 10_000 });
+        const where = `served at 127.0.0.1:${new URL(server.url).port}`;
+        await ui.page.locator(".statusbar-item", { hasText: `${model} ${where}` }).first().waitFor({ timeout: 10_000 });
+        await ui.command("ClarifyCoder: Focus Chat");
+        await ui.chat().locator(".model-label", { hasText: `${model} ${where}` }).waitFor({ timeout: 20_000 });
+        await ui.shot("02-served-model-in-use");
+      });
+    });
+
+    it("a whole conversation through the served model: the question, the answer, the code streamed; the key sent", { timeout: 120_000 }, async () => {
+      await reporting(ui, runner, "failure", async () => {
+        const before = server.requests.length;
+        await ui.openFile("pad.ts");
+        await ui.command("ClarifyCoder: New Chat");
+        const chat = ui.chat();
+        await chat.locator(".empty-state").waitFor({ timeout: 10_000 });
+        const frame = await ui.chatFrame();
+        await watchChat(frame);
+        const composer = chat.locator(".composer-input textarea");
+        await composer.fill("Write a function that pads a string on the left");
+        await composer.press("Enter");
+        const asked = chat.locator(".round.open .question").first();
+        await asked.locator(".question-text").waitFor({ timeout: 30_000 });
+        assert.equal(await asked.locator(".question-text").textContent(), question);
+        assert.deepEqual(await asked.locator(".suggestion:not(.waive)").allTextContents(), ["spaces", "zeros"]);
+        await ui.shot("03-served-question");
+        await asked.locator(".suggestion:not(.waive)", { hasText: "spaces" }).click();
+        await asked.locator(".given", { hasText: "spaces" }).waitFor({ timeout: 10_000 });
+        await chat.locator(".round.open vscode-button.generate:not([disabled])").click();
+        await chat.locator(".status-line", { hasText: "Done: 1 code block." }).waitFor({ timeout: 30_000 });
+        const seen = await watched(frame);
+        assert.ok(seen.codeTexts.length >= 2, `the code grew in the view as it streamed (${seen.codeTexts.length} texts)`);
+        assert.equal(await chat.locator(".answer .code-block pre.code code").first().textContent(), code.trimEnd());
+        await ui.shot("04-served-code");
+        const sent = server.requests.slice(before);
+        assert.equal(sent.length, 2, `one guided question turn, one code turn: ${sent.map((r) => r.path).join(", ")}`);
+        for (const r of sent) {
+          assert.equal(r.headers.authorization, `Bearer ${apiKey}`, "the key saved for this server, as a bearer token");
+          assert.equal(r.body.model, model);
+          assert.equal(r.path, "/v1/chat/completions");
+        }
+        assert.match(JSON.stringify(sent[1]?.body.messages), /spaces/, "the answer went with the code turn");
+        assert.equal(sent[1]?.body.stream, true, "the code is streamed");
+      });
+    });
+
+    it("Stop during a served answer ends it, and the server sees its request closed", { timeout: 120_000 }, async () => {
+      await reporting(ui, runner, "failure-stop", async () => {
+        const closedBefore = server.closedEarly.length;
+        await stopMidAnswer(ui, {
+          settings: { "clarifycoder.askPolicy": "never" },
+          file: "pad.ts",
+          request: "Write a long table of sizes",
+          stopAt: { code: 40 },
+          timeoutMs: 30_000,
+          shot: "05-served-streaming",
+          label: `${runner}: Stop on a served model`,
+        });
+        for (let waited = 0; server.closedEarly.length === closedBefore; waited += 50) {
+          assert.ok(waited < 2_000, "the server saw the request closed");
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.equal(server.closedEarly.at(-1)?.path, "/v1/chat/completions");
+        await ui.shot("06-served-stopped");
+      });
+    });
+
+    it("a served address from the workspace's settings is used only once the user allows it", { timeout: 120_000 }, async () => {
+      const other = await startOpenAIServer(
+        (r) => (decisionOf(r) === "proceed" ? { text: JSON.stringify({ decision: "proceed", assumptions: [] }) } : { text: "export const answer = 42;\n```" }),
+        ["team-coder"],
+      );
+      try {
+        await reporting(ui, runner, "failure-consent", async () => {
+          await ui.setWorkspaceSettings({ "clarifycoder.model": `${other.url}#team-coder`, "clarifycoder.askPolicy": "never" });
+          const where = `team-coder served at 127.0.0.1:${new URL(other.url).port}`;
+          await ui.page.locator(".statusbar-item", { hasText: where }).first().waitFor({ timeout: 20_000 });
+          const ask = async (): Promise<void> => {
+            await ui.command("ClarifyCoder: New Chat");
+            const chat = ui.chat();
+            await chat.locator(".empty-state").waitFor({ timeout: 10_000 });
+            await chat.locator(".composer-input textarea").fill("Write the answer as a constant");
+            await chat.locator(".composer-input textarea").press("Enter");
+          };
+          const dialog = ui.page.locator(".monaco-dialog-box");
+          await ask();
+          await dialog.filter({ hasText: `This workspace wants to send your code to ${other.url}.` }).waitFor({ timeout: 20_000 });
+          await ui.shot("07-workspace-asks");
+          await dialog.locator(".monaco-button", { hasText: "Cancel" }).click();
+          await ui.chat().locator(".failure-message", { hasText: "which you did not allow: no code was sent" }).waitFor({ timeout: 10_000 });
+          assert.equal(other.requests.length, 0, "nothing went to the workspace's server");
+          await ask();
+          await dialog.locator(".monaco-button", { hasText: "Allow" }).click();
+          await ui.chat().locator(".status-line", { hasText: "Done: 1 code block." }).waitFor({ timeout: 30_000 });
+          assert.ok(other.requests.length > 0, "allowed, the workspace's server answered");
+          assert.equal(other.requests[0]?.headers.authorization, undefined, "the key saved for another server is not sent here");
+          await ui.page.locator(".statusbar-item", { hasText: where }).first().waitFor({ timeout: 10_000 });
+          await ui.shot("08-workspace-allowed");
+        });
+      } finally {
+        await other.close();
+      }
     });
   });
 
