@@ -6,7 +6,7 @@
  */
 import * as vscode from "vscode";
 import { readSettings } from "../core/settings.js";
-import type { ClarifySettings } from "../core/types.js";
+import { decideMethods, type ClarifySettings, type DecideMethod } from "../core/types.js";
 import { readLoadSettings, type LoadOptions } from "../llm/models/load-settings.js";
 
 const section = "clarifycoder";
@@ -40,6 +40,7 @@ export const Settings = {
   idleUnloadMinutes: setting("idleUnloadMinutes", (v) => (typeof v === "number" && v > 0 ? v : 0)),
   preloadAtStartup: setting("preloadAtStartup", (v) => v === true),
   askPolicy: setting("askPolicy", checkedLater),
+  decide: setting("decide", (v): DecideMethod => (decideMethods as readonly unknown[]).includes(v) ? (v as DecideMethod) : "readings"),
   maxQuestions: setting("maxQuestions", checkedLater),
   maxRounds: setting("maxRounds", checkedLater),
   askThreshold: setting("askThreshold", checkedLater),

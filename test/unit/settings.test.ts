@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { askPolicies, modelStyles } from "../../src/core/types.js";
+import { askPolicies, decideMethods, modelStyles } from "../../src/core/types.js";
 import { gpuChoiceNames } from "../../src/llm/hardware/gpu-choice.js";
 import { describeRange, modelRanges, numberInRange, readSettings, settingRanges, type NumberRange } from "../../src/core/settings.js";
 import { defaultSettings } from "../../src/core/types.js";
@@ -51,6 +51,6 @@ it("the VS Code settings in package.json allow exactly the ranges the engine and
     assert.deepEqual([property.minimum, property.maximum, property.type], [range.min, range.max, range.integer ? "integer" : "number"], key);
   }
   // The lists of choices too: one list each, in core (or in llm for the GPU), read by the CLI and the extension alike.
-  const lists: Record<string, readonly string[]> = { askPolicy: askPolicies, style: modelStyles, gpu: gpuChoiceNames };
+  const lists: Record<string, readonly string[]> = { askPolicy: askPolicies, style: modelStyles, gpu: gpuChoiceNames, decide: decideMethods };
   for (const [key, list] of Object.entries(lists)) assert.deepEqual(properties[`clarifycoder.${key}`]?.enum, [...list], key);
 });

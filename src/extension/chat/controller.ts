@@ -20,7 +20,9 @@ import {
 } from "../../core/webview-protocol.js";
 import { applyCodeAction, proposalScheme, type CodeProposals } from "./editor-actions.js";
 import { ConversationStore, conversationTitle } from "./conversation-store.js";
-import { readClarifySettings } from "../config.js";
+import { getConfig, readClarifySettings, Settings } from "../config.js";
+import type { CodeRunner } from "../../core/code-runner.js";
+import { PythonSandbox } from "../../llm/sandbox/sandbox.js";
 
 interface ChatModelSource extends ClarifyModel {
   readonly status: ModelStatus;
@@ -49,6 +51,8 @@ function isEditable(editor: vscode.TextEditor): boolean {
 export class ChatController implements vscode.Disposable {
   private view: { postMessage(message: HostMessage): Thenable<boolean> } | undefined;
   private readonly live = new Map<string, ClarifySession>();
+  private sandbox: Promise<CodeRunner | undefined> | undefined;
+  private sandboxReady: CodeRunner | undefined;
   /** Read from the store when first needed, not at activation. */
   private activeIdValue: string | undefined | null = null;
   /** The text editor the user was last in: the webview has the focus when its buttons are pressed. */
@@ -216,10 +220,27 @@ export class ChatController implements vscode.Disposable {
       await whenAccepted(session.followUp(text, this.editorContext()));
       return;
     }
-    const session = new ClarifySession(this.model, settings);
+    const runner = await this.readingsRunner();
+    const session = new ClarifySession(this.model, settings, runner ? { runner } : {});
     this.track(session);
     this.activeId = session.id;
     await whenAccepted(session.start(text, this.editorContext()));
+  }
+
+  /**
+   * The sandbox the engine runs candidates in to decide by readings (the `decide` setting), made once, on the first
+   * request; where Python or bubblewrap is missing, the probe decides, and the log says why.
+   */
+  private async readingsRunner(): Promise<CodeRunner | undefined> {
+    if (getConfig(Settings.decide) !== "readings") return undefined;
+    this.sandbox ??= PythonSandbox.create({ concurrency: 3 }).then(
+      (sandbox) => (this.sandboxReady = sandbox),
+      (error: unknown) => {
+        this.log.info(`Deciding whether to ask by the model's probability, not by readings: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      },
+    );
+    return this.sandbox;
   }
 
   /** The settings, with the prompt style the model asks for (ClarifyCoder's own is native) unless the setting says otherwise. */
@@ -276,7 +297,8 @@ export class ChatController implements vscode.Disposable {
     if (!this.live.has(id)) {
       const saved = this.store.get(id);
       if (!saved) throw new SessionRefusal("That conversation no longer exists.");
-      this.track(ClarifySession.restore(this.model, this.modelSettings(), saved));
+      const runner = getConfig(Settings.decide) === "readings" ? this.sandboxReady : undefined;
+      this.track(ClarifySession.restore(this.model, this.modelSettings(), saved, runner ? { runner } : {}));
     }
     this.activeId = id;
     this.postState();
