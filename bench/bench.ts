@@ -41,7 +41,9 @@ const options = exitWithUsageCode(new Command())
   .addOption(numberOption("--code-tokens <n>", "tokens of code per run", int(1, 32_768)).default(256))
   .option("--out <file>", "where the results go, as JSON", "bench-results.json")
   .addOption(
-    new Option("--gpu <backend>", "cpu (comparable everywhere), or auto, cuda, vulkan or metal on a machine with a GPU").choices(["cpu", "auto", "cuda", "vulkan", "metal"]).default("cpu"),
+    new Option("--gpu <backend>", "cpu (comparable everywhere), or auto, cuda, vulkan or metal on a machine with a GPU")
+      .choices(["cpu", "auto", "cuda", "vulkan", "metal"])
+      .default("cpu"),
   )
   .parse()
   .opts<{ runs: number; threads?: number; models: "tiny" | "smollm2" | "all"; codeTokens: number; out: string; gpu: "cpu" | Exclude<GpuChoice, false> }>();
@@ -315,7 +317,20 @@ async function main(): Promise<void> {
     }
   }
   const f = (n: number, d = 0): string => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
-  const header = ["model", "threads", "start raw/worker ms", "assessment raw/ours ms", "code tok/s bare/session/ours", "ours/bare", "ours/session", "runs' ours/session", "least CPU µs/token bare/session/ours", "code turn evaluated/new", "settled while answering", "stop ms"];
+  const header = [
+    "model",
+    "threads",
+    "start raw/worker ms",
+    "assessment raw/ours ms",
+    "code tok/s bare/session/ours",
+    "ours/bare",
+    "ours/session",
+    "runs' ours/session",
+    "least CPU µs/token bare/session/ours",
+    "code turn evaluated/new",
+    "settled while answering",
+    "stop ms",
+  ];
   const lines = rows.map((r) => [
     r.model,
     String(r.threads),

@@ -84,7 +84,13 @@ async function raw(modelPath: string, choice: GpuChoice): Promise<RawTiming[]> {
     await sequence.clearHistory();
     const decode = (await bareDecode(sequence, prompt, tokens)).tokensPerSecond;
     sequence.dispose();
-    if (run > 0) results.push({ backend: llama.gpu === false ? "cpu" : llama.gpu, gpuLayers: model.gpuLayers, prefillTokensPerSecond: prefill, decodeTokensPerSecond: decode });
+    if (run > 0)
+      results.push({
+        backend: llama.gpu === false ? "cpu" : llama.gpu,
+        gpuLayers: model.gpuLayers,
+        prefillTokensPerSecond: prefill,
+        decodeTokensPerSecond: decode,
+      });
   }
   await context.dispose();
   await model.dispose();
@@ -117,7 +123,15 @@ async function main(): Promise<number> {
     say(`No --model given: using the tiny test model (${modelPath}); its speeds say little. Pass a real GGUF for figures.`);
   }
   const worker = new ModelWorker({ workerPath: path.join(__dirname, "worker.mjs") });
-  const report: Record<string, unknown> = { model: path.resolve(modelPath), gpu, tokens, runs, threads, node: process.version, platform: `${process.platform}-${process.arch}` };
+  const report: Record<string, unknown> = {
+    model: path.resolve(modelPath),
+    gpu,
+    tokens,
+    runs,
+    threads,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
   try {
     let hardware: HardwareInfo;
     try {
@@ -127,7 +141,9 @@ async function main(): Promise<number> {
       return 1;
     }
     report.hardware = hardware;
-    say(`Backend: ${hardware.backend === "cpu" ? "CPU" : hardware.backend}${hardware.gpuDevices.length > 0 ? `; device: ${hardware.gpuDevices.join(", ")}` : ""}${hardware.vram ? `; VRAM ${gib(hardware.vram.free)} free of ${gib(hardware.vram.total)}` : ""}`);
+    say(
+      `Backend: ${hardware.backend === "cpu" ? "CPU" : hardware.backend}${hardware.gpuDevices.length > 0 ? `; device: ${hardware.gpuDevices.join(", ")}` : ""}${hardware.vram ? `; VRAM ${gib(hardware.vram.free)} free of ${gib(hardware.vram.total)}` : ""}`,
+    );
     if (hardware.backend === "cpu") {
       say("No GPU backend works here: node-llama-cpp's automatic choice is the CPU. Per backend:");
       for (const backend of ["cuda", "vulkan", "metal"] as const) {
@@ -150,7 +166,9 @@ async function main(): Promise<number> {
     const info = await local.load({ model: modelPath, gpu: backendChoice, gpuLayers: "max", threads, contextSize, sequences: 1 });
     const after = backendChoice === false ? undefined : (await worker.request("hardware", { gpu: backendChoice })).vram;
     report.load = info;
-    say(`Loaded ${info.name}: ${info.gpuLayers} of ${info.totalLayers} layers on the GPU; load ${info.loadMs} ms, of which warm-up ${info.warmup.ms} ms (${info.warmup.tokens} tokens)`);
+    say(
+      `Loaded ${info.name}: ${info.gpuLayers} of ${info.totalLayers} layers on the GPU; load ${info.loadMs} ms, of which warm-up ${info.warmup.ms} ms (${info.warmup.tokens} tokens)`,
+    );
     if (before && after) say(`VRAM used by the model and its context: ${gib(before.free - after.free)}`);
     for (const notice of info.notices) say(`Notice: ${notice}`);
     const oursRates = await ours(local);
@@ -167,13 +185,18 @@ async function main(): Promise<number> {
       rawGpu,
       rawCpu,
       gpuOverCpuDecode: rawGpu.length > 0 ? rawDecode / cpuDecode : undefined,
-      gpuOverCpuPrefill: rawGpu.length > 0 ? median(rawGpu.map((r) => r.prefillTokensPerSecond)) / median(rawCpu.map((r) => r.prefillTokensPerSecond)) : undefined,
+      gpuOverCpuPrefill:
+        rawGpu.length > 0 ? median(rawGpu.map((r) => r.prefillTokensPerSecond)) / median(rawCpu.map((r) => r.prefillTokensPerSecond)) : undefined,
     };
     report.timings = summary;
     const f = (n: number | undefined, d = 1): string => (n !== undefined && Number.isFinite(n) ? n.toFixed(d) : "n/a");
-    say(`Decode, ${tokens} tokens, median of ${runs}: raw ${f(rawDecode)} tok/s, ours ${f(oursDecode)} tok/s: ours/raw ${f(summary.oursOverRaw, 3)}x (runs: ours ${oursRates.map((r) => f(r)).join(", ")})`);
+    say(
+      `Decode, ${tokens} tokens, median of ${runs}: raw ${f(rawDecode)} tok/s, ours ${f(oursDecode)} tok/s: ours/raw ${f(summary.oursOverRaw, 3)}x (runs: ours ${oursRates.map((r) => f(r)).join(", ")})`,
+    );
     if (rawGpu.length > 0) {
-      say(`GPU against CPU (${threads} threads), raw: decode ${f(rawDecode)} / ${f(cpuDecode)} tok/s (${f(summary.gpuOverCpuDecode, 1)}x), prefill ${f(median(rawGpu.map((r) => r.prefillTokensPerSecond)), 0)} / ${f(median(rawCpu.map((r) => r.prefillTokensPerSecond)), 0)} tok/s (${f(summary.gpuOverCpuPrefill, 1)}x)`);
+      say(
+        `GPU against CPU (${threads} threads), raw: decode ${f(rawDecode)} / ${f(cpuDecode)} tok/s (${f(summary.gpuOverCpuDecode, 1)}x), prefill ${f(median(rawGpu.map((r) => r.prefillTokensPerSecond)), 0)} / ${f(median(rawCpu.map((r) => r.prefillTokensPerSecond)), 0)} tok/s (${f(summary.gpuOverCpuPrefill, 1)}x)`,
+      );
     }
     if (out) {
       await writeFile(out, JSON.stringify(report, null, 2));

@@ -155,8 +155,7 @@ async function main(): Promise<void> {
   if (flags.models === "tiny") {
     modelPath = path.join(dir, "tiny.gguf");
     await writeTinyModel(modelPath);
-  }
-  else {
+  } else {
     const found = await ensureDemoModel(path.join(dir, "models"));
     if ("unavailable" in found) throw new Error(found.unavailable);
     modelPath = found.path;

@@ -32,7 +32,10 @@ export function cpuNanos(pids: readonly number[]): number | undefined {
  * Times the streamed pieces of one turn. The reply's prefix (the opened fence) is streamed before the prompt is even
  * evaluated, so the clock starts at the first generated piece after it: the rate is generation alone.
  */
-export function streamClock(prefix: string, pids: readonly number[] = [process.pid]): { onChunk: (text: string) => void; rate: (tokens: number) => number; cpuPerToken: (tokens: number) => number } {
+export function streamClock(
+  prefix: string,
+  pids: readonly number[] = [process.pid],
+): { onChunk: (text: string) => void; rate: (tokens: number) => number; cpuPerToken: (tokens: number) => number } {
   let first = 0;
   let last = 0;
   let firstCpu: number | undefined;

@@ -13,7 +13,8 @@ import { ensureCatalogModel } from "../src/llm/hub/library.js";
 async function main(): Promise<number> {
   const folder = path.resolve(__dirname, "../.cache/models");
   const entry = catalogEntry(defaultModelId);
-  if (entry && !existsSync(path.join(folder, entry.fileName))) process.stderr.write(`Fetching ${entry.name} (once, about ${formatBytes(entry.approxBytes)})...\n`);
+  if (entry && !existsSync(path.join(folder, entry.fileName)))
+    process.stderr.write(`Fetching ${entry.name} (once, about ${formatBytes(entry.approxBytes)})...\n`);
   const bar = startDownloadProgress();
   const found = await ensureCatalogModel(defaultModelId, folder, { onProgress: (p) => bar.update(p) });
   bar.stop();

@@ -77,13 +77,19 @@ export function ensurePackages(needs: SystemNeeds, log: (line: string) => void):
   if (missing.length === 0) return;
   const command = `apt-get update && apt-get install -y ${missing.join(" ")}`;
   if (!isRoot() || !commandExists("apt-get")) {
-    throw new SetupError(`This machine lacks ${missing.join(", ")}: install ${missing.length === 1 ? "it" : "them"} with \`sudo sh -c "${command}"\` (or your system's equivalent) and run this again.`);
+    throw new SetupError(
+      `This machine lacks ${missing.join(", ")}: install ${missing.length === 1 ? "it" : "them"} with \`sudo sh -c "${command}"\` (or your system's equivalent) and run this again.`,
+    );
   }
   log(`Installing ${missing.join(", ")} with apt-get (once)...`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  for (const args of [["update", "-qq"], ["install", "-y", "-qq", ...missing]]) {
+  for (const args of [
+    ["update", "-qq"],
+    ["install", "-y", "-qq", ...missing],
+  ]) {
     const result = spawnSync("apt-get", args, { stdio: ["ignore", "inherit", "inherit"], env });
-    if (result.status !== 0) throw new SetupError(`\`apt-get ${args.join(" ")}\` failed (exit ${result.status ?? "signal"}): run \`${command}\` by hand and look at its output.`);
+    if (result.status !== 0)
+      throw new SetupError(`\`apt-get ${args.join(" ")}\` failed (exit ${result.status ?? "signal"}): run \`${command}\` by hand and look at its output.`);
   }
 }
 
@@ -106,9 +112,12 @@ export function ensureCodeServer(log: (line: string) => void, dir = DEFAULT_CODE
   const ready = installedCodeServer(dir);
   if (ready) return ready;
   if (process.versions.node.split(".")[0] !== "20") {
-    throw new SetupError(`code-server ${CODE_SERVER_VERSION} runs on Node 20 only (this is Node ${process.versions.node}): install Node 20 and run this again.`);
+    throw new SetupError(
+      `code-server ${CODE_SERVER_VERSION} runs on Node 20 only (this is Node ${process.versions.node}): install Node 20 and run this again.`,
+    );
   }
-  if (!writable(dir)) throw new SetupError(`${dir} is not writable by this user: give it to this user (or set CODE_SERVER_DIR to a folder of theirs) and run this again.`);
+  if (!writable(dir))
+    throw new SetupError(`${dir} is not writable by this user: give it to this user (or set CODE_SERVER_DIR to a folder of theirs) and run this again.`);
   ensurePackages({ build: true }, log);
   mkdirSync(dir, { recursive: true });
   // @vscode/ripgrep's postinstall downloads rg from GitHub; it finds the download cached in its TMPDIR instead.
@@ -165,15 +174,19 @@ export interface CodeServerOptions {
 /** Starts code-server on 127.0.0.1 in a process group of its own; `port` resolves once it listens. */
 export function startCodeServer(options: CodeServerOptions): { child: ChildProcess; port: Promise<number> } {
   const args = [
-    "--auth", "none",
+    "--auth",
+    "none",
     "--disable-telemetry",
     "--disable-update-check",
     "--disable-workspace-trust",
     "--disable-getting-started-override",
     "--ignore-last-opened",
-    "--bind-addr", `127.0.0.1:${options.port ?? 0}`,
-    "--extensions-dir", options.extensionsDir,
-    "--user-data-dir", options.userDataDir,
+    "--bind-addr",
+    `127.0.0.1:${options.port ?? 0}`,
+    "--extensions-dir",
+    options.extensionsDir,
+    "--user-data-dir",
+    options.userDataDir,
     options.workspace,
   ];
   const child = spawn(options.bin, args, { env: options.env ?? process.env, stdio: ["ignore", "pipe", "pipe"], detached: true });

@@ -142,7 +142,9 @@ function main(): void {
   say("\nPackages:");
   for (const p of built) {
     const spec = targets[p.target];
-    say(`  ${path.relative(REPO_ROOT, p.file)}  ${mib(p.bytes)}  (CPU${spec && spec.gpu !== "none" ? ` + ${spec.gpu}` : ""}: ${p.binaries.map((b) => `@node-llama-cpp/${b}`).join(", ")})`);
+    say(
+      `  ${path.relative(REPO_ROOT, p.file)}  ${mib(p.bytes)}  (CPU${spec && spec.gpu !== "none" ? ` + ${spec.gpu}` : ""}: ${p.binaries.map((b) => `@node-llama-cpp/${b}`).join(", ")})`,
+    );
   }
 }
 

@@ -50,7 +50,8 @@ function parseArgs(args: string[]): Options {
     else if (arg === "--no-open") options.open = false;
     else if (arg === "--port") {
       const port = Number(args[++i]);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new SetupError(`--port must be a port number from 1 to 65535 (got ${args[i] ?? "nothing"}).`);
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new SetupError(`--port must be a port number from 1 to 65535 (got ${args[i] ?? "nothing"}).`);
       options.port = port;
     } else throw new SetupError(`Unknown option ${arg}: npm start takes --web, --port N and --no-open.`);
   }
@@ -112,7 +113,13 @@ function freePort(preferred: number): Promise<number> {
 /** Opens the address in a browser where there is one; says so either way. */
 function openBrowser(url: string): void {
   const opener =
-    process.platform === "darwin" ? ["open"] : process.platform === "win32" ? ["cmd", "/c", "start", ""] : process.env.DISPLAY || process.env.WAYLAND_DISPLAY ? ["xdg-open"] : undefined;
+    process.platform === "darwin"
+      ? ["open"]
+      : process.platform === "win32"
+        ? ["cmd", "/c", "start", ""]
+        : process.env.DISPLAY || process.env.WAYLAND_DISPLAY
+          ? ["xdg-open"]
+          : undefined;
   if (!opener) {
     say("No desktop browser here: open the address above in a browser that can reach this machine.");
     return;
@@ -142,7 +149,14 @@ async function runDesktop(code: string, workspace: string): Promise<number> {
   say("Opening VS Code (desktop) with ClarifyCoder loaded from this folder; close its window (or press Ctrl-C) to end.");
   const child: ChildProcess = spawn(
     code,
-    ["--wait", "--new-window", `--extensionDevelopmentPath=${REPO_ROOT}`, `--user-data-dir=${userData}`, `--extensions-dir=${path.join(STATE, "desktop/extensions")}`, workspace],
+    [
+      "--wait",
+      "--new-window",
+      `--extensionDevelopmentPath=${REPO_ROOT}`,
+      `--user-data-dir=${userData}`,
+      `--extensions-dir=${path.join(STATE, "desktop/extensions")}`,
+      workspace,
+    ],
     { stdio: "inherit" },
   );
   stopOnSignals(async () => {
@@ -169,7 +183,10 @@ async function runWeb(options: Options, workspace: string): Promise<number> {
   });
   stopOnSignals(() => stopProcessGroup(started.child));
   const exited = new Promise<number>((resolve) => started.child.on("exit", (status) => resolve(status ?? 1)));
-  const listening = await Promise.race([started.port, exited.then((status) => Promise.reject(new SetupError(`code-server stopped at once (exit ${status}); run it again to see why.`)))]);
+  const listening = await Promise.race([
+    started.port,
+    exited.then((status) => Promise.reject(new SetupError(`code-server stopped at once (exit ${status}); run it again to see why.`))),
+  ]);
   await waitHealthy(listening, Date.now() + 30_000);
   const url = workbenchUrl(listening, workspace, developmentPath(REPO_ROOT, DEFAULT_CODE_SERVER_DIR, web));
   say(`\nVS Code is ready, with ClarifyCoder loaded from this folder:\n\n  ${url}\n`);

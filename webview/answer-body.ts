@@ -101,11 +101,7 @@ class AnswerBodyDirective extends Directive {
   /** The blinking cursor goes at the end of the last paragraph or code block, where the text is growing. */
   private placeMark(body: HTMLElement): void {
     const last = body.lastElementChild;
-    const target = last?.matches(".code-block")
-      ? last.querySelector("pre.code code")
-      : last?.matches("p, h1, h2, h3, h4, h5, h6")
-        ? last
-        : null;
+    const target = last?.matches(".code-block") ? last.querySelector("pre.code code") : last?.matches("p, h1, h2, h3, h4, h5, h6") ? last : null;
     (target ?? body).append(this.mark);
   }
 }

@@ -75,8 +75,7 @@ md.renderer.rules.link_open = (tokens, idx) => {
   return `<a class="md-link" data-href="${safe}" title="${safe}" role="link" tabindex="0">`;
 };
 
-md.renderer.rules.link_close = (tokens, idx) =>
-  linkHref(tokens[idx]?.meta ?? null) !== null ? `</a>` : `</span>`;
+md.renderer.rules.link_close = (tokens, idx) => (linkHref(tokens[idx]?.meta ?? null) !== null ? `</a>` : `</span>`);
 
 md.renderer.rules.image = (tokens, idx, options, env, self) => {
   const token = tokens[idx];

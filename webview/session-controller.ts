@@ -42,8 +42,7 @@ function draftKey(sessionId: string, questionId: string): string {
 const noteMs = 4_000;
 
 /** Said where a regenerated answer came out identical to the one before. */
-export const regeneratedSameNote =
-  "The model wrote the same answer again, word for word. Try Regenerate asking me questions first (⋯), or Edit the request.";
+export const regeneratedSameNote = "The model wrote the same answer again, word for word. Try Regenerate asking me questions first (⋯), or Edit the request.";
 
 export class SessionController {
   readonly sessionId: string;

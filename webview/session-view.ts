@@ -8,7 +8,17 @@
 import { html, nothing, type TemplateResult } from "lit";
 import { live } from "lit/directives/live.js";
 import { repeat } from "lit/directives/repeat.js";
-import { answerCode, askingStatus, assumedSentence, canContinue, canRegenerate, conversationTurns, isBusy, isSettled, openRoundQuestions } from "../src/core/rules.js";
+import {
+  answerCode,
+  askingStatus,
+  assumedSentence,
+  canContinue,
+  canRegenerate,
+  conversationTurns,
+  isBusy,
+  isSettled,
+  openRoundQuestions,
+} from "../src/core/rules.js";
 import type { Question, SessionState, Turn } from "../src/core/types.js";
 import { answerBody, codeActions } from "./answer-body.js";
 import { controlKey, questionFieldKey, type Feedback, type SessionController } from "./session-controller.js";
@@ -53,7 +63,15 @@ function turnTemplate(c: SessionController, turn: ShownTurn, place: TurnPlace): 
       ${repeat(
         rounds,
         (round) => round,
-        (round) => roundTemplate(c, round, turn.questions.filter((q) => q.round === round), round === openRound, rounds.length > 1, place),
+        (round) =>
+          roundTemplate(
+            c,
+            round,
+            turn.questions.filter((q) => q.round === round),
+            round === openRound,
+            rounds.length > 1,
+            place,
+          ),
       )}
     </div>
     ${assumptionsTemplate(c, turn, place)} ${stateNote(turn, place)} ${answerTemplate(c, turn, place)} ${failureTemplate(c, turn, place)}
@@ -84,7 +102,9 @@ function requestTemplate(c: SessionController, turn: ShownTurn, place: TurnPlace
                 data-focus-key="request-edit"
                 aria-label="Edit this request and send it again"
                 @click=${() => c.startEditingRequest()}
-              >Edit</button>`
+              >
+                Edit
+              </button>`
             : nothing}`}
     ${where.length > 0 ? html`<p class="request-context" title=${context.fileName ?? ""}>${where.join(" · ")}</p>` : nothing}
     ${turn.contextNote !== undefined ? html`<p class="context-note" role="note">${turn.contextNote}</p>` : nothing}
@@ -133,12 +153,7 @@ function turnActions(c: SessionController): TemplateResult | typeof nothing {
           >Continue</vscode-button
         >`
       : nothing}
-    <vscode-button
-      secondary
-      class="regenerate"
-      data-focus-key="regenerate"
-      title="Write this answer again"
-      @click=${() => c.regenerate()}
+    <vscode-button secondary class="regenerate" data-focus-key="regenerate" title="Write this answer again" @click=${() => c.regenerate()}
       >${session.state === "failed" ? "Try again" : "Regenerate"}</vscode-button
     >
     <button
@@ -150,7 +165,9 @@ function turnActions(c: SessionController): TemplateResult | typeof nothing {
       aria-label="More ways to regenerate"
       title="Regenerate asking questions first, or without questions"
       @click=${() => c.toggleRegenerateMenu()}
-    >⋯</button>
+    >
+      ⋯
+    </button>
     ${session.state === "failed"
       ? html`<vscode-button secondary class="pick-model" data-focus-key="failure-pick-model" @click=${() => c.pickModel()}>Choose another model</vscode-button>`
       : nothing}
@@ -227,12 +244,14 @@ function questionTemplate(c: SessionController, q: Question, open: boolean): Tem
 function givenTemplate(c: SessionController, q: Question, open: boolean): TemplateResult {
   const change = open
     ? html` <button
-          type="button"
-          class="link-button"
-          data-focus-key="change:${q.id}"
-          aria-label="Change the answer to: ${q.text}"
-          @click=${() => c.reopen(q.id)}
-        >Change</button>`
+        type="button"
+        class="link-button"
+        data-focus-key="change:${q.id}"
+        aria-label="Change the answer to: ${q.text}"
+        @click=${() => c.reopen(q.id)}
+      >
+        Change
+      </button>`
     : nothing;
   const assumed = q.waived && q.assumed !== undefined ? assumedSentence(q.assumed) : undefined;
   if (assumed !== undefined) return html`<p class="given"><span class="given-label">You decide:</span> ${assumed}${change}</p>`;
@@ -270,7 +289,9 @@ function questionForm(c: SessionController, q: Question, editing: boolean): Temp
             data-focus-key="suggestion:${q.id}:${index}"
             title=${suggestion.endsWith("…") ? `Cut short: puts "${suggestion.slice(0, -1)}" in the field to finish` : `Answer: ${suggestion}`}
             @click=${() => (suggestion.endsWith("…") ? c.startAnswer(q.id, suggestion.slice(0, -1).trimEnd()) : void c.answer(q.id, suggestion))}
-          >${suggestion}</button>`,
+          >
+            ${suggestion}
+          </button>`,
       )}
       <button
         type="button"
@@ -279,7 +300,9 @@ function questionForm(c: SessionController, q: Question, editing: boolean): Temp
         title="Let the assistant choose; it will state what it assumed"
         aria-label="You decide: ${q.text}"
         @click=${() => void c.waive(q.id)}
-      >You decide</button>
+      >
+        You decide
+      </button>
     </div>
   </div>`;
 }
@@ -309,7 +332,9 @@ function assumptionItem(c: SessionController, text: string, index: number, edita
           data-focus-key="assumption-edit:${index}"
           aria-label="Correct assumption ${index + 1}"
           @click=${() => c.editAssumption(index)}
-        >Edit</button>`
+        >
+          Edit
+        </button>`
       : nothing}
     ${feedbackLine(c.feedback.get(controlKey.assumption(index)), "assumption-feedback")}
   </li>`;

@@ -34,7 +34,12 @@ interface RebuiltHistory {
 }
 
 /** The exchanges of one turn, and its code request (when the code was asked for). */
-function turnExchanges(turn: Turn, followUp: boolean, at: number, settings: Pick<ClarifySettings, "maxQuestions">): { exchanges: Exchange[]; codeRequest?: CodeRequest } {
+function turnExchanges(
+  turn: Turn,
+  followUp: boolean,
+  at: number,
+  settings: Pick<ClarifySettings, "maxQuestions">,
+): { exchanges: Exchange[]; codeRequest?: CodeRequest } {
   const round = (r: number): Question[] => turn.questions.filter((q) => q.round === r);
   const exchanges: Exchange[] = [];
   // A turn that ended before the model had assessed it left nothing the model needs.
@@ -45,19 +50,24 @@ function turnExchanges(turn: Turn, followUp: boolean, at: number, settings: Pick
   exchanges.push({
     user: buildAssessmentMessage(turn.request, turn.context, settings.maxQuestions, { followUp }),
     model: assessmentReplyText(
-      first.length > 0
-        ? { decision: "ask", questions: first }
-        : { decision: "proceed", assumptions: turn.assumptions.filter((a) => !choices.has(a)) },
+      first.length > 0 ? { decision: "ask", questions: first } : { decision: "proceed", assumptions: turn.assumptions.filter((a) => !choices.has(a)) },
     ),
   });
   for (let r = 2; r <= turn.rounds; r++) {
-    exchanges.push({ user: buildFollowUpAssessmentMessage(round(r - 1), settings.maxQuestions), model: assessmentReplyText({ decision: "ask", questions: round(r) }) });
+    exchanges.push({
+      user: buildFollowUpAssessmentMessage(round(r - 1), settings.maxQuestions),
+      model: assessmentReplyText({ decision: "ask", questions: round(r) }),
+    });
   }
   if (turn.answerRequested !== true) return { exchanges };
   const chosen = turn.questions.filter((q) => q.waived && q.assumed !== undefined);
   if (chosen.length > 0) exchanges.push({ user: buildChoicesMessage(chosen), model: choicesReplyText(chosen.map((q) => q.assumed ?? "")) });
   const answers = turn.rounds > 0 ? round(turn.rounds) : [];
-  const codeRequest: CodeRequest = { message: buildCodeRequestMessage({ newAnswers: answers, assumptions: turn.assumptions }), at: at + exchanges.length, answers };
+  const codeRequest: CodeRequest = {
+    message: buildCodeRequestMessage({ newAnswers: answers, assumptions: turn.assumptions }),
+    at: at + exchanges.length,
+    answers,
+  };
   if (turn.answer !== "") exchanges.push({ user: codeRequest.message, model: turn.answer });
   return { exchanges, codeRequest };
 }

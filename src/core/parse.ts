@@ -10,16 +10,12 @@ const trimmed = z.string().transform((s) => s.trim());
 
 const askReply = z.object({
   decision: z.literal("ask"),
-  questions: z
-    .array(z.object({ question: trimmed.pipe(z.string().min(1)), suggestions: z.array(trimmed).default([]) }))
-    .min(1),
+  questions: z.array(z.object({ question: trimmed.pipe(z.string().min(1)), suggestions: z.array(trimmed).default([]) })).min(1),
 });
 const proceedReply = z.object({ decision: z.literal("proceed"), assumptions: z.array(trimmed).default([]) });
 const assessmentReply = z.discriminatedUnion("decision", [askReply, proceedReply]);
 
-export type Assessment =
-  | { decision: "ask"; questions: { text: string; suggestions: string[] }[] }
-  | { decision: "proceed"; assumptions: string[] };
+export type Assessment = { decision: "ask"; questions: { text: string; suggestions: string[] }[] } | { decision: "proceed"; assumptions: string[] };
 
 const listMarker = /^\s*(?:\d+[.)]|[-*•]|Q\d*[:.)])\s+/i;
 
@@ -41,7 +37,9 @@ export function comparisonKey(text: string): string {
 
 /** Small words a sentence does not end on: a text cut after one of them is cut back further. */
 const danglingWords = new Set(
-  "a an the and or but nor of to in on at for with by from as that which who whom whose is are was were be been being it its this these those than then if so such into onto via per".split(" "),
+  "a an the and or but nor of to in on at for with by from as that which who whom whose is are was were be been being it its this these those than then if so such into onto via per".split(
+    " ",
+  ),
 );
 
 /**
@@ -117,7 +115,8 @@ export function parseChoices(text: string, count: number, cap: number): Parsed<s
     return { ok: false, error: "The model's choices are not complete JSON." };
   }
   const result = choicesReply.safeParse(json);
-  if (!result.success || result.data.choices.length !== count) return { ok: false, error: `The model did not make one choice for each of the ${count} question(s) left to it.` };
+  if (!result.success || result.data.choices.length !== count)
+    return { ok: false, error: `The model did not make one choice for each of the ${count} question(s) left to it.` };
   return { ok: true, value: result.data.choices.map((c) => endCleanly(withoutListMarker(c), cap)) };
 }
 
@@ -130,7 +129,10 @@ const protocolStart = /^\s*\{\s*"decision"\s*:\s*"(?:ask|proceed)"/;
  * start of one of them; "no" otherwise. Usually the first piece of code settles it.
  */
 export function protocolReplyStart(text: string): "protocol" | "maybe" | "no" {
-  const body = text.replace(/^\s*```[^\n]*\n/, "").replace(/^\s*json\s*\n/i, "").trimStart();
+  const body = text
+    .replace(/^\s*```[^\n]*\n/, "")
+    .replace(/^\s*json\s*\n/i, "")
+    .trimStart();
   if (protocolStart.test(body)) return "protocol";
   const compact = body.replace(/\s+/g, "");
   return ['{"decision":"ask"', '{"decision":"proceed"'].some((start) => compact.length <= start.length && start.startsWith(compact)) ? "maybe" : "no";
@@ -147,7 +149,12 @@ export function isProtocolReply(text: string): boolean {
     if (!protocolStart.test(candidate)) return false;
     try {
       const value: unknown = JSON.parse(candidate);
-      return typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).every((k) => ["decision", "questions", "assumptions"].includes(k));
+      return (
+        typeof value === "object" &&
+        value !== null &&
+        !Array.isArray(value) &&
+        Object.keys(value).every((k) => ["decision", "questions", "assumptions"].includes(k))
+      );
     } catch {
       // Cut off at the length limit, or followed by prose: the start alone says what it is.
       return true;
@@ -175,7 +182,10 @@ export function classifyNativeReply(text: string): NativeReply {
 export function splitQuestions(text: string): string[] {
   const body = text.replace(nativeQuestionsAnswerPrefix, "").trim();
   if (body === "") return [];
-  const lines = body.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "");
+  const lines = body
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== "");
   const items: string[] = [];
   for (const line of lines) {
     if (listMarker.test(line)) items.push(withoutListMarker(line));

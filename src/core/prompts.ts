@@ -203,10 +203,8 @@ export const decisionOptions = ["ask", "proceed"] as const;
 // ClarifyCoder's training format (their "v4" tokenization): a fine-tuned model expects these exact strings.
 export const nativeQuestionPrompt =
   "You are an expert software developer who writes high quality code. With below information, please either generate Python3 code (Respond directly with code only with markdown), or ask clarifying questions:\n";
-export const nativeCodeAnswerPrefix =
-  "This is a clear problem requiring no clarifications. Let's generate the required Python3 code directly in markdown.";
-export const nativeQuestionsAnswerPrefix =
-  "I have a few clarifying questions. Please respond with the necessary details so I can assist further.";
+export const nativeCodeAnswerPrefix = "This is a clear problem requiring no clarifications. Let's generate the required Python3 code directly in markdown.";
+export const nativeQuestionsAnswerPrefix = "I have a few clarifying questions. Please respond with the necessary details so I can assist further.";
 
 /** The v4 prompt: the instruction prefix, a space, the problem. Native inference sends it; training teaches what follows. */
 export function nativeTaskPrompt(problem: string): string {
@@ -257,7 +255,12 @@ export function buildNativeCodeTurn(answered: readonly Question[], assumptions: 
  * one): the request whole, the editor context after it as reference, then what the user settled (answers that
  * override the request where they contradict it) and what the assistant assumed.
  */
-export function buildPlainCodeMessage(input: { request: string; context: EditorContext; clarifications?: readonly string[]; assumptions?: readonly string[] }): string {
+export function buildPlainCodeMessage(input: {
+  request: string;
+  context: EditorContext;
+  clarifications?: readonly string[];
+  assumptions?: readonly string[];
+}): string {
   const ctx = describeContext(input.context);
   const language = input.context.languageId ? fenceOfLanguage(input.context.languageId) : undefined;
   const parts = [
@@ -266,7 +269,9 @@ export function buildPlainCodeMessage(input: { request: string; context: EditorC
   ];
   if (ctx !== "") parts.push(`Editor context, for reference only (it may have nothing to do with the request):\n${ctx}`);
   if ((input.clarifications ?? []).length > 0) {
-    parts.push(`The user's answers (they take precedence over anything above that contradicts them):\n${(input.clarifications ?? []).map((c) => `- ${c}`).join("\n")}`);
+    parts.push(
+      `The user's answers (they take precedence over anything above that contradicts them):\n${(input.clarifications ?? []).map((c) => `- ${c}`).join("\n")}`,
+    );
   }
   if ((input.assumptions ?? []).length > 0) parts.push(`Assumptions:\n${(input.assumptions ?? []).map((a) => `- ${a}`).join("\n")}`);
   parts.push("Write the complete code in one fenced block.");

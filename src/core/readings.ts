@@ -25,9 +25,7 @@ export interface ReadingQuestion {
   kind: "contradiction" | "disagreement";
 }
 
-type ReadingsDecision =
-  | { decision: "proceed"; candidate: number; reason: string }
-  | { decision: "ask"; questions: ReadingQuestion[]; reason: string };
+type ReadingsDecision = { decision: "proceed"; candidate: number; reason: string } | { decision: "ask"; questions: ReadingQuestion[]; reason: string };
 
 /** The functions a piece of Python code defines at its top level, in order. */
 function definedFunctions(code: string): string[] {
@@ -139,7 +137,10 @@ export function parseCalls(text: string, entry: string): string[] {
     return [];
   }
   const calls = typeof value === "object" && value !== null && Array.isArray((value as { calls?: unknown }).calls) ? (value as { calls: unknown[] }).calls : [];
-  return calls.filter((c): c is string => typeof c === "string").map((c) => c.trim()).filter((c) => leadingCall(c, entry) === c);
+  return calls
+    .filter((c): c is string => typeof c === "string")
+    .map((c) => c.trim())
+    .filter((c) => leadingCall(c, entry) === c);
 }
 
 /** Code that is only a placeholder (the stub again, `pass`, `...`, "your implementation here") is no answer. */
@@ -238,5 +239,7 @@ export function decideReadings(input: {
 /** A user's answer as a clarification the code request carries. */
 export function clarificationOf(question: Pick<ReadingQuestion, "call" | "kind">, answer: string): string {
   const a = answer.trim();
-  return question.kind === "contradiction" ? `\`${question.call}\` must return ${a} (this overrides any example in the request that says otherwise).` : `\`${question.call}\` must return ${a}.`;
+  return question.kind === "contradiction"
+    ? `\`${question.call}\` must return ${a} (this overrides any example in the request that says otherwise).`
+    : `\`${question.call}\` must return ${a}.`;
 }

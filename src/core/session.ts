@@ -600,12 +600,7 @@ export class ClarifySession {
     }
     const grammar =
       decision === "ask" ? askSchema(this.settings.maxQuestions) : decision === "proceed" ? proceedSchema() : assessmentSchema(this.settings.maxQuestions);
-    const result = await this.chat(
-      conversation,
-      message,
-      { maxTokens: this.settings.maxAssessmentTokens, temperature, grammar, signal },
-      signal,
-    );
+    const result = await this.chat(conversation, message, { maxTokens: this.settings.maxAssessmentTokens, temperature, grammar, signal }, signal);
     const parsed = parseAssessment(result.text, { maxQuestions: this.settings.maxQuestions, lengths: assessmentLengths });
     if (!parsed.ok) return this.fail(result, parsed.error);
     await this.applyAssessment(parsed.value, signal);
@@ -693,7 +688,12 @@ export class ClarifySession {
    * One candidate: the code request's reply up to the end of its first code block (what follows is prose the
    * readings do not need, and on a CPU every token counts).
    */
-  private async candidate(conversation: ModelConversation, message: string, o: { temperature: number; seed: number; prefix: string }, signal: AbortSignal): Promise<TurnResult> {
+  private async candidate(
+    conversation: ModelConversation,
+    message: string,
+    o: { temperature: number; seed: number; prefix: string },
+    signal: AbortSignal,
+  ): Promise<TurnResult> {
     const enough = new AbortController();
     const stop = (): void => enough.abort();
     signal.addEventListener("abort", stop, { once: true });
@@ -707,7 +707,15 @@ export class ClarifySession {
       const result = await this.chat(
         conversation,
         message,
-        { maxTokens: Math.min(this.settings.maxCodeTokens, readingMaxTokens), temperature: o.temperature, seed: o.seed, responsePrefix: o.prefix, onChunk, onReading: this.onReading, signal: enough.signal },
+        {
+          maxTokens: Math.min(this.settings.maxCodeTokens, readingMaxTokens),
+          temperature: o.temperature,
+          seed: o.seed,
+          responsePrefix: o.prefix,
+          onChunk,
+          onReading: this.onReading,
+          signal: enough.signal,
+        },
         signal,
       );
       if (signal.aborted) throw new TurnStopped();
@@ -802,7 +810,12 @@ export class ClarifySession {
   }
 
   /** One chat exchange, recorded in `history` once the model has it; a stopped or failed one leaves the model to be set again. */
-  private async chat(conversation: ModelConversation, message: string, options: Parameters<ModelConversation["chat"]>[1], signal: AbortSignal): Promise<TurnResult> {
+  private async chat(
+    conversation: ModelConversation,
+    message: string,
+    options: Parameters<ModelConversation["chat"]>[1],
+    signal: AbortSignal,
+  ): Promise<TurnResult> {
     try {
       const result = await this.track(signal, conversation.chat(message, { onReading: this.onReading, ...options }));
       this.history.push({ user: message, model: result.text });
@@ -819,7 +832,10 @@ export class ClarifySession {
     const conversation = await this.ready(signal);
     const forcedPrefix = policy === "always" ? nativeQuestionsAnswerPrefix : policy === "never" ? nativeCodeAnswerPrefix : "";
     const prompt = buildNativePrompt(this.nativeProblem(), this.snap.context) + forcedPrefix;
-    const result = await this.track(signal, conversation.complete(prompt, { maxTokens: this.settings.maxCodeTokens, temperature, onReading: this.onReading, signal }));
+    const result = await this.track(
+      signal,
+      conversation.complete(prompt, { maxTokens: this.settings.maxCodeTokens, temperature, onReading: this.onReading, signal }),
+    );
     const reply = forcedPrefix + result.text;
     const classified = classifyNativeReply(reply);
     if (classified.kind === "code") {
@@ -920,13 +936,19 @@ export class ClarifySession {
       this.rewindTo(request.at);
       this.clearAnswer();
       this.changed();
-      const strict: CodeRequest = { ...request, message: buildCodeRequestMessage({ newAnswers: request.answers, assumptions: this.snap.assumptions, strict: true }) };
+      const strict: CodeRequest = {
+        ...request,
+        message: buildCodeRequestMessage({ newAnswers: request.answers, assumptions: this.snap.assumptions, strict: true }),
+      };
       this.codeRequest = strict;
       result = await this.streamAnswer(await this.ready(signal), strict, { temperature: Math.max(temperature, regenerateTemperature) }, signal);
       if (isProtocolReply(this.snap.answer)) {
         const raw = this.snap.answer;
         this.clearAnswer();
-        return this.fail({ ...result, text: raw }, "The model answered with its assessment (JSON) again instead of writing code. Try again, or choose another model.");
+        return this.fail(
+          { ...result, text: raw },
+          "The model answered with its assessment (JSON) again instead of writing code. Try again, or choose another model.",
+        );
       }
     }
     this.finishAnswer(result);
@@ -981,7 +1003,14 @@ export class ClarifySession {
     try {
       const result = await this.track(
         signal,
-        conversation.chat(request.message, { maxTokens: this.settings.maxCodeTokens, temperature: options.temperature, responsePrefix, onChunk, onReading: this.onReading, signal }),
+        conversation.chat(request.message, {
+          maxTokens: this.settings.maxCodeTokens,
+          temperature: options.temperature,
+          responsePrefix,
+          onChunk,
+          onReading: this.onReading,
+          signal,
+        }),
       );
       this.history.push({ user: request.message, model: result.text });
       // The streamed pieces and the final text agree; the final text wins if a runtime trims or repairs anything.
@@ -1040,7 +1069,10 @@ export class ClarifySession {
       for (const listener of this.chunkListeners) listener(piece);
     };
     const before = this.snap.answer;
-    const result = await this.track(signal, conversation.complete(text, { maxTokens: this.settings.maxCodeTokens, temperature, onChunk, onReading: this.onReading, signal }));
+    const result = await this.track(
+      signal,
+      conversation.complete(text, { maxTokens: this.settings.maxCodeTokens, temperature, onChunk, onReading: this.onReading, signal }),
+    );
     if (result.text !== "") this.snap.answer = before + result.text;
     return result;
   }

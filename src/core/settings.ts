@@ -69,7 +69,10 @@ export function readSettings(input: Partial<Record<keyof ClarifySettings, unknow
     if (value === undefined) continue;
     const parsed = schema.shape[key].safeParse(value);
     if (parsed.success) (settings as Record<keyof ClarifySettings, unknown>)[key] = parsed.data;
-    else problems.push(`${key}: ${JSON.stringify(value)} is not valid (${parsed.error.issues[0]?.message ?? "invalid"}); using ${JSON.stringify(defaultSettings[key])}.`);
+    else
+      problems.push(
+        `${key}: ${JSON.stringify(value)} is not valid (${parsed.error.issues[0]?.message ?? "invalid"}); using ${JSON.stringify(defaultSettings[key])}.`,
+      );
   }
   return { settings, problems };
 }

@@ -37,8 +37,7 @@ const kindInstructions: Record<ClarifyKind, string> = {
   inconsistent:
     "Make the task INCONSISTENT: change one statement so that it conflicts with another part of the task (another " +
     "statement, an example or a constraint), so that no program can satisfy both.",
-  incomplete:
-    "Make the task INCOMPLETE: remove a key concept, condition or constraint that is needed to write the solution.",
+  incomplete: "Make the task INCOMPLETE: remove a key concept, condition or constraint that is needed to write the solution.",
 };
 
 const kindProblems: Record<ClarifyKind, string> = {
@@ -181,7 +180,13 @@ export async function synthesiseOne(model: ClarifyModel, job: SynthJob, settings
   const rejected = (step: SynthRejection["step"], reason: RejectionReason, message: string, extra: Partial<SynthRejection> = {}): Stop =>
     new Stop({ status: "rejected", rejection: { ...base, step, reason, message, ...extra } });
 
-  const turn = async <T>(step: SynthRejection["step"], message: string, grammar: JsonSchema, shape: z.ZodType<T>, extra: Partial<SynthRejection>): Promise<T> => {
+  const turn = async <T>(
+    step: SynthRejection["step"],
+    message: string,
+    grammar: JsonSchema,
+    shape: z.ZodType<T>,
+    extra: Partial<SynthRejection>,
+  ): Promise<T> => {
     const conversation = await model.openConversation({ mode: "chat", systemPrompt: synthSystemPrompt });
     let result: TurnResult;
     try {
@@ -196,7 +201,8 @@ export async function synthesiseOne(model: ClarifyModel, job: SynthJob, settings
       await conversation.close().catch(() => undefined);
     }
     if (result.stopReason === "abort" || signal?.aborted) throw new Stop({ status: "aborted" });
-    if (result.stopReason === "maxTokens") throw rejected(step, "cut-off", `${rejectionReasons["cut-off"]} (${settings.maxTokens} tokens)`, { ...extra, reply: result.text });
+    if (result.stopReason === "maxTokens")
+      throw rejected(step, "cut-off", `${rejectionReasons["cut-off"]} (${settings.maxTokens} tokens)`, { ...extra, reply: result.text });
     let json: unknown;
     try {
       json = JSON.parse(result.text);
@@ -222,7 +228,10 @@ export async function synthesiseOne(model: ClarifyModel, job: SynthJob, settings
     const questionsVerdict = checkQuestions(questions, original, settings.filters);
     if (!questionsVerdict.ok) throw rejected("questions", questionsVerdict.reason, questionsVerdict.message, { modified, questions });
     const { generator, promptVersion } = base;
-    return { status: "accepted", record: { id: job.id, source: job.task.id, kind: job.kind, original, modified, questions, generator, promptVersion, createdAt } };
+    return {
+      status: "accepted",
+      record: { id: job.id, source: job.task.id, kind: job.kind, original, modified, questions, generator, promptVersion, createdAt },
+    };
   } catch (error) {
     if (error instanceof Stop) return error.outcome;
     if (signal?.aborted) return { status: "aborted" };

@@ -31,7 +31,13 @@ export function originalExample(task: CodeTask): TrainingExample | undefined {
 
 /** A clarify record as an example: the rewritten task, answered with its questions. */
 export function clarifyExample(record: ClarifyRecord): TrainingExample {
-  return { id: record.id, source: record.source, type: typeOfKind[record.kind], problem: record.modified, answer: { kind: "questions", questions: record.questions } };
+  return {
+    id: record.id,
+    source: record.source,
+    type: typeOfKind[record.kind],
+    problem: record.modified,
+    answer: { kind: "questions", questions: record.questions },
+  };
 }
 
 /**
@@ -120,10 +126,12 @@ const paperTraining = {
 } as const;
 const perDeviceBatch = 4;
 
-const adapterDir = (tool: "trl" | "axolotl", variant: LossVariant, data: ConfigData = "v4"): string => `adapters/${tool}-${data === "chat" ? "chat-" : ""}${variant}`;
+const adapterDir = (tool: "trl" | "axolotl", variant: LossVariant, data: ConfigData = "v4"): string =>
+  `adapters/${tool}-${data === "chat" ? "chat-" : ""}${variant}`;
 
 /** Where a config is written, relative to the export folder. */
-export const configFile = (tool: "trl" | "axolotl", variant: LossVariant, data: ConfigData = "v4"): string => `configs/${tool}-${data === "chat" ? "chat-" : ""}${variant}.yaml`;
+export const configFile = (tool: "trl" | "axolotl", variant: LossVariant, data: ConfigData = "v4"): string =>
+  `configs/${tool}-${data === "chat" ? "chat-" : ""}${variant}.yaml`;
 
 /**
  * A config for `trl sft --config <file>` (TRL's SFT script: ScriptArguments, SFTConfig and ModelConfig keys). On the
@@ -160,7 +168,12 @@ export function axolotlConfig(variant: LossVariant, setup: TrainingSetup, data: 
   const dir = data === "chat" ? setup.chatDir : setup.v4Dir;
   const format =
     data === "chat"
-      ? { type: "chat_template", field_messages: "messages", roles_to_train: variant === "answer-only" ? ["assistant"] : ["system", "user", "assistant"], train_on_eos: "turn" }
+      ? {
+          type: "chat_template",
+          field_messages: "messages",
+          roles_to_train: variant === "answer-only" ? ["assistant"] : ["system", "user", "assistant"],
+          train_on_eos: "turn",
+        }
       : { type: { field_instruction: "prompt", field_output: "completion", format: "{instruction}", no_input_format: "{instruction}" } };
   return {
     base_model: setup.baseModel,

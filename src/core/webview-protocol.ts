@@ -101,12 +101,7 @@ const replyMessageSchema = z.strictObject({
   message: z.optional(f.text),
 });
 
-export const hostMessageSchema = z.discriminatedUnion("type", [
-  stateMessageSchema,
-  chunkMessageSchema,
-  focusComposerMessageSchema,
-  replyMessageSchema,
-]);
+export const hostMessageSchema = z.discriminatedUnion("type", [stateMessageSchema, chunkMessageSchema, focusComposerMessageSchema, replyMessageSchema]);
 export type HostMessage = z.infer<typeof hostMessageSchema>;
 export type StateMessage = z.infer<typeof stateMessageSchema>;
 export type ChunkMessage = z.infer<typeof chunkMessageSchema>;
@@ -197,11 +192,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   }
 }
 
-function parseWith<T>(
-  schema: z.ZodMiniType<T>,
-  knownTypes: Readonly<Record<string, true>>,
-  input: unknown,
-): ProtocolResult<T> {
+function parseWith<T>(schema: z.ZodMiniType<T>, knownTypes: Readonly<Record<string, true>>, input: unknown): ProtocolResult<T> {
   try {
     if (typeof input !== "object" || input === null || Array.isArray(input)) {
       return { ok: false, error: `not a message object (${input === null ? "null" : Array.isArray(input) ? "array" : typeof input})` };

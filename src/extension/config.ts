@@ -40,7 +40,7 @@ export const Settings = {
   idleUnloadMinutes: setting("idleUnloadMinutes", (v) => (typeof v === "number" && v > 0 ? v : 0)),
   preloadAtStartup: setting("preloadAtStartup", (v) => v === true),
   askPolicy: setting("askPolicy", checkedLater),
-  decide: setting("decide", (v): DecideMethod => (decideMethods as readonly unknown[]).includes(v) ? (v as DecideMethod) : "readings"),
+  decide: setting("decide", (v): DecideMethod => ((decideMethods as readonly unknown[]).includes(v) ? (v as DecideMethod) : "readings")),
   maxQuestions: setting("maxQuestions", checkedLater),
   maxRounds: setting("maxRounds", checkedLater),
   askThreshold: setting("askThreshold", checkedLater),

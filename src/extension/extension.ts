@@ -74,10 +74,12 @@ export function activate(context: vscode.ExtensionContext): ClarifyCoderApi {
   ctx.own(vscode.workspace.registerTextDocumentContentProvider(proposalScheme, proposals));
   const controller = ctx.own(new ChatController(models, store, proposals, log));
   const posted: HostMessage[] = [];
-  const provider = ctx.own(new ChatViewProvider(context.extensionUri, controller, (message) => {
-    posted.push(message);
-    if (posted.length > 500) posted.shift();
-  }));
+  const provider = ctx.own(
+    new ChatViewProvider(context.extensionUri, controller, (message) => {
+      posted.push(message);
+      if (posted.length > 500) posted.shift();
+    }),
+  );
   ctx.own(vscode.window.registerWebviewViewProvider(chatViewId, provider, { webviewOptions: { retainContextWhenHidden: false } }));
 
   const focusChat = async (): Promise<void> => {

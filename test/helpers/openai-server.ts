@@ -16,7 +16,14 @@ export interface RecordedRequest {
 
 export type StandInReply =
   /** A reply text; streamed in `pieces` (default: chunks of 4 characters, `pieceDelayMs` apart) when the request asks for a stream. */
-  | { text: string; pieces?: string[]; finishReason?: string; usage?: { prompt_tokens: number; completion_tokens: number }; delayMs?: number; pieceDelayMs?: number }
+  | {
+      text: string;
+      pieces?: string[];
+      finishReason?: string;
+      usage?: { prompt_tokens: number; completion_tokens: number };
+      delayMs?: number;
+      pieceDelayMs?: number;
+    }
   /** Log-probabilities for the first token (answers a probe). */
   | { topLogprobs: { token: string; logprob: number }[] }
   /** A plain HTTP answer (an error, say). */
@@ -67,7 +74,12 @@ export async function startOpenAIServer(
           const recorded: RecordedRequest = { method: req.method ?? "GET", path, headers: req.headers, body };
           if (path === "/v1/models") {
             res.writeHead(200, { "content-type": "application/json" });
-            res.end(JSON.stringify({ object: "list", data: models.map((id) => ({ id, object: "model", ...(options.ownedBy ? { owned_by: options.ownedBy } : {}) })) }));
+            res.end(
+              JSON.stringify({
+                object: "list",
+                data: models.map((id) => ({ id, object: "model", ...(options.ownedBy ? { owned_by: options.ownedBy } : {}) })),
+              }),
+            );
             return;
           }
           requests.push(recorded);
@@ -112,7 +124,14 @@ async function answer(reply: StandInReply, request: RecordedRequest, res: import
     const first = reply.topLogprobs[0];
     res.end(
       JSON.stringify({
-        choices: [{ index: 0, message: { role: "assistant", content: first?.token ?? "" }, finish_reason: "length", logprobs: { content: [{ token: first?.token, logprob: first?.logprob, top_logprobs: reply.topLogprobs }] } }],
+        choices: [
+          {
+            index: 0,
+            message: { role: "assistant", content: first?.token ?? "" },
+            finish_reason: "length",
+            logprobs: { content: [{ token: first?.token, logprob: first?.logprob, top_logprobs: reply.topLogprobs }] },
+          },
+        ],
       }),
     );
     return;
@@ -146,7 +165,9 @@ async function answer(reply: StandInReply, request: RecordedRequest, res: import
   res.writeHead(200, { "content-type": "application/json" });
   res.end(
     JSON.stringify({
-      choices: [chat ? { index: 0, message: { role: "assistant", content: reply.text }, finish_reason: finish } : { index: 0, text: reply.text, finish_reason: finish }],
+      choices: [
+        chat ? { index: 0, message: { role: "assistant", content: reply.text }, finish_reason: finish } : { index: 0, text: reply.text, finish_reason: finish },
+      ],
       usage,
     }),
   );

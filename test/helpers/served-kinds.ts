@@ -29,7 +29,12 @@ function coder(kind: ServedKind, served: readonly string[]): (request: RecordedR
     }
     if (body.logprobs) {
       if (kind === "Ollama") return { text: "ask", finishReason: "length" };
-      return { topLogprobs: [{ token: "ask", logprob: Math.log(0.9) }, { token: "pro", logprob: Math.log(0.1) }] };
+      return {
+        topLogprobs: [
+          { token: "ask", logprob: Math.log(0.9) },
+          { token: "pro", logprob: Math.log(0.1) },
+        ],
+      };
     }
     if (body.response_format) {
       return { text: JSON.stringify({ decision: "ask", questions: [{ question: servedQuestion, suggestions: ["yes", "no"] }] }) };

@@ -13,7 +13,12 @@ export const workerPath = path.join(repoRoot, "dist/worker.mjs");
 export function startWorker(options: Omit<ModelWorkerOptions, "workerPath" | "log"> = {}): { worker: ModelWorker; model: LocalModel; logs: string[] } {
   if (!existsSync(workerPath)) throw new Error(`${workerPath} is missing: run "npm run build" first (npm test does).`);
   const logs: string[] = [];
-  const worker = new ModelWorker({ ...options, env: { [crashHookEnv]: "1", ...options.env }, workerPath, log: (level, message) => logs.push(`${level}: ${message}`) });
+  const worker = new ModelWorker({
+    ...options,
+    env: { [crashHookEnv]: "1", ...options.env },
+    workerPath,
+    log: (level, message) => logs.push(`${level}: ${message}`),
+  });
   return { worker, model: new LocalModel(worker), logs };
 }
 

@@ -27,7 +27,11 @@ interface BenchRow {
 it("the bench measures the high-speed case (the tiny model on one thread) against both baselines", { timeout: 300_000 }, async () => {
   const out = path.join(await tempDir("clarifycoder-bench-"), "bench.json");
   const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, "dist/bench.js"), "--models", "tiny", "--threads", "1", "--runs", "1", "--code-tokens", "48", "--out", out], { cwd: repoRoot });
+    const child = spawn(
+      process.execPath,
+      [path.join(repoRoot, "dist/bench.js"), "--models", "tiny", "--threads", "1", "--runs", "1", "--code-tokens", "48", "--out", out],
+      { cwd: repoRoot },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -37,7 +41,10 @@ it("the bench measures the high-speed case (the tiny model on one thread) agains
   });
   assert.equal(code, 0, stderr);
   const { rows } = JSON.parse(await readFile(out, "utf8")) as { rows: BenchRow[] };
-  assert.deepEqual(rows.map((r) => r.threads), [1]);
+  assert.deepEqual(
+    rows.map((r) => r.threads),
+    [1],
+  );
   for (const row of rows) {
     for (const key of ["bareTokensPerSecond", "rawTokensPerSecond", "oursTokensPerSecond", "tokensPerSecondRatio", "bareRatio", "stopMs"] as const) {
       assert.ok(Number.isFinite(row[key]) && row[key] > 0, `${key} = ${row[key]} on ${row.threads} thread(s)`);

@@ -45,14 +45,19 @@ it("check:gpu reports the backend, the layers and ours against raw as JSON, and 
   assert.ok(report.timings.oursDecodeTokensPerSecond[0]! > 0 && report.timings.rawDecodeTokensPerSecond[0]! > 0);
   assert.ok(report.timings.oursOverRaw > 0);
   assert.ok(report.timings.rawCpu[0]!.decodeTokensPerSecond > 0, "the CPU side was timed too");
-  assert.deepEqual(tinyFiles().filter((f) => !before.includes(f)), [], "the tiny model it wrote is gone");
+  assert.deepEqual(
+    tinyFiles().filter((f) => !before.includes(f)),
+    [],
+    "the tiny model it wrote is gone",
+  );
   if (report.hardware.backend === "cpu") {
     assert.equal(report.load.gpuLayers, 0);
     const refused = await run(["--runs", "1", "--tokens", "8"]);
     assert.equal(refused.code, 1, "no GPU backend works: exit 1");
     const text = refused.stdout + refused.stderr;
     assert.match(text, /No GPU backend works here/);
-    for (const backend of ["cuda", "vulkan", "metal"]) assert.match(text, new RegExp(`^  ${backend}: The \\w+ backend was asked for, but it cannot be used here: .+ To fix it: `, "m"));
+    for (const backend of ["cuda", "vulkan", "metal"])
+      assert.match(text, new RegExp(`^  ${backend}: The \\w+ backend was asked for, but it cannot be used here: .+ To fix it: `, "m"));
   } else {
     assert.equal(report.load.gpuLayers, report.load.totalLayers, "every layer on the GPU");
   }

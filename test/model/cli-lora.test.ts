@@ -30,7 +30,12 @@ before(async () => {
 });
 
 type JsonEvent = { type: string; [k: string]: unknown };
-const eventsOf = (stdout: string): JsonEvent[] => stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as JsonEvent);
+const eventsOf = (stdout: string): JsonEvent[] =>
+  stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as JsonEvent);
 const chat = (...args: string[]) => cli(["chat", "--json", "-m", tiny, "--gpu", "cpu", "--threads", "1", "--ask", "never", "--max-tokens", "16", ...args]);
 
 it("chat --lora A 'the request': the request stays the request; --lora A --lora B applies both", async () => {

@@ -40,7 +40,12 @@ it("convert-lora writes a GGUF adapter, and refuses a bad one with the reason an
 it("models lists the catalog with what is downloaded and a recommendation; rm or pull of an unknown id is a usage error", async () => {
   const listed = await cli(["models", "--json", "--gpu", "cpu", "--models-dir", path.join(dir, "models")]);
   assert.equal(listed.code, 0, listed.stderr);
-  const result = JSON.parse(listed.stdout) as { directory: string; recommended: string; reason: string; models: { id: string; downloaded: boolean; style: string }[] };
+  const result = JSON.parse(listed.stdout) as {
+    directory: string;
+    recommended: string;
+    reason: string;
+    models: { id: string; downloaded: boolean; style: string }[];
+  };
   assert.equal(result.directory, path.join(dir, "models"));
   assert.ok(result.models.some((m) => m.id === "clarifycoder-6.7b" && m.style === "native" && !m.downloaded));
   assert.ok(result.models.some((m) => m.id === result.recommended));
@@ -57,7 +62,25 @@ it("models lists the catalog with what is downloaded and a recommendation; rm or
 
 it("chat --lora takes a PEFT folder: converted for the model into the models folder, and applied", async () => {
   const modelsDir = path.join(dir, "chat-models");
-  const run = await cli(["chat", "--json", "-m", base, "--lora", path.join(dir, "peft"), "--models-dir", modelsDir, "--gpu", "cpu", "--threads", "1", "--ask", "never", "--max-tokens", "16", "pad a string"]);
+  const run = await cli([
+    "chat",
+    "--json",
+    "-m",
+    base,
+    "--lora",
+    path.join(dir, "peft"),
+    "--models-dir",
+    modelsDir,
+    "--gpu",
+    "cpu",
+    "--threads",
+    "1",
+    "--ask",
+    "never",
+    "--max-tokens",
+    "16",
+    "pad a string",
+  ]);
   assert.equal(run.code, 0, run.stderr);
   const done = JSON.parse(run.stdout.trim().split("\n").at(-1) ?? "{}") as { type?: string; state?: string };
   assert.equal(done.type, "done");

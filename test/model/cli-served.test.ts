@@ -27,10 +27,14 @@ describe("chat with a served model, for each kind of server", () => {
     it(`${kind}: asks, takes the answer, streams the code; the key is sent`, async () => {
       const server = await startServedKind(kind, ["qwen2.5-coder-1.5b", "other"]);
       servers.push(server);
-      const { code, stdout, stderr } = await cli(["chat", "--json", "--model", `${server.url}#qwen2.5-coder-1.5b`, "--max-rounds", "1", "remove duplicates from a list"], "yes\n", {
-        CLARIFYCODER_API_KEY: "sk-test-123",
-        OPENAI_API_KEY: "",
-      });
+      const { code, stdout, stderr } = await cli(
+        ["chat", "--json", "--model", `${server.url}#qwen2.5-coder-1.5b`, "--max-rounds", "1", "remove duplicates from a list"],
+        "yes\n",
+        {
+          CLARIFYCODER_API_KEY: "sk-test-123",
+          OPENAI_API_KEY: "",
+        },
+      );
       assert.equal(code, 0, stderr);
       const events = eventsOf(stdout);
       const model = events.find((e) => e.type === "model");
@@ -41,7 +45,10 @@ describe("chat with a served model, for each kind of server", () => {
       assert.equal(done.type, "done");
       assert.equal(done.state, "done");
       assert.equal(done.codeBlocks[0]?.code, servedCode);
-      const streamed = events.filter((e) => e.type === "chunk").map((e) => e.text).join("");
+      const streamed = events
+        .filter((e) => e.type === "chunk")
+        .map((e) => e.text)
+        .join("");
       assert.ok(streamed.includes(servedCode), streamed);
       assert.ok(server.requests.length >= 3);
       for (const r of server.requests) assert.equal(r.headers.authorization, "Bearer sk-test-123", r.path);
@@ -51,7 +58,11 @@ describe("chat with a served model, for each kind of server", () => {
       assert.ok(last.some((m) => m.content.includes("yes")));
       // Without log-probabilities (Ollama), the user is told how the decision is made instead.
       const warned = events.filter((e) => e.type === "warning").map((e) => String(e.message));
-      if (kind === "Ollama") assert.ok(warned.some((w) => /gives no token probabilities .* the model itself chooses to ask or go ahead/.test(w)), warned.join("\n"));
+      if (kind === "Ollama")
+        assert.ok(
+          warned.some((w) => /gives no token probabilities .* the model itself chooses to ask or go ahead/.test(w)),
+          warned.join("\n"),
+        );
       else assert.deepEqual(warned, []);
     });
   }
@@ -59,35 +70,58 @@ describe("chat with a served model, for each kind of server", () => {
 
 describe("chat decides by readings where it can run Python (the default)", () => {
   /** A coder whose candidates (seeds 1-3) agree, or disagree on how dedupe orders its result. */
-  const coderOf = (agree: boolean) => (req: RecordedRequest): StandInReply => {
-    const body = req.body as { response_format?: { json_schema?: { schema?: { properties?: Record<string, unknown> } } }; seed?: number; messages?: { role: string; content: string }[] };
-    if (body.response_format?.json_schema?.schema?.properties?.calls) return { text: JSON.stringify({ calls: ["dedupe([3, 1, 3, 2])"] }) };
-    if (body.response_format) return { text: JSON.stringify({ decision: "proceed", assumptions: ["Python 3"] }) };
-    const sorted = !agree && body.seed === 2;
-    const code = sorted ? "def dedupe(xs):\n    return sorted(set(xs))" : "def dedupe(xs):\n    return list(dict.fromkeys(xs))";
-    const prefill = body.messages?.at(-1)?.role === "assistant" ? (body.messages.at(-1)?.content ?? "") : "";
-    const full = `\`\`\`python\n${code}\n\`\`\``;
-    return { text: prefill && full.startsWith(prefill) ? full.slice(prefill.length) : full };
-  };
+  const coderOf =
+    (agree: boolean) =>
+    (req: RecordedRequest): StandInReply => {
+      const body = req.body as {
+        response_format?: { json_schema?: { schema?: { properties?: Record<string, unknown> } } };
+        seed?: number;
+        messages?: { role: string; content: string }[];
+      };
+      if (body.response_format?.json_schema?.schema?.properties?.calls) return { text: JSON.stringify({ calls: ["dedupe([3, 1, 3, 2])"] }) };
+      if (body.response_format) return { text: JSON.stringify({ decision: "proceed", assumptions: ["Python 3"] }) };
+      const sorted = !agree && body.seed === 2;
+      const code = sorted ? "def dedupe(xs):\n    return sorted(set(xs))" : "def dedupe(xs):\n    return list(dict.fromkeys(xs))";
+      const prefill = body.messages?.at(-1)?.role === "assistant" ? (body.messages.at(-1)?.content ?? "") : "";
+      const full = `\`\`\`python\n${code}\n\`\`\``;
+      return { text: prefill && full.startsWith(prefill) ? full.slice(prefill.length) : full };
+    };
 
   it("candidates that agree: the answer at once, no question", async () => {
     const server = await startOpenAIServer(coderOf(true), ["coder"]);
     servers.push(server);
-    const { code, stdout, stderr } = await cli(["chat", "--json", "--model", `${server.url}#coder`, "--language", "python", "write dedupe(xs): remove duplicates from a list"], "");
+    const { code, stdout, stderr } = await cli(
+      ["chat", "--json", "--model", `${server.url}#coder`, "--language", "python", "write dedupe(xs): remove duplicates from a list"],
+      "",
+    );
     assert.equal(code, 0, stderr);
     const events = eventsOf(stdout);
-    assert.equal(events.some((e) => e.type === "questions"), false);
+    assert.equal(
+      events.some((e) => e.type === "questions"),
+      false,
+    );
     const done = events.at(-1) as unknown as { state: string; codeBlocks: { code: string }[] };
     assert.equal(done.state, "done");
     assert.equal(done.codeBlocks[0]?.code, "def dedupe(xs):\n    return list(dict.fromkeys(xs))");
-    assert.deepEqual(server.requests.filter((r) => r.body.seed !== undefined).map((r) => r.body.seed), [1, 2, 3], "three candidates");
-    assert.equal(server.requests.some((r) => r.body.logprobs), false, "no probe");
+    assert.deepEqual(
+      server.requests.filter((r) => r.body.seed !== undefined).map((r) => r.body.seed),
+      [1, 2, 3],
+      "three candidates",
+    );
+    assert.equal(
+      server.requests.some((r) => r.body.logprobs),
+      false,
+      "no probe",
+    );
   });
 
   it("candidates that disagree on a call: that call is the question, their results the suggestions", async () => {
     const server = await startOpenAIServer(coderOf(false), ["coder"]);
     servers.push(server);
-    const { code, stdout, stderr } = await cli(["chat", "--json", "--model", `${server.url}#coder`, "--language", "python", "--max-rounds", "1", "write dedupe(xs): remove duplicates from a list"], "1\n");
+    const { code, stdout, stderr } = await cli(
+      ["chat", "--json", "--model", `${server.url}#coder`, "--language", "python", "--max-rounds", "1", "write dedupe(xs): remove duplicates from a list"],
+      "1\n",
+    );
     assert.equal(code, 0, stderr);
     const events = eventsOf(stdout);
     const questions = events.find((e) => e.type === "questions")?.questions as { text: string; suggestions: string[] }[] | undefined;
@@ -99,7 +133,10 @@ describe("chat decides by readings where it can run Python (the default)", () =>
   it("--decide probe: the model's probability decides, as before", async () => {
     const server = await startServedKind("llama.cpp");
     servers.push(server);
-    const { code, stdout, stderr } = await cli(["chat", "--json", "--model", server.url, "--language", "python", "--decide", "probe", "--max-rounds", "1", "remove duplicates"], "yes\n");
+    const { code, stdout, stderr } = await cli(
+      ["chat", "--json", "--model", server.url, "--language", "python", "--decide", "probe", "--max-rounds", "1", "remove duplicates"],
+      "yes\n",
+    );
     assert.equal(code, 0, stderr);
     assert.ok(server.requests.some((r) => r.body.logprobs));
     assert.ok(eventsOf(stdout).some((e) => e.type === "questions"));
@@ -112,7 +149,10 @@ describe("a served model's failures, in the terminal", () => {
     servers.push(server);
     const { code, stderr } = await cli(["chat", "--model", `${server.url}#qwen-7b`, "--ask", "never", "sort a list"], "");
     assert.equal(code, 1);
-    assert.match(stderr, new RegExp(`serves no model named "qwen-7b"; it serves "Qwen/Qwen2.5-Coder-7B-Instruct". Name one of them \\(append #name to the address\\)`));
+    assert.match(
+      stderr,
+      new RegExp(`serves no model named "qwen-7b"; it serves "Qwen/Qwen2.5-Coder-7B-Instruct". Name one of them \\(append #name to the address\\)`),
+    );
   });
 
   it("nothing listening is said so, with the address", async () => {

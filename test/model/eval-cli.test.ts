@@ -53,7 +53,19 @@ it("names what is missing or wrong: a usage error exits with 2, a run that canno
   const missing = await cli(["eval", "-b", path.join(dir, "bench.jsonl"), "-o", path.join(dir, "x")]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /Missing --model, --judge: eval needs/);
-  const outOfRange = await cli(["eval", "-b", path.join(dir, "bench.jsonl"), "-m", `${server.url}#coder`, "-j", `${server.url}#judge`, "-o", path.join(dir, "y"), "--threads", "-1"]);
+  const outOfRange = await cli([
+    "eval",
+    "-b",
+    path.join(dir, "bench.jsonl"),
+    "-m",
+    `${server.url}#coder`,
+    "-j",
+    `${server.url}#judge`,
+    "-o",
+    path.join(dir, "y"),
+    "--threads",
+    "-1",
+  ]);
   assert.equal(outOfRange.code, 2);
   assert.match(outOfRange.stderr, /^error: option '--threads <n>' argument '-1' is invalid\. It must be an integer from 0 to 1024\.$/m);
   const noRun = await cli(["eval", "report", path.join(dir, "nothing-here")]);

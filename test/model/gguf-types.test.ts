@@ -23,7 +23,10 @@ describe("the ggml type table", () => {
         const blockSize = ggml.getBlockSizeForGgmlType(id);
         if (blockSize === undefined) {
           // Past GGML_TYPE_COUNT: the table lists nothing there either.
-          assert.ok(Object.keys(GGML_TYPE_TRAITS).every((k) => Number(k) < id), `the table lists types from ${id} on, which ggml does not know`);
+          assert.ok(
+            Object.keys(GGML_TYPE_TRAITS).every((k) => Number(k) < id),
+            `the table lists types from ${id} on, which ggml does not know`,
+          );
           break;
         }
         const traits = GGML_TYPE_TRAITS[id];
@@ -32,7 +35,11 @@ describe("the ggml type table", () => {
           continue;
         }
         known += 1;
-        assert.deepEqual(traits && { blockSize: traits.blockSize, blockBytes: traits.blockBytes }, { blockSize, blockBytes: ggml.getTypeSizeForGgmlType(id) }, `type ${id}`);
+        assert.deepEqual(
+          traits && { blockSize: traits.blockSize, blockBytes: traits.blockBytes },
+          { blockSize, blockBytes: ggml.getTypeSizeForGgmlType(id) },
+          `type ${id}`,
+        );
       }
       assert.equal(known, Object.keys(GGML_TYPE_TRAITS).length);
       assert.ok(GGML_TYPE_TRAITS[42], "ggml knows type 42");

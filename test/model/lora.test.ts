@@ -119,18 +119,17 @@ describe("conversion refusals, before llama.cpp sees a file", () => {
     const folder = path.join(dir, `bad-${n}`);
     await setup(folder);
     const out = path.join(dir, `bad-${n}.gguf`);
-    await assert.rejects(
-      (async () => convertPeftAdapter(folder, await readBaseModelShape(base), out))(),
-      (e: unknown) => {
-        assert.ok(e instanceof LoraConversionError, String(e));
-        assert.match(e.message, message);
-        return true;
-      },
-    );
+    await assert.rejects((async () => convertPeftAdapter(folder, await readBaseModelShape(base), out))(), (e: unknown) => {
+      assert.ok(e instanceof LoraConversionError, String(e));
+      assert.match(e.message, message);
+      return true;
+    });
     assert.equal(existsSync(out), false, "nothing is written");
   }
-  const withTensors = (edit: (t: PeftTensor[]) => PeftTensor[], config: Record<string, unknown> = {}) => (folder: string) =>
-    writePeftFolder(folder, adapterConfig(adapter, config), edit(adapter.tensors.map((t) => ({ ...t, values: Float32Array.from(t.values) }))));
+  const withTensors =
+    (edit: (t: PeftTensor[]) => PeftTensor[], config: Record<string, unknown> = {}) =>
+    (folder: string) =>
+      writePeftFolder(folder, adapterConfig(adapter, config), edit(adapter.tensors.map((t) => ({ ...t, values: Float32Array.from(t.values) }))));
   const replace = (name: RegExp, change: (t: PeftTensor) => PeftTensor) => (ts: PeftTensor[]) => ts.map((t) => (name.test(t.name) ? change(t) : t));
 
   it("malformed safetensors: a header length past the end, a header that is not JSON, data cut short", async () => {
@@ -149,8 +148,14 @@ describe("conversion refusals, before llama.cpp sees a file", () => {
   });
 
   it("rank mismatch between A and B, and against the config's r", async () => {
-    await refuses(withTensors(replace(/layers\.0\.self_attn\.v_proj\.lora_B/, (t) => ({ ...t, shape: [64, 3], values: t.values.slice(0, 64 * 3) }))), /rank mismatch for blk\.0\.attn_v\.weight: lora_A has rank 4, lora_B 3/);
-    await refuses(withTensors((t) => t, { r: 8 }), /has rank 4, but adapter_config\.json says r = 8/);
+    await refuses(
+      withTensors(replace(/layers\.0\.self_attn\.v_proj\.lora_B/, (t) => ({ ...t, shape: [64, 3], values: t.values.slice(0, 64 * 3) }))),
+      /rank mismatch for blk\.0\.attn_v\.weight: lora_A has rank 4, lora_B 3/,
+    );
+    await refuses(
+      withTensors((t) => t, { r: 8 }),
+      /has rank 4, but adapter_config\.json says r = 8/,
+    );
   });
 
   it("a shape that does not fit the base (an adapter for another model)", async () => {
@@ -159,39 +164,90 @@ describe("conversion refusals, before llama.cpp sees a file", () => {
       /Shape mismatch for blk\.1\.attn_output\.weight: the adapter maps 32 -> 64, the base model's weight 64 -> 64/,
     );
     await refuses(
-      withTensors((ts) => [...ts, ...ts.filter((t) => t.name.includes("layers.1.self_attn.q_proj")).map((t) => ({ ...t, name: t.name.replace("layers.1", "layers.7") }))]),
+      withTensors((ts) => [
+        ...ts,
+        ...ts.filter((t) => t.name.includes("layers.1.self_attn.q_proj")).map((t) => ({ ...t, name: t.name.replace("layers.1", "layers.7") })),
+      ]),
       /no blk\.7\.attn_q\.weight \(it has 2 blocks\): this adapter was made for another model/,
     );
   });
 
   it("NaN and infinite values (F32 and F16)", async () => {
-    await refuses(withTensors(replace(/layers\.0\.mlp\.down_proj\.lora_B/, (t) => ({ ...t, values: Float32Array.from(t.values, (v, i) => (i === 17 ? NaN : v)) }))), /down_proj\.lora_B\.weight has a non-finite value .* at element 17/);
-    await refuses(withTensors(replace(/layers\.1\.self_attn\.k_proj\.lora_A/, (t) => ({ ...t, dtype: "F16", values: Float32Array.from(t.values, (v, i) => (i === 3 ? Infinity : v)) }))), /k_proj\.lora_A\.weight has a non-finite value .* at element 3/);
+    await refuses(
+      withTensors(replace(/layers\.0\.mlp\.down_proj\.lora_B/, (t) => ({ ...t, values: Float32Array.from(t.values, (v, i) => (i === 17 ? NaN : v)) }))),
+      /down_proj\.lora_B\.weight has a non-finite value .* at element 17/,
+    );
+    await refuses(
+      withTensors(
+        replace(/layers\.1\.self_attn\.k_proj\.lora_A/, (t) => ({
+          ...t,
+          dtype: "F16",
+          values: Float32Array.from(t.values, (v, i) => (i === 3 ? Infinity : v)),
+        })),
+      ),
+      /k_proj\.lora_A\.weight has a non-finite value .* at element 3/,
+    );
   });
 
   it("unsupported PEFT features: DoRA, fan_in_fan_out, per-module ranks, saved modules, trained biases, another method", async () => {
-    await refuses(withTensors((t) => t, { use_dora: true }), /uses DoRA/);
-    await refuses(withTensors((ts) => [...ts, { name: "base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector", shape: [1, 64], values: new Float32Array(64) }]), /DoRA magnitude vector/);
-    await refuses(withTensors((t) => t, { fan_in_fan_out: true }), /transposed \(fan_in_fan_out\)/);
-    await refuses(withTensors((t) => t, { rank_pattern: { q_proj: 8 } }), /per-module ranks or alphas/);
-    await refuses(withTensors((t) => t, { modules_to_save: ["lm_head"] }), /saves whole modules/);
-    await refuses(withTensors((t) => t, { bias: "lora_only" }), /trains biases/);
-    await refuses(withTensors((t) => t, { peft_type: "IA3" }), /the adapter is IA3; only LoRA/);
+    await refuses(
+      withTensors((t) => t, { use_dora: true }),
+      /uses DoRA/,
+    );
+    await refuses(
+      withTensors((ts) => [
+        ...ts,
+        { name: "base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector", shape: [1, 64], values: new Float32Array(64) },
+      ]),
+      /DoRA magnitude vector/,
+    );
+    await refuses(
+      withTensors((t) => t, { fan_in_fan_out: true }),
+      /transposed \(fan_in_fan_out\)/,
+    );
+    await refuses(
+      withTensors((t) => t, { rank_pattern: { q_proj: 8 } }),
+      /per-module ranks or alphas/,
+    );
+    await refuses(
+      withTensors((t) => t, { modules_to_save: ["lm_head"] }),
+      /saves whole modules/,
+    );
+    await refuses(
+      withTensors((t) => t, { bias: "lora_only" }),
+      /trains biases/,
+    );
+    await refuses(
+      withTensors((t) => t, { peft_type: "IA3" }),
+      /the adapter is IA3; only LoRA/,
+    );
   });
 
   it("modules the base lacks or llama.cpp cannot adapt", async () => {
-    await refuses(withTensors((t) => t, { target_modules: ["q_proj", "embed_tokens", "wqkv"] }), /targets modules the base model lacks .*: embed_tokens, wqkv/);
-    await refuses(withTensors((ts) => [...ts, { name: "base_model.model.model.embed_tokens.lora_embedding_A", shape: [4, 263], values: new Float32Array(4 * 263) }]), /an embedding adapter/);
+    await refuses(
+      withTensors((t) => t, { target_modules: ["q_proj", "embed_tokens", "wqkv"] }),
+      /targets modules the base model lacks .*: embed_tokens, wqkv/,
+    );
+    await refuses(
+      withTensors((ts) => [...ts, { name: "base_model.model.model.embed_tokens.lora_embedding_A", shape: [4, 263], values: new Float32Array(4 * 263) }]),
+      /an embedding adapter/,
+    );
   });
 
   it("a base model of another architecture, an adapter as the base, and a folder that is not an adapter", async () => {
     const otherBase = path.join(dir, "phi3.gguf");
     const tiny = buildTinyModel();
     await writeGguf(otherBase, {
-      metadata: tiny.metadata.map((m) => (m.key === "general.architecture" ? { ...m, value: "phi3" } : m.key.startsWith("llama.") ? { ...m, key: m.key.replace("llama.", "phi3.") } : m)) as typeof tiny.metadata,
+      metadata: tiny.metadata.map((m) =>
+        m.key === "general.architecture" ? { ...m, value: "phi3" } : m.key.startsWith("llama.") ? { ...m, key: m.key.replace("llama.", "phi3.") } : m,
+      ) as typeof tiny.metadata,
       tensors: tiny.tensors,
     });
-    await refuses(withTensors((t) => t), /architecture is phi3; adapters can be converted for llama, qwen2, qwen3 models/, otherBase);
+    await refuses(
+      withTensors((t) => t),
+      /architecture is phi3; adapters can be converted for llama, qwen2, qwen3 models/,
+      otherBase,
+    );
     await refuses(async (folder) => {
       await writePeftFolder(folder, adapterConfig(adapter), adapter.tensors);
       await writeFile(path.join(folder, "adapter_config.json"), "[1, 2]");

@@ -43,11 +43,23 @@ it("mixes 20:80 by downsampling and by oversampling, with exact counts and a by-
     assert.match(run.stderr, /^skipped clarify\.jsonl:28: not a clarify record \(source: /m);
     const [trainO, trainC] = expected[sampling].train;
     const [valO, valC] = expected[sampling].validation;
-    assert.match(run.stdout, new RegExp(`Mix 20:80 \\(original:clarify, ${sampling}\\), seed 1, from 10 tasks \\(0 without a solution\\) and 26 clarify records:`));
-    assert.match(run.stdout, new RegExp(`train +${trainO} original \\+ +${trainC} clarify = +${(trainO ?? 0) + (trainC ?? 0)} examples from 8 tasks \\(had 8 \\+ 20\\)`));
-    assert.match(run.stdout, new RegExp(`validation +${valO} original \\+ +${valC} clarify = +${(valO ?? 0) + (valC ?? 0)} examples from 2 tasks \\(had 2 \\+ 6\\)`));
+    assert.match(
+      run.stdout,
+      new RegExp(`Mix 20:80 \\(original:clarify, ${sampling}\\), seed 1, from 10 tasks \\(0 without a solution\\) and 26 clarify records:`),
+    );
+    assert.match(
+      run.stdout,
+      new RegExp(`train +${trainO} original \\+ +${trainC} clarify = +${(trainO ?? 0) + (trainC ?? 0)} examples from 8 tasks \\(had 8 \\+ 20\\)`),
+    );
+    assert.match(
+      run.stdout,
+      new RegExp(`validation +${valO} original \\+ +${valC} clarify = +${(valO ?? 0) + (valC ?? 0)} examples from 2 tasks \\(had 2 \\+ 6\\)`),
+    );
 
-    const count = (rows: Record<string, unknown>[]): number[] => [rows.filter((r) => r.type === "Original").length, rows.filter((r) => r.type !== "Original").length];
+    const count = (rows: Record<string, unknown>[]): number[] => [
+      rows.filter((r) => r.type === "Original").length,
+      rows.filter((r) => r.type !== "Original").length,
+    ];
     const trainV4 = await lines(path.join(out, "v4/train.jsonl"));
     const validationV4 = await lines(path.join(out, "v4/validation.jsonl"));
     assert.deepEqual(count(trainV4), expected[sampling].train);
@@ -55,7 +67,10 @@ it("mixes 20:80 by downsampling and by oversampling, with exact counts and a by-
     assert.deepEqual(count(await lines(path.join(out, "chat/train.jsonl"))), expected[sampling].train);
     const taskOf = (r: Record<string, unknown>): string => String(r.id).split(":")[0] ?? "";
     const trainTasks = new Set(trainV4.map(taskOf));
-    assert.ok(validationV4.every((r) => !trainTasks.has(taskOf(r))), "no task on both sides");
+    assert.ok(
+      validationV4.every((r) => !trainTasks.has(taskOf(r))),
+      "no task on both sides",
+    );
     for (const row of trainV4) {
       assert.ok(String(row.prompt).startsWith(`${nativeQuestionPrompt} `));
       assert.ok(String(row.completion).startsWith(row.type === "Original" ? `${nativeCodeAnswerPrefix} \`\`\`python\n` : `${nativeQuestionsAnswerPrefix} 1. `));
@@ -68,9 +83,28 @@ it("mixes 20:80 by downsampling and by oversampling, with exact counts and a by-
 
 it("writes TRL and axolotl configs for both loss variants, runnable from the export folder", async () => {
   const out = path.join(dir, "mix-configs");
-  const run = await cli(["mix", "-t", apps, "-c", clarify, "-r", "40:60", "-s", "oversample", "-o", out, "--base-model", "org/small-coder", "--max-length", "1024", "--seed", "9"]);
+  const run = await cli([
+    "mix",
+    "-t",
+    apps,
+    "-c",
+    clarify,
+    "-r",
+    "40:60",
+    "-s",
+    "oversample",
+    "-o",
+    out,
+    "--base-model",
+    "org/small-coder",
+    "--max-length",
+    "1024",
+    "--seed",
+    "9",
+  ]);
   assert.equal(run.code, 0, run.stderr);
-  const config = async (name: string): Promise<Record<string, unknown>> => parse(await readFile(path.join(out, "configs", name), "utf8")) as Record<string, unknown>;
+  const config = async (name: string): Promise<Record<string, unknown>> =>
+    parse(await readFile(path.join(out, "configs", name), "utf8")) as Record<string, unknown>;
   const trlAnswer = await config("trl-answer-only.yaml");
   const trlAll = await config("trl-prompt-and-answer.yaml");
   assert.deepEqual([trlAnswer.completion_only_loss, trlAll.completion_only_loss], [true, false]);
@@ -79,7 +113,10 @@ it("writes TRL and axolotl configs for both loss variants, runnable from the exp
   const axolotlAnswer = await config("axolotl-answer-only.yaml");
   assert.deepEqual([axolotlAnswer.train_on_inputs, (await config("axolotl-prompt-and-answer.yaml")).train_on_inputs], [false, true]);
   assert.equal(axolotlAnswer.base_model, "org/small-coder");
-  assert.match(await readFile(path.join(out, "configs/trl-answer-only.yaml"), "utf8"), /^# TRL SFT, answer-only loss.*\n# {3}trl sft --config configs\/trl-answer-only\.yaml\n/);
+  assert.match(
+    await readFile(path.join(out, "configs/trl-answer-only.yaml"), "utf8"),
+    /^# TRL SFT, answer-only loss.*\n# {3}trl sft --config configs\/trl-answer-only\.yaml\n/,
+  );
 });
 
 it("--paper: the paper's split, never repeating, raw code, their {problem, answer, type} records, and the paper's loss printed", async () => {
@@ -90,7 +127,10 @@ it("--paper: the paper's split, never repeating, raw code, their {problem, answe
   assert.match(run.stdout, /Mix 20:80 \(original:clarify, paper-oversample\), seed 1/);
   assert.match(run.stdout, /train +5 original \+ +20 clarify = +25 examples/);
   assert.match(run.stdout, /validation +1 original \+ +5 clarify = +6 examples/);
-  assert.match(run.stdout, /Train on a GPU machine with the paper's loss: every token \(v4, as the released adapters were trained\): cd .* && trl sft --config configs\/trl-prompt-and-answer\.yaml/);
+  assert.match(
+    run.stdout,
+    /Train on a GPU machine with the paper's loss: every token \(v4, as the released adapters were trained\): cd .* && trl sft --config configs\/trl-prompt-and-answer\.yaml/,
+  );
   const v4 = await lines(path.join(out, "v4/train.jsonl"));
   assert.equal(new Set(v4.map((r) => r.id)).size, v4.length, "no row repeated");
   const original = v4.find((r) => r.type === "Original");
@@ -98,16 +138,27 @@ it("--paper: the paper's split, never repeating, raw code, their {problem, answe
   const records = await lines(path.join(out, "paper/train.jsonl"));
   assert.equal(records.length, 25);
   assert.deepEqual(Object.keys(records[0] ?? {}).sort(), ["answer", "problem", "type"]);
-  assert.deepEqual(
-    records.map((r) => r.type).sort(),
-    v4.map((r) => r.type).sort(),
-  );
+  assert.deepEqual(records.map((r) => r.type).sort(), v4.map((r) => r.type).sort());
   const manifest = JSON.parse(await readFile(path.join(out, "mix.json"), "utf8")) as Record<string, unknown>;
   assert.deepEqual([manifest.paper, manifest.sampling, manifest.codeFormat, manifest.paperLoss], [true, "paper-oversample", "raw", "prompt-and-answer"]);
   const header = await readFile(path.join(out, "configs/trl-prompt-and-answer.yaml"), "utf8");
   assert.match(header, /^# TRL SFT, the paper's loss: every token/);
   // The same split without --paper, under its own name; and --paper refuses another sampling.
-  const named = await cli(["mix", "-t", apps, "-c", clarify, "-r", "20:80", "-s", "paper-oversample", "-o", path.join(dir, "mix-named"), "--validation", "0.2"]);
+  const named = await cli([
+    "mix",
+    "-t",
+    apps,
+    "-c",
+    clarify,
+    "-r",
+    "20:80",
+    "-s",
+    "paper-oversample",
+    "-o",
+    path.join(dir, "mix-named"),
+    "--validation",
+    "0.2",
+  ]);
   assert.equal(named.code, 0, named.stderr);
   assert.match(named.stdout, /train +5 original \+ +20 clarify/);
   const clash = await cli(["mix", "-t", apps, "-c", clarify, "--paper", "-s", "oversample", "-o", path.join(dir, "never")]);
@@ -124,7 +175,8 @@ it("gives the chat files configs of their own, and --validation 0 configs that d
     assert.equal(existsSync(path.join(out, folder, "validation.jsonl")), false, `${folder}: no empty split to evaluate on`);
     assert.ok(existsSync(path.join(out, folder, "train.jsonl")));
   }
-  const config = async (name: string): Promise<Record<string, unknown>> => parse(await readFile(path.join(out, "configs", name), "utf8")) as Record<string, unknown>;
+  const config = async (name: string): Promise<Record<string, unknown>> =>
+    parse(await readFile(path.join(out, "configs", name), "utf8")) as Record<string, unknown>;
   for (const name of ["trl-prompt-and-answer.yaml", "trl-answer-only.yaml", "trl-chat-prompt-and-answer.yaml", "trl-chat-answer-only.yaml"]) {
     const c = await config(name);
     assert.deepEqual([c.eval_strategy, c.eval_steps, c.dataset_test_split], ["no", undefined, undefined], name);
@@ -132,7 +184,10 @@ it("gives the chat files configs of their own, and --validation 0 configs that d
   for (const name of ["axolotl-answer-only.yaml", "axolotl-chat-answer-only.yaml"]) assert.equal((await config(name)).test_datasets, undefined, name);
   const chat = await config("trl-chat-answer-only.yaml");
   assert.deepEqual([chat.dataset_name, chat.assistant_only_loss, chat.output_dir], ["./chat", true, "./adapters/trl-chat-answer-only"]);
-  assert.match(await readFile(path.join(out, "configs/trl-chat-answer-only.yaml"), "utf8"), /# No validation split \(--validation 0\): this config does not evaluate\./);
+  assert.match(
+    await readFile(path.join(out, "configs/trl-chat-answer-only.yaml"), "utf8"),
+    /# No validation split \(--validation 0\): this config does not evaluate\./,
+  );
 });
 
 it("refuses bad options and missing inputs with a clear message", async () => {

@@ -81,7 +81,10 @@ describe("synth against an OpenAI-compatible endpoint", () => {
     const run = await cli(["synth", "--tasks", apps, "--model", server.url, "--out", out, "--concurrency", "3"], "", { CLARIFYCODER_API_KEY: "sk-from-env" });
     assert.equal(run.code, 0, run.stderr);
     const generator = `stand-in at ${server.url}`;
-    assert.deepEqual(await comparable(out), expectedRecords(generator).sort((a, b) => a.id.localeCompare(b.id)));
+    assert.deepEqual(
+      await comparable(out),
+      expectedRecords(generator).sort((a, b) => a.id.localeCompare(b.id)),
+    );
     for (const row of await rows(out)) assert.ok(clarifyRecordSchema.safeParse(row).success);
     const rejected = await comparable(out.replace(".jsonl", ".rejected.jsonl"));
     assert.deepEqual(
@@ -102,7 +105,10 @@ describe("synth against an OpenAI-compatible endpoint", () => {
     assert.match(run.stderr, /retry 1 in 0\.0 s: .*rate-limiting requests \(HTTP 429\)/);
     assert.match(run.stderr, /retry 1 in \d\.\d s: .*failed on the server side \(HTTP 500\)/);
     assert.match(run.stderr, /rejected t07:ambiguous \(questions\): a question comes with its answer/);
-    assert.match(run.stdout, new RegExp(`^Generator: ${generator.replace(/[.]/g, "\\.")} \\(prompts ${synthPromptVersion}, seed 1, temperature 0\\.1\\)\\.$`, "m"));
+    assert.match(
+      run.stdout,
+      new RegExp(`^Generator: ${generator.replace(/[.]/g, "\\.")} \\(prompts ${synthPromptVersion}, seed 1, temperature 0\\.1\\)\\.$`, "m"),
+    );
     assert.match(run.stdout, /26 written to .*, 4 rejected \(see .*\), 0 failed; 30 of 30 items \(10 tasks x 3 kinds\) done\./);
 
     const again = await cli(["synth", "--tasks", apps, "--model", server.url, "--out", out]);
@@ -119,12 +125,30 @@ describe("synth against an OpenAI-compatible endpoint", () => {
     };
     for (const [layout, input] of Object.entries(inputs)) {
       const out = path.join(dir, `layout-${layout}.jsonl`);
-      const run = await cli(["synth", "-t", input, "-m", `${server.url}#stand-in`, "-o", out, "--kinds", "ambiguous,incomplete", "--limit", "4", "--concurrency", "4"]);
+      const run = await cli([
+        "synth",
+        "-t",
+        input,
+        "-m",
+        `${server.url}#stand-in`,
+        "-o",
+        out,
+        "--kinds",
+        "ambiguous,incomplete",
+        "--limit",
+        "4",
+        "--concurrency",
+        "4",
+      ]);
       assert.equal(run.code, 0, run.stderr);
       const written = await rows(out);
       const prefix = layout === "humaneval" ? "HumanEval/" : "";
       // t03 "incomplete" comes back unchanged and is rejected.
-      assert.deepEqual(written.map((r) => r.id).sort(), ["t00:ambiguous", "t00:incomplete", "t01:ambiguous", "t01:incomplete", "t02:ambiguous", "t02:incomplete", "t03:ambiguous"].map((id) => prefix + id), layout);
+      assert.deepEqual(
+        written.map((r) => r.id).sort(),
+        ["t00:ambiguous", "t00:incomplete", "t01:ambiguous", "t01:incomplete", "t02:ambiguous", "t02:incomplete", "t03:ambiguous"].map((id) => prefix + id),
+        layout,
+      );
       const t00 = written.find((r) => r.id === `${prefix}t00:ambiguous`);
       const task = fixtureTasks[0];
       assert.ok(task && t00);
@@ -210,7 +234,10 @@ describe("synth against an OpenAI-compatible endpoint", () => {
     assert.ok(text.trim().split("\n").length < 26);
     const rerun = await cli(args);
     assert.equal(rerun.code, 0, rerun.stderr);
-    assert.deepEqual(await comparable(out), expectedRecords(`stand-in at ${server.url}`).sort((a, b) => a.id.localeCompare(b.id)));
+    assert.deepEqual(
+      await comparable(out),
+      expectedRecords(`stand-in at ${server.url}`).sort((a, b) => a.id.localeCompare(b.id)),
+    );
   });
 
   it("says when the output already holds rows made with other prompts", async () => {
@@ -220,7 +247,10 @@ describe("synth against an OpenAI-compatible endpoint", () => {
     await writeFile(out, `${JSON.stringify({ ...old, id: "elsewhere:ambiguous", promptVersion: "clarifycoder-synth-0", createdAt: "x" })}\n`);
     const run = await cli(["synth", "-t", apps, "-m", server.url, "-o", out, "--limit", "1", "--kinds", "incomplete"]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stderr, new RegExp(`older\\.jsonl has rows made with prompts clarifycoder-synth-0; new rows use ${synthPromptVersion} \\(each row records its version\\)\\.`));
+    assert.match(
+      run.stderr,
+      new RegExp(`older\\.jsonl has rows made with prompts clarifycoder-synth-0; new rows use ${synthPromptVersion} \\(each row records its version\\)\\.`),
+    );
     assert.equal(await lineCount(out), 2);
   });
 

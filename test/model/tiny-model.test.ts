@@ -157,7 +157,10 @@ describe("gguf-writer", () => {
     const f32 = Array.from({ length: 6 }, (_, i) => bytes.readFloatLE(at("a.f32") + i * 4));
     assert.deepEqual(f32, [1, 2, 3, 4, 5, 6.5]);
     const f16 = Array.from({ length: 5 }, (_, i) => float16BitsToFloat32(bytes.readUInt16LE(at("b.f16") + i * 2)));
-    assert.deepEqual(f16.map((value) => Number(value.toPrecision(4))), [0, 1, -2, 0.09998, 65500]);
+    assert.deepEqual(
+      f16.map((value) => Number(value.toPrecision(4))),
+      [0, 1, -2, 0.09998, 65500],
+    );
     const bf16 = Array.from({ length: 4 }, (_, i) => bytes.readUInt16LE(at("c.bf16") + i * 2));
     assert.deepEqual(bf16, [0x3f80, 0xbf80, 0x4049, 0x3f00]);
     assert.deepEqual([...bytes.subarray(at("d.raw"), at("d.raw") + 4)], [0x00, 0x3c, 0x00, 0xc0]);
@@ -177,15 +180,12 @@ describe("gguf-writer", () => {
     await writeGguf(filePath, file);
     const parsed = await parse(filePath);
     assert.equal(parsed.tensorDataOffset % 128n, 0n);
-    assert.deepEqual(parsed.tensorInfos.map((info) => info.offset), [0n, 128n]);
-    assert.throws(
-      () => encodeGguf({ metadata: [{ key: "general.alignment", type: "uint32", value: 24 }], tensors: [] }),
-      /power of two/,
+    assert.deepEqual(
+      parsed.tensorInfos.map((info) => info.offset),
+      [0n, 128n],
     );
-    assert.throws(
-      () => encodeGguf({ metadata: [{ key: "general.alignment", type: "uint64", value: 32 }], tensors: [] }),
-      /must be uint32/,
-    );
+    assert.throws(() => encodeGguf({ metadata: [{ key: "general.alignment", type: "uint32", value: 24 }], tensors: [] }), /power of two/);
+    assert.throws(() => encodeGguf({ metadata: [{ key: "general.alignment", type: "uint64", value: 32 }], tensors: [] }), /must be uint32/);
   });
 
   test("half-precision conversion rounds like numpy", () => {
@@ -206,19 +206,15 @@ describe("gguf-writer", () => {
 
   test("refuses non-finite values, wrong sizes, wrong types and duplicates with clear errors", async () => {
     const tensorFile = (tensor: GgufFile["tensors"][number]): GgufFile => ({ metadata: [], tensors: [tensor] });
-    assert.throws(() => encodeGguf(tensorFile({ name: "w", type: "F32", shape: [3], data: [1, NaN, 3] })), (error: unknown) =>
-      error instanceof GgufWriteError && /tensor "w": element 1 is NaN/.test(error.message) && /non-finite/.test(error.message));
+    assert.throws(
+      () => encodeGguf(tensorFile({ name: "w", type: "F32", shape: [3], data: [1, NaN, 3] })),
+      (error: unknown) => error instanceof GgufWriteError && /tensor "w": element 1 is NaN/.test(error.message) && /non-finite/.test(error.message),
+    );
     assert.throws(() => encodeGguf(tensorFile({ name: "w", type: "F16", shape: [2], data: [1, Infinity] })), /element 1 is Infinity/);
     assert.throws(() => encodeGguf(tensorFile({ name: "w", type: "F16", shape: [2], data: [1, 70000] })), /overflows F16/);
     assert.throws(() => encodeGguf(tensorFile({ name: "w", type: "F32", shape: [1], data: [1e39] })), /overflows F32/);
-    assert.throws(
-      () => encodeGguf(tensorFile({ name: "w", type: "F16", shape: [1], bytes: new Uint8Array([0x00, 0x7c]) })),
-      /element 0 is Infinity/,
-    );
-    assert.throws(
-      () => encodeGguf(tensorFile({ name: "w", type: "F32", shape: [1], bytes: new Uint8Array([0, 0, 0xc0, 0x7f]) })),
-      /element 0 is NaN/,
-    );
+    assert.throws(() => encodeGguf(tensorFile({ name: "w", type: "F16", shape: [1], bytes: new Uint8Array([0x00, 0x7c]) })), /element 0 is Infinity/);
+    assert.throws(() => encodeGguf(tensorFile({ name: "w", type: "F32", shape: [1], bytes: new Uint8Array([0, 0, 0xc0, 0x7f]) })), /element 0 is NaN/);
     assert.throws(() => encodeGguf(tensorFile({ name: "w", type: "F32", shape: [2, 2], data: [1, 2, 3] })), /3 values given, shape \[2, 2\] needs 4/);
     assert.throws(() => encodeGguf(tensorFile({ name: "w", type: "F32", shape: [0], data: [] })), /positive integers/);
     assert.throws(() => encodeGguf(tensorFile({ name: "w", type: "F32", shape: [1, 1, 1, 1, 1], data: [1] })), /1 to 4 dimensions/);
@@ -226,12 +222,16 @@ describe("gguf-writer", () => {
     assert.throws(() => encodeGguf({ metadata: [{ key: "k", type: "int32", value: 1.5 }], tensors: [] }), /int32 needs an integer/);
     assert.throws(() => encodeGguf({ metadata: [{ key: "k", type: "uint64", value: -1n }], tensors: [] }), /out of range for uint64/);
     assert.throws(() => encodeGguf({ metadata: [{ key: "k", type: "float32", value: NaN }], tensors: [] }), /finite/);
+    assert.throws(() => encodeGguf({ metadata: [{ key: "k", type: "array", itemType: "uint16", value: [1, 70000] }], tensors: [] }), /out of range for uint16/);
     assert.throws(
-      () => encodeGguf({ metadata: [{ key: "k", type: "array", itemType: "uint16", value: [1, 70000] }], tensors: [] }),
-      /out of range for uint16/,
-    );
-    assert.throws(
-      () => encodeGguf({ metadata: [{ key: "k", type: "string", value: "a" }, { key: "k", type: "string", value: "b" }], tensors: [] }),
+      () =>
+        encodeGguf({
+          metadata: [
+            { key: "k", type: "string", value: "a" },
+            { key: "k", type: "string", value: "b" },
+          ],
+          tensors: [],
+        }),
       /"k" appears more than once/,
     );
 
@@ -304,7 +304,10 @@ describe("tiny model file", () => {
       assert.deepEqual(shapes.get(`blk.${block}.ffn_down.weight`), [nFf, nEmbd]);
     }
     assert.equal(parsed.tensorInfos.length, 3 + 9 * blockCount);
-    assert.ok(parsed.tensorInfos.every((info) => Number(info.dtype) === 0), "all tensors are F32");
+    assert.ok(
+      parsed.tensorInfos.every((info) => Number(info.dtype) === 0),
+      "all tensors are F32",
+    );
   });
 
   test("omitMetadataKeys leaves keys out, and writeCorruptModels writes four files", async () => {
@@ -376,8 +379,7 @@ describe("tiny model in node-llama-cpp", () => {
     ["proceed", TINY_MODEL_EXPECTED_PROCEED],
   ] as const) {
     test(`greedy generation under the ${name} schema finishes valid JSON, deterministically and fast`, async (t) => {
-      const grammar =
-        name === "ask" ? await llama.createGrammarForJsonSchema(ASK_SCHEMA) : await llama.createGrammarForJsonSchema(PROCEED_SCHEMA);
+      const grammar = name === "ask" ? await llama.createGrammarForJsonSchema(ASK_SCHEMA) : await llama.createGrammarForJsonSchema(PROCEED_SCHEMA);
       const outputs: string[] = [];
       const { context, session } = await newSession();
       try {

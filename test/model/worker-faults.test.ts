@@ -109,11 +109,7 @@ describe("a worker killed or stopped", () => {
 
   it("SIGKILL during a turn: the signal, the phase and the model are reported; a new conversation works", async () => {
     const { model, conversation, turn } = await signalDuringTurn("SIGKILL");
-    await rejectsWith(
-      turn,
-      "worker-crashed",
-      /ended by SIGKILL .* while evaluating the prompt and generating \(the model loaded: .*tiny\.gguf\)/,
-    );
+    await rejectsWith(turn, "worker-crashed", /ended by SIGKILL .* while evaluating the prompt and generating \(the model loaded: .*tiny\.gguf\)/);
     // The conversation died with its worker, and says so rather than "not open".
     await rejectsWith(conversation.chat("Again", { maxTokens: 2 }), "worker-crashed", /SIGKILL/);
     const fresh = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
@@ -167,7 +163,13 @@ describe("a worker killed or stopped", () => {
     const stopDuringProbe: ClarifyModel = {
       openConversation: async (options) => {
         const c = await model.openConversation(options);
-        return { ...c, probe: (m, p, o) => (process.kill(pidOf(worker), "SIGSTOP"), c.probe(m, p, o)), chat: (m, o) => c.chat(m, o), complete: (x, o) => c.complete(x, o), close: () => c.close() };
+        return {
+          ...c,
+          probe: (m, p, o) => (process.kill(pidOf(worker), "SIGSTOP"), c.probe(m, p, o)),
+          chat: (m, o) => c.chat(m, o),
+          complete: (x, o) => c.complete(x, o),
+          close: () => c.close(),
+        };
       },
     };
     const session = new ClarifySession(stopDuringProbe, { ...defaultSettings, askPolicy: "auto" });
@@ -184,8 +186,17 @@ describe("GPU backends, memory and the warm-up", () => {
     const { worker, model } = quickWorker();
     await worker.request("hardware", { gpu: false });
     const starts = worker.starts;
-    for (const [gpu, name] of [["vulkan", "Vulkan"], ["cuda", "CUDA"], ["metal", "Metal"]] as const) {
-      await rejectsWith(model.load({ model: tiny, ...loadParams, gpu }), "load-failed", new RegExp(`^The ${name} backend was asked for, but it cannot be used here: `), /To fix it: .*set the GPU setting to "auto" .* or "cpu"\.$|"cpu"\. \(node-llama-cpp: /);
+    for (const [gpu, name] of [
+      ["vulkan", "Vulkan"],
+      ["cuda", "CUDA"],
+      ["metal", "Metal"],
+    ] as const) {
+      await rejectsWith(
+        model.load({ model: tiny, ...loadParams, gpu }),
+        "load-failed",
+        new RegExp(`^The ${name} backend was asked for, but it cannot be used here: `),
+        /To fix it: .*set the GPU setting to "auto" .* or "cpu"\.$|"cpu"\. \(node-llama-cpp: /,
+      );
     }
     await rejectsWith(worker.request("hardware", { gpu: "vulkan" }), "load-failed", /The Vulkan backend was asked for/);
     assert.equal(worker.starts, starts);
@@ -210,7 +221,10 @@ describe("GPU backends, memory and the warm-up", () => {
     const info = await model.load({ model: huge, ...loadParams, contextSize: 2 ** 27 });
     assert.ok(info.contextSize <= 8192, `context ${info.contextSize}`);
     assert.equal(info.notices.length, 1);
-    assert.match(info.notices[0] ?? "", /^A context of 134,217,728 tokens does not fit in memory \(its key\/value cache alone needs at least [\d.]+ GB, and [\d.]+ GB is free\), so [\d,]+ tokens are used\./);
+    assert.match(
+      info.notices[0] ?? "",
+      /^A context of 134,217,728 tokens does not fit in memory \(its key\/value cache alone needs at least [\d.]+ GB, and [\d.]+ GB is free\), so [\d,]+ tokens are used\./,
+    );
     const conversation = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
     assert.ok((await conversation.chat("Hello", { maxTokens: 3 })).outputTokens > 0);
   });
@@ -230,7 +244,10 @@ describe("GPU backends, memory and the warm-up", () => {
     const info = await model.load({ model: swa, ...loadParams, contextSize: 2 ** 26 });
     assert.ok(info.contextSize <= 8192, `context ${info.contextSize}`);
     assert.equal(info.notices.length, 1);
-    assert.match(info.notices[0] ?? "", /^A context of 67,108,864 tokens does not fit in memory \(A context size of 67108864 with 2 sequences is too large for the available RAM\), so [\d,]+ tokens are used\./);
+    assert.match(
+      info.notices[0] ?? "",
+      /^A context of 67,108,864 tokens does not fit in memory \(A context size of 67108864 with 2 sequences is too large for the available RAM\), so [\d,]+ tokens are used\./,
+    );
   });
 
   it("the model is warmed up while loading, on its own sequence: the first turn is not charged for it", async () => {

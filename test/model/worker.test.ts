@@ -7,7 +7,16 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ClarifySession } from "../../src/core/session.js";
 import { parseAssessment } from "../../src/core/parse.js";
-import { askSchema, assessmentSchema, buildAssessmentMessage, buildCodeRequestMessage, codeResponsePrefix, decisionOptions, decisionPrefix, guidedSystemPrompt } from "../../src/core/prompts.js";
+import {
+  askSchema,
+  assessmentSchema,
+  buildAssessmentMessage,
+  buildCodeRequestMessage,
+  codeResponsePrefix,
+  decisionOptions,
+  decisionPrefix,
+  guidedSystemPrompt,
+} from "../../src/core/prompts.js";
 import { defaultSettings } from "../../src/core/types.js";
 import { ModelWorker } from "../../src/llm/worker/client.js";
 import { crashHookEnv, WorkerError } from "../../src/llm/worker/protocol.js";
@@ -77,7 +86,10 @@ describe("model worker on a tiny GGUF", () => {
     assert.ok(probed.length >= 3, `a reading a batch: ${JSON.stringify(probed)}`);
     const total = probed[0]?.total ?? 0;
     assert.ok(total > 1000 && probed.every((r) => r.total === total), "one prompt, its total each time");
-    assert.ok(probed.every((r, i) => i === 0 || r.evaluated > (probed[i - 1]?.evaluated ?? 0)), "rising");
+    assert.ok(
+      probed.every((r, i) => i === 0 || r.evaluated > (probed[i - 1]?.evaluated ?? 0)),
+      "rising",
+    );
     assert.ok((probed.at(-1)?.evaluated ?? 0) >= total - 512 && (probed.at(-1)?.evaluated ?? 0) < total, "the last batch is left to the turn itself");
     await conversation.close();
     // Through the engine: while it reads, the snapshot says so; when the turn ends, the reading is gone.
@@ -193,7 +205,10 @@ describe("model worker on a tiny GGUF", () => {
       // The same prompt to the end, on a fresh conversation: evaluated once, not once in batches and again whole.
       const whole = await model.openConversation(open);
       const full = await turn(whole);
-      assert.ok(full.evaluatedInputTokens >= size - 10 && full.evaluatedInputTokens < size + 100, `${kind}: ${full.evaluatedInputTokens} input tokens for a ${size}-token prompt`);
+      assert.ok(
+        full.evaluatedInputTokens >= size - 10 && full.evaluatedInputTokens < size + 100,
+        `${kind}: ${full.evaluatedInputTokens} input tokens for a ${size}-token prompt`,
+      );
       // And the stopped conversation goes on.
       const next = open.mode === "raw" ? await stopped.complete("y", { maxTokens: 2 }) : await stopped.chat("Hello", { maxTokens: 2 });
       assert.ok(next.outputTokens > 0, kind);
@@ -333,7 +348,11 @@ describe("model worker on a tiny GGUF", () => {
       },
     );
     assert.equal(requests, 4, "the first attempt and three retries");
-    assert.deepEqual(readdirSync(modelsDirectory).filter((f) => f.includes("broken") && f.endsWith(".gguf")), [], "no broken file is taken for a model");
+    assert.deepEqual(
+      readdirSync(modelsDirectory).filter((f) => f.includes("broken") && f.endsWith(".gguf")),
+      [],
+      "no broken file is taken for a model",
+    );
     const again = await load();
     assert.equal(again.architecture, "llama");
   });
@@ -359,7 +378,10 @@ describe("model worker on a tiny GGUF", () => {
     await assert.rejects(worker.request("crash", {}), (e: unknown) => {
       assert.ok(e instanceof WorkerError);
       assert.equal(e.code, "worker-crashed");
-      assert.match(e.message, /^The model worker stopped unexpectedly: it was ended by SIGABRT \(an abort: a failed check in llama\.cpp or Node\) while crashing on purpose \(the model loaded: .*tiny\.gguf\)\. Its output does not say why\. It will restart on the next request\.$/);
+      assert.match(
+        e.message,
+        /^The model worker stopped unexpectedly: it was ended by SIGABRT \(an abort: a failed check in llama\.cpp or Node\) while crashing on purpose \(the model loaded: .*tiny\.gguf\)\. Its output does not say why\. It will restart on the next request\.$/,
+      );
       return true;
     });
     assert.equal(worker.running, false);
@@ -391,7 +413,10 @@ describe("model worker on a tiny GGUF", () => {
       assert.match(e.message, /The LoRA adapter bad-adapter\.gguf is not a readable GGUF file: .*bad-adapter\.gguf\)$/);
       return true;
     });
-    await assert.rejects(model.load({ model: tiny, gpu: false, threads: 1, contextSize: 2048, lora: [{ filePath: tiny }] }), /The LoRA adapter tiny\.gguf cannot be used: it is not a LoRA adapter/);
+    await assert.rejects(
+      model.load({ model: tiny, gpu: false, threads: 1, contextSize: 2048, lora: [{ filePath: tiny }] }),
+      /The LoRA adapter tiny\.gguf cannot be used: it is not a LoRA adapter/,
+    );
     const info = await load();
     assert.equal(info.architecture, "llama");
   });

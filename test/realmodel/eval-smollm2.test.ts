@@ -94,11 +94,17 @@ function checkStructure(rows: readonly EvalRow[], summary: RunSummary): void {
   assert.deepEqual(summary.items, { planned: rows.length, evaluated: rows.length, errors: 0 });
   for (const r of rows) {
     assert.equal(r.error, undefined);
-    assert.ok(r.exchanges.some((x) => x.who === "model" && x.kind !== "probe" && x.reply.trim() !== ""), `${r.id}: the model replied`);
+    assert.ok(
+      r.exchanges.some((x) => x.who === "model" && x.kind !== "probe" && x.reply.trim() !== ""),
+      `${r.id}: the model replied`,
+    );
     assert.equal(r.tests.statuses.length, r.tests.total);
     assert.ok(r.tests.passed >= 0 && r.tests.passed <= r.tests.total);
     if (r.judge.length > 0) {
-      assert.ok(r.exchanges.some((x) => x.who === "judge" && x.reply.trim() !== ""), `${r.id}: the judge replied`);
+      assert.ok(
+        r.exchanges.some((x) => x.who === "judge" && x.reply.trim() !== ""),
+        `${r.id}: the judge replied`,
+      );
       for (const j of r.judge) assert.ok(j.quality !== undefined || (j.noGrade ?? "") !== "", "a grade, or why there is none");
     }
   }
@@ -123,7 +129,14 @@ describe("eval with SmolLM2-135M-Instruct as model and judge, through the real w
 
   it("engine mode: the guided ClarifySession, its probe stored for calibration", async (t) => {
     if (!modelPath) return t.skip(unavailable);
-    const { code, stderr, rows, summary } = await evaluate(path.join(dir, "engine"), { mode: "engine", style: "guided", ask: "auto", decide: "probe", maxRounds: "1", maxQuestions: "2" });
+    const { code, stderr, rows, summary } = await evaluate(path.join(dir, "engine"), {
+      mode: "engine",
+      style: "guided",
+      ask: "auto",
+      decide: "probe",
+      maxRounds: "1",
+      maxQuestions: "2",
+    });
     assert.equal(code, 0, stderr);
     assert.equal(rows.length, 2, "one problem in 1a and one original");
     checkStructure(rows, summary);

@@ -43,7 +43,10 @@ describe("Qwen2.5-Coder-0.5B-Instruct, the catalog's default, through the comman
       CLARIFYCODER_MODELS_DIR: modelCacheDir,
     });
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    const events = result.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as ChatEvent);
+    const events = result.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as ChatEvent);
     assert.equal(result.code, 0, `${result.stderr}\n${result.stdout}`);
     const model = events.find((e) => e.type === "model");
     assert.equal(model?.path, path.join(modelCacheDir, catalogEntry(qwenCoder05bId)!.fileName), "the catalog's default, from the models folder");

@@ -56,7 +56,13 @@ describe("fitting the editor context into the model's context", () => {
   it("the reserve keeps room for the assessment and the code, and a refusal says what to do", () => {
     assert.ok(answerReserve(defaultSettings, 8192) > defaultSettings.maxAssessmentTokens + defaultSettings.maxCodeTokens);
     assert.equal(answerReserve({ ...defaultSettings, maxCodeTokens: 4000 }, 4096), 2048, "a limit above what the model holds keeps half the context free");
-    assert.match(tooLargeMessage({ requestTokens: 5000, available: 1200, contextSize: 4096, historyTokens: 300 }), /^The request is too long for the model: it is 5,000 tokens.*leaves 1,200.*Shorten the request/);
-    assert.match(tooLargeMessage({ requestTokens: 200, available: 100, contextSize: 4096, historyTokens: 3000 }), /^This conversation has grown too long for the model.*Start a new chat/);
+    assert.match(
+      tooLargeMessage({ requestTokens: 5000, available: 1200, contextSize: 4096, historyTokens: 300 }),
+      /^The request is too long for the model: it is 5,000 tokens.*leaves 1,200.*Shorten the request/,
+    );
+    assert.match(
+      tooLargeMessage({ requestTokens: 200, available: 100, contextSize: 4096, historyTokens: 3000 }),
+      /^This conversation has grown too long for the model.*Start a new chat/,
+    );
   });
 });

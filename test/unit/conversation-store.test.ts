@@ -16,7 +16,17 @@ class MemoryMemento implements Memento {
 }
 
 const snap = (id: string, updatedAt: number, request = `request ${id}`): SessionSnapshot => ({
-  id, state: "done", request, context: {}, questions: [], rounds: 0, assumptions: [], answer: "", codeBlocks: [], createdAt: 1, updatedAt,
+  id,
+  state: "done",
+  request,
+  context: {},
+  questions: [],
+  rounds: 0,
+  assumptions: [],
+  answer: "",
+  codeBlocks: [],
+  createdAt: 1,
+  updatedAt,
 });
 
 it("saves, lists newest first, replaces by id, deletes, and keeps at most N", async () => {
@@ -25,15 +35,24 @@ it("saves, lists newest first, replaces by id, deletes, and keeps at most N", as
   await store.save(snap("a", 1));
   await store.save(snap("b", 3));
   await store.save(snap("c", 2));
-  assert.deepEqual(store.list().map((s) => s.id), ["b", "c", "a"]);
+  assert.deepEqual(
+    store.list().map((s) => s.id),
+    ["b", "c", "a"],
+  );
   await store.save(snap("a", 5, "changed"));
-  assert.deepEqual(store.list().map((s) => s.id), ["a", "b", "c"]);
+  assert.deepEqual(
+    store.list().map((s) => s.id),
+    ["a", "b", "c"],
+  );
   assert.equal(store.get("a")?.request, "changed");
   await store.save(snap("d", 6));
   assert.equal(store.list().length, 3);
   assert.equal(await store.delete("d"), true);
   assert.equal(await store.delete("nope"), false);
-  assert.deepEqual(store.list().map((s) => s.id), ["a", "b"]);
+  assert.deepEqual(
+    store.list().map((s) => s.id),
+    ["a", "b"],
+  );
 });
 
 it("remembers which conversation was on screen, while it exists", async () => {
@@ -53,7 +72,10 @@ it("never trusts a damaged entry, and never loses one: it is kept in storage thr
   const damaged = [{ id: "bad", state: "exploded" }, 42, null];
   await memento.update("clarifycoder.conversations", [snap("good", 1), ...damaged]);
   const store = new ConversationStore(memento);
-  assert.deepEqual(store.list().map((s) => s.id), ["good"]);
+  assert.deepEqual(
+    store.list().map((s) => s.id),
+    ["good"],
+  );
   assert.equal(store.unreadableCount, 3);
   await store.save(snap("new", 2));
   await store.delete("good");
@@ -71,9 +93,17 @@ it("reads conversations saved before follow-ups (one turn, no earlier turns) and
   const memento = new MemoryMemento();
   // A record exactly as the one-turn format wrote it.
   const old = {
-    id: "old", state: "done", request: "parse a date", context: { languageId: "python", selection: { text: "x", startLine: 1, endLine: 1 } },
-    questions: [{ id: "r1q1", round: 1, text: "Which format?", suggestions: ["ISO"], answer: "ISO" }], rounds: 1,
-    assumptions: [], answer: "```python\nx\n```", codeBlocks: [{ language: "python", code: "x" }], createdAt: 1, updatedAt: 2,
+    id: "old",
+    state: "done",
+    request: "parse a date",
+    context: { languageId: "python", selection: { text: "x", startLine: 1, endLine: 1 } },
+    questions: [{ id: "r1q1", round: 1, text: "Which format?", suggestions: ["ISO"], answer: "ISO" }],
+    rounds: 1,
+    assumptions: [],
+    answer: "```python\nx\n```",
+    codeBlocks: [{ language: "python", code: "x" }],
+    createdAt: 1,
+    updatedAt: 2,
   };
   const { id: _id, createdAt: _c, updatedAt: _u, ...firstTurn } = snap("-", 0, "sort the list");
   const several: SessionSnapshot = { ...snap("new", 3, "now add tests"), earlier: [{ ...firstTurn, state: "done" }] };
@@ -82,7 +112,10 @@ it("reads conversations saved before follow-ups (one turn, no earlier turns) and
   assert.equal(store.get("old")?.request, "parse a date");
   await store.save(several);
   const again = new ConversationStore(memento);
-  assert.deepEqual(again.list().map((s) => s.id), ["new", "old"]);
+  assert.deepEqual(
+    again.list().map((s) => s.id),
+    ["new", "old"],
+  );
   assert.equal(again.get("new")?.earlier?.[0]?.request, "sort the list");
   assert.equal(again.unreadableCount, 0);
   assert.equal(conversationTitle(several), "sort the list", "a conversation is titled by its first request");

@@ -13,7 +13,11 @@ const settings = (over: Partial<ClarifySettings> = {}): ClarifySettings => ({ ..
 /** A code reply as the model continues the fence opened for it in the editor's language (python here). */
 const code = (text: string): string => `${text}\n\`\`\``;
 
-async function finishedTurn(replies: ScriptedReply[], over: Partial<ClarifySettings> = {}, p = 0.1): Promise<{ model: ScriptedModel; session: ClarifySession }> {
+async function finishedTurn(
+  replies: ScriptedReply[],
+  over: Partial<ClarifySettings> = {},
+  p = 0.1,
+): Promise<{ model: ScriptedModel; session: ClarifySession }> {
   const model = new ScriptedModel(replies, p);
   const session = new ClarifySession(model, settings(over));
   await session.start("sort the list", { languageId: "python" });
@@ -63,7 +67,10 @@ describe("follow-ups: the next message is a turn of the same conversation", () =
   });
 
   it("a follow-up that asks is refused code until every question is settled", async () => {
-    const { session } = await finishedTurn([proceedReply(), code("xs.sort()"), askReply("Which test framework?"), choicesReply("pytest"), code("def test(): pass")], { maxRounds: 1 });
+    const { session } = await finishedTurn(
+      [proceedReply(), code("xs.sort()"), askReply("Which test framework?"), choicesReply("pytest"), code("def test(): pass")],
+      { maxRounds: 1 },
+    );
     await session.followUp("now add tests");
     assert.equal(session.state, "asking");
     const [q] = session.snapshot().questions;
@@ -109,7 +116,10 @@ describe("never ask again what was asked or answered", () => {
     await session.submitAnswers();
     assert.equal(session.state, "done");
     assert.equal(session.snapshot().rounds, 1);
-    assert.deepEqual(session.snapshot().questions.map((q) => q.text), ["What size?"]);
+    assert.deepEqual(
+      session.snapshot().questions.map((q) => q.text),
+      ["What size?"],
+    );
   });
 
   it("a follow-up does not ask again what an earlier turn asked; only what is new is asked", async () => {
@@ -117,7 +127,10 @@ describe("never ask again what was asked or answered", () => {
     session.answerQuestion("r1q1", "ten");
     await session.submitAnswers();
     await session.followUp("also trim it");
-    assert.deepEqual(session.snapshot().questions.map((q) => q.text), ["Which side?"]);
+    assert.deepEqual(
+      session.snapshot().questions.map((q) => q.text),
+      ["Which side?"],
+    );
   });
 });
 
@@ -135,7 +148,14 @@ describe("a code reply that is our own protocol is never code", () => {
   });
 
   it("is never shown while it streams: pieces that could still be the protocol are held back until they cannot", async () => {
-    const model = new ScriptedModel([proceedReply(), { text: protocol, chunks: ['{"deci', 'sion": "pro', 'ceed", "assumptions": ["x"]}\n```'] }, { text: code('{"a": 1}'), chunks: ['{"a"', ': 1}\n```'] }], 0.1);
+    const model = new ScriptedModel(
+      [
+        proceedReply(),
+        { text: protocol, chunks: ['{"deci', 'sion": "pro', 'ceed", "assumptions": ["x"]}\n```'] },
+        { text: code('{"a": 1}'), chunks: ['{"a"', ": 1}\n```"] },
+      ],
+      0.1,
+    );
     const session = new ClarifySession(model, settings());
     const shown: string[] = [];
     session.onChunk((piece) => shown.push(piece));
@@ -188,7 +208,13 @@ describe("Regenerate", () => {
   });
 
   it("a failed turn can be tried again, in a fresh model conversation that is given the history first", async () => {
-    const { model, session } = await finishedTurn([proceedReply(), code("a()"), { error: "The model worker stopped unexpectedly" }, proceedReply(), code("x()")]);
+    const { model, session } = await finishedTurn([
+      proceedReply(),
+      code("a()"),
+      { error: "The model worker stopped unexpectedly" },
+      proceedReply(),
+      code("x()"),
+    ]);
     await session.followUp("now add tests");
     assert.equal(session.state, "failed");
     await session.regenerate();
@@ -301,7 +327,10 @@ describe("requests fitted into the model's context", () => {
     const snap = session.snapshot();
     assert.equal(snap.state, "done");
     const sent = snap.context.selection;
-    assert.ok(sent && sent.startLine > 1 && sent.endLine < 5001 && sent.startLine <= 1300 && sent.endLine >= 1300, JSON.stringify({ ...sent, text: undefined }));
+    assert.ok(
+      sent && sent.startLine > 1 && sent.endLine < 5001 && sent.startLine <= 1300 && sent.endLine >= 1300,
+      JSON.stringify({ ...sent, text: undefined }),
+    );
     assert.match(snap.contextNote ?? "", /^Sent lines [\d,]+-[\d,]+ of the 5,001 selected \(lines 1-5,001\), around the cursor/);
     const message = model.calls.find((c) => c.kind === "chat")?.text ?? "";
     assert.ok(message.includes("line 1300\n") && !message.includes("line 5000\n"));
@@ -314,7 +343,10 @@ describe("requests fitted into the model's context", () => {
     await session.start("x".repeat(20_000));
     const snap = session.snapshot();
     assert.equal(snap.state, "failed");
-    assert.match(snap.failure?.message ?? "", /^The request is too long for the model: it is 5,0\d\d tokens, and the model's context of 2,048 tokens leaves [\d,]+ for it once room is kept for the answer\. Shorten the request/);
+    assert.match(
+      snap.failure?.message ?? "",
+      /^The request is too long for the model: it is 5,0\d\d tokens, and the model's context of 2,048 tokens leaves [\d,]+ for it once room is kept for the answer\. Shorten the request/,
+    );
     assert.equal(model.calls.length, 0);
     assert.equal(snap.request.length, 20_000, "the request is kept, to edit");
   });
@@ -342,7 +374,11 @@ describe("a reopened conversation continues", () => {
     assert.equal(reopened.state, "done");
     const [set] = model.historySets;
     const users = set?.exchanges.map((e) => e.user.split("\n")[0]) ?? [];
-    assert.deepEqual(users, ["Request: sort the list", "You decide these: choose a sensible answer to each question, in order, and reply in JSON.", "Answers to your questions:"]);
+    assert.deepEqual(users, [
+      "Request: sort the list",
+      "You decide these: choose a sensible answer to each question, in order, and reply in JSON.",
+      "Answers to your questions:",
+    ]);
     assert.match(set?.exchanges[2]?.model ?? "", /xs\.sort\(\)/);
     assert.match(model.calls.at(-2)?.text ?? "", /^Follow-up request: now add tests/);
     assert.equal(reopened.snapshot().earlier?.length, 1);

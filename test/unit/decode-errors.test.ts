@@ -21,7 +21,10 @@ it("a decode failure names llama.cpp's reason from its log and says the conversa
 });
 
 it("without a reason in the log it still says what failed; a full context is said as such; other errors are not decode failures", () => {
-  assert.match(plainDecodeError(new Error("Eval has failed"), ["llama_decode: failed to decode, ret = -1"]), /: llama\.cpp's decode step failed \(Eval has failed\)\. The conversation was reset/);
+  assert.match(
+    plainDecodeError(new Error("Eval has failed"), ["llama_decode: failed to decode, ret = -1"]),
+    /: llama\.cpp's decode step failed \(Eval has failed\)\. The conversation was reset/,
+  );
   const full = new Error("could not find a KV slot for the batch (try reducing the size of the batch or increase the context)");
   assert.ok(isDecodeFailure(full));
   assert.match(plainDecodeError(full), /^The model could not evaluate this turn: the context has no room left for it\./);

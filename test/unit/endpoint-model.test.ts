@@ -14,9 +14,16 @@ describe("model specs", () => {
   it("tells files, hf: URIs, .gguf downloads and endpoints apart", () => {
     assert.deepEqual(parseModelSpec("models/a.gguf"), { kind: "local", model: "models/a.gguf" });
     assert.deepEqual(parseModelSpec("hf:user/repo/file.gguf"), { kind: "local", model: "hf:user/repo/file.gguf" });
-    assert.deepEqual(parseModelSpec("https://example.com/m/file.gguf?download=true"), { kind: "local", model: "https://example.com/m/file.gguf?download=true" });
+    assert.deepEqual(parseModelSpec("https://example.com/m/file.gguf?download=true"), {
+      kind: "local",
+      model: "https://example.com/m/file.gguf?download=true",
+    });
     assert.deepEqual(parseModelSpec("http://127.0.0.1:8080"), { kind: "endpoint", baseUrl: "http://127.0.0.1:8080/v1" });
-    assert.deepEqual(parseModelSpec("http://gpu-box:8000/v1/#Qwen%2FQwen2.5-Coder-7B"), { kind: "endpoint", baseUrl: "http://gpu-box:8000/v1", model: "Qwen/Qwen2.5-Coder-7B" });
+    assert.deepEqual(parseModelSpec("http://gpu-box:8000/v1/#Qwen%2FQwen2.5-Coder-7B"), {
+      kind: "endpoint",
+      baseUrl: "http://gpu-box:8000/v1",
+      model: "Qwen/Qwen2.5-Coder-7B",
+    });
     assert.throws(() => parseModelSpec("  "), /No model given/);
     assert.throws(() => parseModelSpec("http://[bad"), /not a valid URL/);
   });
@@ -37,7 +44,10 @@ describe("model specs", () => {
 
 describe("EndpointModel against a stand-in server on 127.0.0.1", () => {
   it("chats with history, sends the grammar as a JSON schema and the API key, and asks /models for a name", async () => {
-    const server = await serve((req) => ({ text: req.body.response_format ? '{"decision":"proceed","assumptions":[]}' : "plain reply" }), ["first-model", "second"]);
+    const server = await serve(
+      (req) => ({ text: req.body.response_format ? '{"decision":"proceed","assumptions":[]}' : "plain reply" }),
+      ["first-model", "second"],
+    );
     const model = new EndpointModel({ baseUrl: server.url, apiKey: "sk-test", ...fast });
     const conversation = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
     const schema = { type: "object", properties: { decision: { const: "proceed" } } };
@@ -62,7 +72,9 @@ describe("EndpointModel against a stand-in server on 127.0.0.1", () => {
 
   it("streams chunks, reads usage and the length stop, and prefills the reply prefix", async () => {
     const server = await serve((_req, i) =>
-      i === 0 ? { text: "def f():\n    pass\n```", finishReason: "length", usage: { prompt_tokens: 31, completion_tokens: 9 } } : { text: "```python\nx = 1\n```" },
+      i === 0
+        ? { text: "def f():\n    pass\n```", finishReason: "length", usage: { prompt_tokens: 31, completion_tokens: 9 } }
+        : { text: "```python\nx = 1\n```" },
     );
     const model = new EndpointModel({ baseUrl: server.url, model: "m", ...fast });
     const conversation = await model.openConversation({ mode: "chat" });
@@ -98,7 +110,11 @@ describe("EndpointModel against a stand-in server on 127.0.0.1", () => {
 
   it("retries 429 (honouring Retry-After) and 500, then succeeds", async () => {
     const server = await serve((_req, i) =>
-      i === 0 ? { status: 429, headers: { "retry-after": "0" }, body: { error: "slow down" } } : i === 1 ? { status: 500, body: { error: "boom" } } : { text: "ok" },
+      i === 0
+        ? { status: 429, headers: { "retry-after": "0" }, body: { error: "slow down" } }
+        : i === 1
+          ? { status: 500, body: { error: "boom" } }
+          : { text: "ok" },
     );
     const retries: string[] = [];
     const model = new EndpointModel({ baseUrl: server.url, model: "m", ...fast, onRetry: (r) => retries.push(r.reason) });
@@ -118,13 +134,20 @@ describe("EndpointModel against a stand-in server on 127.0.0.1", () => {
 
     const refusing = await serve(() => ({ status: 401, body: { error: "bad key" } }));
     const m2 = new EndpointModel({ baseUrl: refusing.url, model: "m", ...fast });
-    await assert.rejects((await m2.openConversation({ mode: "chat" })).chat("hi", { maxTokens: 5 }), /API key is missing or not accepted.*CLARIFYCODER_API_KEY/);
+    await assert.rejects(
+      (await m2.openConversation({ mode: "chat" })).chat("hi", { maxTokens: 5 }),
+      /API key is missing or not accepted.*CLARIFYCODER_API_KEY/,
+    );
     assert.equal(refusing.requests.length, 1);
 
     const closed = await serve(() => ({ text: "never" }));
     await closed.close();
     const nobody = new EndpointModel({ baseUrl: closed.url, model: "m", ...fast, retries: 1 });
-    await assert.rejects((await nobody.openConversation({ mode: "chat" })).chat("hi", { maxTokens: 5 }), (e: unknown) => e instanceof Error && e.message === `Could not reach ${closed.url}/chat/completions: nothing is listening there (is the server running?).`);
+    await assert.rejects(
+      (await nobody.openConversation({ mode: "chat" })).chat("hi", { maxTokens: 5 }),
+      (e: unknown) =>
+        e instanceof Error && e.message === `Could not reach ${closed.url}/chat/completions: nothing is listening there (is the server running?).`,
+    );
   });
 
   it("a stream cut mid-reply is an error, not retried (the text was already shown)", async () => {
@@ -157,7 +180,13 @@ describe("EndpointModel against a stand-in server on 127.0.0.1", () => {
   });
 
   it("probes the decision from the first token's log-probabilities after a prefill", async () => {
-    const server = await serve(() => ({ topLogprobs: [{ token: "ask", logprob: Math.log(0.6) }, { token: "pro", logprob: Math.log(0.2) }, { token: "x", logprob: Math.log(0.2) }] }));
+    const server = await serve(() => ({
+      topLogprobs: [
+        { token: "ask", logprob: Math.log(0.6) },
+        { token: "pro", logprob: Math.log(0.2) },
+        { token: "x", logprob: Math.log(0.2) },
+      ],
+    }));
     const model = new EndpointModel({ baseUrl: server.url, model: "m", ...fast });
     const c = await model.openConversation({ mode: "chat", systemPrompt: "s" });
     const p = await c.probe("sort it", '{"decision": "', ["ask", "proceed"]);
@@ -170,7 +199,13 @@ describe("EndpointModel against a stand-in server on 127.0.0.1", () => {
 
   it("the clarify engine runs a whole conversation on an endpoint", async () => {
     const server = await serve((req) => {
-      if (req.body.logprobs) return { topLogprobs: [{ token: "ask", logprob: Math.log(0.9) }, { token: "proceed", logprob: Math.log(0.1) }] };
+      if (req.body.logprobs)
+        return {
+          topLogprobs: [
+            { token: "ask", logprob: Math.log(0.9) },
+            { token: "proceed", logprob: Math.log(0.1) },
+          ],
+        };
       if (req.body.response_format) return { text: JSON.stringify({ decision: "ask", questions: [{ question: "Ascending?", suggestions: ["yes", "no"] }] }) };
       return { text: "def f(xs):\n    return sorted(xs)\n```" };
     });

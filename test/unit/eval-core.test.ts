@@ -3,7 +3,16 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { promptPreamble, pythonLiteral, readBenchmark, selectItems, type Category } from "../../src/core/eval/benchmark.js";
 import { calibrate } from "../../src/core/eval/calibration.js";
-import { askJudge, buildJudgePrompt, countedGrade, echoesQuestion, judgeSchema, parseJudgeReply, whyNotGood, withoutEchoes } from "../../src/core/eval/judge.js";
+import {
+  askJudge,
+  buildJudgePrompt,
+  countedGrade,
+  echoesQuestion,
+  judgeSchema,
+  parseJudgeReply,
+  whyNotGood,
+  withoutEchoes,
+} from "../../src/core/eval/judge.js";
 import { computeMetrics, judgeHealth, summarizeRows } from "../../src/core/eval/metrics.js";
 import { answerFor, isContextOverflow, pickCode, runItem } from "../../src/core/eval/protocol.js";
 import { tooLargeMessage } from "../../src/core/budget.js";
@@ -40,7 +49,13 @@ describe("reading replies the way HumanEvalComm does", () => {
   });
 
   it("picks the engine's Python block, and gives the judge's answers to the right questions", () => {
-    assert.equal(pickCode([{ language: "text", code: "a" }, { language: "python", code: "b" }]), "b");
+    assert.equal(
+      pickCode([
+        { language: "text", code: "a" },
+        { language: "python", code: "b" },
+      ]),
+      "b",
+    );
     assert.equal(pickCode([{ language: "js", code: "a" }]), "a");
     assert.equal(pickCode([]), "");
     assert.equal(answerFor(["x", "", "z"], 0, 3), "x");
@@ -55,7 +70,7 @@ const good = (name: string, extra: Record<string, unknown> = {}): string =>
   JSON.stringify({
     name,
     prompt: `def ${name.replace(/\W/g, "_")}(x):\n    """Return x."""\n`,
-    prompt1a: "def candidate(x):\n    \"\"\"Return something.\"\"\"\n",
+    prompt1a: 'def candidate(x):\n    """Return something."""\n',
     entry_point: name.replace(/\W/g, "_"),
     test_case: [{ input: "1", output: "1", relation: "==" }],
     ...extra,
@@ -94,9 +109,17 @@ describe("benchmark rows", () => {
     const prompt = 'from typing import List, Tuple\nimport math\n\n\ndef f(xs: List[int]) -> int:\n    """ import this, from that import nothing\n    """\n';
     assert.equal(promptPreamble(prompt, "f"), "from typing import List, Tuple\nimport math");
     assert.equal(promptPreamble("def f():\n    import os\n", "f"), "", "an indented import is the function's own");
-    const helper = '\n\ndef is_palindrome(string: str) -> bool:\n    """ Test if given string is a palindrome """\n    return string == string[::-1]\n\n\ndef make_palindrome(string: str) -> str:\n    """ Find the shortest palindrome.\n\n    >>> make_palindrome(\'cat\')\n    \'catac\'\n    """\n';
-    assert.equal(promptPreamble(helper, "make_palindrome"), 'def is_palindrome(string: str) -> bool:\n    """ Test if given string is a palindrome """\n    return string == string[::-1]');
-    assert.equal(promptPreamble(helper.replace("def make_palindrome", "def candidate"), "make_palindrome"), promptPreamble(helper, "make_palindrome"), "nor candidate, in a modified prompt");
+    const helper =
+      '\n\ndef is_palindrome(string: str) -> bool:\n    """ Test if given string is a palindrome """\n    return string == string[::-1]\n\n\ndef make_palindrome(string: str) -> str:\n    """ Find the shortest palindrome.\n\n    >>> make_palindrome(\'cat\')\n    \'catac\'\n    """\n';
+    assert.equal(
+      promptPreamble(helper, "make_palindrome"),
+      'def is_palindrome(string: str) -> bool:\n    """ Test if given string is a palindrome """\n    return string == string[::-1]',
+    );
+    assert.equal(
+      promptPreamble(helper.replace("def make_palindrome", "def candidate"), "make_palindrome"),
+      promptPreamble(helper, "make_palindrome"),
+      "nor candidate, in a modified prompt",
+    );
   });
 
   it("writes JSON test values as Python source", () => {
@@ -120,7 +143,11 @@ describe("benchmark rows", () => {
     const shared = by("original").filter((n) => by("1a").includes(n) || by("1p").includes(n));
     assert.equal(shared.length, 3);
     const order = a.map((i) => Number(i.name.slice(2)));
-    assert.deepEqual(order, [...order].sort((x, y) => x - y), "benchmark order");
+    assert.deepEqual(
+      order,
+      [...order].sort((x, y) => x - y),
+      "benchmark order",
+    );
     assert.notDeepEqual(selectItems(problems, { categories, limit: 3, seed: 8 }), a);
     assert.equal(selectItems(problems, { categories: ["original"], seed: 0 }).length, 10, "no limit: all");
     assert.equal(a[0]?.id, `${a[0]?.name}#${a[0]?.category}`);
@@ -136,7 +163,14 @@ describe("the judge's replies", () => {
   });
 
   it("reads the json format with the changed requirements, and says why when there is no grade", () => {
-    const reply = JSON.stringify({ requirements: [{ requirement: " order ", asked: true }, { requirement: "ties", asked: false }], quality: 3, answers: [" asc "] });
+    const reply = JSON.stringify({
+      requirements: [
+        { requirement: " order ", asked: true },
+        { requirement: "ties", asked: false },
+      ],
+      quality: 3,
+      answers: [" asc "],
+    });
     assert.deepEqual(parseJudgeReply(reply, "json", 1), {
       quality: 3,
       answers: ["asc"],
@@ -185,12 +219,39 @@ function row(id: string, category: Category, over: Partial<EvalRow> = {}): EvalR
 describe("metrics from a hand-made result file", () => {
   const rows: EvalRow[] = [
     // 1a: four items. Asked 3 (no code); graded 3, 2, no grade (communicating: the 3 and the 2); pass 1 of 4; test pass (4/4 + 2/4 + 0 + 1/4)/4 = 0.4375.
-    row("A", "1a", { asked: true, judge: [{ quality: 3, answers: ["r1 is so"], requirements: [{ text: "r1", recovered: true }, { text: "r2", recovered: false }] }], tests: { passed: 4, total: 4, statuses: [] }, turns: 2 }),
-    row("B", "1a", { asked: true, judge: [{ quality: 2, answers: [], requirements: [{ text: "r1", recovered: true }] }], tests: { passed: 2, total: 4, statuses: [] }, turns: 2 }),
+    row("A", "1a", {
+      asked: true,
+      judge: [
+        {
+          quality: 3,
+          answers: ["r1 is so"],
+          requirements: [
+            { text: "r1", recovered: true },
+            { text: "r2", recovered: false },
+          ],
+        },
+      ],
+      tests: { passed: 4, total: 4, statuses: [] },
+      turns: 2,
+    }),
+    row("B", "1a", {
+      asked: true,
+      judge: [{ quality: 2, answers: [], requirements: [{ text: "r1", recovered: true }] }],
+      tests: { passed: 2, total: 4, statuses: [] },
+      turns: 2,
+    }),
     row("C", "1a", { asked: true, judge: [{ noGrade: "cut off", answers: [] }], code: "", tests: { passed: 0, total: 4, statuses: [] }, turns: undefined }),
     row("D", "1a", { tests: { passed: 1, total: 4, statuses: [] } }),
     // 1p: two items, one asked and good, both pass.
-    row("A", "1p", { asked: true, judge: [{ quality: 3, answers: ["yes"] }, { noGrade: "x", answers: [] }], tests: { passed: 2, total: 2, statuses: [] }, turns: 3 }),
+    row("A", "1p", {
+      asked: true,
+      judge: [
+        { quality: 3, answers: ["yes"] },
+        { noGrade: "x", answers: [] },
+      ],
+      tests: { passed: 2, total: 2, statuses: [] },
+      turns: 3,
+    }),
     row("B", "1p", { tests: { passed: 3, total: 3, statuses: [] } }),
     // original: two items; one asked needlessly.
     row("A", "original", { asked: true, judge: [{ quality: 1, answers: [] }], tests: { passed: 4, total: 4, statuses: [] }, turns: 2 }),
@@ -282,7 +343,15 @@ describe("an honest judge, and HumanEvalComm's communication rate", () => {
   });
 
   it("never has a communication rate below the good-question rate, over every kind of first round", () => {
-    const rounds = [undefined, { answers: [] }, { quality: 1 as const, answers: [] }, { quality: 2 as const, answers: ["a"] }, { quality: 3 as const, answers: ["a"], requirements: [req(true)] }, { quality: 3 as const, answers: [], requirements: [req(true)] }, { quality: 3 as const, answers: ["a"], requirements: [req(false)] }];
+    const rounds = [
+      undefined,
+      { answers: [] },
+      { quality: 1 as const, answers: [] },
+      { quality: 2 as const, answers: ["a"] },
+      { quality: 3 as const, answers: ["a"], requirements: [req(true)] },
+      { quality: 3 as const, answers: [], requirements: [req(true)] },
+      { quality: 3 as const, answers: ["a"], requirements: [req(false)] },
+    ];
     // Every set of 3 rows drawn from those rounds, each with and without code in its first reply.
     for (let n = 0; n < rounds.length ** 3; n++) {
       const picks = [n % rounds.length, Math.floor(n / rounds.length) % rounds.length, Math.floor(n / rounds.length ** 2)];
@@ -294,7 +363,9 @@ describe("an honest judge, and HumanEvalComm's communication rate", () => {
       assert.ok(m && m.communicationRate >= m.goodQuestionRate, `rows ${picks.join(",")}: ${m?.communicationRate} < ${m?.goodQuestionRate}`);
     }
     // The judge that graded 31 of 32 replies 3 with no requirement and no answer: no good questions at all.
-    const hollow = Array.from({ length: 32 }, (_, i) => row(`H${i}`, "1a", { asked: true, judge: [i === 0 ? { quality: 1, answers: [] } : { quality: 3, answers: [""], requirements: [] }] }));
+    const hollow = Array.from({ length: 32 }, (_, i) =>
+      row(`H${i}`, "1a", { asked: true, judge: [i === 0 ? { quality: 1, answers: [] } : { quality: 3, answers: [""], requirements: [] }] }),
+    );
     const m = computeMetrics(hollow);
     assert.deepEqual([m?.communicationRate, m?.noCodeRate, m?.goodQuestionRate], [31 / 32, 1, 0]);
   });
@@ -304,12 +375,29 @@ describe("an honest judge, and HumanEvalComm's communication rate", () => {
     const h = judgeHealth([...hollow, row("U", "1a", { asked: true, judge: [{ noGrade: "cut off", answers: [] }] }), row("C", "1a")]);
     assert.deepEqual(
       { ...h, warnings: h.warnings.length },
-      { judged: 5, unparsed: 1, graded3: 4, threeWithoutRequirement: 4, threeWithoutAnswer: 4, threeNotGood: 4, emptyAnswers: 4, echoedAnswers: 0, reliable: false, warnings: 2 },
+      {
+        judged: 5,
+        unparsed: 1,
+        graded3: 4,
+        threeWithoutRequirement: 4,
+        threeWithoutAnswer: 4,
+        threeNotGood: 4,
+        emptyAnswers: 4,
+        echoedAnswers: 0,
+        reliable: false,
+        warnings: 2,
+      },
     );
     assert.match(h.warnings.join("; "), /4 of its 4 grades of 3 name no recovered requirement or give no answer; 4 of its 4 graded replies answer nothing/);
-    const fine = judgeHealth([row("G", "1a", { asked: true, judge: [{ quality: 3, answers: ["asc"], requirements: [req(true)] }] }), row("F", "1a", { asked: true, judge: [{ quality: 2, answers: ["x"] }] })]);
+    const fine = judgeHealth([
+      row("G", "1a", { asked: true, judge: [{ quality: 3, answers: ["asc"], requirements: [req(true)] }] }),
+      row("F", "1a", { asked: true, judge: [{ quality: 2, answers: ["x"] }] }),
+    ]);
     assert.deepEqual([fine.reliable, fine.warnings], [true, []]);
-    const unparsed = judgeHealth([row("A", "1a", { judge: [{ noGrade: "no JSON", answers: [] }] }), row("B", "1a", { judge: [{ quality: 2, answers: ["x"] }] })]);
+    const unparsed = judgeHealth([
+      row("A", "1a", { judge: [{ noGrade: "no JSON", answers: [] }] }),
+      row("B", "1a", { judge: [{ quality: 2, answers: ["x"] }] }),
+    ]);
     assert.deepEqual([unparsed.reliable, unparsed.warnings], [false, ["1 of its 2 first-round replies have no usable grade"]]);
     const echoing = judgeHealth([
       row("E", "1a", { asked: true, judge: [{ quality: 2, answers: ["", "ascending"], echoed: 1 }] }),
@@ -415,11 +503,14 @@ describe("run summary and report data", () => {
     assert.deepEqual(summary.seconds, { item: 1.6, model: 1, judge: 0.5, tests: 0.1 });
     const data = buildReportData([summary, { ...summary, name: "two" }]);
     const comm = data.categoryCharts.find((c) => c.metric === "communicationRate");
-    assert.deepEqual(comm?.groups.map((g) => [g.label, g.values]), [
-      ["1a", [100, 100]],
-      ["modified", [100, 100]],
-      ["original", [0, 0]],
-    ]);
+    assert.deepEqual(
+      comm?.groups.map((g) => [g.label, g.values]),
+      [
+        ["1a", [100, 100]],
+        ["modified", [100, 100]],
+        ["original", [0, 0]],
+      ],
+    );
     const pass1 = data.referenceCharts.find((c) => c.title === "Pass@1 (modified prompts)");
     assert.equal(pass1?.bars.length, 2 + publishedRows.length);
     assert.deepEqual(pass1?.bars[2], { label: "ChatGPT (gpt-3.5-turbo-0125)", value: 31.34, ours: false });
@@ -445,8 +536,8 @@ describe("one item through the protocol, with scripted models", () => {
     id: "P/0#1a",
     name: "P/0",
     category: "1a" as const,
-    prompt: "def candidate(a, b):\n    \"\"\"Combine a and b.\"\"\"\n",
-    original: "def add(a, b):\n    \"\"\"Add a and b.\"\"\"\n",
+    prompt: 'def candidate(a, b):\n    """Combine a and b."""\n',
+    original: 'def add(a, b):\n    """Add a and b."""\n',
     entryPoint: "add",
     tests: [{ input: "1, 2", output: "3", relation: "==" }],
   };
@@ -471,15 +562,27 @@ describe("one item through the protocol, with scripted models", () => {
 
   it("engine: a reply the engine cannot read is the product's failure (counted), a call that throws is an error (retried)", async () => {
     const settings = { ...defaultSettings, askPolicy: "always" as const };
-    const garbled = await runItem(item, { mode: "engine", engine: settings }, { ...base, model: new ScriptedModel(["not json at all"]), judge: new ScriptedModel([]) });
+    const garbled = await runItem(
+      item,
+      { mode: "engine", engine: settings },
+      { ...base, model: new ScriptedModel(["not json at all"]), judge: new ScriptedModel([]) },
+    );
     assert.match(garbled.failure ?? "", /Could not read the model's assessment/);
     assert.equal(garbled.error, undefined);
     assert.deepEqual([garbled.code, garbled.turns, garbled.asked], ["", undefined, false]);
     assert.equal(tested[tested.length - 1], "", "the sandbox sees no code");
-    const thrown = await runItem(item, { mode: "engine", engine: settings }, { ...base, model: new ScriptedModel([{ error: "socket hang up" }]), judge: new ScriptedModel([]) });
+    const thrown = await runItem(
+      item,
+      { mode: "engine", engine: settings },
+      { ...base, model: new ScriptedModel([{ error: "socket hang up" }]), judge: new ScriptedModel([]) },
+    );
     assert.equal(thrown.error, "socket hang up");
     assert.deepEqual(thrown.tests.statuses, ["not run"]);
-    const paperThrown = await runItem(item, { mode: "paper", paper: { maxTokens: 64, temperature: 0 } }, { ...base, model: new ScriptedModel([]), judge: new ScriptedModel([]) });
+    const paperThrown = await runItem(
+      item,
+      { mode: "paper", paper: { maxTokens: 64, temperature: 0 } },
+      { ...base, model: new ScriptedModel([]), judge: new ScriptedModel([]) },
+    );
     assert.match(paperThrown.error ?? "", /ran out of replies/);
   });
 
@@ -508,7 +611,11 @@ describe("one item through the protocol, with scripted models", () => {
       const r = await runItem(item, paper, { ...base, model: new ScriptedModel([{ error: refusal }]), judge: new ScriptedModel([]) });
       assert.deepEqual([r.error, r.failure], [undefined, `A request to the model does not fit its context: ${refusal}`]);
     }
-    const judged = await runItem(item, paper, { ...base, model: new ScriptedModel(["Add or multiply?"]), judge: new ScriptedModel([{ error: refusals[0] ?? "" }]) });
+    const judged = await runItem(item, paper, {
+      ...base,
+      model: new ScriptedModel(["Add or multiply?"]),
+      judge: new ScriptedModel([{ error: refusals[0] ?? "" }]),
+    });
     assert.match(judged.failure ?? "", /^A request to the judge does not fit its context/);
     assert.equal(finishedIds([judged]).has(item.id), true, "finished: a resumed run does not ask again");
     for (const other of ["socket hang up", "http://gpu:8000/v1 answered 503: overloaded"]) {
@@ -516,13 +623,16 @@ describe("one item through the protocol, with scripted models", () => {
       const r = await runItem(item, paper, { ...base, model: new ScriptedModel([{ error: other }]), judge: new ScriptedModel([]) });
       assert.deepEqual([r.error, r.failure], [other, undefined]);
     }
-    const m = computeMetrics([(await runItem(item, paper, { ...base, model: new ScriptedModel([{ error: refusals[1] ?? "" }]), judge: new ScriptedModel([]) }))]);
+    const m = computeMetrics([await runItem(item, paper, { ...base, model: new ScriptedModel([{ error: refusals[1] ?? "" }]), judge: new ScriptedModel([]) })]);
     assert.deepEqual([m?.items, m?.failures, m?.pass1], [1, 1, 0], "counted as an evaluated item that failed");
   });
 
   it("engine: the judge's per-question answers and waivers reach the code request, and the first probe is kept", async () => {
     // The engine asks the model for its choice on each waived question before it writes the code.
-    const model = new ScriptedModel([askReply("Add or multiply?", "Ints?"), JSON.stringify({ choices: ["Integers only"] }), "def add(a, b):\n    return a + b\n```"], 0.8);
+    const model = new ScriptedModel(
+      [askReply("Add or multiply?", "Ints?"), JSON.stringify({ choices: ["Integers only"] }), "def add(a, b):\n    return a + b\n```"],
+      0.8,
+    );
     const judge = new ScriptedModel([JSON.stringify({ requirements: [{ requirement: "add", asked: true }], quality: 3, answers: ["Add.", ""] })]);
     const r = await runItem(item, { mode: "engine", engine: { ...defaultSettings, maxRounds: 1 } }, { ...base, judgeFormat: "json", model, judge });
     assert.equal(r.askProbability, 0.8);

@@ -16,9 +16,30 @@ import type { RunSummary } from "../../src/core/eval/summary.js";
 import { startOpenAIServer, type StandInServer } from "../helpers/openai-server.js";
 
 const problems = [
-  { name: "H/0", entry: "add", prompt: 'def add(a, b):\n    """H0: the sum of a and b."""\n', tests: [{ input: "1, 2", output: "3", relation: "==" }, { input: "0, 0", output: "0", relation: "==" }] },
-  { name: "H/1", entry: "is_even", prompt: 'def is_even(n):\n    """H1: whether n is even."""\n', tests: [{ input: "4", output: "True", relation: "==" }, { input: "3", output: "False", relation: "==" }] },
-  { name: "H/2", entry: "mean", prompt: 'def mean(xs):\n    """H2: the mean of xs."""\n', tests: [{ input: "[1.0, 3.0]", output: "", relation: "abs(candidate([1.0, 3.0]) - 2.0) < 1e-6" }] },
+  {
+    name: "H/0",
+    entry: "add",
+    prompt: 'def add(a, b):\n    """H0: the sum of a and b."""\n',
+    tests: [
+      { input: "1, 2", output: "3", relation: "==" },
+      { input: "0, 0", output: "0", relation: "==" },
+    ],
+  },
+  {
+    name: "H/1",
+    entry: "is_even",
+    prompt: 'def is_even(n):\n    """H1: whether n is even."""\n',
+    tests: [
+      { input: "4", output: "True", relation: "==" },
+      { input: "3", output: "False", relation: "==" },
+    ],
+  },
+  {
+    name: "H/2",
+    entry: "mean",
+    prompt: 'def mean(xs):\n    """H2: the mean of xs."""\n',
+    tests: [{ input: "[1.0, 3.0]", output: "", relation: "abs(candidate([1.0, 3.0]) - 2.0) < 1e-6" }],
+  },
 ];
 
 let dir: string;
@@ -61,11 +82,14 @@ before(async () => {
   targets = [path.join(outside, marker), path.join(os.homedir(), marker), path.join(os.tmpdir(), marker), path.join(dir, marker)];
   const rows = problems.map((p) => JSON.stringify({ name: p.name, prompt: p.prompt, entry_point: p.entry, test_case: p.tests, solution: "" }));
   await writeFile(path.join(dir, "bench.jsonl"), `${rows.join("\n")}\n`);
-  server = await startOpenAIServer((request) => {
-    const body = request.body as { model?: string };
-    if (body.model === "judge") return { text: JSON.stringify({ requirements: [], quality: 1, answers: [] }) };
-    return { text: hostileReply() };
-  }, ["coder", "judge"]);
+  server = await startOpenAIServer(
+    (request) => {
+      const body = request.body as { model?: string };
+      if (body.model === "judge") return { text: JSON.stringify({ requirements: [], quality: 1, answers: [] }) };
+      return { text: hostileReply() };
+    },
+    ["coder", "judge"],
+  );
 });
 after(async () => {
   await server.close();
@@ -81,7 +105,15 @@ describe("eval against a hostile model", () => {
     stdout.resume();
     (stderr as unknown as PassThrough).on("data", (d: Buffer) => (err += d.toString()));
     const out = path.join(dir, "run");
-    const code = await runEval({ benchmark: path.join(dir, "bench.jsonl"), model: `${server.url}#coder`, judge: `${server.url}#judge`, out, categories: "original", stdout, stderr });
+    const code = await runEval({
+      benchmark: path.join(dir, "bench.jsonl"),
+      model: `${server.url}#coder`,
+      judge: `${server.url}#judge`,
+      out,
+      categories: "original",
+      stdout,
+      stderr,
+    });
     assert.equal(code, 0, err);
     const summary = JSON.parse(await readFile(path.join(out, "summary.json"), "utf8")) as RunSummary;
     assert.equal(summary.items.evaluated, 3);

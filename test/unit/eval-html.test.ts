@@ -26,7 +26,16 @@ const manifest: RunManifest = {
   judgeId: evil,
   judgeFormat: "json",
   judgeMaxTokens: 64,
-  engine: { askPolicy: "auto", maxQuestions: 3, maxRounds: 2, askThreshold: 0.5, style: "guided", maxAssessmentTokens: 512, maxCodeTokens: 512, temperature: 0 },
+  engine: {
+    askPolicy: "auto",
+    maxQuestions: 3,
+    maxRounds: 2,
+    askThreshold: 0.5,
+    style: "guided",
+    maxAssessmentTokens: 512,
+    maxCodeTokens: 512,
+    temperature: 0,
+  },
   categories: ["1a", "original"],
   seed: 0,
   modelLabel: evil,
@@ -42,7 +51,10 @@ const row = (category: "1a" | "original", p: number): EvalRow => ({
   asked: true,
   askProbability: p,
   questions: [evil],
-  judge: [{ quality: 3, answers: [evil], requirements: [{ text: evil, recovered: true }] }, { noGrade: evil, answers: [] }],
+  judge: [
+    { quality: 3, answers: [evil], requirements: [{ text: evil, recovered: true }] },
+    { noGrade: evil, answers: [] },
+  ],
   code: evil,
   tests: { passed: 0, total: 1, statuses: [evil] },
   turns: 2,
@@ -70,15 +82,67 @@ describe("report.html", () => {
     assert.ok(html.includes("&amp;lt;already escaped&amp;gt;"), "already-escaped text is shown as written");
     // The only markup is ours: a fixed set of tags.
     const tags = new Set([...html.matchAll(/<([a-z][a-z0-9]*)/g)].map((m) => m[1]));
-    const ours = ["html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "h4", "ul", "li", "b", "p", "div", "span", "i", "svg", "line", "text", "rect", "polyline", "circle", "figure", "figcaption", "table", "thead", "tbody", "tr", "th", "td", "code", "details", "summary", "pre", "br"];
-    assert.deepEqual([...tags].filter((t) => t !== undefined && !ours.includes(t)), []);
+    const ours = [
+      "html",
+      "head",
+      "meta",
+      "title",
+      "style",
+      "body",
+      "h1",
+      "h2",
+      "h3",
+      "h4",
+      "ul",
+      "li",
+      "b",
+      "p",
+      "div",
+      "span",
+      "i",
+      "svg",
+      "line",
+      "text",
+      "rect",
+      "polyline",
+      "circle",
+      "figure",
+      "figcaption",
+      "table",
+      "thead",
+      "tbody",
+      "tr",
+      "th",
+      "td",
+      "code",
+      "details",
+      "summary",
+      "pre",
+      "br",
+    ];
+    assert.deepEqual(
+      [...tags].filter((t) => t !== undefined && !ours.includes(t)),
+      [],
+    );
     assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">/);
   });
 
   it("shows both communication rates, the judge's health and a warning when the judge is unreliable", () => {
     const hollow = { ...row("1a", 0.9), judge: [{ quality: 3 as const, answers: [""], requirements: [] }] };
-    const summary = buildRunSummary({ name: "hollow", manifest, rows: [hollow], planned: 1, malformedRows: [], sandbox: { python: "3", network: "isolated", caseTimeoutMs: 3000, memoryMb: 1024 } });
-    const html = renderReportHtml(buildReportData([summary]), [{ run: "hollow", rows: [{ ...hollow, judge: [{ quality: 3, answers: [""], requirements: [], notGood: "graded 3, but every answer it gave is empty: counted as 2" }] }] }]);
+    const summary = buildRunSummary({
+      name: "hollow",
+      manifest,
+      rows: [hollow],
+      planned: 1,
+      malformedRows: [],
+      sandbox: { python: "3", network: "isolated", caseTimeoutMs: 3000, memoryMb: 1024 },
+    });
+    const html = renderReportHtml(buildReportData([summary]), [
+      {
+        run: "hollow",
+        rows: [{ ...hollow, judge: [{ quality: 3, answers: [""], requirements: [], notGood: "graded 3, but every answer it gave is empty: counted as 2" }] }],
+      },
+    ]);
     assert.match(html, /<figcaption>Communication rate \(HumanEvalComm&#39;s: judge grade 2 or 3\) \(%\)<\/figcaption>/);
     assert.match(html, /<figcaption>No-code first replies \(ours\) \(%\)<\/figcaption>/);
     assert.match(html, /<p class="warning"><b>Warning:<\/b> the judge of hollow looks unreliable: 1 of its 1 grades of 3 name no recovered requirement/);
@@ -86,7 +150,14 @@ describe("report.html", () => {
     assert.match(html, /<td>hollow<\/td><td>1<\/td><td>0<\/td><td>1<\/td><td>1<\/td><td>1<\/td><td>1<\/td><td>no<\/td>/);
     assert.match(html, /grade 3 \(counted 2\)/);
     assert.match(html, /grade 3 \(graded 3, but every answer it gave is empty: counted as 2\)/);
-    const fine = buildRunSummary({ name: "fine", manifest, rows: [row("1a", 0.9)], planned: 1, malformedRows: [], sandbox: { python: "3", network: "isolated", caseTimeoutMs: 3000, memoryMb: 1024 } });
+    const fine = buildRunSummary({
+      name: "fine",
+      manifest,
+      rows: [row("1a", 0.9)],
+      planned: 1,
+      malformedRows: [],
+      sandbox: { python: "3", network: "isolated", caseTimeoutMs: 3000, memoryMb: 1024 },
+    });
     assert.ok(!renderReportHtml(buildReportData([fine])).includes('class="warning"'), "no warning for a judge that backs its grades");
   });
 

@@ -52,10 +52,20 @@ const problems: Record<string, { entry: string; tests: { input: string; output: 
     scripts: {
       original: { prompt: doc("add(a, b)", "T0: return the sum of a and b."), first: fence(add), p: 0.1, code: add },
       "1a": {
-        prompt: doc("candidate(a, b)", "T0: combine a and b."), p: 0.9, questions: ["Add or multiply?", "Integers only?"], code: add,
+        prompt: doc("candidate(a, b)", "T0: combine a and b."),
+        p: 0.9,
+        questions: ["Add or multiply?", "Integers only?"],
+        code: add,
         first: "Should the numbers be added or multiplied?",
         third: fence("def candidate(a, b):\n    return a + b"),
-        judge: judgeJson(3, ["Added."], [["the numbers are added", true], ["any numbers", false]]),
+        judge: judgeJson(
+          3,
+          ["Added."],
+          [
+            ["the numbers are added", true],
+            ["any numbers", false],
+          ],
+        ),
       },
     },
   },
@@ -65,7 +75,9 @@ const problems: Record<string, { entry: string; tests: { input: string; output: 
     scripts: {
       original: { prompt: doc("is_even(n)", "T1: whether n is even."), first: fence(isEven), p: 0.2, code: isEven },
       "1p": {
-        prompt: doc("candidate(n)", "T1: check n."), p: 0.4, code: "def is_even(n):\n    return n % 2 == 1",
+        prompt: doc("candidate(n)", "T1: check n."),
+        p: 0.4,
+        code: "def is_even(n):\n    return n % 2 == 1",
         // Text around a code block: code for the communication rate, questions for the protocol's branch.
         first: "Here you go:\n" + fence("def candidate(n):\n    return n > 0"),
         third: fence("def candidate(n):\n    return n % 2 == 1"),
@@ -79,13 +91,19 @@ const problems: Record<string, { entry: string; tests: { input: string; output: 
     scripts: {
       original: { prompt: doc("shout(s)", "T2: upper case with an exclamation mark."), first: fence(shout), p: 0.3, code: shout },
       "1a": {
-        prompt: doc("candidate(s)", "T2: make the string loud."), p: 0.7, questions: ["Upper case <b>or</b> repeat?"], code: shout,
+        prompt: doc("candidate(s)", "T2: make the string loud."),
+        p: 0.7,
+        questions: ["Upper case <b>or</b> repeat?"],
+        code: shout,
         first: "What should happen to <script>alert(1)</script> input?",
         third: fence("def candidate(s):\n    return s.upper()"),
         judge: '{"requirements": [], "quality": 3, "answers": ["Upper ca',
       },
       "1p": {
-        prompt: doc("candidate(s)", "T2: change s."), p: 0.8, questions: ["Which change?"], code: shout,
+        prompt: doc("candidate(s)", "T2: change s."),
+        p: 0.8,
+        questions: ["Which change?"],
+        code: shout,
         first: "Which transformation do you want?",
         third: fence("def candidate(s):\n    return s.upper() + '!'"),
         judge: judgeJson(3, ["Upper case plus an exclamation mark."], [["upper case and !", true]]),
@@ -100,13 +118,19 @@ const problems: Record<string, { entry: string; tests: { input: string; output: 
     ],
     scripts: {
       original: {
-        prompt: doc("mean(xs)", "T3: the arithmetic mean of xs."), p: 0.6, questions: ["Arithmetic or geometric?"], code: mean,
+        prompt: doc("mean(xs)", "T3: the arithmetic mean of xs."),
+        p: 0.6,
+        questions: ["Arithmetic or geometric?"],
+        code: mean,
         first: "Do you want the arithmetic mean?",
         third: fence(mean),
         judge: judgeJson(1, ["The arithmetic mean."]),
       },
       "1c": {
-        prompt: doc("mean(xs)", "T3: the arithmetic mean of xs, which is the largest value."), p: 0.55, questions: ["Mean or maximum?"], code: mean,
+        prompt: doc("mean(xs)", "T3: the arithmetic mean of xs, which is the largest value."),
+        p: 0.55,
+        questions: ["Mean or maximum?"],
+        code: mean,
         first: fence("def mean(xs):\n    return sum(xs) / len(xs) + 1"),
         judge: judgeJson(3, ["The arithmetic mean."], [["mean, not maximum", true]]),
       },
@@ -118,10 +142,20 @@ const problems: Record<string, { entry: string; tests: { input: string; output: 
     scripts: {
       original: { prompt: doc("root(c)", "T4: the square root of c."), first: fence(root), p: 0.05, code: root },
       "1a": {
-        prompt: doc("candidate(c)", "T4: a root of c."), p: 0.95, questions: ["Square or cube?"], code: "def root(c):\n    return c ** (1 / 3)",
+        prompt: doc("candidate(c)", "T4: a root of c."),
+        p: 0.95,
+        questions: ["Square or cube?"],
+        code: "def root(c):\n    return c ** (1 / 3)",
         first: "Which root: square or cube?",
         third: "I think it is:\n" + fence("def candidate(c):\n    return c ** 0.5") + "\nDone.",
-        judge: judgeJson(2, ["Square root."], [["square root", true], ["float result", true]]),
+        judge: judgeJson(
+          2,
+          ["Square root."],
+          [
+            ["square root", true],
+            ["float result", true],
+          ],
+        ),
       },
     },
   },
@@ -166,11 +200,22 @@ function scripted(fail?: (r: RecordedRequest) => StandInReply | undefined): (r: 
     // The native style: raw completions in the fine-tune's training format.
     if (body.prompt !== undefined) {
       if (body.prompt.endsWith(nativeCodeAnswerPrefix)) return reply(`\n${fence(s.code)}`);
-      return reply(s.questions ? `${nativeQuestionsAnswerPrefix}\n${s.questions.map((q, i) => `${i + 1}. ${q}`).join("\n")}` : `${nativeCodeAnswerPrefix}\n${fence(s.code)}`);
+      return reply(
+        s.questions
+          ? `${nativeQuestionsAnswerPrefix}\n${s.questions.map((q, i) => `${i + 1}. ${q}`).join("\n")}`
+          : `${nativeCodeAnswerPrefix}\n${fence(s.code)}`,
+      );
     }
-    if (body.logprobs === true) return { topLogprobs: [{ token: "ask", logprob: Math.log(s.p) }, { token: "proceed", logprob: Math.log(1 - s.p) }] };
+    if (body.logprobs === true)
+      return {
+        topLogprobs: [
+          { token: "ask", logprob: Math.log(s.p) },
+          { token: "proceed", logprob: Math.log(1 - s.p) },
+        ],
+      };
     const decision = body.response_format?.json_schema?.schema?.properties?.decision?.const;
-    if (decision === "ask") return reply(JSON.stringify({ decision: "ask", questions: (s.questions ?? ["Anything?"]).map((question) => ({ question, suggestions: [] })) }));
+    if (decision === "ask")
+      return reply(JSON.stringify({ decision: "ask", questions: (s.questions ?? ["Anything?"]).map((question) => ({ question, suggestions: [] })) }));
     if (decision === "proceed") return reply(JSON.stringify({ decision: "proceed", assumptions: ["Python 3"] }));
     const last = messages[messages.length - 1];
     if (last?.role === "assistant") return reply(`${s.code}\n\`\`\`\n`);
@@ -285,11 +330,29 @@ describe("eval, paper mode (HumanEvalComm's protocol)", () => {
       r.exchanges.map((x) => `${x.who}:${x.kind}`),
       ["model:chat", "judge:chat", "model:chat"],
     );
-    assert.ok(r.exchanges[0]?.sent.startsWith("You are an expert software developer who writes high quality code. With below information, please either generate Python3 code (Respond directly with code only with markdown), or ask clarifying questions: \n def candidate(a, b):"));
+    assert.ok(
+      r.exchanges[0]?.sent.startsWith(
+        "You are an expert software developer who writes high quality code. With below information, please either generate Python3 code (Respond directly with code only with markdown), or ask clarifying questions: \n def candidate(a, b):",
+      ),
+    );
     const original = rows.find((x) => x.id === "T/0#original");
-    assert.ok(original?.exchanges[0]?.sent.startsWith("You are an expert software developer who writes high quality code. With below information, please generate Python3 code (Respond directly with code only with markdown): \n def add(a, b):"), "an original problem gets HumanEvalComm's code-only prompt");
+    assert.ok(
+      original?.exchanges[0]?.sent.startsWith(
+        "You are an expert software developer who writes high quality code. With below information, please generate Python3 code (Respond directly with code only with markdown): \n def add(a, b):",
+      ),
+      "an original problem gets HumanEvalComm's code-only prompt",
+    );
     assert.equal(r.exchanges[2]?.sent, "Added.\n Given above conversations, generate Python code directly (Markdown) to solve the coding problem:\n");
-    assert.deepEqual(r.judge, [{ quality: 3, answers: ["Added."], requirements: [{ text: "the numbers are added", recovered: true }, { text: "any numbers", recovered: false }] }]);
+    assert.deepEqual(r.judge, [
+      {
+        quality: 3,
+        answers: ["Added."],
+        requirements: [
+          { text: "the numbers are added", recovered: true },
+          { text: "any numbers", recovered: false },
+        ],
+      },
+    ]);
     assert.deepEqual(r.questions, ["Should the numbers be added or multiplied?"]);
     assert.deepEqual(r.tests, { passed: 2, total: 2, statuses: ["passed", "passed"] });
     assert.equal(r.turns, 2);
@@ -353,7 +416,10 @@ describe("eval, engine mode (our ClarifySession under test)", () => {
     const s = await readSummary(out);
     const m = s.metrics.modified;
     // The engine asked on 5 of 6; the judge graded 4 of those 2 or 3 (T/2's 1a reply has no grade).
-    assert.deepEqual([m?.items, m?.communicationRate, m?.noCodeRate, m?.goodQuestionRate, m?.pass1, m?.testPassRate, m?.noGrade, m?.turnsToCode], [6, 4 / 6, 5 / 6, 3 / 6, 4 / 6, 4 / 6, 1, 11 / 6]);
+    assert.deepEqual(
+      [m?.items, m?.communicationRate, m?.noCodeRate, m?.goodQuestionRate, m?.pass1, m?.testPassRate, m?.noGrade, m?.turnsToCode],
+      [6, 4 / 6, 5 / 6, 3 / 6, 4 / 6, 4 / 6, 1, 11 / 6],
+    );
     assert.deepEqual([s.metrics.original?.communicationRate, s.metrics.original?.noCodeRate, s.metrics.original?.pass1], [0, 0.2, 1]);
     const c = s.calibration;
     assert.ok(!("unavailable" in c));
@@ -428,7 +494,11 @@ describe("eval, resumed and retried", () => {
   it("an item whose model call fails is reported, left out of the metrics, and retried on the next run", async () => {
     const out = path.join(dir, "retried");
     const broken = await startOpenAIServer(
-      scripted((r) => (JSON.stringify(r.body).includes("T4: a root of c.") && r.body.model === "coder" ? { status: 400, body: { error: { message: "bad request" } } } : undefined)),
+      scripted((r) =>
+        JSON.stringify(r.body).includes("T4: a root of c.") && r.body.model === "coder"
+          ? { status: 400, body: { error: { message: "bad request" } } }
+          : undefined,
+      ),
       ["coder", "judge"],
     );
     try {
@@ -459,7 +529,9 @@ describe("eval, resumed and retried", () => {
     assert.equal((await evaluate({ out })).code, 0);
     const file = path.join(out, "results.jsonl");
     // As if an older sandbox had judged one item wrongly.
-    const tampered = (await readResults(out)).map((r) => (r.id === "T/0#original" ? { ...r, tests: { passed: 0, total: 2, statuses: ["timeout", "timeout"] } } : r));
+    const tampered = (await readResults(out)).map((r) =>
+      r.id === "T/0#original" ? { ...r, tests: { passed: 0, total: 2, statuses: ["timeout", "timeout"] } } : r,
+    );
     await writeFile(file, tampered.map((r) => `${JSON.stringify(r)}\n`).join(""));
     const silent = await startOpenAIServer(() => ({ status: 500 }), ["coder", "judge"]);
     try {
@@ -478,7 +550,10 @@ describe("eval, resumed and retried", () => {
     await assert.rejects(evaluate({ out: path.join(dir, "x"), categories: "1a,9z" }), /Unknown category "9z"/);
     await assert.rejects(evaluate({ out: path.join(dir, "x"), style: "native" }), /--style only apply with --mode engine/);
     // A number out of its range is refused by the command line, before runEval is called.
-    assert.throws(() => parseEvalArgs(["--mode", "engine", "--threshold", "2"]), /'--threshold <p>' argument '2' is invalid\. It must be a number from 0 to 1\./);
+    assert.throws(
+      () => parseEvalArgs(["--mode", "engine", "--threshold", "2"]),
+      /'--threshold <p>' argument '2' is invalid\. It must be a number from 0 to 1\./,
+    );
     assert.throws(() => parseEvalArgs(["--limit", "0"]), /'--limit <n>' argument '0' is invalid\. It must be an integer from 1 to 1000000000\./);
     await assert.rejects(evaluate({ out: path.join(dir, "x"), benchmark: path.join(dir, "missing.jsonl") }), /missing\.jsonl does not exist/);
   });

@@ -20,7 +20,11 @@ describe("callAll (the CodeRunner interface)", () => {
     const runner: CodeRunner = sandbox;
     assert.deepEqual(runner.languages, ["python"]);
     const code = "def f(xs, k=1):\n    return [x * k for x in xs]\n\ndef g(s):\n    return s.upper() + str(len(List.__name__))\n";
-    const out = await runner.callAll({ code, preamble: "from typing import List", calls: ["f([1, 2], 3)", "f([])", "g('ab')", "f(None)", "1 / 0", "h(1)", "{'a': (1, 2.5)}"] });
+    const out = await runner.callAll({
+      code,
+      preamble: "from typing import List",
+      calls: ["f([1, 2], 3)", "f([])", "g('ab')", "f(None)", "1 / 0", "h(1)", "{'a': (1, 2.5)}"],
+    });
     assert.deepEqual(out, [
       { ok: true, value: "[3, 6]" },
       { ok: true, value: "[]" },
@@ -44,7 +48,11 @@ describe("callAll (the CodeRunner interface)", () => {
     const broken = await sandbox.callAll({ code: "def f(:\n    pass\n", calls: ["f()"] });
     assert.match(broken[0]?.ok === false ? broken[0].error : "", /^SyntaxError: /);
     const started = Date.now();
-    const rest = await sandbox.callAll({ code: "import os\ndef loop():\n    while True:\n        pass\ndef quit():\n    os._exit(4)\ndef big():\n    return bytearray(8 * 1024 ** 3)\n", calls: ["loop()", "quit()", "big()", "2 + 2"], timeoutMs: 800 });
+    const rest = await sandbox.callAll({
+      code: "import os\ndef loop():\n    while True:\n        pass\ndef quit():\n    os._exit(4)\ndef big():\n    return bytearray(8 * 1024 ** 3)\n",
+      calls: ["loop()", "quit()", "big()", "2 + 2"],
+      timeoutMs: 800,
+    });
     assert.ok(Date.now() - started < 8000, "the loop is cut at the given limit");
     assert.deepEqual(rest, [
       { ok: false, error: "TimeoutError: the call ran past 0.8 s" },

@@ -77,7 +77,10 @@ describe("the sandbox against hostile code", () => {
       const outcome = await sandbox.run(code, problem);
       assert.equal(outcome.passed, 0, JSON.stringify(outcome));
       // Lines it writes on its own call's pipe (one of fds 4-9) spoil only its own report: "crashed".
-      assert.ok(outcome.statuses.every((s) => /^(wrong: |crashed: exit code 0$)/.test(s)), JSON.stringify(outcome.statuses));
+      assert.ok(
+        outcome.statuses.every((s) => /^(wrong: |crashed: exit code 0$)/.test(s)),
+        JSON.stringify(outcome.statuses),
+      );
     }
     // The harness (which holds the results channel) is closed to the code through /proc.
     const [peek] = await sandbox.callAll({ code: "import os", calls: ["open('/proc/%d/fd/3' % os.getppid(), 'ab')"] });
@@ -88,7 +91,10 @@ describe("the sandbox against hostile code", () => {
     const exits = `${forgery}\nforge()\nos._exit(0)\ndef total(xs):\n    return -1\n`;
     const outcome = await sandbox.run(exits, problem);
     assert.equal(outcome.passed, 0, JSON.stringify(outcome));
-    assert.ok(outcome.statuses.every((s) => s.startsWith("crashed: exit code 0")), JSON.stringify(outcome.statuses));
+    assert.ok(
+      outcome.statuses.every((s) => s.startsWith("crashed: exit code 0")),
+      JSON.stringify(outcome.statuses),
+    );
     // Under the old harness these turned the relations' verdicts to True: the judge runs none of this code.
     const patches = [
       "import builtins\nbuiltins.abs = lambda x: 0\n",
@@ -117,7 +123,10 @@ describe("the sandbox against hostile code", () => {
     const secret = path.join(outside, "secret.txt");
     await writeFile(secret, "the expected outputs");
     const home = os.homedir();
-    const out = await sandbox.callAll({ code: "import os", calls: [`open(${JSON.stringify(secret)}).read()`, `sorted(os.listdir(${JSON.stringify(home)})) if os.path.isdir(${JSON.stringify(home)}) else []`] });
+    const out = await sandbox.callAll({
+      code: "import os",
+      calls: [`open(${JSON.stringify(secret)}).read()`, `sorted(os.listdir(${JSON.stringify(home)})) if os.path.isdir(${JSON.stringify(home)}) else []`],
+    });
     assert.match(out[0]?.ok === false ? out[0].error : "", /^FileNotFoundError: /, JSON.stringify(out));
     // HOME is there only where the Python in use lives under it, and then with that path alone.
     const prefix = execFileSync("python3", ["-c", "import os, sys; print(os.path.realpath(sys.base_prefix))"], { encoding: "utf8" }).trim();
@@ -151,7 +160,10 @@ describe("the sandbox against hostile code", () => {
     );
     const unconfined = await PythonSandbox.create({ bwrap: "/nonexistent/bwrap", allowUnconfined: true, caseTimeoutMs: 1500, memoryMb: 256, tempRoot });
     assert.equal(unconfined.confined, false);
-    assert.match(unconfined.info.network, /^not isolated: no confinement \(bubblewrap does not run: .*\); the code could write anywhere this user can and reach the network$/);
+    assert.match(
+      unconfined.info.network,
+      /^not isolated: no confinement \(bubblewrap does not run: .*\); the code could write anywhere this user can and reach the network$/,
+    );
     // Results still come only from the code's own calls: forged lines score nothing even unconfined.
     const outcome = await unconfined.run(`${forgery}\nforge()\ndef total(xs):\n    return -1\n`, problem);
     assert.equal(outcome.passed, 0, JSON.stringify(outcome));

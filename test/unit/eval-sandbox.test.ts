@@ -33,7 +33,11 @@ describe("the Python sandbox", () => {
 
   it("fails a wrong one, case by case, and maps a function renamed candidate back to the entry point", async () => {
     const wrong = await sandbox.run("def candidate(xs):\n    return sum(xs) + 1\n", problem);
-    assert.deepEqual(wrong, { passed: 0, total: 4, statuses: ["wrong: got 7", "wrong: got 1", "wrong: the relation gave False", "wrong: the relation gave False"] });
+    assert.deepEqual(wrong, {
+      passed: 0,
+      total: 4,
+      statuses: ["wrong: got 7", "wrong: got 1", "wrong: the relation gave False", "wrong: the relation gave False"],
+    });
     const half = await sandbox.run("def total(xs):\n    return 6 if xs else 1\n", { entryPoint: "total", tests: tests.slice(0, 2) });
     assert.deepEqual(half, { passed: 1, total: 2, statuses: ["passed", "wrong: got 1"] });
   });
@@ -63,7 +67,10 @@ describe("the Python sandbox", () => {
     // Printing a lot and returning the right value passes; writing forever below print is stopped by time.
     const printsThenAnswers = await sandbox.run("def total(xs):\n    print('x' * 50_000_000)\n    return sum(xs)\n", one);
     assert.deepEqual(printsThenAnswers.statuses, ["passed"]);
-    const flood = await sandbox.run("import os, sys\ndef total(xs):\n    while True:\n        os.write(1, b'y' * 65536)\n        os.write(2, b'z' * 65536)\n", one);
+    const flood = await sandbox.run(
+      "import os, sys\ndef total(xs):\n    while True:\n        os.write(1, b'y' * 65536)\n        os.write(2, b'z' * 65536)\n",
+      one,
+    );
     assert.deepEqual(flood.statuses, ["timeout"]);
   });
 
@@ -72,7 +79,10 @@ describe("the Python sandbox", () => {
     const stateful = "seen = []\ndef total(xs):\n    seen.append(1)\n    return sum(xs) + len(seen) - 1\n";
     assert.deepEqual((await sandbox.run(stateful, { entryPoint: "total", tests: tests.slice(0, 2) })).statuses, ["passed", "passed"]);
     // A case that kills its own process leaves the others standing.
-    const dies = await sandbox.run("import os\ndef total(xs):\n    if not xs:\n        os._exit(3)\n    return sum(xs)\n", { entryPoint: "total", tests: tests.slice(0, 2) });
+    const dies = await sandbox.run("import os\ndef total(xs):\n    if not xs:\n        os._exit(3)\n    return sum(xs)\n", {
+      entryPoint: "total",
+      tests: tests.slice(0, 2),
+    });
     assert.deepEqual(dies.statuses, ["passed", "crashed: exit code 3"]);
     // Files written by one problem are gone for the next, and the right solution still passes after all of the above.
     await sandbox.run("def total(xs):\n    open('left.txt', 'w').write('x')\n    return sum(xs)\n", one);
@@ -83,7 +93,9 @@ describe("the Python sandbox", () => {
   });
 
   it("runs problems side by side without mixing their results", async () => {
-    const runs = await Promise.all([right, "def total(xs):\n    return -1\n", right, "def total(xs):\n    return 0\n"].map((code) => sandbox.run(code, problem)));
+    const runs = await Promise.all(
+      [right, "def total(xs):\n    return -1\n", right, "def total(xs):\n    return 0\n"].map((code) => sandbox.run(code, problem)),
+    );
     assert.deepEqual(
       runs.map((r) => r.passed),
       [4, 0, 4, 1],
@@ -103,6 +115,9 @@ describe("the Python sandbox", () => {
   });
 
   it("refuses to start without Python, in plain words", async () => {
-    await assert.rejects(PythonSandbox.create({ python: "/nonexistent/python3" }), /Python 3 is needed to run the tests \(tried "\/nonexistent\/python3"\).*--python/);
+    await assert.rejects(
+      PythonSandbox.create({ python: "/nonexistent/python3" }),
+      /Python 3 is needed to run the tests \(tried "\/nonexistent\/python3"\).*--python/,
+    );
   });
 });

@@ -59,7 +59,10 @@ describe("format.ts's ggml type table", () => {
       const header = await readGgufHeader(file);
       const [t] = header.tensors;
       assert.ok(t);
-      assert.deepEqual({ type: t.type, typeName: t.typeName, byteSize: t.byteSize }, { type: id, typeName: name, byteSize: 15 * (GGML_TYPE_TRAITS[id]?.blockBytes ?? NaN) });
+      assert.deepEqual(
+        { type: t.type, typeName: t.typeName, byteSize: t.byteSize },
+        { type: id, typeName: name, byteSize: 15 * (GGML_TYPE_TRAITS[id]?.blockBytes ?? NaN) },
+      );
       // The file is the header, then the data padded to the alignment: the table's size is what was written.
       assert.equal(header.fileSize, header.dataOffset + Math.ceil(t.byteSize / GGUF_DEFAULT_ALIGNMENT) * GGUF_DEFAULT_ALIGNMENT);
     }
@@ -74,7 +77,10 @@ describe("format.ts's ggml type table", () => {
       const header = await readGgufHeader(file);
       const [t, after] = header.tensors;
       assert.ok(t && after);
-      assert.deepEqual({ type: t.type, typeName: t.typeName, shape: t.shape, byteSize: t.byteSize }, { type: id, typeName: traits.name, shape: [traits.blockSize, 2], byteSize: dataBytes });
+      assert.deepEqual(
+        { type: t.type, typeName: t.typeName, shape: t.shape, byteSize: t.byteSize },
+        { type: id, typeName: traits.name, shape: [traits.blockSize, 2], byteSize: dataBytes },
+      );
       assert.equal(header.dataEnd, header.dataOffset + after.offset + 12);
 
       const size = (await stat(file)).size;
@@ -99,7 +105,10 @@ describe("the reader's lenient mode, for verifying downloads", () => {
     await writeFile(file, fileWithTensor(99, 4, 2, 16));
     await assert.rejects(readGgufHeader(file), (e: unknown) => e instanceof GgufFormatError && /unknown or retired ggml type \(99\)/.test(e.message));
     const header = await readGgufHeader(file, { lenient: true });
-    assert.deepEqual({ tensorCount: header.tensorCount, names: header.tensors.map((t) => t.name), dataEnd: header.dataEnd }, { tensorCount: 2, names: ["after"], dataEnd: undefined });
+    assert.deepEqual(
+      { tensorCount: header.tensorCount, names: header.tensors.map((t) => t.name), dataEnd: header.dataEnd },
+      { tensorCount: 2, names: ["after"], dataEnd: undefined },
+    );
     assert.deepEqual(await verifyGguf(file, header.fileSize), { architecture: "llama", tensorCount: 2 });
   });
 

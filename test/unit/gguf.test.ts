@@ -45,7 +45,10 @@ describe("readGgufHeader", () => {
     assert.equal(header.metadata.get("llama.attention.layer_norm_rms_epsilon")?.type, "float32");
     const tokens = metaValue(header, "tokenizer.ggml.tokens");
     assert.ok(Array.isArray(tokens) && tokens.length === 263 && tokens[65] === "A");
-    assert.deepEqual(header.tensors.map((t) => t.name), built.tensors.map((t) => t.name));
+    assert.deepEqual(
+      header.tensors.map((t) => t.name),
+      built.tensors.map((t) => t.name),
+    );
     const embd = header.tensors.find((t) => t.name === "token_embd.weight");
     assert.deepEqual(embd?.shape, [64, 263]);
     assert.equal(embd?.typeName, "F32");
@@ -131,19 +134,49 @@ describe("checkModel and checkAdapter", () => {
 
   it("checks consistency between values, not only their presence", () => {
     assert.equal(checkModel(llama()), undefined);
-    assert.match(checkModel(llama([["llama.attention.head_count_kv", "uint32", 3]])) ?? "", /head_count \(4\) is not a multiple of llama\.attention\.head_count_kv \(3\)/);
-    assert.match(checkModel(llama([["llama.rope.scaling.type", "string", "cubic"]])) ?? "", /rope\.scaling\.type is the text "cubic"; llama\.cpp knows none, linear, yarn, longrope/);
-    assert.match(checkModel(llama([["llama.expert_count", "uint32", 8], ["llama.expert_used_count", "uint32", 9]])) ?? "", /expert_used_count \(9\) is more than llama\.expert_count \(8\)/);
+    assert.match(
+      checkModel(llama([["llama.attention.head_count_kv", "uint32", 3]])) ?? "",
+      /head_count \(4\) is not a multiple of llama\.attention\.head_count_kv \(3\)/,
+    );
+    assert.match(
+      checkModel(llama([["llama.rope.scaling.type", "string", "cubic"]])) ?? "",
+      /rope\.scaling\.type is the text "cubic"; llama\.cpp knows none, linear, yarn, longrope/,
+    );
+    assert.match(
+      checkModel(
+        llama([
+          ["llama.expert_count", "uint32", 8],
+          ["llama.expert_used_count", "uint32", 9],
+        ]),
+      ) ?? "",
+      /expert_used_count \(9\) is more than llama\.expert_count \(8\)/,
+    );
     assert.match(checkModel(llama([["llama.nextn_predict_layers", "uint32", 3]])) ?? "", /nextn_predict_layers \(3\) is more than llama\.block_count \(2\)/);
     assert.match(checkModel(llama([["llama.context_length", "string", "big"]])) ?? "", /context_length should be a whole number but is the text "big"/);
   });
 
   it("accepts a LoRA adapter made for the model, and says what is wrong with one that is not", () => {
     const adapter = (entries: [string, "uint32" | "string" | "float32", number | string][]) => header(entries);
-    const good = adapter([["general.type", "string", "adapter"], ["adapter.type", "string", "lora"], ["general.architecture", "string", "llama"], ["adapter.lora.alpha", "float32", 16]]);
+    const good = adapter([
+      ["general.type", "string", "adapter"],
+      ["adapter.type", "string", "lora"],
+      ["general.architecture", "string", "llama"],
+      ["adapter.lora.alpha", "float32", 16],
+    ]);
     assert.equal(checkAdapter(good, "llama"), undefined);
     assert.match(checkAdapter(good, "qwen2") ?? "", /made for a llama model, and the model is qwen2/);
-    assert.match(checkAdapter(adapter([["general.type", "string", "adapter"], ["adapter.type", "string", "lora"], ["general.architecture", "string", "llama"], ["adapter.lora.alpha", "uint32", 16]]), "llama") ?? "", /alpha must be a finite float32 \(it is uint32 16\)/);
+    assert.match(
+      checkAdapter(
+        adapter([
+          ["general.type", "string", "adapter"],
+          ["adapter.type", "string", "lora"],
+          ["general.architecture", "string", "llama"],
+          ["adapter.lora.alpha", "uint32", 16],
+        ]),
+        "llama",
+      ) ?? "",
+      /alpha must be a finite float32 \(it is uint32 16\)/,
+    );
     assert.match(checkAdapter(llama(), "llama") ?? "", /not a LoRA adapter/);
   });
 });

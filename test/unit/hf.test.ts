@@ -13,7 +13,11 @@ it("reads hf: URIs with a file path, a revision, or a quantisation", () => {
     revision: "main",
   });
   assert.deepEqual(parseHfUri("hf:user/repo/sub/dir/m.gguf#v2"), { repo: "user/repo", file: "sub/dir/m.gguf", revision: "v2" });
-  assert.deepEqual(parseHfUri("hf:bartowski/Qwen2.5-Coder-7B-Instruct-GGUF:Q4_K_M"), { repo: "bartowski/Qwen2.5-Coder-7B-Instruct-GGUF", quant: "Q4_K_M", revision: "main" });
+  assert.deepEqual(parseHfUri("hf:bartowski/Qwen2.5-Coder-7B-Instruct-GGUF:Q4_K_M"), {
+    repo: "bartowski/Qwen2.5-Coder-7B-Instruct-GGUF",
+    quant: "Q4_K_M",
+    revision: "main",
+  });
   assert.equal(parseHfUri("https://example.com/m.gguf"), undefined);
   assert.equal(parseHfUri("hf:onlyuser"), undefined);
 });
@@ -35,13 +39,20 @@ it("picks the .gguf of a quantisation, not a split part", () => {
 
 it("finds a PEFT adapter's two files at the root or in the one folder holding both, and says what it saw otherwise", () => {
   const f = (path: string) => ({ path, size: 1 });
-  assert.equal(findAdapterFiles([f("run/adapter_config.json"), f("run/adapter_model.safetensors"), f("README.md")], "a/b").weights.path, "run/adapter_model.safetensors");
+  assert.equal(
+    findAdapterFiles([f("run/adapter_config.json"), f("run/adapter_model.safetensors"), f("README.md")], "a/b").weights.path,
+    "run/adapter_model.safetensors",
+  );
   const rootAndRun = [f("adapter_config.json"), f("adapter_model.safetensors"), f("run/adapter_config.json"), f("run/adapter_model.safetensors")];
   assert.equal(findAdapterFiles(rootAndRun, "a/b").config.path, "adapter_config.json");
-  assert.throws(() => findAdapterFiles([f("x/adapter_config.json"), f("x/adapter_model.safetensors"), f("y/adapter_config.json"), f("y/adapter_model.safetensors")], "a/b"), /several adapters \(x, y\)/);
+  assert.throws(
+    () => findAdapterFiles([f("x/adapter_config.json"), f("x/adapter_model.safetensors"), f("y/adapter_config.json"), f("y/adapter_model.safetensors")], "a/b"),
+    /several adapters \(x, y\)/,
+  );
   assert.throws(
     () => findAdapterFiles([f("run/adapter_config.json"), f("README.md")], "jie-jw-wu/clarify-coder"),
-    (e: unknown) => e instanceof DownloadError && e.reason === "not-found" && /no folder with both .*its files: run\/adapter_config\.json, README\.md/.test(e.message),
+    (e: unknown) =>
+      e instanceof DownloadError && e.reason === "not-found" && /no folder with both .*its files: run\/adapter_config\.json, README\.md/.test(e.message),
   );
 });
 

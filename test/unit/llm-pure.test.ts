@@ -8,7 +8,19 @@ import { readLoadSettings } from "../../src/llm/models/load-settings.js";
 import { chatCommands, readAnswer, readChatLine, turnEnding } from "../../src/cli/commands/chat.js";
 
 it("physicalCores counts distinct cores, not hyper-threads", () => {
-  const ht = ["physical id\t: 0", "core id\t\t: 0", "", "physical id\t: 0", "core id\t\t: 0", "", "physical id\t: 0", "core id\t\t: 1", "", "physical id\t: 0", "core id\t\t: 1"].join("\n");
+  const ht = [
+    "physical id\t: 0",
+    "core id\t\t: 0",
+    "",
+    "physical id\t: 0",
+    "core id\t\t: 0",
+    "",
+    "physical id\t: 0",
+    "core id\t\t: 1",
+    "",
+    "physical id\t: 0",
+    "core id\t\t: 1",
+  ].join("\n");
   assert.equal(physicalCores(ht), 2);
   const twoSockets = ["physical id\t: 0", "core id\t: 0", "physical id\t: 1", "core id\t: 0"].join("\n");
   assert.equal(physicalCores(twoSockets), 2);
@@ -17,9 +29,18 @@ it("physicalCores counts distinct cores, not hyper-threads", () => {
 
 it("checkModel names the keys whose absence would abort llama.cpp", () => {
   const meta = (entries: Record<string, GgufEntry["value"]>) => ({
-    metadata: new Map(Object.entries(entries).map(([k, v]): [string, GgufEntry] => [k, { type: typeof v === "string" ? "string" : "uint32", value: v } as GgufEntry])),
+    metadata: new Map(
+      Object.entries(entries).map(([k, v]): [string, GgufEntry] => [k, { type: typeof v === "string" ? "string" : "uint32", value: v } as GgufEntry]),
+    ),
   });
-  const good = { "general.architecture": "llama", "llama.context_length": 4096, "llama.block_count": 2, "llama.embedding_length": 64, "llama.feed_forward_length": 128, "llama.attention.head_count": 4 };
+  const good = {
+    "general.architecture": "llama",
+    "llama.context_length": 4096,
+    "llama.block_count": 2,
+    "llama.embedding_length": 64,
+    "llama.feed_forward_length": 128,
+    "llama.attention.head_count": 4,
+  };
   assert.equal(checkModel(meta(good)), undefined);
   const { "llama.feed_forward_length": _ff, "llama.attention.head_count": _h, ...without } = good;
   assert.equal(checkModel(meta(without)), "it is missing llama.feed_forward_length, llama.attention.head_count.");
@@ -73,6 +94,9 @@ it("after a turn the terminal says how it ended and what Continue would do", () 
   const base = { id: "s", request: "x", context: {}, questions: [], rounds: 0, assumptions: [], codeBlocks: [], createdAt: 0, updatedAt: 0 };
   assert.equal(turnEnding({ ...base, state: "cancelled", answer: "```py\nx", answerRequested: true }), "\n(stopped: /continue writes the rest)");
   assert.equal(turnEnding({ ...base, state: "cancelled", answer: "" }), "\n(stopped)");
-  assert.equal(turnEnding({ ...base, state: "done", answer: "x", answerRequested: true, hitLimit: true }), "\n(it stopped at the length limit: /continue writes the rest)");
+  assert.equal(
+    turnEnding({ ...base, state: "done", answer: "x", answerRequested: true, hitLimit: true }),
+    "\n(it stopped at the length limit: /continue writes the rest)",
+  );
   assert.equal(turnEnding({ ...base, state: "done", answer: "x" }), "");
 });

@@ -36,10 +36,19 @@ describe("ratio and counts", () => {
     // Where ours repeats (80:20 oversample keeps all 29,896 clarify rows and repeats originals to 119,584), theirs cuts.
     assert.deepEqual(mixCounts({ original: 8765, clarify: 29896 }, parseRatio("80:20"), "oversample"), { original: 119584, clarify: 29896 });
     assert.deepEqual(mixCounts({ original: 8765, clarify: 29896 }, parseRatio("80:20"), "paper-oversample"), { original: 8764, clarify: 2191 }); // N = int(10956.25); int(0.8 N) = 8764
-    assert.deepEqual(paperCounts({ original: 10, clarify: 30 }, r), { original: 7, clarify: 29 }, "int() throughout: N = int(37.5) = 37, int(7.4) and int(29.6)");
+    assert.deepEqual(
+      paperCounts({ original: 10, clarify: 30 }, r),
+      { original: 7, clarify: 29 },
+      "int() throughout: N = int(37.5) = 37, int(7.4) and int(29.6)",
+    );
     assert.deepEqual(paperCounts({ original: 4, clarify: 9 }, parseRatio("0:100")), { original: 0, clarify: 9 });
     assert.deepEqual(paperCounts({ original: 0, clarify: 9 }, r), { original: 0, clarify: 0 });
-    for (const [o, c] of [[1, 1], [3, 50], [97, 13], [8765, 29896]] as const) {
+    for (const [o, c] of [
+      [1, 1],
+      [3, 50],
+      [97, 13],
+      [8765, 29896],
+    ] as const) {
       for (const ratio of ["20:80", "40:60", "60:40", "80:20"]) {
         const n = paperCounts({ original: o, clarify: c }, parseRatio(ratio));
         assert.ok(n.original <= o && n.clarify <= c, `${ratio} of ${o}+${c} asks for no repeats`);
@@ -80,9 +89,18 @@ describe("the mix", () => {
       assert.equal(train.sources, 8);
       assert.equal(validation.sources, 2);
       const trainSources = new Set(train.examples.map((e) => e.source));
-      assert.ok(validation.examples.every((e) => !trainSources.has(e.source)), "no task on both sides");
+      assert.ok(
+        validation.examples.every((e) => !trainSources.has(e.source)),
+        "no task on both sides",
+      );
       for (const side of [train, validation]) {
-        assert.deepEqual({ original: side.original, clarify: side.clarify }, { original: side.examples.filter((e) => e.id.endsWith(":original")).length, clarify: side.examples.filter((e) => !e.id.endsWith(":original")).length });
+        assert.deepEqual(
+          { original: side.original, clarify: side.clarify },
+          {
+            original: side.examples.filter((e) => e.id.endsWith(":original")).length,
+            clarify: side.examples.filter((e) => !e.id.endsWith(":original")).length,
+          },
+        );
         // 20:80 to the rounding of one example: originals are a quarter of the clarify examples.
         assert.ok(Math.abs(side.original - side.clarify / 4) <= 0.5, `${sampling}: ${side.original}:${side.clarify}`);
       }
@@ -95,7 +113,13 @@ describe("the mix", () => {
     const down = mix("downsample");
     const over = mix("oversample");
     // Seed 3 puts s0 (1 original, 1 clarify) and s7 (1 + 3) in validation; train has the other 7 + 21.
-    assert.deepEqual([down.validation.available, down.train.available], [{ original: 2, clarify: 4 }, { original: 7, clarify: 21 }]);
+    assert.deepEqual(
+      [down.validation.available, down.train.available],
+      [
+        { original: 2, clarify: 4 },
+        { original: 7, clarify: 21 },
+      ],
+    );
     // Downsampling: clarify is the scarce share on both sides; originals are cut to a quarter of it (21 / 4 = 5.25).
     assert.deepEqual([down.train.original, down.train.clarify, down.validation.original, down.validation.clarify], [5, 21, 1, 4]);
     // Oversampling: originals are kept whole; clarify is repeated up to four times their number.

@@ -40,7 +40,10 @@ it("a request whose worker makes no progress fails in plain words, and the worke
   await assert.rejects(w.request("tokenize", { text: "x" }), (e: unknown) => {
     assert.ok(e instanceof WorkerError);
     assert.equal(e.code, "worker-crashed");
-    assert.match(e.message, /^The model worker made no progress for \d+ s \(it may be stuck in the GPU driver\), so it was ended while inside a native call\. It will restart on the next request\.$/);
+    assert.match(
+      e.message,
+      /^The model worker made no progress for \d+ s \(it may be stuck in the GPU driver\), so it was ended while inside a native call\. It will restart on the next request\.$/,
+    );
     return true;
   });
   assert.equal(crashes.length, 1, "the surfaces hear of it");

@@ -55,7 +55,9 @@ describe("what counts as the same question or assumption", () => {
     const five = [1, 2, 3, 4, 5].map((n) => `${n}. The log line is in JSON format.`);
     const parsed = parseAssessment(JSON.stringify({ decision: "proceed", assumptions: [...five, "Times are in UTC"] }), { maxQuestions: 3 });
     assert.deepEqual(parsed, { ok: true, value: { decision: "proceed", assumptions: ["The log line is in JSON format.", "Times are in UTC"] } });
-    const asked = parseAssessment(JSON.stringify({ decision: "ask", questions: [{ question: "1. Which order?" }, { question: "2. which ORDER" }] }), { maxQuestions: 3 });
+    const asked = parseAssessment(JSON.stringify({ decision: "ask", questions: [{ question: "1. Which order?" }, { question: "2. which ORDER" }] }), {
+      maxQuestions: 3,
+    });
     assert.deepEqual(asked.ok && asked.value.decision === "ask" ? asked.value.questions.map((q) => q.text) : [], ["Which order?"]);
     assert.deepEqual(distinctTexts(["A.", "a", "", "B"], new Set(["b"])), ["A."]);
   });
@@ -70,7 +72,11 @@ describe("a text cut at the grammar's length cap ends cleanly", () => {
     const sentences = "Return null for bad input. Also log a warning and keep going with the next line of";
     assert.equal(endCleanly(sentences, sentences.length), "Return null for bad input. Also log a warning and keep going with the next line…");
     const mostly = "Keep the original order of the items and drop any later copies. Then remove the dup";
-    assert.equal(endCleanly(mostly, mostly.length), "Keep the original order of the items and drop any later copies.", "a whole sentence that keeps most of it");
+    assert.equal(
+      endCleanly(mostly, mostly.length),
+      "Keep the original order of the items and drop any later copies.",
+      "a whole sentence that keeps most of it",
+    );
     const twoSentences = "Keep the original order of the items. Then remove the duplicates from the lis";
     assert.equal(endCleanly(twoSentences, twoSentences.length), "Keep the original order of the items. Then remove the duplicates…");
   });

@@ -12,7 +12,10 @@ test("Insert: a block of several lines gets lines of its own, one blank line fro
   assert.equal(doc.slice(0, at) + text + doc.slice(at), "import os\n\ndef is_prime(n):\n    return n > 1\n\nprint(1)\n");
   // At the end of a line with text.
   const end = "import os".length;
-  assert.equal(doc.slice(0, end) + insertionText(doc.slice(0, end), doc.slice(end), block) + doc.slice(end), "import os\n\ndef is_prime(n):\n    return n > 1\n\nprint(1)\n");
+  assert.equal(
+    doc.slice(0, end) + insertionText(doc.slice(0, end), doc.slice(end), block) + doc.slice(end),
+    "import os\n\ndef is_prime(n):\n    return n > 1\n\nprint(1)\n",
+  );
   // Into an empty file, and at the end of a file.
   assert.equal(insertionText("", "", `${block}\n`), `${block}\n`);
   assert.equal(insertionText("x = 1\n", "", block), `\n${block}\n`);
@@ -23,9 +26,10 @@ test("Insert: a block of several lines gets lines of its own, one blank line fro
 });
 
 test("Replace/Diff: a block that repeats the file's definitions outside the selection is the whole file", () => {
-  const file = "def is_prime(n):\n    pass\n\n\ndef main():\n    print(is_prime(7))\n\n\nif __name__ == \"__main__\":\n    main()\n";
+  const file = 'def is_prime(n):\n    pass\n\n\ndef main():\n    print(is_prime(7))\n\n\nif __name__ == "__main__":\n    main()\n';
   const selEnd = "def is_prime(n):\n    pass\n".length;
-  const whole = "def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, n))\n\n\ndef main():\n    print(is_prime(7))\n\n\nif __name__ == \"__main__\":\n    main()\n";
+  const whole =
+    'def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, n))\n\n\ndef main():\n    print(is_prime(7))\n\n\nif __name__ == "__main__":\n    main()\n';
   assert.equal(isWholeFileProposal(file, 0, selEnd, whole), true);
   assert.equal(isWholeFileProposal(file, 0, selEnd, "def is_prime(n):\n    return n > 1"), false, "only the selected function: the selection");
   assert.equal(isWholeFileProposal(file, 0, file.length, whole), false, "the whole file selected: the selection");

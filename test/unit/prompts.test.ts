@@ -24,8 +24,16 @@ const q = (over: Partial<Question>): Question => ({ id: "r1q1", round: 1, text: 
 
 describe("prompts", () => {
   it("describes the editor context: file, language, selection and surrounding code in fences", () => {
-    const text = describeContext({ fileName: "src/a.ts", languageId: "typescript", selection: { text: "let x = 1;", startLine: 3, endLine: 3 }, surroundingCode: "// around" });
-    assert.equal(text, "File: src/a.ts (typescript)\n\nSelected lines 3-3:\n```typescript\nlet x = 1;\n```\n\nCode around the cursor:\n```typescript\n// around\n```");
+    const text = describeContext({
+      fileName: "src/a.ts",
+      languageId: "typescript",
+      selection: { text: "let x = 1;", startLine: 3, endLine: 3 },
+      surroundingCode: "// around",
+    });
+    assert.equal(
+      text,
+      "File: src/a.ts (typescript)\n\nSelected lines 3-3:\n```typescript\nlet x = 1;\n```\n\nCode around the cursor:\n```typescript\n// around\n```",
+    );
     assert.equal(describeContext({}), "");
     assert.equal(describeContext({ languageId: "go", selection: { text: "  ", startLine: 1, endLine: 1 } }), "Language: go");
   });
@@ -36,14 +44,26 @@ describe("prompts", () => {
       "Request: sort it\n\nDecide about the request (not the editor context): ask at most 2 clarifying question(s) about essential missing details, or proceed with stated assumptions. Reply in JSON.",
     );
     const withContext = buildAssessmentMessage("open a bank account", { languageId: "python", fileName: "dates.py" }, 3);
-    assert.match(withContext, /^Request: open a bank account\n\nEditor context, for reference only \(it may have nothing to do with the request\):\nFile: dates\.py \(python\)\n\nDecide about the request \(not the editor context\): ask at most 3/);
+    assert.match(
+      withContext,
+      /^Request: open a bank account\n\nEditor context, for reference only \(it may have nothing to do with the request\):\nFile: dates\.py \(python\)\n\nDecide about the request \(not the editor context\): ask at most 3/,
+    );
     const followUp = buildAssessmentMessage("now add tests", {}, 1, { followUp: true });
-    assert.match(followUp, /^Follow-up request: now add tests\n\nDecide about this follow-up request, given the conversation so far: ask at most 1 .*never one that was already asked or answered/);
+    assert.match(
+      followUp,
+      /^Follow-up request: now add tests\n\nDecide about this follow-up request, given the conversation so far: ask at most 1 .*never one that was already asked or answered/,
+    );
   });
 
   it("formats answers, waived ones as the assistant's choice", () => {
-    assert.equal(formatAnswers([q({ answer: " desc " }), q({ text: "Stable?", waived: true })]), "1. Which order?\n   Answer: desc\n2. Stable?\n   Answer: you decide (pick the answer yourself when you write the code)");
-    assert.match(buildFollowUpAssessmentMessage([q({ answer: "desc" })], 1), /^My answers:\n1\. Which order\?\n {3}Answer: desc\n\nIf something essential is still unclear, ask at most 1 more/);
+    assert.equal(
+      formatAnswers([q({ answer: " desc " }), q({ text: "Stable?", waived: true })]),
+      "1. Which order?\n   Answer: desc\n2. Stable?\n   Answer: you decide (pick the answer yourself when you write the code)",
+    );
+    assert.match(
+      buildFollowUpAssessmentMessage([q({ answer: "desc" })], 1),
+      /^My answers:\n1\. Which order\?\n {3}Answer: desc\n\nIf something essential is still unclear, ask at most 1 more/,
+    );
     assert.equal(waivedAssumption(q({})), 'For "Which order?", the assistant chooses a sensible default and says which.');
   });
 
@@ -53,24 +73,37 @@ describe("prompts", () => {
       live,
       "Answers to your questions:\n1. Which order?\n   Answer: desc\n\nAssumptions:\n- Python 3\n\nNow write the code. Reply in markdown with fenced code blocks; state the assumptions briefly; keep explanations short.",
     );
-    assert.equal(buildCodeRequestMessage({ newAnswers: [], assumptions: [] }), "Now write the code. Reply in markdown with fenced code blocks; keep explanations short.");
-    assert.match(buildCodeRequestMessage({ newAnswers: [], assumptions: ["x"], corrected: true }), /^Assumptions, as corrected by the user \(they replace the ones stated before\):\n- x/);
+    assert.equal(
+      buildCodeRequestMessage({ newAnswers: [], assumptions: [] }),
+      "Now write the code. Reply in markdown with fenced code blocks; keep explanations short.",
+    );
+    assert.match(
+      buildCodeRequestMessage({ newAnswers: [], assumptions: ["x"], corrected: true }),
+      /^Assumptions, as corrected by the user \(they replace the ones stated before\):\n- x/,
+    );
     assert.match(buildCodeRequestMessage({ newAnswers: [], assumptions: [], strict: true }), /not with JSON and not with a decision\.$/);
   });
 
   it("questions left to the assistant: it is asked to choose, one answer each, and its choice is stated back", () => {
-    assert.equal(buildChoicesMessage([q({}), q({ text: "Stable?" })]), "You decide these: choose a sensible answer to each question, in order, and reply in JSON.\n\n1. Which order?\n2. Stable?");
+    assert.equal(
+      buildChoicesMessage([q({}), q({ text: "Stable?" })]),
+      "You decide these: choose a sensible answer to each question, in order, and reply in JSON.\n\n1. Which order?\n2. Stable?",
+    );
     const schema = choicesSchema(2) as { properties: { choices: { minItems: number; maxItems: number } } };
     assert.deepEqual([schema.properties.choices.minItems, schema.properties.choices.maxItems], [2, 2]);
     assert.equal(choiceAssumption(q({}), " ascending. "), 'You left "Which order?" to me: I assumed ascending.');
     // Normalised: the model's capital and its full stop, and our own instruction echoed back is no choice.
-    assert.equal(choiceAssumption(q({}), "To sort users by score, then by name in case of ties."), 'You left "Which order?" to me: I assumed to sort users by score, then by name in case of ties.');
+    assert.equal(
+      choiceAssumption(q({}), "To sort users by score, then by name in case of ties."),
+      'You left "Which order?" to me: I assumed to sort users by score, then by name in case of ties.',
+    );
     assert.equal(choiceAssumption(q({}), "(you decide: choose a sensible default and state it)"), waivedAssumption(q({})));
     assert.equal(formatAnswers([q({ waived: true, assumed: "Ascending." })]), "1. Which order?\n   Answer: you decided: ascending");
   });
 
   it("the grammar's length caps are generous, one definition shared with parsing", () => {
-    const item = (askSchema(1) as { properties: { questions: { items: { properties: { suggestions: { items: { maxLength: number } } } } } } }).properties.questions.items;
+    const item = (askSchema(1) as { properties: { questions: { items: { properties: { suggestions: { items: { maxLength: number } } } } } } }).properties
+      .questions.items;
     assert.equal(item.properties.suggestions.items.maxLength, assessmentLengths.suggestion);
     assert.ok(assessmentLengths.suggestion >= 100, "a suggestion of a short sentence is not cut");
   });
@@ -92,6 +125,9 @@ describe("prompts", () => {
     assert.equal(buildNativePrompt(" add two numbers ", {}), `${nativeQuestionPrompt} add two numbers`);
     assert.ok(nativeQuestionPrompt.endsWith("or ask clarifying questions:\n"));
     const turn = buildNativeCodeTurn([q({ answer: "ints" })], ["no overflow"]);
-    assert.equal(turn, "\n\nAnswers:\n1. Which order?\n   Answer: ints\nAssumptions:\n- no overflow\nGiven above conversations, generate Python3 code directly in markdown to solve the coding problem.\n");
+    assert.equal(
+      turn,
+      "\n\nAnswers:\n1. Which order?\n   Answer: ints\nAssumptions:\n- no overflow\nGiven above conversations, generate Python3 code directly in markdown to solve the coding problem.\n",
+    );
   });
 });

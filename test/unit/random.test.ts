@@ -22,9 +22,15 @@ it("seedOf is stable and tells texts apart", () => {
 it("shuffled keeps every item and does not touch the input", () => {
   const input = Array.from({ length: 50 }, (_, i) => i);
   const out = shuffled(input, seededRandom(1));
-  assert.deepEqual([...out].sort((x, y) => x - y), input);
+  assert.deepEqual(
+    [...out].sort((x, y) => x - y),
+    input,
+  );
   assert.notDeepEqual(out, input);
-  assert.deepEqual(input, Array.from({ length: 50 }, (_, i) => i));
+  assert.deepEqual(
+    input,
+    Array.from({ length: 50 }, (_, i) => i),
+  );
 });
 
 it("sampleExactly downsamples without repeats and oversamples evenly", () => {
@@ -35,7 +41,10 @@ it("sampleExactly downsamples without repeats and oversamples evenly", () => {
   const up = sampleExactly(items, 10, seededRandom(7));
   assert.equal(up.length, 10);
   const counts = items.map((x) => up.filter((y) => y === x).length);
-  assert.ok(counts.every((n) => n === 2 || n === 3), `counts ${counts.join(",")}`);
+  assert.ok(
+    counts.every((n) => n === 2 || n === 3),
+    `counts ${counts.join(",")}`,
+  );
   assert.deepEqual(sampleExactly(items, 0, seededRandom(1)), []);
   assert.throws(() => sampleExactly([], 1, seededRandom(1)), /from none/);
   assert.throws(() => sampleExactly(items, -1, seededRandom(1)), RangeError);

@@ -7,7 +7,7 @@ const ok = (value: string): CallOutcome => ({ ok: true, value });
 const err = (error: string): CallOutcome => ({ ok: false, error });
 
 test("the entry point is the request's stub where the candidate defines it, else a function the request names", () => {
-  const request = "from typing import List\n\ndef helper(x):\n    return x\n\ndef below_zero(ops: List[int]) -> bool:\n    \"\"\"...\"\"\"\n";
+  const request = 'from typing import List\n\ndef helper(x):\n    return x\n\ndef below_zero(ops: List[int]) -> bool:\n    """..."""\n';
   assert.equal(entryPointOf(request, "def below_zero(ops):\n    return False\n"), "below_zero");
   assert.equal(entryPointOf("write a function dedupe(xs) that removes duplicates", "def _key(x):\n  pass\ndef dedupe(xs):\n  return xs"), "dedupe");
   assert.equal(entryPointOf("remove the duplicates", "def unique(xs):\n  return xs"), "unique");
@@ -37,7 +37,10 @@ test("examples are read from doctests and one-line forms, once each", () => {
 });
 
 test("the preamble keeps the request's top-level imports", () => {
-  assert.equal(requestPreamble("from typing import List\nimport math\n    import os\ndef f(): pass"), "from typing import *\nfrom typing import List\nimport math");
+  assert.equal(
+    requestPreamble("from typing import List\nimport math\n    import os\ndef f(): pass"),
+    "from typing import *\nfrom typing import List\nimport math",
+  );
 });
 
 test("the model's calls are kept only where each is one call of the entry point", () => {
@@ -57,7 +60,11 @@ test("candidates that fit the examples and agree elsewhere: proceed with the fir
     calls: ["f(1)", "f(2)"],
     examples: 1,
     expected: ["2"],
-    outcomes: [[ok("3"), ok("4")], [ok("2"), ok("3")], [ok("2"), ok("3")]],
+    outcomes: [
+      [ok("3"), ok("4")],
+      [ok("2"), ok("3")],
+      [ok("2"), ok("3")],
+    ],
     maxQuestions: 3,
   });
   assert.equal(d.decision, "proceed");
@@ -86,12 +93,19 @@ test("readings that disagree on a call are asked about, the first candidate's va
     calls: ["dedupe([3, 1, 3])", "dedupe([])"],
     examples: 0,
     expected: [],
-    outcomes: [[ok("[3, 1]"), ok("[]")], [ok("[1, 3]"), err("IndexError")], [ok("[3, 1]"), ok("[]")]],
+    outcomes: [
+      [ok("[3, 1]"), ok("[]")],
+      [ok("[1, 3]"), err("IndexError")],
+      [ok("[3, 1]"), ok("[]")],
+    ],
     maxQuestions: 2,
   });
   assert.equal(d.decision, "ask");
   if (d.decision !== "ask") return;
-  assert.deepEqual(d.questions.map((q) => [q.kind, q.call, q.suggestions]), [["disagreement", "dedupe([3, 1, 3])", ["[3, 1]", "[1, 3]"]]]);
+  assert.deepEqual(
+    d.questions.map((q) => [q.kind, q.call, q.suggestions]),
+    [["disagreement", "dedupe([3, 1, 3])", ["[3, 1]", "[1, 3]"]]],
+  );
 });
 
 test("agreeing readings without examples proceed with the first candidate", () => {

@@ -35,10 +35,7 @@ function twoRounds(): SessionSnapshot {
 }
 
 test("busy: only while a turn runs", () => {
-  assert.deepEqual(
-    (["idle", "assessing", "asking", "generating", "done", "cancelled", "failed"] as const).filter(isBusy),
-    ["assessing", "generating"],
-  );
+  assert.deepEqual((["idle", "assessing", "asking", "generating", "done", "cancelled", "failed"] as const).filter(isBusy), ["assessing", "generating"]);
 });
 
 test("settled: a non-blank answer or a waiver", () => {
@@ -51,8 +48,14 @@ test("settled: a non-blank answer or a waiver", () => {
 
 test("the open round, the open questions, and when the code may be requested", () => {
   const s = twoRounds();
-  assert.deepEqual(openRoundQuestions(s).map((q) => q.id), ["q2", "q3"]);
-  assert.deepEqual(openQuestions(s).map((q) => q.id), ["q2"]);
+  assert.deepEqual(
+    openRoundQuestions(s).map((q) => q.id),
+    ["q2", "q3"],
+  );
+  assert.deepEqual(
+    openQuestions(s).map((q) => q.id),
+    ["q2"],
+  );
   assert.equal(canGenerate(s), false);
   const q2 = s.questions[1];
   assert.ok(q2);
@@ -72,7 +75,10 @@ test("follow-up, regenerate and edit: once a turn has something to show and noth
   const states = ["idle", "assessing", "asking", "generating", "done", "cancelled", "failed"] as const;
   assert.deepEqual(states.filter(canFollowUp), ["asking", "done", "cancelled", "failed"]);
   const s = twoRounds();
-  assert.deepEqual(states.filter((state) => canRegenerate({ state, request: s.request })), ["asking", "done", "cancelled", "failed"]);
+  assert.deepEqual(
+    states.filter((state) => canRegenerate({ state, request: s.request })),
+    ["asking", "done", "cancelled", "failed"],
+  );
   assert.equal(canRegenerate({ state: "done", request: "  " }), false, "no request, nothing to run again");
 });
 
@@ -88,10 +94,19 @@ test("continue: an answer that stopped early, by Stop or at the length limit", (
 
 test("the turns of a conversation: the earlier ones, then the current one with the conversation's state", () => {
   const s = twoRounds();
-  assert.deepEqual(conversationTurns(s).map((t) => t.state), ["asking"]);
+  assert.deepEqual(
+    conversationTurns(s).map((t) => t.state),
+    ["asking"],
+  );
   const earlier = { ...twoRounds(), state: "done" as const, request: "first" };
   const turns = conversationTurns({ ...s, earlier: [earlier] });
-  assert.deepEqual(turns.map((t) => [t.request, t.state]), [["first", "done"], [s.request, "asking"]]);
+  assert.deepEqual(
+    turns.map((t) => [t.request, t.state]),
+    [
+      ["first", "done"],
+      [s.request, "asking"],
+    ],
+  );
 });
 
 test("the lines a selection covers: one that ends at column 1 of the next line does not cover it", () => {
@@ -125,12 +140,28 @@ test("a block of an answer is code unless it is JSON (our protocol, or data wher
     sessionStatus({ ...base, state: "done", answer: "", codeBlocks: [{ language: "markdown", code: '{"code": "x"}' }] }),
     "Done, but no code: the answer's block is JSON, not code. Regenerate to try again.",
   );
-  assert.equal(sessionStatus({ ...base, state: "assessing", answer: "", codeBlocks: [] }, { running: { elapsedMs: 92_000 } }).startsWith("Reading your request… 1 min 32 s"), true);
+  assert.equal(
+    sessionStatus({ ...base, state: "assessing", answer: "", codeBlocks: [] }, { running: { elapsedMs: 92_000 } }).startsWith(
+      "Reading your request… 1 min 32 s",
+    ),
+    true,
+  );
 });
 
 test("while the model reads a long prompt: tokens read of how many, and an estimate at the pace so far", async () => {
   const { readingText, sessionStatus } = await import("../../src/core/rules.js");
-  const base = { id: "s", request: "r", context: { languageId: "python" }, questions: [], rounds: 0, assumptions: [], createdAt: 0, updatedAt: 0, answer: "", codeBlocks: [] };
+  const base = {
+    id: "s",
+    request: "r",
+    context: { languageId: "python" },
+    questions: [],
+    rounds: 0,
+    assumptions: [],
+    createdAt: 0,
+    updatedAt: 0,
+    answer: "",
+    codeBlocks: [],
+  };
   // 600 of 2,000 read, 100 of them held already: 500 in 50 s, 1,400 to go at 10 a second, about 2 min 20 s.
   const reading = { evaluated: 600, total: 2000, from: 100 };
   assert.equal(readingText(reading, 50_000), "600 of 2,000 tokens read, about 2 min 20 s left");
@@ -138,22 +169,48 @@ test("while the model reads a long prompt: tokens read of how many, and an estim
   assert.equal(readingText({ evaluated: 100, total: 2000, from: 100 }, 30_000), "100 of 2,000 tokens read", "nothing read yet: no pace");
   assert.equal(readingText({ evaluated: 2000, total: 2000, from: 0 }, 30_000), "", "read whole");
   assert.equal(readingText(undefined, 30_000), "");
-  assert.equal(sessionStatus({ ...base, state: "assessing", reading }, { running: { elapsedMs: 50_000 } }), "Reading your request… 50 s · 600 of 2,000 tokens read, about 2 min 20 s left");
+  assert.equal(
+    sessionStatus({ ...base, state: "assessing", reading }, { running: { elapsedMs: 50_000 } }),
+    "Reading your request… 50 s · 600 of 2,000 tokens read, about 2 min 20 s left",
+  );
   assert.equal(
     sessionStatus({ ...base, state: "generating", reading: { evaluated: 300, total: 400, from: 0 } }, { running: { elapsedMs: 30_000, written: 0 } }),
     "Writing code… 30 s, reading: 300 of 400 tokens read, about 10 s left",
   );
-  assert.equal(sessionStatus({ ...base, state: "generating" }, { running: { elapsedMs: 30_000, written: 0 } }), "Writing code… 30 s, waiting for the first words");
+  assert.equal(
+    sessionStatus({ ...base, state: "generating" }, { running: { elapsedMs: 30_000, written: 0 } }),
+    "Writing code… 30 s, waiting for the first words",
+  );
 });
 
 test("focus among open questions: a new round's first open field while the user waits; after an answer, the next open one, then Generate", async () => {
   const { questionFocus } = await import("../../src/core/rules.js");
   const open = [{ id: "a", answer: "x" }, { id: "b" }, { id: "c" }];
   const none = new Set<string>();
-  assert.deepEqual(questionFocus(open, { newRound: true, waiting: true, focusLost: true, answered: null, editing: none }), { target: { field: "b" }, consumed: false });
-  assert.deepEqual(questionFocus(open, { newRound: true, waiting: false, focusLost: false, answered: null, editing: none }).target, undefined, "the user is elsewhere");
-  assert.deepEqual(questionFocus(open, { newRound: false, waiting: true, focusLost: true, answered: "a", editing: none }), { target: { field: "b" }, consumed: true });
-  assert.deepEqual(questionFocus(open, { newRound: false, waiting: true, focusLost: true, answered: "b", editing: none }).target, undefined, "b is not settled yet");
-  const all = [{ id: "a", answer: "x" }, { id: "b", waived: true }];
-  assert.deepEqual(questionFocus(all, { newRound: false, waiting: true, focusLost: true, answered: "b", editing: none }), { target: "generate", consumed: true });
+  assert.deepEqual(questionFocus(open, { newRound: true, waiting: true, focusLost: true, answered: null, editing: none }), {
+    target: { field: "b" },
+    consumed: false,
+  });
+  assert.deepEqual(
+    questionFocus(open, { newRound: true, waiting: false, focusLost: false, answered: null, editing: none }).target,
+    undefined,
+    "the user is elsewhere",
+  );
+  assert.deepEqual(questionFocus(open, { newRound: false, waiting: true, focusLost: true, answered: "a", editing: none }), {
+    target: { field: "b" },
+    consumed: true,
+  });
+  assert.deepEqual(
+    questionFocus(open, { newRound: false, waiting: true, focusLost: true, answered: "b", editing: none }).target,
+    undefined,
+    "b is not settled yet",
+  );
+  const all = [
+    { id: "a", answer: "x" },
+    { id: "b", waived: true },
+  ];
+  assert.deepEqual(questionFocus(all, { newRound: false, waiting: true, focusLost: true, answered: "b", editing: none }), {
+    target: "generate",
+    consumed: true,
+  });
 });

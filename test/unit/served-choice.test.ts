@@ -4,14 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  allowKey,
-  checkServedAddress,
-  servedDecision,
-  servedModelSetting,
-  servedSpecOf,
-  settingSource,
-} from "../../src/extension/model/served-choice.js";
+import { allowKey, checkServedAddress, servedDecision, servedModelSetting, servedSpecOf, settingSource } from "../../src/extension/model/served-choice.js";
 import { ServedKeys, servedKeyName } from "../../src/extension/model/secrets.js";
 
 describe("a served model's address", () => {
@@ -54,7 +47,10 @@ describe("whose setting it is, and whether code may go there", () => {
     assert.deepEqual(servedDecision({ baseUrl, source: "user", trusted: false, allowed: [] }), { kind: "use" });
     const refused = servedDecision({ baseUrl, source: "workspace", trusted: false, allowed: [baseUrl] });
     assert.equal(refused.kind, "refuse");
-    assert.match(refused.kind === "refuse" ? refused.message : "", /^This workspace's settings name a served model \(http:\/\/10\.0\.0\.5:8000\/v1\), and the workspace is not trusted: no code is sent there\./);
+    assert.match(
+      refused.kind === "refuse" ? refused.message : "",
+      /^This workspace's settings name a served model \(http:\/\/10\.0\.0\.5:8000\/v1\), and the workspace is not trusted: no code is sent there\./,
+    );
     assert.deepEqual(servedDecision({ baseUrl, source: "workspace", trusted: true, allowed: [] }), { kind: "ask", address: baseUrl });
     assert.deepEqual(servedDecision({ baseUrl: `${baseUrl}/`, source: "workspace", trusted: true, allowed: [allowKey(baseUrl)] }), { kind: "use" });
     // Allowed is per address: another port, path or scheme is asked about again.
@@ -84,7 +80,8 @@ describe("API keys, by the server's origin", () => {
     const keys = new ServedKeys(secrets);
     await keys.set("https://gpu.example.com/v1", "  sk-team  ");
     assert.equal(await keys.get("https://gpu.example.com/other/v1"), "sk-team");
-    for (const other of ["http://gpu.example.com/v1", "https://gpu.example.com:8443/v1", "https://evil.example.com/v1"]) assert.equal(await keys.get(other), undefined, other);
+    for (const other of ["http://gpu.example.com/v1", "https://gpu.example.com:8443/v1", "https://evil.example.com/v1"])
+      assert.equal(await keys.get(other), undefined, other);
     await keys.set("https://gpu.example.com/v1", "");
     assert.equal(await keys.get("https://gpu.example.com/v1"), undefined, "an empty key forgets the saved one");
     assert.equal(secrets.data.size, 0);

@@ -19,25 +19,41 @@ const schema = { type: "object", properties: { decision: { enum: ["ask", "procee
 
 describe("a served model's failures, in sentences that say what to do", () => {
   it("a model name the server does not serve (vLLM's 404) names the ones it does", async () => {
-    const server = await serve(() => ({ status: 404, body: { object: "error", message: "The model `qwen-7b` does not exist.", type: "NotFoundError" } }), ["Qwen/Qwen2.5-Coder-1.5B-Instruct", "clarifycoder"]);
+    const server = await serve(
+      () => ({ status: 404, body: { object: "error", message: "The model `qwen-7b` does not exist.", type: "NotFoundError" } }),
+      ["Qwen/Qwen2.5-Coder-1.5B-Instruct", "clarifycoder"],
+    );
     const model = new EndpointModel({ baseUrl: server.url, model: "qwen-7b", ...fast });
     const c = await model.openConversation({ mode: "chat" });
     await assert.rejects(c.chat("hi", { maxTokens: 4 }), (e: unknown) => {
       assert.ok(e instanceof EndpointError);
-      assert.equal(e.message, `${server.url} serves no model named "qwen-7b"; it serves "Qwen/Qwen2.5-Coder-1.5B-Instruct", "clarifycoder". Name one of them (append #name to the address).`);
+      assert.equal(
+        e.message,
+        `${server.url} serves no model named "qwen-7b"; it serves "Qwen/Qwen2.5-Coder-1.5B-Instruct", "clarifycoder". Name one of them (append #name to the address).`,
+      );
       return true;
     });
     assert.equal(server.requests.length, 1, "a 404 is not retried");
   });
 
   it("a conversation longer than the served context (llama.cpp's 400) says how to serve a larger one", async () => {
-    const server = await serve(() => ({ status: 400, body: { error: { code: 400, message: "the request exceeds the available context size, try increasing it", type: "exceed_context_size_error" } } }));
+    const server = await serve(() => ({
+      status: 400,
+      body: { error: { code: 400, message: "the request exceeds the available context size, try increasing it", type: "exceed_context_size_error" } },
+    }));
     const c = await new EndpointModel({ baseUrl: server.url, model: "m", ...fast }).openConversation({ mode: "chat" });
-    await assert.rejects(c.chat("hi", { maxTokens: 4 }), /^EndpointError: The conversation is longer than the context .* serves: start a new chat, or serve the model with a larger context \(llama\.cpp's server: --ctx-size; vLLM: --max-model-len\)/);
+    await assert.rejects(
+      c.chat("hi", { maxTokens: 4 }),
+      /^EndpointError: The conversation is longer than the context .* serves: start a new chat, or serve the model with a larger context \(llama\.cpp's server: --ctx-size; vLLM: --max-model-len\)/,
+    );
   });
 
   it("a server that ignores the JSON schema is named as such (told once), and a prefix it repeats is no fault", async () => {
-    const server = await serve((req) => (String((req.body.messages as { content: string }[])[0]?.content).startsWith("hi") ? { text: "Sure! Here is the function you asked for." } : { text: '{"decision": "ask"}' }));
+    const server = await serve((req) =>
+      String((req.body.messages as { content: string }[])[0]?.content).startsWith("hi")
+        ? { text: "Sure! Here is the function you asked for." }
+        : { text: '{"decision": "ask"}' },
+    );
     const notices: string[] = [];
     const model = new EndpointModel({ baseUrl: server.url, model: "m", ...fast, onNotice: (n) => notices.push(n) });
     const c = await model.openConversation({ mode: "chat" });
@@ -49,7 +65,10 @@ describe("a served model's failures, in sentences that say what to do", () => {
     assert.equal((await d.chat("hi", { maxTokens: 40, grammar: schema })).text, "Sure! Here is the function you asked for.");
     await d.chat("hi again", { maxTokens: 40, grammar: schema });
     assert.equal(notices.length, 1);
-    assert.match(notices[0] ?? "", /ignored the JSON schema it was sent \(its reply is not JSON: "Sure! Here is the function.*Use a server that supports response_format json_schema/);
+    assert.match(
+      notices[0] ?? "",
+      /ignored the JSON schema it was sent \(its reply is not JSON: "Sure! Here is the function.*Use a server that supports response_format json_schema/,
+    );
   });
 
   it("a refused key and a server that is down are sentences too", async () => {
@@ -68,7 +87,8 @@ describe("the clarify rules on a server", () => {
     const server = await serve((req) => {
       // A server that ignores `logprobs` (Ollama's OpenAI API, say): a plain one-token reply.
       if (req.body.logprobs) return { text: "ask", finishReason: "length" };
-      if (req.body.response_format) return { text: JSON.stringify({ decision: "ask", questions: [{ question: "Ascending or descending?", suggestions: ["ascending", "descending"] }] }) };
+      if (req.body.response_format)
+        return { text: JSON.stringify({ decision: "ask", questions: [{ question: "Ascending or descending?", suggestions: ["ascending", "descending"] }] }) };
       return { text: "```python\ndef f(xs):\n    return sorted(xs)\n```" };
     });
     const notices: string[] = [];
@@ -81,7 +101,9 @@ describe("the clarify rules on a server", () => {
     const guided = server.requests.find((r) => r.body.response_format !== undefined);
     const sent = JSON.stringify(guided?.body.response_format);
     assert.match(sent, /proceed/);
-    assert.deepEqual(notices, [`${server.url} gives no token probabilities (it ignores logprobs), so the ask threshold does not apply there: the model itself chooses to ask or go ahead, under the schema.`]);
+    assert.deepEqual(notices, [
+      `${server.url} gives no token probabilities (it ignores logprobs), so the ask threshold does not apply there: the model itself chooses to ask or go ahead, under the schema.`,
+    ]);
     const second = new ClarifySession(model, { ...defaultSettings, maxRounds: 1 });
     await second.start("sort another list", { languageId: "python" });
     assert.equal(notices.length, 1, "told once per model");
@@ -135,7 +157,10 @@ describe("native style on a server: the paper's raw prompt through /completions"
     await session.submitAnswers();
     assert.equal(session.state, "done");
     assert.deepEqual(session.snapshot().codeBlocks, [{ language: "python", code: "def dedupe(xs):\n    return list(dict.fromkeys(xs))" }]);
-    assert.deepEqual(server.requests.map((r) => r.path), ["/v1/completions", "/v1/completions"]);
+    assert.deepEqual(
+      server.requests.map((r) => r.path),
+      ["/v1/completions", "/v1/completions"],
+    );
     const first = String(server.requests[0]?.body.prompt);
     assert.ok(first.startsWith(nativeQuestionPrompt), first.slice(0, 80));
     assert.equal(server.requests[0]?.body.model, "clarifycoder");

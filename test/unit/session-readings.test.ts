@@ -37,7 +37,10 @@ describe("deciding by readings", () => {
     // Three candidates from one plain code request, at temperature 0 then sampled with distinct seeds.
     const candidates = model.calls.filter((c) => c.responsePrefix === "```python\n");
     assert.equal(candidates.length, 3);
-    assert.deepEqual(candidates.map((c) => c.temperature), [0, 0.8, 0.8]);
+    assert.deepEqual(
+      candidates.map((c) => c.temperature),
+      [0, 0.8, 0.8],
+    );
     assert.equal(new Set(candidates.map((c) => c.seed)).size, 3);
     assert.match(candidates[0]?.text ?? "", /please generate Python3 code[\s\S]*def inc\(x\)/);
     session.answerQuestion(asked.questions[0]?.id ?? "", "2");

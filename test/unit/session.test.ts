@@ -95,7 +95,10 @@ describe("ClarifySession (guided)", () => {
     const session = new ClarifySession(model, settings({ askPolicy: "never" }));
     await session.start("sort");
     assert.equal(session.state, "done");
-    assert.equal(model.calls.some((c) => c.kind === "probe"), false);
+    assert.equal(
+      model.calls.some((c) => c.kind === "probe"),
+      false,
+    );
   });
 
   it("stops asking after the last round and requests the code", async () => {
@@ -128,7 +131,10 @@ describe("ClarifySession (guided)", () => {
     const model = new ScriptedModel([askReply("A?", "a?", "B?", "C?", "D?")], 0.9);
     const session = new ClarifySession(model, settings({ maxQuestions: 2 }));
     await session.start("x");
-    assert.deepEqual(session.snapshot().questions.map((q) => q.text), ["A?", "B?"]);
+    assert.deepEqual(
+      session.snapshot().questions.map((q) => q.text),
+      ["A?", "B?"],
+    );
   });
 
   it("a reply that does not parse is a failed state with the raw text kept", async () => {
@@ -221,7 +227,10 @@ describe("ClarifySession (native)", () => {
     await session.start("sort the list");
     assert.deepEqual(model.opened[0], { mode: "raw" });
     assert.equal(model.calls[0]?.text, `${nativeQuestionPrompt} sort the list`);
-    assert.deepEqual(session.snapshot().questions.map((q) => q.text), ["Should it be stable?", "What about None values?"]);
+    assert.deepEqual(
+      session.snapshot().questions.map((q) => q.text),
+      ["Should it be stable?", "What about None values?"],
+    );
     session.answerQuestion("r1q1", "yes");
     session.waiveQuestion("r1q2");
     await session.submitAnswers();
@@ -246,7 +255,10 @@ describe("ClarifySession (native)", () => {
     const session = new ClarifySession(model, settings({ style: "native", askPolicy: "always" }));
     await session.start("x");
     assert.ok(model.calls[0]?.text.endsWith(nativeQuestionsAnswerPrefix));
-    assert.deepEqual(session.snapshot().questions.map((q) => q.text), ["Which?"]);
+    assert.deepEqual(
+      session.snapshot().questions.map((q) => q.text),
+      ["Which?"],
+    );
   });
 });
 

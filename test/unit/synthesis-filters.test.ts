@@ -42,13 +42,20 @@ describe("rewrite filter", () => {
   });
 
   it("rejects a rewrite that lost most of the task", () => {
-    assert.deepEqual(checkRewrite(task, "Return numbers."), { ok: false, reason: "too-short", message: "the rewrite lost most of the task: 2 words left of 18" });
+    assert.deepEqual(checkRewrite(task, "Return numbers."), {
+      ok: false,
+      reason: "too-short",
+      message: "the rewrite lost most of the task: 2 words left of 18",
+    });
   });
 
   it("rejects a rewrite that mentions an original or labels itself, but not words the task already uses", () => {
     assert.equal(reason(checkRewrite("Sort a list in place. Keep it stable.", "In the original version, sort a list. Keep it stable.")), "mentions-original");
     assert.equal(reason(checkRewrite("Sort a list in place. Keep it stable.", "Sort a list, (this task is ambiguous). Keep it.")), "mentions-original");
-    assert.equal(reason(checkRewrite("Sort a list in place. Keep it stable.", "The task has been modified: sort a list. Keep it stable.")), "mentions-original");
+    assert.equal(
+      reason(checkRewrite("Sort a list in place. Keep it stable.", "The task has been modified: sort a list. Keep it stable.")),
+      "mentions-original",
+    );
     // The task says "original order": a rewrite may too, as often as the task does.
     assert.equal(reason(checkRewrite(task, "Return the even numbers of a list in their original order. The list may be long.")), "ok");
     assert.equal(reason(checkRewrite(task, "Return the original even numbers of a list in their original order. The list may be long.")), "mentions-original");
@@ -76,14 +83,21 @@ describe("question filter", () => {
   it("checks the list: 1 to 5 questions, each one a question", () => {
     assert.equal(reason(checkQuestions([], task)), "no-questions");
     const six = Array.from({ length: 6 }, (_, i) => `Question ${i}?`);
-    assert.deepEqual(checkQuestions(six, task), { ok: false, reason: "too-many-questions", message: "more than the allowed number of questions: 6, at most 5" });
+    assert.deepEqual(checkQuestions(six, task), {
+      ok: false,
+      reason: "too-many-questions",
+      message: "more than the allowed number of questions: 6, at most 5",
+    });
     assert.equal(reason(checkQuestions(six.slice(0, 5), task)), "ok");
     assert.equal(reason(checkQuestions(["Fine?", "Not fine."], task)), "not-a-question");
     assert.equal(reason(checkQuestions(six, task, { ...defaultFilterOptions, maxQuestions: 6 })), "ok");
   });
 
   it("tidies list markers, spaces, empty items and repeats before checking", () => {
-    assert.deepEqual(tidyQuestions(["1. Which order? ", "- which  ORDER?", "", "Q2: Keep negatives?", "* Keep negatives ?"]), ["Which order?", "Keep negatives?"]);
+    assert.deepEqual(tidyQuestions(["1. Which order? ", "- which  ORDER?", "", "Q2: Keep negatives?", "* Keep negatives ?"]), [
+      "Which order?",
+      "Keep negatives?",
+    ]);
   });
 });
 

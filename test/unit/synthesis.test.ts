@@ -99,9 +99,19 @@ describe("one item", () => {
       message: "the reply hit the token limit before it was complete (1536 tokens)",
       reply: '{"plan":"p","descr',
     });
-    assert.deepEqual(await reject("Sure! Here is the task: ..."), { step: "rewrite", reason: "unreadable", message: "the reply is not the JSON asked for", reply: "Sure! Here is the task: ..." });
+    assert.deepEqual(await reject("Sure! Here is the task: ..."), {
+      step: "rewrite",
+      reason: "unreadable",
+      message: "the reply is not the JSON asked for",
+      reply: "Sure! Here is the task: ...",
+    });
     assert.equal((await reject('{"text": "x"}')).reason, "unreadable");
-    assert.deepEqual(await reject(rewrite(task.description)), { step: "rewrite", reason: "unchanged", message: "the rewrite is the task unchanged", modified: task.description });
+    assert.deepEqual(await reject(rewrite(task.description)), {
+      step: "rewrite",
+      reason: "unchanged",
+      message: "the rewrite is the task unchanged",
+      modified: task.description,
+    });
     assert.deepEqual(await reject(rewrite(modified), questions("Is it the maximum? Yes, by value.")), {
       step: "questions",
       reason: "not-a-question",
@@ -161,7 +171,9 @@ const byTask = (message: string): string => {
   if (message.includes("<task>")) {
     const n = /Task number (\d)/.exec(message)?.[1] ?? "?";
     // Tasks 2 and 3 get the same rewrite for every kind: all but the first of them are duplicates.
-    return rewrite(Number(n) >= 2 ? "Return a sum of some numbers in a list, maybe ignoring some of them." : `Task ${n}: return a sum of the numbers in a list.`);
+    return rewrite(
+      Number(n) >= 2 ? "Return a sum of some numbers in a list, maybe ignoring some of them." : `Task ${n}: return a sum of the numbers in a list.`,
+    );
   }
   return questions("Which numbers count?");
 };
@@ -192,7 +204,9 @@ describe("a run", () => {
   });
 
   it("keeps exactly `concurrency` items in flight, and every item is reported once", async () => {
-    const model = new SlowModel(15, (m) => (m.includes("<task>") ? rewrite(`${/Task number (\d)/.exec(m)?.[1]} is a changed task with other words.`) : questions("Which?")));
+    const model = new SlowModel(15, (m) =>
+      m.includes("<task>") ? rewrite(`${/Task number (\d)/.exec(m)?.[1]} is a changed task with other words.`) : questions("Which?"),
+    );
     const ids: string[] = [];
     const jobs = synthJobs(tasks, ["ambiguous", "inconsistent", "incomplete"]);
     const result = await runSynthesis({ model, jobs, settings, concurrency: 3, onOutcome: (j) => void ids.push(j.id) });
@@ -206,7 +220,14 @@ describe("a run", () => {
     const ids: string[] = [];
     const model = new SlowModel(20, byTask);
     setTimeout(() => controller.abort(), 70);
-    const result = await runSynthesis({ model, jobs: synthJobs(tasks, ["ambiguous", "incomplete"]), settings, concurrency: 2, signal: controller.signal, onOutcome: (j) => void ids.push(j.id) });
+    const result = await runSynthesis({
+      model,
+      jobs: synthJobs(tasks, ["ambiguous", "incomplete"]),
+      settings,
+      concurrency: 2,
+      signal: controller.signal,
+      onOutcome: (j) => void ids.push(j.id),
+    });
     assert.deepEqual(result.stopped, { reason: "interrupted" });
     assert.ok(ids.length >= 2 && ids.length < 8, `${ids.length} reported`);
     assert.equal(result.accepted + result.rejected, ids.length);
@@ -215,10 +236,22 @@ describe("a run", () => {
   it("stops when the generator fails several items in a row, and goes on past isolated failures", async () => {
     let calls = 0;
     const dead = new SlowModel(0, () => new Error("HTTP 401: bad key"));
-    const failing = await runSynthesis({ model: dead, jobs: synthJobs(tasks, ["ambiguous", "inconsistent", "incomplete"]), settings, concurrency: 1, onOutcome: () => undefined });
+    const failing = await runSynthesis({
+      model: dead,
+      jobs: synthJobs(tasks, ["ambiguous", "inconsistent", "incomplete"]),
+      settings,
+      concurrency: 1,
+      onOutcome: () => undefined,
+    });
     assert.deepEqual(failing, { accepted: 0, rejected: 0, failed: 5, stopped: { reason: "failing", error: "HTTP 401: bad key" } });
     const flaky = new SlowModel(0, (m) => (++calls % 3 === 0 ? new Error("flaky") : byTask(m)));
-    const result = await runSynthesis({ model: flaky, jobs: synthJobs(tasks, ["ambiguous", "incomplete"]), settings, concurrency: 1, onOutcome: () => undefined });
+    const result = await runSynthesis({
+      model: flaky,
+      jobs: synthJobs(tasks, ["ambiguous", "incomplete"]),
+      settings,
+      concurrency: 1,
+      onOutcome: () => undefined,
+    });
     assert.equal(result.stopped, undefined);
     assert.ok(result.failed > 0 && result.failed < 8);
   });

@@ -26,7 +26,11 @@ it("reads APPS-style and HumanEval-style JSONL rows, and says what is wrong with
   const listSolutions = readTaskLine(JSON.stringify({ id: "x", question: "Q", solutions: ["b"] }), "f:2");
   assert.ok(listSolutions.ok && listSolutions.task.solutions[0] === "b");
   const humanEval = readTaskLine(JSON.stringify({ task_id: "HumanEval/0", prompt: "def f():\n", canonical_solution: "    return 1\n" }), "f:3");
-  assert.deepEqual(humanEval, { ok: true, task: { id: "HumanEval/0", layout: "humaneval-jsonl", description: "def f():\n", solutions: ["def f():\n    return 1\n"] }, warnings: [] });
+  assert.deepEqual(humanEval, {
+    ok: true,
+    task: { id: "HumanEval/0", layout: "humaneval-jsonl", description: "def f():\n", solutions: ["def f():\n    return 1\n"] },
+    warnings: [],
+  });
   const comm = readTaskLine(JSON.stringify({ name: "HumanEval/1", prompt: "def g():\n", solution: "def g():\n    return 2\n" }), "f:4");
   assert.ok(comm.ok && comm.task.id === "HumanEval/1" && comm.task.solutions[0] === "def g():\n    return 2\n");
   const noSolution = readTaskLine(JSON.stringify({ task_id: "T", prompt: "def h():\n" }), "f:5");

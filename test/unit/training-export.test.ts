@@ -11,15 +11,33 @@ import {
   nativeQuestionsAnswerPrefix,
 } from "../../src/core/prompts.js";
 import type { ClarifyRecord } from "../../src/core/synthesis.js";
-import { axolotlConfig, chatRow, clarifyExample, configFile, lossLabels, lossVariants, originalExample, paperLoss, paperRecord, trlConfig, v4Row, type TrainingSetup } from "../../src/core/training-export.js";
+import {
+  axolotlConfig,
+  chatRow,
+  clarifyExample,
+  configFile,
+  lossLabels,
+  lossVariants,
+  originalExample,
+  paperLoss,
+  paperRecord,
+  trlConfig,
+  v4Row,
+  type TrainingSetup,
+} from "../../src/core/training-export.js";
 
-const task = { id: "HumanEval/1", layout: "humaneval-jsonl" as const, description: "def add(a, b):\n    \"\"\"Add.\"\"\"\n", solutions: ["def add(a, b):\n    return a + b\n", "other"] };
+const task = {
+  id: "HumanEval/1",
+  layout: "humaneval-jsonl" as const,
+  description: 'def add(a, b):\n    """Add."""\n',
+  solutions: ["def add(a, b):\n    return a + b\n", "other"],
+};
 const record: ClarifyRecord = {
   id: "HumanEval/1:incomplete",
   source: "HumanEval/1",
   kind: "incomplete",
   original: task.description,
-  modified: "def add(a, b):\n    \"\"\"Combine.\"\"\"\n",
+  modified: 'def add(a, b):\n    """Combine."""\n',
   questions: ["Should the numbers be added or joined?", "What types are a and b?"],
   generator: "g",
   promptVersion: "v",
@@ -39,7 +57,10 @@ it("the v4 text is the paper's QPROMPT + ' ' + problem + APROMPT + ' ' + answer,
   assert.deepEqual([row.id, row.type], ["HumanEval/1:original", "Original"]);
 
   const clarify = v4Row(clarifyExample(record));
-  assert.equal(clarify.prompt + clarify.completion, `${nativeQuestionPrompt} ${record.modified.trim()}${nativeQuestionsAnswerPrefix} 1. Should the numbers be added or joined?\n2. What types are a and b?`);
+  assert.equal(
+    clarify.prompt + clarify.completion,
+    `${nativeQuestionPrompt} ${record.modified.trim()}${nativeQuestionsAnswerPrefix} 1. Should the numbers be added or joined?\n2. What types are a and b?`,
+  );
   assert.deepEqual([clarify.id, clarify.type], ["HumanEval/1:incomplete", "Incomplete"]);
 });
 
@@ -82,7 +103,10 @@ it("configs choose the loss variant: TRL's completion_only_loss, axolotl's train
     [answerOnly.model_name_or_path, answerOnly.dataset_name, answerOnly.dataset_test_split, answerOnly.output_dir, answerOnly.max_length, answerOnly.seed],
     ["org/base", "./v4", "validation", "./adapters/trl-answer-only", 1024, 5],
   );
-  assert.deepEqual([answerOnly.lora_r, answerOnly.lora_alpha, answerOnly.lora_dropout, answerOnly.lora_target_modules], [16, 16, 0.05, ["q_proj", "k_proj", "v_proj", "o_proj"]]);
+  assert.deepEqual(
+    [answerOnly.lora_r, answerOnly.lora_alpha, answerOnly.lora_dropout, answerOnly.lora_target_modules],
+    [16, 16, 0.05, ["q_proj", "k_proj", "v_proj", "o_proj"]],
+  );
   assert.equal(axolotlConfig("answer-only", setup).train_on_inputs, false);
   assert.equal(axolotlConfig("prompt-and-answer", setup).train_on_inputs, true);
   assert.deepEqual((axolotlConfig("answer-only", setup).datasets as unknown[])[0], {
@@ -101,7 +125,11 @@ it("the paper's format: an original's code raw, as the authors' records hold it,
   const clarify = clarifyExample(record);
   assert.equal(v4Row(clarify, "raw").completion, v4Row(clarify).completion, "questions read the same in both formats");
   assert.deepEqual(paperRecord(original), { problem: task.description, answer: "def add(a, b):\n    return a + b", type: "Original" });
-  assert.deepEqual(paperRecord(clarify), { problem: record.modified, answer: "1. Should the numbers be added or joined?\n2. What types are a and b?", type: "Incomplete" });
+  assert.deepEqual(paperRecord(clarify), {
+    problem: record.modified,
+    answer: "1. Should the numbers be added or joined?\n2. What types are a and b?",
+    type: "Incomplete",
+  });
 });
 
 it("names the paper's loss (every token, v4) as the paper's; chat data gets configs; no validation split means no evaluation", () => {
@@ -111,7 +139,10 @@ it("names the paper's loss (every token, v4) as the paper's; chat data gets conf
   const setup: TrainingSetup = { baseModel: "org/base", maxLength: 1024, seed: 5, v4Dir: "v4", chatDir: "chat", evaluate: true };
   const chatAll = trlConfig("prompt-and-answer", setup, "chat");
   const chatAnswer = trlConfig("answer-only", setup, "chat");
-  assert.deepEqual([chatAll.dataset_name, chatAll.assistant_only_loss, chatAnswer.assistant_only_loss, chatAll.completion_only_loss], ["./chat", false, true, undefined]);
+  assert.deepEqual(
+    [chatAll.dataset_name, chatAll.assistant_only_loss, chatAnswer.assistant_only_loss, chatAll.completion_only_loss],
+    ["./chat", false, true, undefined],
+  );
   assert.equal(chatAll.output_dir, "./adapters/trl-chat-prompt-and-answer");
   assert.equal(configFile("trl", "answer-only", "chat"), "configs/trl-chat-answer-only.yaml");
   assert.equal(configFile("axolotl", "prompt-and-answer"), "configs/axolotl-prompt-and-answer.yaml");
@@ -123,7 +154,11 @@ it("names the paper's loss (every token, v4) as the paper's; chat data gets conf
     roles_to_train: ["assistant"],
     train_on_eos: "turn",
   });
-  assert.deepEqual(((axolotlConfig("prompt-and-answer", setup, "chat").datasets as { roles_to_train: string[] }[])[0])?.roles_to_train, ["system", "user", "assistant"]);
+  assert.deepEqual((axolotlConfig("prompt-and-answer", setup, "chat").datasets as { roles_to_train: string[] }[])[0]?.roles_to_train, [
+    "system",
+    "user",
+    "assistant",
+  ]);
   // --validation 0: nothing to evaluate on, so nothing asks for it.
   const noEval = { ...setup, evaluate: false };
   for (const data of ["v4", "chat"] as const) {

@@ -16,7 +16,7 @@ const rootIgnore = path.join(root, ".vscodeignore");
 
 /** The top-level folders (or files) of a listing, and the @node-llama-cpp packages in it. */
 function summary(files: string[]): { top: Set<string>; binaries: Set<string> } {
-  const top = new Set(files.map((f) => (f.split("/")[0] ?? f)));
+  const top = new Set(files.map((f) => f.split("/")[0] ?? f));
   const binaries = new Set(files.filter((f) => f.startsWith("node_modules/@node-llama-cpp/")).map((f) => f.split("/")[2] ?? ""));
   return { top, binaries };
 }
@@ -27,8 +27,17 @@ it("a hand-run vsce package takes the manifest, README, media, the three bundles
   assert.deepEqual([...top].sort(), ["README.md", "dist", "media", "node_modules", "package.json"]);
   assert.deepEqual(files.filter((f) => f.startsWith("dist/")).sort(), ["dist/extension.js", "dist/webview.js", "dist/worker.mjs"]);
   assert.ok(files.includes("node_modules/node-llama-cpp/package.json"));
-  assert.ok(files.some((f) => f.startsWith("node_modules/node-llama-cpp/llama/grammars/")), "node-llama-cpp's grammars ship");
-  const unwanted = files.filter((f) => /\.(map|ts|mts|cts|gguf|vsix)$/.test(f) || /^node_modules\/node-llama-cpp\/llama\/llama\.cpp\//.test(f) || /\/(test|tests|__tests__)\//.test(f) || /^node_modules\/@node-llama-cpp\/[^/]*-cuda/.test(f));
+  assert.ok(
+    files.some((f) => f.startsWith("node_modules/node-llama-cpp/llama/grammars/")),
+    "node-llama-cpp's grammars ship",
+  );
+  const unwanted = files.filter(
+    (f) =>
+      /\.(map|ts|mts|cts|gguf|vsix)$/.test(f) ||
+      /^node_modules\/node-llama-cpp\/llama\/llama\.cpp\//.test(f) ||
+      /\/(test|tests|__tests__)\//.test(f) ||
+      /^node_modules\/@node-llama-cpp\/[^/]*-cuda/.test(f),
+  );
   assert.deepEqual(unwanted, []);
 });
 

@@ -45,7 +45,7 @@ const validHost: HostMessage[] = [
   state(),
   state(null),
   state(snapshot({ state: "done", answer: "```ts\nx\n```", codeBlocks: [{ language: "ts", code: "x" }] })),
-  state(snapshot({ state: "failed", failure: { message: "The model stopped", raw: "{\"decision\":" } })),
+  state(snapshot({ state: "failed", failure: { message: "The model stopped", raw: '{"decision":' } })),
   state(snapshot({ context: {}, askProbability: undefined })),
   { type: "state", session: null, history: [], model: { status: "loading", label: "m", progress: 0.4 }, context: { chips: [] } },
   { type: "state", session: null, history: [], model: { status: "error", error: "bad file" }, context: { chips: [] } },
@@ -123,7 +123,12 @@ const malformedWebview: [string, unknown][] = [
   ["unknown type", { requestId: 1, type: "exec", command: "rm -rf /" }],
   ["type with different case", { requestId: 1, type: "Send", text: "x" }],
   ["inherited type", Object.create({ requestId: 1, type: "ready" })],
-  ["class instance", new (class Ready { type = "ready"; })()],
+  [
+    "class instance",
+    new (class Ready {
+      type = "ready";
+    })(),
+  ],
   ["extra key", { requestId: 1, type: "ready", extra: 1 }],
   ["missing text", { requestId: 1, type: "send" }],
   ["empty text", { requestId: 1, type: "send", text: "" }],
@@ -159,8 +164,27 @@ const malformedWebview: [string, unknown][] = [
   ["symbol key", { requestId: 1, type: "ready", [Symbol("x")]: 1 }],
   ["bigint value", { requestId: 1, type: "correctAssumption", sessionId: "s", index: 1n, text: "x" }],
   ["deep nesting", nest(100)],
-  ["throwing getter", { requestId: 1, type: "send", get text(): string { throw new Error("boom"); } }],
-  ["proxy that throws", new Proxy({}, { ownKeys() { throw new Error("trap"); } })],
+  [
+    "throwing getter",
+    {
+      requestId: 1,
+      type: "send",
+      get text(): string {
+        throw new Error("boom");
+      },
+    },
+  ],
+  [
+    "proxy that throws",
+    new Proxy(
+      {},
+      {
+        ownKeys() {
+          throw new Error("trap");
+        },
+      },
+    ),
+  ],
 ];
 
 function nest(depth: number): unknown {

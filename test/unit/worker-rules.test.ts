@@ -33,17 +33,30 @@ describe("GPU layers and memory", () => {
   });
 
   it("knows running out of memory from node-llama-cpp's error or llama.cpp's log, and nothing else", () => {
-    const insufficient = Object.assign(new Error("A context size of 134217728 with 2 sequences is too large for the available RAM"), { name: "InsufficientMemoryError" });
+    const insufficient = Object.assign(new Error("A context size of 134217728 with 2 sequences is too large for the available RAM"), {
+      name: "InsufficientMemoryError",
+    });
     assert.equal(isOutOfMemory(insufficient), true);
-    assert.equal(isOutOfMemory(new Error("Failed to load model"), ["ggml_backend_cuda_buffer_type_alloc_buffer: allocating 4096.00 MiB on device 0: cudaMalloc failed: out of memory"]), true);
-    assert.equal(isOutOfMemory(new Error("Failed to create context"), ["ggml_vulkan: Device memory allocation of size 1 failed: ErrorOutOfDeviceMemory"]), true);
+    assert.equal(
+      isOutOfMemory(new Error("Failed to load model"), [
+        "ggml_backend_cuda_buffer_type_alloc_buffer: allocating 4096.00 MiB on device 0: cudaMalloc failed: out of memory",
+      ]),
+      true,
+    );
+    assert.equal(
+      isOutOfMemory(new Error("Failed to create context"), ["ggml_vulkan: Device memory allocation of size 1 failed: ErrorOutOfDeviceMemory"]),
+      true,
+    );
     assert.equal(isOutOfMemory(new Error("Failed to load model"), ["llama_model_load: error loading model: missing tensor 'blk.1.attn_v.weight'"]), false);
   });
 
   it("tells the user what the fallback did, and says nothing when everything fitted", () => {
     assert.equal(offloadNotice("auto", 33, 33), undefined);
     assert.equal(offloadNotice(20, 20, 33), undefined);
-    assert.match(offloadNotice("max", 16, 33, { free: 2 * 1024 ** 3, total: 8 * 1024 ** 3 }) ?? "", /\(2\.0 GB of its 8\.0 GB free\): 16 of its 33 layers run on the GPU/);
+    assert.match(
+      offloadNotice("max", 16, 33, { free: 2 * 1024 ** 3, total: 8 * 1024 ** 3 }) ?? "",
+      /\(2\.0 GB of its 8\.0 GB free\): 16 of its 33 layers run on the GPU/,
+    );
     assert.match(offloadNotice("auto", 0, 33) ?? "", /did not fit in the GPU's memory, so it runs on the CPU/);
     assert.deepEqual(clampContextSize(undefined, 4096), {});
     assert.deepEqual(clampContextSize(2048, 4096), { size: 2048 });
@@ -63,13 +76,19 @@ describe("errors in words", () => {
 
   it("a missing GPU backend says what was asked, what was found and what to do", () => {
     const vulkan = missingBackendMessage("vulkan", linux({}), "NoBinaryFoundError");
-    assert.match(vulkan, /^The Vulkan backend was asked for, but it cannot be used here: node-llama-cpp's Vulkan binary is installed; the Vulkan loader \(libvulkan\) was not found\./);
+    assert.match(
+      vulkan,
+      /^The Vulkan backend was asked for, but it cannot be used here: node-llama-cpp's Vulkan binary is installed; the Vulkan loader \(libvulkan\) was not found\./,
+    );
     assert.match(vulkan, /install the Vulkan loader .*libvulkan1/);
     assert.match(vulkan, /"auto" .*"cpu"/);
     assert.doesNotMatch(vulkan, /NoBinaryFoundError/, "the bare error name adds nothing");
     const noGl = missingBackendMessage("vulkan", linux({ vulkanLoader: "/usr/lib/x86_64-linux-gnu/libvulkan.so.1" }));
     assert.match(noGl, /loader is present \(\/usr\/lib\/x86_64-linux-gnu\/libvulkan\.so\.1\), but the Vulkan binary failed its self-test .*GL loaders/);
-    assert.match(missingBackendMessage("cuda", linux({})), /CUDA binary is installed; no NVIDIA driver \(libcuda\) was found\. To fix it: install the NVIDIA driver/);
+    assert.match(
+      missingBackendMessage("cuda", linux({})),
+      /CUDA binary is installed; no NVIDIA driver \(libcuda\) was found\. To fix it: install the NVIDIA driver/,
+    );
     assert.match(missingBackendMessage("cuda", linux({}, ["linux-x64"])), /CUDA binary for linux-x64 is not installed/);
     assert.match(missingBackendMessage("metal", linux({})), /runs Linux, and Metal exists only on macOS/);
   });
@@ -80,12 +99,24 @@ describe("errors in words", () => {
       "llama_model_load: error loading model: missing tensor 'blk.1.attn_v.weight'",
       "llama_model_load_from_file_impl: failed to load model",
     ]);
-    assert.equal(missing, "llama.cpp could not load m.gguf (/models/m.gguf): missing tensor 'blk.1.attn_v.weight'. The file may be incomplete, or made for a newer version of llama.cpp.");
-    const lora = plainLoadError("context", new Error('Failed to initialize LoRA adapter "/a/x.gguf"'), file, ["llama_adapter_lora_init_impl: tensor 'blk.0.attn_q.weight.lora_a' has wrong shape"]);
+    assert.equal(
+      missing,
+      "llama.cpp could not load m.gguf (/models/m.gguf): missing tensor 'blk.1.attn_v.weight'. The file may be incomplete, or made for a newer version of llama.cpp.",
+    );
+    const lora = plainLoadError("context", new Error('Failed to initialize LoRA adapter "/a/x.gguf"'), file, [
+      "llama_adapter_lora_init_impl: tensor 'blk.0.attn_q.weight.lora_a' has wrong shape",
+    ]);
     assert.match(lora, /^The LoRA adapter x\.gguf \(\/a\/x\.gguf\) could not be applied to m\.gguf/);
-    const memory = plainLoadError("context", Object.assign(new Error("A context size of 9 is too large for the available VRAM"), { name: "InsufficientMemoryError" }), file);
+    const memory = plainLoadError(
+      "context",
+      Object.assign(new Error("A context size of 9 is too large for the available VRAM"), { name: "InsufficientMemoryError" }),
+      file,
+    );
     assert.match(memory, /^m\.gguf \(\/models\/m\.gguf\) does not fit in this machine's memory: A context size of 9 is too large for the available VRAM\./);
-    assert.equal(fileProblem("model file", file, Object.assign(new Error("x"), { code: "EACCES" })), "The model file /models/m.gguf cannot be read: permission denied.");
+    assert.equal(
+      fileProblem("model file", file, Object.assign(new Error("x"), { code: "EACCES" })),
+      "The model file /models/m.gguf cannot be read: permission denied.",
+    );
     assert.equal(fileProblem("model file", file, Object.assign(new Error("x"), { code: "EISDIR" })), "The model file /models/m.gguf is a folder, not a file.");
   });
 
@@ -100,7 +131,20 @@ describe("errors in words", () => {
   });
 
   it("load progress reads the same in every surface", () => {
-    assert.deepEqual(describeLoadProgress({ kind: "download", loaded: 50, total: 200, bytesPerSecond: 0, resumedFrom: 0, file: "m.gguf", phase: "download", step: 1, steps: 1 }), { task: "Downloading", progress: 0.25 });
+    assert.deepEqual(
+      describeLoadProgress({
+        kind: "download",
+        loaded: 50,
+        total: 200,
+        bytesPerSecond: 0,
+        resumedFrom: 0,
+        file: "m.gguf",
+        phase: "download",
+        step: 1,
+        steps: 1,
+      }),
+      { task: "Downloading", progress: 0.25 },
+    );
     assert.deepEqual(describeLoadProgress({ kind: "load", progress: 1.2 }), { task: "Loading", progress: 1 });
     assert.deepEqual(describeLoadProgress({ kind: "warmup", backend: "vulkan" }), { task: "Preparing the GPU (first time only)" });
     assert.deepEqual(describeLoadProgress({ kind: "warmup", backend: "cpu" }), { task: "Warming up" });

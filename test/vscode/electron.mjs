@@ -28,8 +28,10 @@ try {
       : { version: process.env.VSCODE_VERSION ?? "1.100.3" }),
     launchArgs: [
       path.join(temp, "workspace"),
-      "--user-data-dir", path.join(temp, "user-data"),
-      "--extensions-dir", path.join(temp, "extensions"),
+      "--user-data-dir",
+      path.join(temp, "user-data"),
+      "--extensions-dir",
+      path.join(temp, "extensions"),
       "--disable-extensions", // other installed extensions; the one under development still loads
       "--disable-workspace-trust",
       "--skip-welcome",

@@ -136,13 +136,7 @@ export async function waitForWebviews(page: Page, timeoutMs = 10_000): Promise<v
   for (let i = 0; i < count; i++) {
     const frame = outer.nth(i);
     if (!(await frame.isVisible())) continue;
-    await frame
-      .contentFrame()
-      .locator("#active-frame")
-      .contentFrame()
-      .locator("body *")
-      .first()
-      .waitFor({ state: "attached", timeout: timeoutMs });
+    await frame.contentFrame().locator("#active-frame").contentFrame().locator("body *").first().waitFor({ state: "attached", timeout: timeoutMs });
   }
 }
 
@@ -374,7 +368,9 @@ export async function runVsCodeSuite(options: RunVsCodeSuiteOptions): Promise<Ru
         return result(124, true, `the suite timed out after ${options.suiteTimeoutMs} ms`);
       }
       pumpSuiteOutput();
-      for (const file of readdirSync(harnessDir).filter((f) => f.endsWith(".request")).sort()) {
+      for (const file of readdirSync(harnessDir)
+        .filter((f) => f.endsWith(".request"))
+        .sort()) {
         await answerCheckpoint(livePage, path.join(harnessDir, file));
       }
       await Promise.race([exitCode, sleep(100)]);
@@ -408,10 +404,13 @@ export async function runVsCodeSuite(options: RunVsCodeSuiteOptions): Promise<Ru
   };
 
   const timeout = new Promise<RunVsCodeSuiteResult>((resolve) => {
-    timer = setTimeout(() => {
-      emit(`[harness] TIMEOUT after ${timeoutMs} ms`);
-      resolve(result(124, true, `timed out after ${timeoutMs} ms`));
-    }, Math.max(0, deadline - Date.now()));
+    timer = setTimeout(
+      () => {
+        emit(`[harness] TIMEOUT after ${timeoutMs} ms`);
+        resolve(result(124, true, `timed out after ${timeoutMs} ms`));
+      },
+      Math.max(0, deadline - Date.now()),
+    );
   });
 
   let outcome: RunVsCodeSuiteResult;

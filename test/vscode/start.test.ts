@@ -51,7 +51,10 @@ test("npm start -- --web prints an address that opens VS Code with ClarifyCoder;
     assert.match(output, /Press Ctrl-C to stop it\./);
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(url);
-    const ui = new WorkbenchDriver({ page, workspace: path.join(state, "workspace"), output: [], close: async () => undefined }, path.join(REPO_ROOT, "test-results/npm-start"));
+    const ui = new WorkbenchDriver(
+      { page, workspace: path.join(state, "workspace"), output: [], close: async () => undefined },
+      path.join(REPO_ROOT, "test-results/npm-start"),
+    );
     await ui.ready();
     await ui.openFile("dates.py");
     await ui.command("ClarifyCoder: Focus on Chat View");

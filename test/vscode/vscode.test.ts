@@ -38,9 +38,7 @@ test("the extension-host suite passes in real VS Code and the chat view renders"
     onCheckpoint: async ({ name, page, screenshot }) => {
       if (name !== "chat-view") return;
       sawCheckpoint = true;
-      const view = page
-        .frameLocator(`iframe.webview[src*="extensionId=${EXTENSION_ID}"]`)
-        .frameLocator("#active-frame");
+      const view = page.frameLocator(`iframe.webview[src*="extensionId=${EXTENSION_ID}"]`).frameLocator("#active-frame");
       // Nothing chosen: the catalog's default code model is preselected, and the view does not call it a demo.
       await view.locator(".model-label", { hasText: "Qwen2.5-Coder 0.5B Instruct" }).waitFor({ timeout: 15_000 });
       await page.locator(".statusbar").getByText("Qwen2.5-Coder 0.5B Instruct").waitFor({ timeout: 5_000 });
@@ -122,7 +120,11 @@ async function stopInTheView(view: FrameLocator): Promise<number> {
   return Date.now() - started;
 }
 
-async function largeSelectionInTheView(view: FrameLocator, screenshot: (name: string) => Promise<string>, record: (key: string, ms: number) => void): Promise<void> {
+async function largeSelectionInTheView(
+  view: FrameLocator,
+  screenshot: (name: string) => Promise<string>,
+  record: (key: string, ms: number) => void,
+): Promise<void> {
   await view.locator(".context-chip.kind-selection", { hasText: "1-5001" }).waitFor({ timeout: 10_000 });
   const composer = view.locator(".composer-input textarea");
   await composer.fill("make it faster");
@@ -137,7 +139,11 @@ async function largeSelectionInTheView(view: FrameLocator, screenshot: (name: st
   assert.ok(ms < 1_000, `Stop took ${ms} ms`);
 }
 
-async function largeRequestInTheView(view: FrameLocator, screenshot: (name: string) => Promise<string>, record: (key: string, ms: number) => void): Promise<void> {
+async function largeRequestInTheView(
+  view: FrameLocator,
+  screenshot: (name: string) => Promise<string>,
+  record: (key: string, ms: number) => void,
+): Promise<void> {
   const composer = view.locator(".composer-input textarea");
   // Plain prose: about four characters a token, so 20,000 characters fit a context of 8,192 tokens, and take the
   // model a while to read on a CPU.
@@ -160,68 +166,85 @@ async function largeRequestInTheView(view: FrameLocator, screenshot: (name: stri
 
 for (const theme of ["Default Light Modern", "Default Dark Modern"]) {
   const tone = theme.includes("Dark") ? "dark" : "light";
-  test(`a real conversation on SmolLM2 in VS Code (${tone} theme): a follow-up, Regenerate${tone === "light" ? ", large inputs stopped from the view" : ""}; screenshotted`, { timeout: 1_200_000 }, async (t) => {
-    const model = await ensureSmolLM2();
-    if (!("path" in model)) {
-      if (process.env.CI) assert.fail(`SmolLM2 is needed in CI: ${model.unavailable}`);
-      return t.skip(model.unavailable);
-    }
-    const dir = path.join(REPO_ROOT, `test-results/vscode-flow-${tone}`);
-    rmSync(dir, { recursive: true, force: true });
-    const seen: string[] = [];
-    // The large inputs run once, in the light theme (they take minutes on a small CPU).
-    const large = tone === "light";
-    const timings: Record<string, number> = {};
-    const record = (key: string, ms: number): void => {
-      timings[key] = ms;
-    };
-    const result = await runVsCodeSuite({
-      extensionPath: REPO_ROOT,
-      suitePath: SUITE,
-      screenshotsDir: dir,
-      // The page as VS Code really serves it (its CSP, Trusted Types, the webview's own frames) renders the model's
-      // questions as a form and its answer as highlighted code with the block's actions.
-      onCheckpoint: async ({ name, page, screenshot }) => {
-        const view = page.frameLocator(`iframe.webview[src*="extensionId=${EXTENSION_ID}"]`).frameLocator("#active-frame");
-        seen.push(name);
-        if (name === "flow-questions") {
-          await view.locator(".question-text").first().waitFor({ timeout: 15_000 });
-          await view.locator(".suggestion.waive").first().waitFor({ timeout: 5_000 });
-        } else if (name === "flow-answer") {
-          await view.locator("pre code.hljs").first().waitFor({ timeout: 15_000 });
-          await view.locator(".code-tool[data-action=insert]").first().waitFor({ timeout: 5_000 });
-        } else if (name === "flow-followup") {
-          return followUpInTheView(view, screenshot);
-        } else if (name === "large-selection") {
-          return largeSelectionInTheView(view, screenshot, record);
-        } else if (name === "large-request") {
-          return largeRequestInTheView(view, screenshot, record);
-        }
-        await screenshot(name);
-      },
-      suiteTimeoutMs: large ? 1_140_000 : 840_000,
-      timeoutMs: large ? 1_180_000 : 880_000,
-      env: { CLARIFYCODER_FLOW_MODEL: model.path, ...(large ? { CLARIFYCODER_LARGE_INPUT: "1" } : {}) },
-      userSettings: {
-        "workbench.colorTheme": theme,
-        "clarifycoder.model": model.path,
-        "clarifycoder.gpu": "cpu",
-        "clarifycoder.askPolicy": "always",
-        "clarifycoder.maxRounds": 1,
-        "clarifycoder.maxCodeTokens": 160,
-      },
-    });
-    if (Object.keys(timings).length > 0) writeFileSync(path.join(dir, "stop-timings.json"), `${JSON.stringify(timings, null, 2)}\n`);
-    assert.equal(result.exitCode, 0, explain(result));
-    assert.match(result.suiteOutput, /ask, answer, leave one to the assistant, and get the code; then a follow-up in the same conversation/);
-    assert.deepEqual(seen.filter((n) => n.startsWith("flow-")), ["flow-questions", "flow-answer", "flow-followup"]);
-    if (large) assert.deepEqual(seen.filter((n) => n.startsWith("large-")), ["large-selection", "large-request"]);
-    const shots = ["flow-questions", "flow-answer", "flow-followup", "flow-regenerated", ...(large ? ["large-selection-stopped", "large-request-refused"] : [])];
-    for (const shot of shots.map((n) => `${n}.png`)) {
-      const file = path.join(dir, shot);
-      assert.ok(existsSync(file) && statSync(file).size > 5_000, `no usable screenshot at ${file}`);
-    }
-  });
+  test(
+    `a real conversation on SmolLM2 in VS Code (${tone} theme): a follow-up, Regenerate${tone === "light" ? ", large inputs stopped from the view" : ""}; screenshotted`,
+    { timeout: 1_200_000 },
+    async (t) => {
+      const model = await ensureSmolLM2();
+      if (!("path" in model)) {
+        if (process.env.CI) assert.fail(`SmolLM2 is needed in CI: ${model.unavailable}`);
+        return t.skip(model.unavailable);
+      }
+      const dir = path.join(REPO_ROOT, `test-results/vscode-flow-${tone}`);
+      rmSync(dir, { recursive: true, force: true });
+      const seen: string[] = [];
+      // The large inputs run once, in the light theme (they take minutes on a small CPU).
+      const large = tone === "light";
+      const timings: Record<string, number> = {};
+      const record = (key: string, ms: number): void => {
+        timings[key] = ms;
+      };
+      const result = await runVsCodeSuite({
+        extensionPath: REPO_ROOT,
+        suitePath: SUITE,
+        screenshotsDir: dir,
+        // The page as VS Code really serves it (its CSP, Trusted Types, the webview's own frames) renders the model's
+        // questions as a form and its answer as highlighted code with the block's actions.
+        onCheckpoint: async ({ name, page, screenshot }) => {
+          const view = page.frameLocator(`iframe.webview[src*="extensionId=${EXTENSION_ID}"]`).frameLocator("#active-frame");
+          seen.push(name);
+          if (name === "flow-questions") {
+            await view.locator(".question-text").first().waitFor({ timeout: 15_000 });
+            await view.locator(".suggestion.waive").first().waitFor({ timeout: 5_000 });
+          } else if (name === "flow-answer") {
+            await view.locator("pre code.hljs").first().waitFor({ timeout: 15_000 });
+            await view.locator(".code-tool[data-action=insert]").first().waitFor({ timeout: 5_000 });
+          } else if (name === "flow-followup") {
+            return followUpInTheView(view, screenshot);
+          } else if (name === "large-selection") {
+            return largeSelectionInTheView(view, screenshot, record);
+          } else if (name === "large-request") {
+            return largeRequestInTheView(view, screenshot, record);
+          }
+          await screenshot(name);
+        },
+        suiteTimeoutMs: large ? 1_140_000 : 840_000,
+        timeoutMs: large ? 1_180_000 : 880_000,
+        env: { CLARIFYCODER_FLOW_MODEL: model.path, ...(large ? { CLARIFYCODER_LARGE_INPUT: "1" } : {}) },
+        userSettings: {
+          "workbench.colorTheme": theme,
+          "clarifycoder.model": model.path,
+          "clarifycoder.gpu": "cpu",
+          "clarifycoder.askPolicy": "always",
+          "clarifycoder.maxRounds": 1,
+          "clarifycoder.maxCodeTokens": 160,
+        },
+      });
+      if (Object.keys(timings).length > 0) writeFileSync(path.join(dir, "stop-timings.json"), `${JSON.stringify(timings, null, 2)}\n`);
+      assert.equal(result.exitCode, 0, explain(result));
+      assert.match(result.suiteOutput, /ask, answer, leave one to the assistant, and get the code; then a follow-up in the same conversation/);
+      assert.deepEqual(
+        seen.filter((n) => n.startsWith("flow-")),
+        ["flow-questions", "flow-answer", "flow-followup"],
+      );
+      if (large)
+        assert.deepEqual(
+          seen.filter((n) => n.startsWith("large-")),
+          ["large-selection", "large-request"],
+        );
+      const shots = [
+        "flow-questions",
+        "flow-answer",
+        "flow-followup",
+        "flow-regenerated",
+        ...(large ? ["large-selection-stopped", "large-request-refused"] : []),
+      ];
+      for (const shot of shots.map((n) => `${n}.png`)) {
+        const file = path.join(dir, shot);
+        assert.ok(existsSync(file) && statSync(file).size > 5_000, `no usable screenshot at ${file}`);
+      }
+    },
+  );
 }
 
 test("a failing extension-host test fails the run", { timeout: 180_000 }, async () => {

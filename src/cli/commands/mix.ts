@@ -68,7 +68,10 @@ async function readClarify(file: string): Promise<{ records: ClarifyRecord[]; pr
       return;
     }
     if (parsed.success) records.push(parsed.data);
-    else problems.push(`skipped ${path.basename(file)}:${index + 1}: not a clarify record (${parsed.error.issues[0]?.path.join(".") || "shape"}: ${parsed.error.issues[0]?.message ?? "invalid"}).`);
+    else
+      problems.push(
+        `skipped ${path.basename(file)}:${index + 1}: not a clarify record (${parsed.error.issues[0]?.path.join(".") || "shape"}: ${parsed.error.issues[0]?.message ?? "invalid"}).`,
+      );
   });
   return { records, problems };
 }
@@ -93,7 +96,8 @@ async function runMix(options: MixOptions): Promise<number> {
     const samplingText = options.sampling ?? (options.paper ? "paper-oversample" : undefined);
     if (samplingText === undefined) throw new Error(`--sampling is required (${samplingModes.join(", ")}), or --paper for the paper's.`);
     if (!samplingModes.includes(samplingText as Sampling)) throw new Error(`--sampling must be ${samplingModes.join(", ")} (got "${samplingText}").`);
-    if (options.paper && samplingText !== "paper-oversample") throw new Error(`--paper takes the paper's sampling (paper-oversample); drop --sampling ${samplingText}, or --paper.`);
+    if (options.paper && samplingText !== "paper-oversample")
+      throw new Error(`--paper takes the paper's sampling (paper-oversample); drop --sampling ${samplingText}, or --paper.`);
     sampling = samplingText as Sampling;
     const formatText = options.codeFormat ?? (options.paper ? "raw" : "fenced");
     if (!(codeFormats as readonly string[]).includes(formatText)) throw new Error(`--code-format must be ${codeFormats.join(" or ")} (got "${formatText}").`);
@@ -171,8 +175,19 @@ async function runMix(options: MixOptions): Promise<number> {
     paperLoss,
     seed,
     validationShare,
-    inputs: { tasks: tasks.tasks.length, withoutSolution, clarifyRecords: clarifyExamples.length, promptVersions: [...new Set(clarify.map((r) => r.promptVersion))] },
-    train: { original: mix.train.original, clarify: mix.train.clarify, total: mix.train.examples.length, tasks: mix.train.sources, available: mix.train.available },
+    inputs: {
+      tasks: tasks.tasks.length,
+      withoutSolution,
+      clarifyRecords: clarifyExamples.length,
+      promptVersions: [...new Set(clarify.map((r) => r.promptVersion))],
+    },
+    train: {
+      original: mix.train.original,
+      clarify: mix.train.clarify,
+      total: mix.train.examples.length,
+      tasks: mix.train.sources,
+      available: mix.train.available,
+    },
     validation: {
       original: mix.validation.original,
       clarify: mix.validation.clarify,
@@ -193,7 +208,9 @@ async function runMix(options: MixOptions): Promise<number> {
     return 1;
   }
 
-  out(`Mix ${formatRatio(ratio)} (original:clarify, ${sampling}), seed ${seed}, from ${tasks.tasks.length} tasks (${withoutSolution} without a solution) and ${clarifyExamples.length} clarify records:`);
+  out(
+    `Mix ${formatRatio(ratio)} (original:clarify, ${sampling}), seed ${seed}, from ${tasks.tasks.length} tasks (${withoutSolution} without a solution) and ${clarifyExamples.length} clarify records:`,
+  );
   for (const split of ["train", "validation"] as const) {
     const s = mix[split];
     out(
@@ -202,8 +219,12 @@ async function runMix(options: MixOptions): Promise<number> {
     );
   }
   const splits = evaluate ? "train.jsonl, validation.jsonl" : "train.jsonl only: --validation 0, configs without evaluation";
-  out(`Wrote ${options.out}: chat/, v4/ and paper/ ({problem, answer, type}) (${splits}; code ${codeFormat}), configs/ (TRL and axolotl, on v4 and chat, ${lossVariants.join(" and ")}), mix.json.`);
-  out(`Train on a GPU machine with ${lossLabels[paperLoss]}: cd ${options.out} && trl sft --config ${configFile("trl", paperLoss)} (or: axolotl train ${configFile("axolotl", paperLoss)})`);
+  out(
+    `Wrote ${options.out}: chat/, v4/ and paper/ ({problem, answer, type}) (${splits}; code ${codeFormat}), configs/ (TRL and axolotl, on v4 and chat, ${lossVariants.join(" and ")}), mix.json.`,
+  );
+  out(
+    `Train on a GPU machine with ${lossLabels[paperLoss]}: cd ${options.out} && trl sft --config ${configFile("trl", paperLoss)} (or: axolotl train ${configFile("axolotl", paperLoss)})`,
+  );
   return 0;
 }
 
@@ -216,10 +237,18 @@ export function registerMix(program: Command): void {
     .addOption(repeatableOption("-c, --clarify <file.jsonl>", "a synth output file (repeat the option for more)").makeOptionMandatory())
     .option("-r, --ratio <original:clarify>", "such as 20:80 (required unless --paper, which takes 20:80)")
     .addOption(
-      new Option("-s, --sampling <mode>", "meet the ratio by dropping from the larger share, repeating the smaller, or as the paper's script (never repeats); required unless --paper").choices(["downsample", "oversample", "paper-oversample"]),
+      new Option(
+        "-s, --sampling <mode>",
+        "meet the ratio by dropping from the larger share, repeating the smaller, or as the paper's script (never repeats); required unless --paper",
+      ).choices(["downsample", "oversample", "paper-oversample"]),
     )
     .option("--paper", "the paper's mix (20:80 unless --ratio, paper-oversample), loss (every token) and format (raw code) together")
-    .addOption(new Option("--code-format <format>", "an original's code in the answers: fenced (default) or raw (the paper's, the default with --paper)").choices(["fenced", "raw"]))
+    .addOption(
+      new Option("--code-format <format>", "an original's code in the answers: fenced (default) or raw (the paper's, the default with --paper)").choices([
+        "fenced",
+        "raw",
+      ]),
+    )
     .requiredOption("-o, --out <folder>", "where the export goes")
     .addOption(numberOption("--validation <share>", "share of tasks held out for validation (default 0.1)", toolkitRanges.share))
     .addOption(numberOption("--seed <n>", "seed for the split and the sampling (default 1)", toolkitRanges.seed))

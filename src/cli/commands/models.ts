@@ -42,7 +42,14 @@ async function estimates(library: ModelLibrary, items: readonly LibraryItem[], g
 
 function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 async function runModelsList(options: ModelsOptions): Promise<number> {
@@ -55,7 +62,13 @@ async function runModelsList(options: ModelsOptions): Promise<number> {
       `${JSON.stringify({
         directory: library.directory,
         ...(rec ? { recommended: rec.id, reason: rec.reason } : {}),
-        models: items.map((i) => ({ ...i.entry, downloaded: i.downloaded, bytesOnDisk: i.bytesOnDisk, partialBytes: i.partialBytes, assessment: rec?.assessments.find((a) => a.id === i.entry.id) })),
+        models: items.map((i) => ({
+          ...i.entry,
+          downloaded: i.downloaded,
+          bytesOnDisk: i.bytesOnDisk,
+          partialBytes: i.partialBytes,
+          assessment: rec?.assessments.find((a) => a.id === i.entry.id),
+        })),
       })}\n`,
     );
     return 0;
@@ -64,7 +77,14 @@ async function runModelsList(options: ModelsOptions): Promise<number> {
   const rows = [["", "id", "size", "style", "licence", "name"]];
   for (const i of order) {
     const mark = i.downloaded ? "✓" : i.partialBytes > 0 ? "…" : " ";
-    rows.push([`${rec?.id === i.entry.id ? "*" : " "}${mark}`, i.entry.id, formatBytes(i.entry.size ?? i.entry.approxBytes), i.entry.style, i.entry.license.split(";")[0] ?? "", i.entry.name]);
+    rows.push([
+      `${rec?.id === i.entry.id ? "*" : " "}${mark}`,
+      i.entry.id,
+      formatBytes(i.entry.size ?? i.entry.approxBytes),
+      i.entry.style,
+      i.entry.license.split(";")[0] ?? "",
+      i.entry.name,
+    ]);
   }
   process.stdout.write(`${table(rows)}\n\n`);
   if (rec) process.stdout.write(`* recommended for this machine: ${rec.id}, which ${rec.reason}.\n`);

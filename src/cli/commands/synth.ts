@@ -49,7 +49,10 @@ const synthExit = { done: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 function kindsOf(value: string | undefined): ClarifyKind[] {
   if (value === undefined) return [...clarifyKinds];
-  const kinds = value.split(",").map((k) => k.trim().toLowerCase()).filter((k) => k !== "");
+  const kinds = value
+    .split(",")
+    .map((k) => k.trim().toLowerCase())
+    .filter((k) => k !== "");
   const unknown = kinds.filter((k) => !(clarifyKinds as readonly string[]).includes(k));
   if (unknown.length > 0 || kinds.length === 0) throw new UsageError(`--kinds takes ${clarifyKinds.join(", ")} (got "${value}").`);
   return [...new Set(kinds)] as ClarifyKind[];
@@ -132,7 +135,8 @@ async function runSynth(options: SynthOptions): Promise<number> {
   }
   if (finished.size > 0) out(`Resuming: ${jobs.length - pending.length} of ${planned} already done.`);
   const otherVersions = [...new Set(output.rows.map((r) => r.promptVersion))].filter((v) => v !== synthPromptVersion);
-  if (otherVersions.length > 0) err(`${options.out} has rows made with prompts ${otherVersions.join(", ")}; new rows use ${synthPromptVersion} (each row records its version).`);
+  if (otherVersions.length > 0)
+    err(`${options.out} has rows made with prompts ${otherVersions.join(", ")}; new rows use ${synthPromptVersion} (each row records its version).`);
 
   const controller = new AbortController();
   let interrupts = 0;

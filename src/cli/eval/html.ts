@@ -49,7 +49,9 @@ function categoryChartSvg(chart: CategoryChart, series: readonly string[]): stri
   const y = (v: number): number => top + plotH - (Math.max(0, Math.min(100, v)) / 100) * plotH;
   const parts: string[] = [];
   for (const tick of [0, 25, 50, 75, 100]) {
-    parts.push(`<line x1="${left}" x2="${width - 10}" y1="${y(tick)}" y2="${y(tick)}" class="grid"/><text x="${left - 6}" y="${y(tick) + 4}" class="axis" text-anchor="end">${tick}</text>`);
+    parts.push(
+      `<line x1="${left}" x2="${width - 10}" y1="${y(tick)}" y2="${y(tick)}" class="grid"/><text x="${left - 6}" y="${y(tick) + 4}" class="axis" text-anchor="end">${tick}</text>`,
+    );
   }
   const barW = (groupW - 16) / Math.max(1, series.length);
   groups.forEach((g, gi) => {
@@ -109,8 +111,13 @@ function calibrationSvg(c: Calibration, color: string): string {
     `<line x1="${x(c.maxClearAskRate)}" y1="10" x2="${x(c.maxClearAskRate)}" y2="${y(0)}" class="budget"/>`,
   ];
   const s = c.suggestion;
-  parts.push(`<circle cx="${x(s.clearAskRate)}" cy="${y(s.modifiedAskRate)}" r="6" fill="none" stroke="#111" stroke-width="2"><title>${esc(`suggested threshold ${s.threshold.toFixed(3)}`)}</title></circle>`);
-  if (c.current) parts.push(`<rect x="${x(c.current.clearAskRate) - 4}" y="${y(c.current.modifiedAskRate) - 4}" width="8" height="8" fill="none" stroke="#dc2626" stroke-width="2"><title>${esc(`the run's threshold ${c.current.threshold}`)}</title></rect>`);
+  parts.push(
+    `<circle cx="${x(s.clearAskRate)}" cy="${y(s.modifiedAskRate)}" r="6" fill="none" stroke="#111" stroke-width="2"><title>${esc(`suggested threshold ${s.threshold.toFixed(3)}`)}</title></circle>`,
+  );
+  if (c.current)
+    parts.push(
+      `<rect x="${x(c.current.clearAskRate) - 4}" y="${y(c.current.modifiedAskRate) - 4}" width="8" height="8" fill="none" stroke="#dc2626" stroke-width="2"><title>${esc(`the run's threshold ${c.current.threshold}`)}</title></rect>`,
+    );
   for (const t of [0, 0.5, 1]) {
     parts.push(`<text x="${x(t)}" y="${size - 12}" class="axis" text-anchor="middle">${t * 100}%</text>`);
     parts.push(`<text x="${pad - 4}" y="${y(t) + 4}" class="axis" text-anchor="end">${t * 100}%</text>`);
@@ -129,10 +136,16 @@ function itemDetails(row: EvalRow): string {
   const grade = first === undefined ? "" : first.quality !== undefined ? ` · grade ${first.quality}${first.notGood ? " (counted 2)" : ""}` : " · no grade";
   const summary = `${esc(row.id)} · ${row.asked ? "asked" : "coded"}${grade} · ${row.tests.passed}/${row.tests.total} passed${row.error ? ` · error: ${esc(row.error)}` : row.failure ? ` · failed: ${esc(row.failure)}` : ""}`;
   const exchanges = row.exchanges
-    .map((x) => `<h4>${esc(x.who)} · ${esc(x.kind)} · ${Math.round(x.ms)} ms${x.stopReason ? ` · ${esc(x.stopReason)}` : ""}</h4><pre class="sent">${esc(x.sent)}</pre><pre>${esc(x.reply)}</pre>`)
+    .map(
+      (x) =>
+        `<h4>${esc(x.who)} · ${esc(x.kind)} · ${Math.round(x.ms)} ms${x.stopReason ? ` · ${esc(x.stopReason)}` : ""}</h4><pre class="sent">${esc(x.sent)}</pre><pre>${esc(x.reply)}</pre>`,
+    )
     .join("");
   const judge = row.judge
-    .map((j, i) => `<p>Judge, round ${i + 1}: ${j.quality !== undefined ? `grade ${j.quality}${j.notGood ? ` (${esc(j.notGood)})` : ""}` : `no grade (${esc(j.noGrade ?? "")})`}${j.requirements && j.requirements.length > 0 ? `; requirements: ${j.requirements.map((r) => `${esc(r.text)} (${r.recovered ? "asked" : "not asked"})`).join("; ")}` : ""}</p>`)
+    .map(
+      (j, i) =>
+        `<p>Judge, round ${i + 1}: ${j.quality !== undefined ? `grade ${j.quality}${j.notGood ? ` (${esc(j.notGood)})` : ""}` : `no grade (${esc(j.noGrade ?? "")})`}${j.requirements && j.requirements.length > 0 ? `; requirements: ${j.requirements.map((r) => `${esc(r.text)} (${r.recovered ? "asked" : "not asked"})`).join("; ")}` : ""}</p>`,
+    )
     .join("");
   const statuses = row.tests.statuses.map((s, i) => `${i + 1}. ${esc(s)}`).join("<br>");
   return `<details><summary>${summary}</summary>${judge}<h4>Tested code</h4><pre>${esc(row.code === "" ? "(none)" : row.code)}</pre><p class="small">${statuses}</p>${exchanges}</details>`;
@@ -164,20 +177,48 @@ export function renderReportHtml(data: ReportData, items: readonly ItemTables[] 
   body.push(`<p class="note">${esc(metricRules)} All in percent.</p>`);
 
   body.push(`<h2>Per category</h2>${legend(data.series)}`);
-  body.push(`<div class="charts">${data.categoryCharts.map((chart) => `<figure><figcaption>${esc(chart.title)} (%)</figcaption>${categoryChartSvg(chart, data.series)}</figure>`).join("")}</div>`);
-  body.push(`<p class="note">${Object.entries(categoryLabels).map(([k, v]) => `${esc(k)}: ${esc(v)}`).join(" · ")}</p>`);
+  body.push(
+    `<div class="charts">${data.categoryCharts.map((chart) => `<figure><figcaption>${esc(chart.title)} (%)</figcaption>${categoryChartSvg(chart, data.series)}</figure>`).join("")}</div>`,
+  );
+  body.push(
+    `<p class="note">${Object.entries(categoryLabels)
+      .map(([k, v]) => `${esc(k)}: ${esc(v)}`)
+      .join(" · ")}</p>`,
+  );
 
-  body.push(`<h2>Beside the published results</h2><p class="note">HumanEvalComm's published rows (grey) are over all 164 problems with gpt-3.5-turbo as the judge at temperature 1; a sample and another judge move these numbers, so read them as reference points.</p>`);
+  body.push(
+    `<h2>Beside the published results</h2><p class="note">HumanEvalComm's published rows (grey) are over all 164 problems with gpt-3.5-turbo as the judge at temperature 1; a sample and another judge move these numbers, so read them as reference points.</p>`,
+  );
   body.push(`<div class="charts">${data.referenceCharts.map((c) => referenceChartSvg(c, data.series)).join("")}</div>`);
 
   body.push(`<h2>The cost of asking</h2>`);
   body.push(
     table(
-      ["run", "asks on clear prompts %", "pass@1 original %", "pass@1 modified %", "test pass rate original %", "modified %", "turns to code", "key-question coverage % (items)"],
-      data.cost.map((c) => [esc(c.run), fmt(c.clearAskRate), fmt(c.pass1Original), fmt(c.pass1Modified), fmt(c.testPassRateOriginal), fmt(c.testPassRateModified), fmt(c.turnsToCode, 2), `${fmt(c.coverage)} (${c.coverageItems})`]),
+      [
+        "run",
+        "asks on clear prompts %",
+        "pass@1 original %",
+        "pass@1 modified %",
+        "test pass rate original %",
+        "modified %",
+        "turns to code",
+        "key-question coverage % (items)",
+      ],
+      data.cost.map((c) => [
+        esc(c.run),
+        fmt(c.clearAskRate),
+        fmt(c.pass1Original),
+        fmt(c.pass1Modified),
+        fmt(c.testPassRateOriginal),
+        fmt(c.testPassRateModified),
+        fmt(c.turnsToCode, 2),
+        `${fmt(c.coverage)} (${c.coverageItems})`,
+      ]),
     ),
   );
-  body.push(`<p class="note">Turns to code: each round of questions is one turn and the code is one. Key-question coverage: of the requirements the judge says the modification changed, the share the first questions asked about (json judge replies only).</p>`);
+  body.push(
+    `<p class="note">Turns to code: each round of questions is one turn and the code is one. Key-question coverage: of the requirements the judge says the modification changed, the share the first questions asked about (json judge replies only).</p>`,
+  );
 
   body.push(`<h2>Ask threshold</h2>`);
   for (const [i, { run, calibration }] of data.calibrations.entries()) {
@@ -192,13 +233,27 @@ export function renderReportHtml(data: ReportData, items: readonly ItemTables[] 
   }
 
   body.push(`<h2>The judge's health</h2>`);
-  body.push(table(judgeHealthHead.map(esc), data.runs.map((r) => judgeHealthCells(r).map(esc))));
+  body.push(
+    table(
+      judgeHealthHead.map(esc),
+      data.runs.map((r) => judgeHealthCells(r).map(esc)),
+    ),
+  );
   body.push(`<p class="note">Rule: ${esc(judgeHealthRule)}.</p>`);
 
   body.push(`<h2>Counts</h2>`);
   body.push(
     table(
-      ["run", "items", "errors", "judge replies without a grade", "engine failures", "malformed benchmark rows", "sandbox", "s per item (model / judge / tests)"],
+      [
+        "run",
+        "items",
+        "errors",
+        "judge replies without a grade",
+        "engine failures",
+        "malformed benchmark rows",
+        "sandbox",
+        "s per item (model / judge / tests)",
+      ],
       data.runs.map((r) => {
         const all = Object.values(r.metrics.byCategory);
         const sum = (pick: (m: NonNullable<(typeof all)[number]>) => number): number => all.reduce((n, m) => n + (m ? pick(m) : 0), 0);
@@ -216,8 +271,17 @@ export function renderReportHtml(data: ReportData, items: readonly ItemTables[] 
     ),
   );
   for (const r of data.runs) {
-    if (r.malformedRows.length > 0) body.push(`<p class="small">Malformed rows in ${esc(r.manifest.benchmark.file)}: ${r.malformedRows.map((m) => `line ${m.line}: ${esc(m.reason)}`).join("; ")}</p>`);
-    if (r.metrics.errors.length > 0) body.push(`<p class="small">Not evaluated in ${esc(r.name)} (retried on the next run): ${r.metrics.errors.slice(0, 20).map((e) => `${esc(e.id)}: ${esc(e.error)}`).join("; ")}</p>`);
+    if (r.malformedRows.length > 0)
+      body.push(
+        `<p class="small">Malformed rows in ${esc(r.manifest.benchmark.file)}: ${r.malformedRows.map((m) => `line ${m.line}: ${esc(m.reason)}`).join("; ")}</p>`,
+      );
+    if (r.metrics.errors.length > 0)
+      body.push(
+        `<p class="small">Not evaluated in ${esc(r.name)} (retried on the next run): ${r.metrics.errors
+          .slice(0, 20)
+          .map((e) => `${esc(e.id)}: ${esc(e.error)}`)
+          .join("; ")}</p>`,
+      );
   }
 
   for (const t of items) {

@@ -67,9 +67,15 @@ export const evalDefaults = { seed: 0, maxTokens: 1024, temperature: 0, judgeMax
 
 function parseCategories(value: string | undefined): Category[] {
   if (value === undefined || value.trim() === "" || value.trim() === "all") return [...allCategories];
-  const wanted = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const wanted = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
   const unknown = wanted.filter((c) => !isCategory(c));
-  if (unknown.length > 0) throw new UsageError(`Unknown categor${unknown.length > 1 ? "ies" : "y"} ${unknown.map((u) => `"${u}"`).join(", ")}: use ${allCategories.join(", ")} (or all).`);
+  if (unknown.length > 0)
+    throw new UsageError(
+      `Unknown categor${unknown.length > 1 ? "ies" : "y"} ${unknown.map((u) => `"${u}"`).join(", ")}: use ${allCategories.join(", ")} (or all).`,
+    );
   return allCategories.filter((c) => wanted.includes(c));
 }
 
@@ -99,7 +105,8 @@ function readingsOf(decide: string | undefined, mode: string): boolean {
 /** Checks every option before anything slow starts: a typo should not cost an hour. */
 export function planOf(o: EvalOptions): Plan {
   const missing = (["benchmark", "model", "judge", "out"] as const).filter((k) => typeof o[k] !== "string" || o[k].trim() === "");
-  if (missing.length > 0) throw new UsageError(`Missing ${missing.map((k) => `--${k}`).join(", ")}: eval needs the benchmark file, the model, the judge and an output folder.`);
+  if (missing.length > 0)
+    throw new UsageError(`Missing ${missing.map((k) => `--${k}`).join(", ")}: eval needs the benchmark file, the model, the judge and an output folder.`);
   const modeName = o.mode ?? "paper";
   if (modeName !== "paper" && modeName !== "engine") throw new UsageError(`--mode must be paper or engine (got "${modeName}").`);
   const judgeFormat = o.judgeFormat ?? "json";
@@ -121,7 +128,8 @@ export function planOf(o: EvalOptions): Plan {
     mode = { mode: "engine", engine: settings satisfies ClarifySettings };
   } else {
     const engineOnly = (["style", "ask", "threshold", "maxQuestions", "maxRounds"] as const).filter((k) => o[k] !== undefined);
-    if (engineOnly.length > 0) throw new UsageError(`${engineOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")} only apply with --mode engine.`);
+    if (engineOnly.length > 0)
+      throw new UsageError(`${engineOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")} only apply with --mode engine.`);
     mode = { mode: "paper", paper: { maxTokens, temperature } };
   }
   const limit = o.limit;
@@ -182,8 +190,13 @@ export async function runEval(o: EvalOptions): Promise<number> {
   const text = await readFile(o.benchmark, "utf8");
   const benchmark = readBenchmark(text);
   if (benchmark.malformed.length > 0) {
-    const first = benchmark.malformed.slice(0, 3).map((m) => `line ${m.line}: ${m.reason}`).join("; ");
-    warn(`${benchmark.malformed.length} malformed row(s) in ${o.benchmark} skipped (${first}${benchmark.malformed.length > 3 ? "; ..." : ""}); all are listed in summary.json.`);
+    const first = benchmark.malformed
+      .slice(0, 3)
+      .map((m) => `line ${m.line}: ${m.reason}`)
+      .join("; ");
+    warn(
+      `${benchmark.malformed.length} malformed row(s) in ${o.benchmark} skipped (${first}${benchmark.malformed.length > 3 ? "; ..." : ""}); all are listed in summary.json.`,
+    );
   }
   if (benchmark.problems.length === 0) throw new Error(`${o.benchmark} has no usable HumanEvalComm rows.`);
   const items = selectItems(benchmark.problems, { categories: plan.categories, ...(plan.limit !== undefined ? { limit: plan.limit } : {}), seed: plan.seed });
@@ -213,12 +226,14 @@ export async function runEval(o: EvalOptions): Promise<number> {
   if (existsSync(manifestFile)) {
     stored = await readJson<RunManifest>(manifestFile);
     const differences = manifestDifferences(stored, manifest);
-    if (differences.length > 0) throw new Error(`${o.out} holds a run with other settings (${differences.join("; ")}). Use another --out folder, or the same settings to resume it.`);
+    if (differences.length > 0)
+      throw new Error(`${o.out} holds a run with other settings (${differences.join("; ")}). Use another --out folder, or the same settings to resume it.`);
   }
 
   const opened = await JsonlLog.open<EvalRow>(path.join(o.out, "results.jsonl"), { parse: readEvalRow });
   if (opened.cutBytes > 0) warn(`results.jsonl ended in a half-written line (${opened.cutBytes} bytes, from an interrupted run): removed.`);
-  if (opened.unreadable.length > 0) warn(`results.jsonl has ${opened.unreadable.length} unreadable line(s) (${opened.unreadable.slice(0, 5).join(", ")}): their items are evaluated again.`);
+  if (opened.unreadable.length > 0)
+    warn(`results.jsonl has ${opened.unreadable.length} unreadable line(s) (${opened.unreadable.slice(0, 5).join(", ")}): their items are evaluated again.`);
   const rows: EvalRow[] = [...opened.rows];
   const finished = finishedIds(rows);
   const todo = items.filter((i) => !finished.has(i.id));
@@ -271,7 +286,10 @@ export async function runEval(o: EvalOptions): Promise<number> {
         openModel(spec, {
           workerPath,
           load: plan.load,
-          endpoint: { concurrency: plan.concurrency, onRetry: ({ attempt, waitMs, reason }) => warn(`retry ${attempt} in ${Math.round(waitMs)} ms: ${reason}`) },
+          endpoint: {
+            concurrency: plan.concurrency,
+            onRetry: ({ attempt, waitMs, reason }) => warn(`retry ${attempt} in ${Math.round(waitMs)} ms: ${reason}`),
+          },
           log: (level, message) => {
             if (level === "error") warn(`model worker: ${message}`);
           },
@@ -338,9 +356,13 @@ export async function runEval(o: EvalOptions): Promise<number> {
   say(
     `Modified prompts (${m.modified?.items ?? 0}): communication ${pct(m.modified?.communicationRate)}, good questions ${pct(m.modified?.goodQuestionRate)}, pass@1 ${pct(m.modified?.pass1)}, test pass rate ${pct(m.modified?.testPassRate)}. No-code first replies (ours): ${pct(m.modified?.noCodeRate)}.`,
   );
-  if (m.original) say(`Original prompts (${m.original.items}): asks ${pct(m.original.noCodeRate)}, pass@1 ${pct(m.original.pass1)}, test pass rate ${pct(m.original.testPassRate)}.`);
+  if (m.original)
+    say(
+      `Original prompts (${m.original.items}): asks ${pct(m.original.noCodeRate)}, pass@1 ${pct(m.original.pass1)}, test pass rate ${pct(m.original.testPassRate)}.`,
+    );
   for (const w of judgeWarnings([summary])) warn(`Warning: ${w}`);
-  if (!("unavailable" in summary.calibration)) say(`Suggested clarifycoder.askThreshold for this model: ${summary.calibration.suggestion.threshold.toFixed(3)}.`);
+  if (!("unavailable" in summary.calibration))
+    say(`Suggested clarifycoder.askThreshold for this model: ${summary.calibration.suggestion.threshold.toFixed(3)}.`);
   say(`Report: ${html}`);
   if (controller.signal.aborted) {
     warn(`Stopped: ${summary.items.evaluated} of ${items.length} items are done; run the same command again to go on.`);
@@ -359,7 +381,9 @@ function decisionOf(manifest: RunManifest): string {
   if (!e) return "bare model";
   if (e.askPolicy !== "auto") return `ask ${e.askPolicy}`;
   if (e.style === "native") return "native style: the fine-tuned model's reply is code or questions";
-  return manifest.readings === true ? "decided by readings (candidates run on the request's examples and the model's calls)" : `decided by the ask probability, threshold ${e.askThreshold}`;
+  return manifest.readings === true
+    ? "decided by readings (candidates run on the request's examples and the model's calls)"
+    : `decided by the ask probability, threshold ${e.askThreshold}`;
 }
 
 /** `eval report`: several runs side by side in one report. */

@@ -23,7 +23,10 @@ export function numberOption(flags: string, description: string, range: NumberRa
  * request as a second adapter.
  */
 export function repeatableOption(flags: string, description: string): Option {
-  return new Option(flags, `${description} (repeat the option for more than one)`).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+  return new Option(flags, `${description} (repeat the option for more than one)`).argParser((value: string, previous: string[] | undefined) => [
+    ...(previous ?? []),
+    value,
+  ]);
 }
 
 /** A usage error found when a command reads its own options (after commander parsed them): exit code 2. */

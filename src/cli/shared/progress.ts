@@ -151,7 +151,12 @@ export function startStepProgress(options: StepProgressOptions): StepProgress {
 /** A catalog download (`models pull`, or `chat` on a catalog model): bytes, speed and time left per file; or JSON lines on stdout. */
 export function startDownloadProgress(options: { json?: boolean; stream?: NodeJS.WriteStream } = {}): { update(p: PullProgress): void; stop(): void } {
   if (options.json) return { update: (p) => void process.stdout.write(`${JSON.stringify({ type: "progress", ...p })}\n`), stop() {} };
-  const steps = startStepProgress({ format: "[{bar}] {percentage}% {text}", barsize: 24, lineEveryMs: 5000, ...(options.stream ? { stream: options.stream } : {}) });
+  const steps = startStepProgress({
+    format: "[{bar}] {percentage}% {text}",
+    barsize: 24,
+    lineEveryMs: 5000,
+    ...(options.stream ? { stream: options.stream } : {}),
+  });
   return {
     update: (p) => steps.update({ key: `${p.step}/${p.file}/${p.phase}`, value: p.loaded, total: p.total, text: describePullProgress(p) }),
     stop: () => steps.stop(),

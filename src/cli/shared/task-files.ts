@@ -23,7 +23,10 @@ async function problemFolders(root: string, depth = 0): Promise<string[]> {
   const entries = await readdir(root, { withFileTypes: true });
   if (entries.some((e) => e.isFile() && problemFiles.includes(e.name))) return [root];
   if (depth >= 3) return [];
-  const folders = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
+  const folders = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
   const found: string[] = [];
   for (const name of folders) found.push(...(await problemFolders(path.join(root, name), depth + 1)));
   return found;

@@ -78,9 +78,7 @@ const row = z.object({
   name: z.string().min(1),
   prompt: z.string().refine((s) => s.trim() !== "", "is empty"),
   entry_point: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "is not a Python name"),
-  test_case: z
-    .array(z.object({ input: testValue, output: testValue.nullable(), relation: z.string().min(1) }))
-    .min(1, "has no test cases"),
+  test_case: z.array(z.object({ input: testValue, output: testValue.nullable(), relation: z.string().min(1) })).min(1, "has no test cases"),
 });
 
 /** Reads the benchmark's JSON Lines text. Never throws on a bad row: it is listed in `malformed`. */

@@ -80,9 +80,7 @@ export function buildJudgePrompt(input: JudgeInput, format: JudgeFormat): string
     `Then answer the questions as the person who wrote the original description would, from the original description only, so that the missing requirements are recovered. Never mention that an original or a modified description exists.${
       perQuestion ? " Give one answer per question, in order; leave an answer empty when the original description does not say." : ""
     } Each answer states the requirement itself (for example "the list is sorted in descending order"); never repeat or rephrase the question.`,
-    format === "json"
-      ? "Reply in JSON."
-      : "Reply exactly in this form: QUALITY=<1, 2 or 3> and then ANSWERS=```<your answers>```.",
+    format === "json" ? "Reply in JSON." : "Reply exactly in this form: QUALITY=<1, 2 or 3> and then ANSWERS=```<your answers>```.",
   ].filter((s) => s !== "");
   return [
     steps.join("\n"),

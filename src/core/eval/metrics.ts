@@ -122,7 +122,8 @@ export function judgeHealth(rows: readonly EvalRow[]): JudgeHealth {
     warnings.push(`${health.threeNotGood} of its ${health.graded3} grades of 3 name no recovered requirement or give no answer`);
   }
   if (health.emptyAnswers * 2 > graded.length) warnings.push(`${health.emptyAnswers} of its ${graded.length} graded replies answer nothing`);
-  if (health.echoedAnswers * 4 > answersGiven && health.echoedAnswers > 0) warnings.push(`${health.echoedAnswers} of its ${answersGiven} answers only restate the question`);
+  if (health.echoedAnswers * 4 > answersGiven && health.echoedAnswers > 0)
+    warnings.push(`${health.echoedAnswers} of its ${answersGiven} answers only restate the question`);
   return { ...health, reliable: warnings.length === 0, warnings };
 }
 

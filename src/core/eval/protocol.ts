@@ -73,7 +73,13 @@ class RecordingModel implements ClarifyModel {
 
   async openConversation(options: OpenConversationOptions): Promise<ModelConversation> {
     const c = await this.inner.openConversation(options);
-    const timed = async <T>(kind: Exchange["kind"], sent: string, call: () => Promise<T>, reply: (value: T) => string, stop?: (value: T) => string): Promise<T> => {
+    const timed = async <T>(
+      kind: Exchange["kind"],
+      sent: string,
+      call: () => Promise<T>,
+      reply: (value: T) => string,
+      stop?: (value: T) => string,
+    ): Promise<T> => {
       const start = this.now();
       const value = await call();
       this.log.push({ who: this.who, kind, sent, reply: reply(value), ms: this.now() - start, ...(stop ? { stopReason: stop(value) } : {}) });
@@ -82,7 +88,13 @@ class RecordingModel implements ClarifyModel {
     const text = (r: TurnResult): string => r.text;
     const stop = (r: TurnResult): string => r.stopReason;
     return {
-      probe: (message, prefix, opts, turn) => timed("probe", message, () => c.probe(message, prefix, opts, turn), (p) => JSON.stringify(p)),
+      probe: (message, prefix, opts, turn) =>
+        timed(
+          "probe",
+          message,
+          () => c.probe(message, prefix, opts, turn),
+          (p) => JSON.stringify(p),
+        ),
       chat: (message: string, turn: TurnOptions) => timed("chat", message, () => c.chat(message, turn), text, stop),
       complete: (sent: string, turn: TurnOptions & { stopStrings?: string[] }) => timed("complete", sent, () => c.complete(sent, turn), text, stop),
       setHistory: (exchanges) => c.setHistory(exchanges),
@@ -181,12 +193,16 @@ export async function runItem(item: EvalItem, mode: ModeSettings, ctx: ItemConte
   let draft: Draft;
   let error: string | undefined;
   try {
-    draft = mode.mode === "paper" ? await paperRounds(item, model, judge, mode.paper, ctx.signal) : await engineRounds(item, model, judge, mode.engine, ctx.signal, ctx.runner);
+    draft =
+      mode.mode === "paper"
+        ? await paperRounds(item, model, judge, mode.paper, ctx.signal)
+        : await engineRounds(item, model, judge, mode.engine, ctx.signal, ctx.runner);
   } catch (e) {
     if (ctx.signal?.aborted) throw e;
     const message = messageOf(e);
     const who = e instanceof JudgeCallFailed ? "the judge" : "the model";
-    if (isContextOverflow(message)) draft = { asked: false, questions: [], judge: [], code: "", failure: `A request to ${who} does not fit its context: ${message}` };
+    if (isContextOverflow(message))
+      draft = { asked: false, questions: [], judge: [], code: "", failure: `A request to ${who} does not fit its context: ${message}` };
     else {
       error = message;
       draft = { asked: false, questions: [], judge: [], code: "" };

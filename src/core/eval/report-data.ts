@@ -20,13 +20,69 @@ interface PublishedRow {
 }
 
 export const publishedRows: readonly PublishedRow[] = [
-  { model: "ChatGPT (gpt-3.5-turbo-0125)", pass1Original: 65.58, pass1: 31.34, testPassRateOriginal: 76.42, testPassRate: 49.39, communicationRate: 14.21, goodQuestionRate: 13.43 },
-  { model: "CodeLlama 13B Instruct", pass1Original: 29.88, pass1: 19.35, testPassRateOriginal: 45.71, testPassRate: 37.79, communicationRate: 10.16, goodQuestionRate: 37.55 },
-  { model: "CodeQwen1.5 Chat", pass1Original: 76.83, pass1: 47.61, testPassRateOriginal: 84.4, testPassRate: 62.89, communicationRate: 4.82, goodQuestionRate: 41.68 },
-  { model: "DeepSeek Coder 6.7B Instruct", pass1Original: 71.78, pass1: 45.68, testPassRateOriginal: 79.44, testPassRate: 62.25, communicationRate: 30.76, goodQuestionRate: 61.42 },
-  { model: "DeepSeek Chat 7B", pass1Original: 12.8, pass1: 26.32, testPassRateOriginal: 13.86, testPassRate: 44.52, communicationRate: 37.93, goodQuestionRate: 58.71 },
-  { model: "Okanagan agent (ChatGPT)", pass1Original: 27.45, pass1: 39.62, testPassRateOriginal: 33.45, testPassRate: 56.98, communicationRate: 72.73, goodQuestionRate: 52.24 },
-  { model: "Okanagan agent (DeepSeek Coder)", pass1Original: 21.25, pass1: 38.06, testPassRateOriginal: 24.3, testPassRate: 52.72, communicationRate: 82.51, goodQuestionRate: 60.13 },
+  {
+    model: "ChatGPT (gpt-3.5-turbo-0125)",
+    pass1Original: 65.58,
+    pass1: 31.34,
+    testPassRateOriginal: 76.42,
+    testPassRate: 49.39,
+    communicationRate: 14.21,
+    goodQuestionRate: 13.43,
+  },
+  {
+    model: "CodeLlama 13B Instruct",
+    pass1Original: 29.88,
+    pass1: 19.35,
+    testPassRateOriginal: 45.71,
+    testPassRate: 37.79,
+    communicationRate: 10.16,
+    goodQuestionRate: 37.55,
+  },
+  {
+    model: "CodeQwen1.5 Chat",
+    pass1Original: 76.83,
+    pass1: 47.61,
+    testPassRateOriginal: 84.4,
+    testPassRate: 62.89,
+    communicationRate: 4.82,
+    goodQuestionRate: 41.68,
+  },
+  {
+    model: "DeepSeek Coder 6.7B Instruct",
+    pass1Original: 71.78,
+    pass1: 45.68,
+    testPassRateOriginal: 79.44,
+    testPassRate: 62.25,
+    communicationRate: 30.76,
+    goodQuestionRate: 61.42,
+  },
+  {
+    model: "DeepSeek Chat 7B",
+    pass1Original: 12.8,
+    pass1: 26.32,
+    testPassRateOriginal: 13.86,
+    testPassRate: 44.52,
+    communicationRate: 37.93,
+    goodQuestionRate: 58.71,
+  },
+  {
+    model: "Okanagan agent (ChatGPT)",
+    pass1Original: 27.45,
+    pass1: 39.62,
+    testPassRateOriginal: 33.45,
+    testPassRate: 56.98,
+    communicationRate: 72.73,
+    goodQuestionRate: 52.24,
+  },
+  {
+    model: "Okanagan agent (DeepSeek Coder)",
+    pass1Original: 21.25,
+    pass1: 38.06,
+    testPassRateOriginal: 24.3,
+    testPassRate: 52.72,
+    communicationRate: 82.51,
+    goodQuestionRate: 60.13,
+  },
 ];
 
 type MetricKey = "communicationRate" | "noCodeRate" | "goodQuestionRate" | "pass1" | "testPassRate";
@@ -121,12 +177,36 @@ function referenceCharts(runs: readonly RunSummary[]): ReferenceChart[] {
     ],
   });
   return [
-    chart("Communication rate (modified prompts)", (p) => p.communicationRate, (r) => pct(r.metrics.modified?.communicationRate)),
-    chart("Good-question rate (modified prompts)", (p) => p.goodQuestionRate, (r) => pct(r.metrics.modified?.goodQuestionRate)),
-    chart("Pass@1 (modified prompts)", (p) => p.pass1, (r) => pct(r.metrics.modified?.pass1)),
-    chart("Test pass rate (modified prompts)", (p) => p.testPassRate, (r) => pct(r.metrics.modified?.testPassRate)),
-    chart("Pass@1 (original prompts)", (p) => p.pass1Original, (r) => pct(r.metrics.original?.pass1)),
-    chart("Test pass rate (original prompts)", (p) => p.testPassRateOriginal, (r) => pct(r.metrics.original?.testPassRate)),
+    chart(
+      "Communication rate (modified prompts)",
+      (p) => p.communicationRate,
+      (r) => pct(r.metrics.modified?.communicationRate),
+    ),
+    chart(
+      "Good-question rate (modified prompts)",
+      (p) => p.goodQuestionRate,
+      (r) => pct(r.metrics.modified?.goodQuestionRate),
+    ),
+    chart(
+      "Pass@1 (modified prompts)",
+      (p) => p.pass1,
+      (r) => pct(r.metrics.modified?.pass1),
+    ),
+    chart(
+      "Test pass rate (modified prompts)",
+      (p) => p.testPassRate,
+      (r) => pct(r.metrics.modified?.testPassRate),
+    ),
+    chart(
+      "Pass@1 (original prompts)",
+      (p) => p.pass1Original,
+      (r) => pct(r.metrics.original?.pass1),
+    ),
+    chart(
+      "Test pass rate (original prompts)",
+      (p) => p.testPassRateOriginal,
+      (r) => pct(r.metrics.original?.testPassRate),
+    ),
   ];
 }
 
@@ -165,19 +245,39 @@ export function describeRun(run: RunSummary): string {
 export function judgeWarnings(runs: readonly RunSummary[]): string[] {
   return runs.flatMap((r) =>
     r.judgeHealth && !r.judgeHealth.reliable
-      ? [`the judge of ${r.name} looks unreliable: ${r.judgeHealth.warnings.join("; ")}. Its communication and good-question rates measure the judge more than the questions; use a stronger judge.`]
+      ? [
+          `the judge of ${r.name} looks unreliable: ${r.judgeHealth.warnings.join("; ")}. Its communication and good-question rates measure the judge more than the questions; use a stronger judge.`,
+        ]
       : [],
   );
 }
 
-export const judgeHealthHead = ["run", "first rounds judged", "no usable grade", "grades of 3", "3s without a recovered requirement", "3s with every answer empty", "graded replies answering nothing", "reliable"] as const;
+export const judgeHealthHead = [
+  "run",
+  "first rounds judged",
+  "no usable grade",
+  "grades of 3",
+  "3s without a recovered requirement",
+  "3s with every answer empty",
+  "graded replies answering nothing",
+  "reliable",
+] as const;
 
 /** A run's judge-health row, as plain text cells. */
 export function judgeHealthCells(run: RunSummary): string[] {
   const h = run.judgeHealth;
   if (!h) return [run.name, "–", "–", "–", "–", "–", "–", "not recorded"];
   const reliable = h.judged === 0 ? "nothing judged" : h.reliable ? "yes" : "no";
-  return [run.name, String(h.judged), String(h.unparsed), String(h.graded3), String(h.threeWithoutRequirement), String(h.threeWithoutAnswer), String(h.emptyAnswers), reliable];
+  return [
+    run.name,
+    String(h.judged),
+    String(h.unparsed),
+    String(h.graded3),
+    String(h.threeWithoutRequirement),
+    String(h.threeWithoutAnswer),
+    String(h.emptyAnswers),
+    reliable,
+  ];
 }
 
 export const smallSampleNote = "With fewer than 20 prompts of a kind this is a rough suggestion: a larger --limit makes it firm.";
@@ -200,14 +300,25 @@ export function reportMarkdown(data: ReportData): string {
     for (const g of chart.groups) lines.push(`| ${g.label} (${g.title}) | ${g.values.map((v) => fmt(v)).join(" | ")} |`);
     lines.push("");
   }
-  lines.push("## Beside the published results (%)", "", "| | " + data.referenceCharts.map((c) => c.title).join(" | ") + " |", "| --- |" + data.referenceCharts.map(() => " ---: |").join(""));
+  lines.push(
+    "## Beside the published results (%)",
+    "",
+    "| | " + data.referenceCharts.map((c) => c.title).join(" | ") + " |",
+    "| --- |" + data.referenceCharts.map(() => " ---: |").join(""),
+  );
   const labels = [...new Set(data.referenceCharts.flatMap((c) => c.bars.map((b) => b.label)))];
   for (const label of labels) {
     const ours = data.series.includes(label);
     const cells = data.referenceCharts.map((c) => fmt(c.bars.find((b) => b.label === label)?.value));
     lines.push(`| ${ours ? `**${mdCell(label)}**` : mdCell(label)} | ${cells.join(" | ")} |`);
   }
-  lines.push("", "## The cost of asking", "", "| run | asks on clear prompts % | pass@1 original % | pass@1 modified % | test pass rate original % | modified % | turns to code | key-question coverage % (items) |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  lines.push(
+    "",
+    "## The cost of asking",
+    "",
+    "| run | asks on clear prompts % | pass@1 original % | pass@1 modified % | test pass rate original % | modified % | turns to code | key-question coverage % (items) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  );
   for (const c of data.cost) {
     lines.push(
       `| ${mdCell(c.run)} | ${fmt(c.clearAskRate)} | ${fmt(c.pass1Original)} | ${fmt(c.pass1Modified)} | ${fmt(c.testPassRateOriginal)} | ${fmt(c.testPassRateModified)} | ${fmt(c.turnsToCode, 2)} | ${fmt(c.coverage)} (${c.coverageItems}) |`,
@@ -226,9 +337,26 @@ export function reportMarkdown(data: ReportData): string {
       }${calibration.smallSample ? ` ${smallSampleNote}` : ""}${calibration.current ? ` The run's own threshold ${calibration.current.threshold} asks on ${fmt(calibration.current.modifiedAskRate * 100)}% and ${fmt(calibration.current.clearAskRate * 100)}%.` : ""}`,
     );
   }
-  lines.push("", "## The judge's health", "", `Rule: ${judgeHealthRule}.`, "", `| ${judgeHealthHead.join(" | ")} |`, `| --- |${judgeHealthHead.slice(1).map(() => " ---: |").join("")}`);
+  lines.push(
+    "",
+    "## The judge's health",
+    "",
+    `Rule: ${judgeHealthRule}.`,
+    "",
+    `| ${judgeHealthHead.join(" | ")} |`,
+    `| --- |${judgeHealthHead
+      .slice(1)
+      .map(() => " ---: |")
+      .join("")}`,
+  );
   for (const run of data.runs) lines.push(`| ${judgeHealthCells(run).map(mdCell).join(" | ")} |`);
-  lines.push("", "## Counts", "", "| run | items | errors (retried on the next run) | judge replies without a grade | engine failures | malformed benchmark rows | network in the sandbox | s per item (model / judge / tests) |", "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |");
+  lines.push(
+    "",
+    "## Counts",
+    "",
+    "| run | items | errors (retried on the next run) | judge replies without a grade | engine failures | malformed benchmark rows | network in the sandbox | s per item (model / judge / tests) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+  );
   for (const run of data.runs) {
     const noGrade = Object.values(run.metrics.byCategory).reduce((n, m) => n + (m?.noGrade ?? 0), 0);
     const failures = Object.values(run.metrics.byCategory).reduce((n, m) => n + (m?.failures ?? 0), 0);
@@ -239,7 +367,13 @@ export function reportMarkdown(data: ReportData): string {
   }
   for (const run of data.runs) {
     if (run.malformedRows.length === 0) continue;
-    lines.push("", `Malformed rows in ${mdCell(run.manifest.benchmark.file)}: ${run.malformedRows.slice(0, 20).map((m) => `line ${m.line} (${mdCell(m.reason)})`).join("; ")}${run.malformedRows.length > 20 ? "; ..." : ""}.`);
+    lines.push(
+      "",
+      `Malformed rows in ${mdCell(run.manifest.benchmark.file)}: ${run.malformedRows
+        .slice(0, 20)
+        .map((m) => `line ${m.line} (${mdCell(m.reason)})`)
+        .join("; ")}${run.malformedRows.length > 20 ? "; ..." : ""}.`,
+    );
   }
   return `${lines.join("\n")}\n`;
 }

@@ -124,5 +124,9 @@ export function inItemOrder(rows: readonly EvalRow[]): EvalRow[] {
 
 /** Items that are finished: their latest row is an outcome, not an error. */
 export function finishedIds(rows: readonly EvalRow[]): Set<string> {
-  return new Set(latestRows(rows).filter((r) => r.error === undefined).map((r) => r.id));
+  return new Set(
+    latestRows(rows)
+      .filter((r) => r.error === undefined)
+      .map((r) => r.id),
+  );
 }

@@ -34,7 +34,9 @@ export interface RunManifest {
 /** The settings that make two runs the same run: a resumed run must match them. */
 export function manifestDifferences(a: RunManifest, b: RunManifest): string[] {
   const keys = ["mode", "modelId", "judgeId", "judgeFormat", "judgeMaxTokens", "paper", "engine", "categories", "limit", "seed"] as const;
-  const differences = keys.filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).map((k) => `${k}: ${JSON.stringify(a[k])} then, ${JSON.stringify(b[k])} now`);
+  const differences = keys
+    .filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+    .map((k) => `${k}: ${JSON.stringify(a[k])} then, ${JSON.stringify(b[k])} now`);
   if (a.benchmark.sha256 !== b.benchmark.sha256) differences.unshift("the benchmark file's content changed");
   return differences;
 }
@@ -90,6 +92,11 @@ export function buildRunSummary(input: SummaryInput): RunSummary {
     }),
     malformedRows: input.malformedRows,
     sandbox: input.sandbox,
-    seconds: { item: meanSeconds((r) => r.ms.total), model: meanSeconds((r) => r.ms.model), judge: meanSeconds((r) => r.ms.judge), tests: meanSeconds((r) => r.ms.tests) },
+    seconds: {
+      item: meanSeconds((r) => r.ms.total),
+      model: meanSeconds((r) => r.ms.model),
+      judge: meanSeconds((r) => r.ms.judge),
+      tests: meanSeconds((r) => r.ms.tests),
+    },
   };
 }

@@ -165,7 +165,8 @@ export class ChatController implements vscode.Disposable {
       const block = turn?.codeBlocks[m.blockIndex];
       if (!block) throw new SessionRefusal(`There is no code block ${m.blockIndex + 1} in that conversation.`);
       const kind = notCodeKind(block, turn?.context.languageId);
-      if (kind !== undefined && m.action !== "copy") throw new SessionRefusal(`Code block ${m.blockIndex + 1} is ${kind}, not code: it is not put in the editor.`);
+      if (kind !== undefined && m.action !== "copy")
+        throw new SessionRefusal(`Code block ${m.blockIndex + 1} is ${kind}, not code: it is not put in the editor.`);
       const note = await applyCodeAction(m.action, block, this.liveEditor(), this.proposals);
       return m.action === "copy" ? { note: "Copied." } : note !== undefined ? { note } : undefined;
     },
@@ -362,7 +363,13 @@ export class ChatController implements vscode.Disposable {
       const id = this.selectionChipId();
       const { startLine, endLine } = selectedLines(e.selection.start, e.selection.end);
       const lines = startLine === endLine ? `${startLine}` : `${startLine}-${endLine}`;
-      chips.push({ id, kind: "selection", label: `${name}:${lines}`, description: `Selected ${startLine === endLine ? "line" : "lines"} ${lines} of ${name}`, ...off(id) });
+      chips.push({
+        id,
+        kind: "selection",
+        label: `${name}:${lines}`,
+        description: `Selected ${startLine === endLine ? "line" : "lines"} ${lines} of ${name}`,
+        ...off(id),
+      });
     }
     return chips;
   }

@@ -33,7 +33,10 @@ export class CodeProposals implements vscode.TextDocumentContentProvider, vscode
   /** Opens a diff of the document against the document with `code` in place of `range`. */
   async preview(editor: vscode.TextEditor, range: vscode.Range, code: string): Promise<vscode.Uri> {
     const document = editor.document;
-    const text = document.getText(new vscode.Range(document.positionAt(0), range.start)) + code + document.getText(new vscode.Range(range.end, document.positionAt(document.getText().length)));
+    const text =
+      document.getText(new vscode.Range(document.positionAt(0), range.start)) +
+      code +
+      document.getText(new vscode.Range(range.end, document.positionAt(document.getText().length)));
     this.counter += 1;
     const name = document.uri.path.split("/").pop() ?? "untitled";
     const proposalUri = vscode.Uri.from({ scheme: proposalScheme, path: `/${this.counter}/${name}`, query: document.uri.toString() });

@@ -85,7 +85,10 @@ export class ModelLoader implements vscode.Disposable, ClarifyModel {
       (minutes) => {
         this.loadedKey = undefined;
         this.log.info(`Unloading the model after ${minutes} idle minutes.`);
-        void this.model.unload().then(() => this.setStatus({ status: "none", ...labelPart() }), () => undefined);
+        void this.model.unload().then(
+          () => this.setStatus({ status: "none", ...labelPart() }),
+          () => undefined,
+        );
       },
     );
     this.disposables.push(this.statusEmitter, this.idle, {
@@ -162,7 +165,14 @@ export class ModelLoader implements vscode.Disposable, ClarifyModel {
           notification ??= new DownloadNotification(label, cancel);
           notification.report(event);
           const overall = pullFraction(event);
-          this.setStatus({ status: "loading", label, downloading: true, progress: Math.min(1, Math.max(0, overall)), detail: describePullProgress(event), ...tag });
+          this.setStatus({
+            status: "loading",
+            label,
+            downloading: true,
+            progress: Math.min(1, Math.max(0, overall)),
+            detail: describePullProgress(event),
+            ...tag,
+          });
         } else {
           // Loading into memory, then the warm-up ("Preparing the GPU (first time only)"): the status bar and the chat say which.
           const { task, progress } = describeLoadProgress(event);
@@ -232,7 +242,14 @@ export class ModelLoader implements vscode.Disposable, ClarifyModel {
     }
   }
 
-  private async openServed(model: string, key: string, spec: { baseUrl: string; model?: string }, apiKey: string | undefined, label: string, where: string): Promise<void> {
+  private async openServed(
+    model: string,
+    key: string,
+    spec: { baseUrl: string; model?: string },
+    apiKey: string | undefined,
+    label: string,
+    where: string,
+  ): Promise<void> {
     this.setStatus({ status: "loading", label, where, detail: `Connecting to ${spec.baseUrl}` });
     const endpoint = new EndpointModel({
       baseUrl: spec.baseUrl,
@@ -247,7 +264,8 @@ export class ModelLoader implements vscode.Disposable, ClarifyModel {
     try {
       const listed = await endpoint.listModels(AbortSignal.timeout(servedListTimeoutMs));
       const name = spec.model ?? listed[0];
-      if (name === undefined) throw new EndpointError(`${endpoint.baseUrl}/models lists no model: choose one with ClarifyCoder: Choose Model… → Use a served model….`);
+      if (name === undefined)
+        throw new EndpointError(`${endpoint.baseUrl}/models lists no model: choose one with ClarifyCoder: Choose Model… → Use a served model….`);
       // llama.cpp's server answers to any name; a server that serves no such model says so with the first request.
       if (!listed.includes(name)) this.log.warn(`${endpoint.baseUrl} does not list "${name}" (it lists ${listed.map((m) => `"${m}"`).join(", ") || "none"}).`);
       // The setting changed while the server was asked: the newer choice is opened by its own call.
@@ -301,7 +319,8 @@ function explainServed(error: unknown, baseUrl: string): string {
   if (error instanceof EndpointError && (error.status === 401 || error.status === 403)) {
     return `${baseUrl} refused the request (HTTP ${error.status}): the API key is missing or not accepted. Set it with ClarifyCoder: Choose Model… → Use a served model… (it is kept in VS Code's secret storage).`;
   }
-  if (error instanceof Error && error.name === "TimeoutError") return `${baseUrl} did not answer within ${servedListTimeoutMs / 1000} s: is the server running, and is the address right?`;
+  if (error instanceof Error && error.name === "TimeoutError")
+    return `${baseUrl} did not answer within ${servedListTimeoutMs / 1000} s: is the server running, and is the address right?`;
   return error instanceof Error ? error.message : String(error);
 }
 
@@ -316,7 +335,8 @@ class ServedConversation implements ModelConversation {
     try {
       return await call();
     } catch (error) {
-      if (error instanceof EndpointError && (error.status === 401 || error.status === 403)) throw new EndpointError(explainServed(error, this.baseUrl), error.status);
+      if (error instanceof EndpointError && (error.status === 401 || error.status === 403))
+        throw new EndpointError(explainServed(error, this.baseUrl), error.status);
       throw error;
     }
   }

@@ -84,12 +84,22 @@ export class ModelPicker {
       separator("Other models"),
       { label: "$(file) Use GGUF file…", description: "a .gguf model on this machine", action: { type: "file" } },
       { label: "$(link) Enter a model URI…", description: "hf:user/repo/file.gguf or https://…", action: { type: "uri" } },
-      { label: "$(cloud) Use a served model…", description: "Ollama, llama.cpp's server, LM Studio, vLLM or any OpenAI-compatible server", action: { type: "served" } },
+      {
+        label: "$(cloud) Use a served model…",
+        description: "Ollama, llama.cpp's server, LM Studio, vLLM or any OpenAI-compatible server",
+        action: { type: "served" },
+      },
       ...(await this.detectedItems(await detecting, current)),
       separator("Adapters and downloads"),
       { label: "$(extensions) Add LoRA adapter…", description: "a PEFT folder (converted) or a GGUF adapter", action: { type: "lora" } },
       ...(adapters.length > 0
-        ? [{ label: "$(close) Remove the LoRA adapters", description: adapters.map((a) => a.split(/[\\/]/).pop()).join(", "), action: { type: "clearLora" } } as const]
+        ? [
+            {
+              label: "$(close) Remove the LoRA adapters",
+              description: adapters.map((a) => a.split(/[\\/]/).pop()).join(", "),
+              action: { type: "clearLora" },
+            } as const,
+          ]
         : []),
       { label: "$(trash) Delete downloaded models…", description: library.directory, action: { type: "remove" } },
       { label: "$(key) Set Hugging Face token…", description: "for gated or private models; kept in VS Code's secret storage", action: { type: "token" } },
@@ -106,7 +116,11 @@ export class ModelPicker {
       const host = new URL(server.baseUrl).host;
       for (const model of server.models) {
         const using = current === servedModelSetting(server.baseUrl, model) ? " · in use" : "";
-        items.push({ label: `$(cloud) ${model} — ${server.kind} at ${host}`, description: `${server.baseUrl}${using}`, action: { type: "detected", baseUrl: server.baseUrl, model } });
+        items.push({
+          label: `$(cloud) ${model} — ${server.kind} at ${host}`,
+          description: `${server.baseUrl}${using}`,
+          action: { type: "detected", baseUrl: server.baseUrl, model },
+        });
       }
     }
     return items;
@@ -148,7 +162,12 @@ export class ModelPicker {
       },
       remove: () => this.removeDownloads(library),
       token: async () => {
-        const token = await vscode.window.showInputBox({ title: "Hugging Face access token", password: true, placeHolder: "hf_… (empty to forget the saved token)", ignoreFocusOut: true });
+        const token = await vscode.window.showInputBox({
+          title: "Hugging Face access token",
+          password: true,
+          placeHolder: "hf_… (empty to forget the saved token)",
+          ignoreFocusOut: true,
+        });
         if (token === undefined) return false;
         await this.token.set(token);
         return true;
@@ -188,7 +207,12 @@ export class ModelPicker {
         names = await new EndpointModel({ baseUrl, ...(apiKey ? { apiKey } : {}) }).listModels(AbortSignal.timeout(10_000));
         if (names.length === 0) failure = `${baseUrl}/models lists no model.`;
       } catch (error) {
-        failure = error instanceof Error && error.name === "TimeoutError" ? `${baseUrl} did not answer within 10 s.` : error instanceof Error ? error.message : String(error);
+        failure =
+          error instanceof Error && error.name === "TimeoutError"
+            ? `${baseUrl} did not answer within 10 s.`
+            : error instanceof Error
+              ? error.message
+              : String(error);
       }
       if (names && names.length > 0) {
         const picked = await vscode.window.showQuickPick(
@@ -235,7 +259,12 @@ export class ModelPicker {
   }
 
   private async typeModelName(): Promise<string | undefined> {
-    const name = await vscode.window.showInputBox({ title: "Served model: the model's name", placeHolder: "qwen2.5-coder:1.5b", ignoreFocusOut: true, validateInput: (v) => (v.trim() === "" ? "Enter the model's name as the server knows it." : undefined) });
+    const name = await vscode.window.showInputBox({
+      title: "Served model: the model's name",
+      placeHolder: "qwen2.5-coder:1.5b",
+      ignoreFocusOut: true,
+      validateInput: (v) => (v.trim() === "" ? "Enter the model's name as the server knows it." : undefined),
+    });
     return name?.trim();
   }
 

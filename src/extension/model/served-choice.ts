@@ -28,7 +28,7 @@ export function checkServedAddress(text: string): string | undefined {
     return `"${value}" is not a valid URL.`;
   }
   if (url.hostname === "") return "The address needs a host name (e.g. http://127.0.0.1:8080/v1).";
-  if (/\.gguf$/i.test(url.pathname)) return "That is a .gguf file to download, not a server: use \"Enter a model URI…\" for it.";
+  if (/\.gguf$/i.test(url.pathname)) return 'That is a .gguf file to download, not a server: use "Enter a model URI…" for it.';
   return undefined;
 }
 

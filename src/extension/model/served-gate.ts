@@ -44,7 +44,11 @@ export class ServedGate {
       pending = (async () => {
         const answer = await vscode.window.showWarningMessage(
           allowQuestion(decision.address),
-          { modal: true, detail: "Its settings (clarifycoder.model) choose a served model: your requests, with the code in them, would go to that server. Allow it only if you trust it; you are asked once per address." },
+          {
+            modal: true,
+            detail:
+              "Its settings (clarifycoder.model) choose a served model: your requests, with the code in them, would go to that server. Allow it only if you trust it; you are asked once per address.",
+          },
           "Allow",
         );
         if (answer === "Allow") await this.allow(decision.address);

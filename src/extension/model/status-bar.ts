@@ -23,10 +23,10 @@ export class ModelStatusBar implements vscode.Disposable {
         item.tooltip = served
           ? `ClarifyCoder: ${placed}, reached with the first request. Click to choose another model.`
           : status.demo
-          ? "ClarifyCoder: a small demo model, downloaded and loaded with the first request. Click to choose a real one."
-          : status.label
-            ? "ClarifyCoder: the model loads with the first request. Click to choose another."
-            : "ClarifyCoder: choose a model";
+            ? "ClarifyCoder: a small demo model, downloaded and loaded with the first request. Click to choose a real one."
+            : status.label
+              ? "ClarifyCoder: the model loads with the first request. Click to choose another."
+              : "ClarifyCoder: choose a model";
         item.backgroundColor = undefined;
         break;
       case "loading": {

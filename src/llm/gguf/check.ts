@@ -9,8 +9,27 @@ import { metaValue, type GgufHeader, type GgufScalar, type GgufTensorInfo } from
 
 /** Architectures with the usual transformer hyper-parameters. Others are passed through to llama.cpp as they are. */
 const transformerArchitectures = new Set([
-  "llama", "qwen2", "qwen3", "qwen2moe", "qwen3moe", "gemma", "gemma2", "gemma3", "phi3", "mistral", "starcoder2",
-  "deepseek", "deepseek2", "granite", "stablelm", "olmo", "olmo2", "smollm3", "codeshell", "internlm2", "command-r",
+  "llama",
+  "qwen2",
+  "qwen3",
+  "qwen2moe",
+  "qwen3moe",
+  "gemma",
+  "gemma2",
+  "gemma3",
+  "phi3",
+  "mistral",
+  "starcoder2",
+  "deepseek",
+  "deepseek2",
+  "granite",
+  "stablelm",
+  "olmo",
+  "olmo2",
+  "smollm3",
+  "codeshell",
+  "internlm2",
+  "command-r",
 ]);
 
 /** llama.cpp's LLAMA_MAX_LAYERS and LLAMA_MAX_EXPERTS: more aborts it. */
@@ -72,10 +91,12 @@ function checkHyperParameters(h: Header, architecture: string): string | undefin
   const a = (key: string): string => `${architecture}.${key}`;
   const blocks = integer(h, a("block_count"));
   if (isProblem(blocks)) return blocks.problem;
-  if (blocks !== undefined && (blocks < 1 || blocks > MAX_LAYERS)) return `${a("block_count")} is ${blocks}; llama.cpp runs models of 1 to ${MAX_LAYERS} layers`;
+  if (blocks !== undefined && (blocks < 1 || blocks > MAX_LAYERS))
+    return `${a("block_count")} is ${blocks}; llama.cpp runs models of 1 to ${MAX_LAYERS} layers`;
   const nextn = integer(h, a("nextn_predict_layers"));
   if (isProblem(nextn)) return nextn.problem;
-  if (nextn !== undefined && blocks !== undefined && nextn > blocks) return `${a("nextn_predict_layers")} (${nextn}) is more than ${a("block_count")} (${blocks})`;
+  if (nextn !== undefined && blocks !== undefined && nextn > blocks)
+    return `${a("nextn_predict_layers")} (${nextn}) is more than ${a("block_count")} (${blocks})`;
   for (const key of ["context_length", "embedding_length"]) {
     const v = integer(h, a(key));
     if (isProblem(v)) return v.problem;
@@ -85,7 +106,11 @@ function checkHyperParameters(h: Header, architecture: string): string | undefin
   const heads = perLayer(h, a("attention.head_count"), layers);
   const kvHeads = perLayer(h, a("attention.head_count_kv"), layers);
   const ff = perLayer(h, a("feed_forward_length"), layers);
-  for (const [key, values] of [["attention.head_count", heads], ["attention.head_count_kv", kvHeads], ["feed_forward_length", ff]] as const) {
+  for (const [key, values] of [
+    ["attention.head_count", heads],
+    ["attention.head_count_kv", kvHeads],
+    ["feed_forward_length", ff],
+  ] as const) {
     if (isProblem(values)) return values.problem;
     if (transformerArchitectures.has(architecture) && values?.some((v) => v < 1)) {
       return `${a(key)} is ${values.length === 1 ? values[0] : `0 for layer ${values.findIndex((v) => v < 1)}`}; a transformer needs at least 1`;
@@ -96,7 +121,8 @@ function checkHyperParameters(h: Header, architecture: string): string | undefin
       const kv = kvHeads.length === 1 ? kvHeads[0] : kvHeads[i];
       return kv !== undefined && kv > 0 && n % kv !== 0;
     });
-    if (at >= 0) return `${a("attention.head_count")} (${heads[at]}) is not a multiple of ${a("attention.head_count_kv")} (${kvHeads.length === 1 ? kvHeads[0] : kvHeads[at]})`;
+    if (at >= 0)
+      return `${a("attention.head_count")} (${heads[at]}) is not a multiple of ${a("attention.head_count_kv")} (${kvHeads.length === 1 ? kvHeads[0] : kvHeads[at]})`;
   }
   for (const key of ["attention.layer_norm_rms_epsilon", "attention.layer_norm_epsilon"]) {
     const v = metaValue(h, a(key));
@@ -158,7 +184,7 @@ function checkVocabulary(h: Header): string | undefined {
 /** A LoRA adapter meant for a model of `architecture`: a plain-words problem, or undefined when it looks loadable. */
 export function checkAdapter(h: Header, architecture: string | undefined): string | undefined {
   if (metaValue(h, "general.type") !== "adapter" || metaValue(h, "adapter.type") !== "lora") {
-    return "it is not a LoRA adapter (general.type must be \"adapter\" and adapter.type \"lora\").";
+    return 'it is not a LoRA adapter (general.type must be "adapter" and adapter.type "lora").';
   }
   const own = metaValue(h, "general.architecture");
   if (typeof own !== "string") return "it has no general.architecture (a text naming the base model's architecture).";
@@ -214,7 +240,12 @@ export async function findNonFiniteWeights(
   return { scannedBytes, skipped };
 }
 
-async function scanTensor(handle: Awaited<ReturnType<typeof open>>, chunk: Buffer, dataOffset: number, t: GgufTensorInfo): Promise<NonFiniteWeight | undefined> {
+async function scanTensor(
+  handle: Awaited<ReturnType<typeof open>>,
+  chunk: Buffer,
+  dataOffset: number,
+  t: GgufTensorInfo,
+): Promise<NonFiniteWeight | undefined> {
   const width = t.type === GGML_TYPE.F32 ? 4 : 2;
   const perChunk = chunk.length - (chunk.length % width);
   for (let done = 0; done < t.byteSize; done += perChunk) {

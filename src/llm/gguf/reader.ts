@@ -5,15 +5,7 @@
  * crash. No node-llama-cpp here: this runs before llama.cpp ever sees the file.
  */
 import { open, type FileHandle } from "node:fs/promises";
-import {
-  GGML_TYPE_TRAITS,
-  GGUF_DEFAULT_ALIGNMENT,
-  GGUF_MAGIC,
-  GGUF_MAX_DIMS,
-  GGUF_READABLE_VERSIONS,
-  GGUF_VALUE_TYPE,
-  type GgufScalarType,
-} from "./format.js";
+import { GGML_TYPE_TRAITS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_MAX_DIMS, GGUF_READABLE_VERSIONS, GGUF_VALUE_TYPE, type GgufScalarType } from "./format.js";
 
 export class GgufFormatError extends Error {
   override name = "GgufFormatError";
@@ -21,9 +13,7 @@ export class GgufFormatError extends Error {
 
 export type GgufScalar = number | bigint | boolean | string;
 
-export type GgufEntry =
-  | { type: GgufScalarType; value: GgufScalar }
-  | { type: "array"; itemType: GgufScalarType; value: readonly GgufScalar[] };
+export type GgufEntry = { type: GgufScalarType; value: GgufScalar } | { type: "array"; itemType: GgufScalarType; value: readonly GgufScalar[] };
 
 export interface GgufTensorInfo {
   name: string;
@@ -64,7 +54,17 @@ interface GgufReadOptions {
 const LIMITS = { entries: 1_000_000, tensors: 1_000_000, arrayItems: 1 << 24, stringBytes: 1 << 26, nameBytes: 63 } as const;
 
 const SCALAR_BYTES: Record<GgufScalarType, number> = {
-  uint8: 1, int8: 1, bool: 1, uint16: 2, int16: 2, uint32: 4, int32: 4, float32: 4, uint64: 8, int64: 8, float64: 8,
+  uint8: 1,
+  int8: 1,
+  bool: 1,
+  uint16: 2,
+  int16: 2,
+  uint32: 4,
+  int32: 4,
+  float32: 4,
+  uint64: 8,
+  int64: 8,
+  float64: 8,
   // The least a string takes: its 8-byte length.
   string: 8,
 };
@@ -142,17 +142,28 @@ class FileCursor {
     const at = this.at;
     this.at += SCALAR_BYTES[type];
     switch (type) {
-      case "uint8": return b.readUInt8(at);
-      case "int8": return b.readInt8(at);
-      case "bool": return b.readUInt8(at) !== 0;
-      case "uint16": return b.readUInt16LE(at);
-      case "int16": return b.readInt16LE(at);
-      case "uint32": return b.readUInt32LE(at);
-      case "int32": return b.readInt32LE(at);
-      case "float32": return b.readFloatLE(at);
-      case "float64": return b.readDoubleLE(at);
-      case "uint64": return safe(b.readBigUInt64LE(at));
-      case "int64": return safe(b.readBigInt64LE(at));
+      case "uint8":
+        return b.readUInt8(at);
+      case "int8":
+        return b.readInt8(at);
+      case "bool":
+        return b.readUInt8(at) !== 0;
+      case "uint16":
+        return b.readUInt16LE(at);
+      case "int16":
+        return b.readInt16LE(at);
+      case "uint32":
+        return b.readUInt32LE(at);
+      case "int32":
+        return b.readInt32LE(at);
+      case "float32":
+        return b.readFloatLE(at);
+      case "float64":
+        return b.readDoubleLE(at);
+      case "uint64":
+        return safe(b.readBigUInt64LE(at));
+      case "int64":
+        return safe(b.readBigInt64LE(at));
     }
   }
   text(length: number): string {
@@ -330,7 +341,8 @@ export async function readGgufHeader(filePath: string, options: GgufReadOptions 
     const dataOffset = Math.ceil(c.position / alignment) * alignment;
     let dataEnd = dataOffset;
     for (const t of tensors) {
-      if (t.offset % alignment !== 0) throw new GgufFormatError(`tensor ${t.name} starts at offset ${t.offset}, which is not a multiple of the alignment (${alignment})`);
+      if (t.offset % alignment !== 0)
+        throw new GgufFormatError(`tensor ${t.name} starts at offset ${t.offset}, which is not a multiple of the alignment (${alignment})`);
       dataEnd = Math.max(dataEnd, dataOffset + t.offset + t.byteSize);
       if (!lenient && dataOffset + t.offset + t.byteSize > fileSize) {
         throw new GgufFormatError(

@@ -124,9 +124,12 @@ function gaussianFactory(random: () => number): () => number {
 function baseBias(vocab: Vocabulary): Float64Array {
   const bias = new Float64Array(vocab.tokens.length);
   for (let byte = 0; byte < 256; byte++) {
-    if (byte >= 33 && byte <= 126) bias[byte] = 0; // printable ASCII
-    else if (byte === 32) bias[byte] = -3; // space
-    else if (byte < 128) bias[byte] = -6; // control characters, newline, tab
+    if (byte >= 33 && byte <= 126)
+      bias[byte] = 0; // printable ASCII
+    else if (byte === 32)
+      bias[byte] = -3; // space
+    else if (byte < 128)
+      bias[byte] = -6; // control characters, newline, tab
     else bias[byte] = -8; // parts of multi-byte characters
   }
   for (let id = 256; id < 256 + MERGES.length; id++) bias[id] = -2;

@@ -28,7 +28,10 @@ export async function fileStart(file: string, bytes = 64): Promise<Buffer> {
 
 /** A short, printable description of what a file starts with, for "this is not a GGUF" messages. */
 export function describeStart(start: Buffer): string {
-  const text = start.toString("latin1").replace(/[^\x20-\x7e]/g, ".").trim();
+  const text = start
+    .toString("latin1")
+    .replace(/[^\x20-\x7e]/g, ".")
+    .trim();
   if (/^\s*<(!doctype|html|\?xml)/i.test(start.toString("latin1"))) return `a web page ("${text.slice(0, 40)}…")`;
   if (start.length === 0) return "nothing (an empty file)";
   return `"${text.slice(0, 24)}"`;
@@ -37,7 +40,8 @@ export function describeStart(start: Buffer): string {
 /** Reads a GGUF's header; throws with a plain reason when the file is not a whole GGUF of `size` bytes. */
 export async function verifyGguf(file: string, size: number): Promise<GgufSummary> {
   const start = await fileStart(file, 8);
-  if (start.subarray(0, 4).toString("latin1") !== GGUF_MAGIC) throw new Error(`it is not a GGUF model file: it starts with ${describeStart(await fileStart(file))}`);
+  if (start.subarray(0, 4).toString("latin1") !== GGUF_MAGIC)
+    throw new Error(`it is not a GGUF model file: it starts with ${describeStart(await fileStart(file))}`);
   let header: GgufHeader;
   try {
     header = await readGgufHeader(file, { lenient: true });
@@ -46,7 +50,9 @@ export async function verifyGguf(file: string, size: number): Promise<GgufSummar
   }
   const { dataEnd } = header;
   if (dataEnd !== undefined && dataEnd > size) {
-    throw new Error(`it is cut short: its header describes ${dataEnd.toLocaleString("en-US")} bytes of tensors, but the file has ${size.toLocaleString("en-US")}`);
+    throw new Error(
+      `it is cut short: its header describes ${dataEnd.toLocaleString("en-US")} bytes of tensors, but the file has ${size.toLocaleString("en-US")}`,
+    );
   }
   const architecture = metaValue(header, "general.architecture");
   return {

@@ -15,7 +15,16 @@
  * `n_out` rows of `n_in` values. (A PyTorch tensor of shape `[a, b]` is ggml `[b, a]` with the same bytes.)
  */
 import { open, rename, rm } from "node:fs/promises";
-import { GGML_TYPE, GGML_TYPE_TRAITS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_MAX_DIMS, GGUF_VALUE_TYPE, GGUF_VERSION, type GgufScalarType } from "./format.js";
+import {
+  GGML_TYPE,
+  GGML_TYPE_TRAITS,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_MAX_DIMS,
+  GGUF_VALUE_TYPE,
+  GGUF_VERSION,
+  type GgufScalarType,
+} from "./format.js";
 
 export type GgufTensorType = keyof typeof GGML_TYPE;
 
@@ -237,9 +246,7 @@ function toBigIntChecked(key: string, type: GgufScalarType, value: unknown): big
   if (typeof value === "bigint") big = value;
   else if (typeof value === "number" && Number.isSafeInteger(value)) big = BigInt(value);
   else {
-    throw new GgufWriteError(
-      `metadata "${key}": ${type} needs an integer${type.endsWith("64") ? " (a bigint or a safe integer)" : ""}, got ${String(value)}`,
-    );
+    throw new GgufWriteError(`metadata "${key}": ${type} needs an integer${type.endsWith("64") ? " (a bigint or a safe integer)" : ""}, got ${String(value)}`);
   }
   const range = INTEGER_RANGES[type];
   if (range && (big < range[0] || big > range[1])) {
@@ -281,14 +288,30 @@ function writeScalar(sink: ByteSink, key: string, type: GgufScalarType, value: u
       const size = type.endsWith("8") ? 1 : type.endsWith("16") ? 2 : type.endsWith("32") ? 4 : 8;
       const buffer = Buffer.alloc(size);
       switch (type) {
-        case "uint8": buffer.writeUInt8(Number(big)); break;
-        case "int8": buffer.writeInt8(Number(big)); break;
-        case "uint16": buffer.writeUInt16LE(Number(big)); break;
-        case "int16": buffer.writeInt16LE(Number(big)); break;
-        case "uint32": buffer.writeUInt32LE(Number(big)); break;
-        case "int32": buffer.writeInt32LE(Number(big)); break;
-        case "uint64": buffer.writeBigUInt64LE(big); break;
-        case "int64": buffer.writeBigInt64LE(big); break;
+        case "uint8":
+          buffer.writeUInt8(Number(big));
+          break;
+        case "int8":
+          buffer.writeInt8(Number(big));
+          break;
+        case "uint16":
+          buffer.writeUInt16LE(Number(big));
+          break;
+        case "int16":
+          buffer.writeInt16LE(Number(big));
+          break;
+        case "uint32":
+          buffer.writeUInt32LE(Number(big));
+          break;
+        case "int32":
+          buffer.writeInt32LE(Number(big));
+          break;
+        case "uint64":
+          buffer.writeBigUInt64LE(big);
+          break;
+        case "int64":
+          buffer.writeBigInt64LE(big);
+          break;
       }
       sink.bytes(buffer);
     }
@@ -355,9 +378,7 @@ function tensorByteLength(tensor: GgufTensor): number {
 }
 
 function nonFiniteError(name: string, index: number, value: number, type: GgufTensorType): GgufWriteError {
-  return new GgufWriteError(
-    `tensor "${name}": element ${index} is ${String(value)}, not a finite ${type} value; refusing to write non-finite weights`,
-  );
+  return new GgufWriteError(`tensor "${name}": element ${index} is ${String(value)}, not a finite ${type} value; refusing to write non-finite weights`);
 }
 
 /** Encodes one tensor's data as little-endian bytes of its type, checking that every value is finite. */
@@ -380,7 +401,7 @@ function encodeTensorData(tensor: GgufTensor): Uint8Array {
         const bits = view.getUint16(i * 2, true);
         const finite = tensor.type === "F16" ? isFiniteFloat16Bits(bits) : isFiniteBfloat16Bits(bits);
         if (!finite) {
-          const value = tensor.type === "F16" ? float16BitsToFloat32(bits) : new Float32Array(new Uint32Array([bits << 16]).buffer)[0] ?? NaN;
+          const value = tensor.type === "F16" ? float16BitsToFloat32(bits) : (new Float32Array(new Uint32Array([bits << 16]).buffer)[0] ?? NaN);
           throw nonFiniteError(tensor.name, i, value, tensor.type);
         }
       }
@@ -390,9 +411,7 @@ function encodeTensorData(tensor: GgufTensor): Uint8Array {
 
   const { data } = tensor;
   if (data.length !== count) {
-    throw new GgufWriteError(
-      `tensor "${tensor.name}": ${data.length} values given, shape [${tensor.shape.join(", ")}] needs ${count}`,
-    );
+    throw new GgufWriteError(`tensor "${tensor.name}": ${data.length} values given, shape [${tensor.shape.join(", ")}] needs ${count}`);
   }
   const out = Buffer.alloc(byteLength);
   for (let i = 0; i < count; i++) {

@@ -88,19 +88,34 @@ export function missingBackendMessage(asked: GpuBackend, found: GpuFindings, det
       seen.push("node-llama-cpp could not start its Metal binary");
     }
   } else {
-    seen.push(hasBinary ? `node-llama-cpp's ${name} binary is installed` : `node-llama-cpp's ${name} binary for ${found.platform}-${found.arch} is not installed`);
+    seen.push(
+      hasBinary ? `node-llama-cpp's ${name} binary is installed` : `node-llama-cpp's ${name} binary for ${found.platform}-${found.arch} is not installed`,
+    );
     if (!hasBinary) todo.push("reinstall ClarifyCoder's dependencies with their optional packages");
     if (asked === "cuda") {
-      if (found.libraries.nvidiaDriver) seen.push(`an NVIDIA driver is present (${found.libraries.nvidiaDriver}), but the CUDA binary failed its self-test (a driver older than the binary's CUDA version, or no NVIDIA GPU)`);
+      if (found.libraries.nvidiaDriver)
+        seen.push(
+          `an NVIDIA driver is present (${found.libraries.nvidiaDriver}), but the CUDA binary failed its self-test (a driver older than the binary's CUDA version, or no NVIDIA GPU)`,
+        );
       else seen.push("no NVIDIA driver (libcuda) was found");
       todo.push(found.libraries.nvidiaDriver ? "update the NVIDIA driver" : "install the NVIDIA driver (CUDA needs an NVIDIA GPU)");
     } else {
       if (found.libraries.vulkanLoader) {
-        seen.push(`the Vulkan loader is present (${found.libraries.vulkanLoader}), but the Vulkan binary failed its self-test (no Vulkan driver for this GPU${found.platform === "linux" && !found.libraries.glvnd ? ", and the GL loaders that NVIDIA's Vulkan driver needs are missing" : ""})`);
-        todo.push(found.platform === "linux" ? "install your GPU's Vulkan driver (Mesa's mesa-vulkan-drivers for AMD and Intel; NVIDIA's driver with libglvnd0, libglx0 and libegl1)" : "install your GPU's Vulkan driver");
+        seen.push(
+          `the Vulkan loader is present (${found.libraries.vulkanLoader}), but the Vulkan binary failed its self-test (no Vulkan driver for this GPU${found.platform === "linux" && !found.libraries.glvnd ? ", and the GL loaders that NVIDIA's Vulkan driver needs are missing" : ""})`,
+        );
+        todo.push(
+          found.platform === "linux"
+            ? "install your GPU's Vulkan driver (Mesa's mesa-vulkan-drivers for AMD and Intel; NVIDIA's driver with libglvnd0, libglx0 and libegl1)"
+            : "install your GPU's Vulkan driver",
+        );
       } else {
         seen.push("the Vulkan loader (libvulkan) was not found");
-        todo.push(found.platform === "linux" ? "install the Vulkan loader and your GPU's Vulkan driver (Debian and Ubuntu: libvulkan1 and mesa-vulkan-drivers; for NVIDIA also libglvnd0, libglx0 and libegl1)" : "install your GPU's driver, which brings Vulkan");
+        todo.push(
+          found.platform === "linux"
+            ? "install the Vulkan loader and your GPU's Vulkan driver (Debian and Ubuntu: libvulkan1 and mesa-vulkan-drivers; for NVIDIA also libglvnd0, libglx0 and libegl1)"
+            : "install your GPU's driver, which brings Vulkan",
+        );
       }
     }
   }

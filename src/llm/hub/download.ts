@@ -18,7 +18,6 @@ import path from "node:path";
 import { describeStart, fileStart, verifyGguf } from "../gguf/verify.js";
 import { GGUF_MAGIC } from "../gguf/format.js";
 
-
 /** How long a server may take to answer (name lookup, connection, headers; for a small document, all of it). */
 const defaultAnswerMs = 15_000;
 
@@ -27,7 +26,11 @@ const defaultAnswerMs = 15_000;
  * time fails as offline, in words, instead of after the network stack's own minutes; the caller's signal cancels it.
  * `what` says what it was for ("list the files of user/repo").
  */
-export async function fetchSmall(url: string, what: string, options: { headers?: Record<string, string>; signal?: AbortSignal; answerMs?: number } = {}): Promise<{ status: number; headers: Headers; text: string }> {
+export async function fetchSmall(
+  url: string,
+  what: string,
+  options: { headers?: Record<string, string>; signal?: AbortSignal; answerMs?: number } = {},
+): Promise<{ status: number; headers: Headers; text: string }> {
   const answerMs = options.answerMs ?? defaultAnswerMs;
   const timeout = AbortSignal.timeout(answerMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
@@ -37,7 +40,12 @@ export async function fetchSmall(url: string, what: string, options: { headers?:
     return { status: response.status, headers: response.headers, text: await response.text() };
   } catch (error) {
     if (options.signal?.aborted) throw new DownloadError("cancelled", `Stopped: it was to ${what}.`, url);
-    if (timeout.aborted) throw new DownloadError("offline", `${host} did not answer within ${Math.round(answerMs / 1000)} s when asked to ${what}: check the network connection.`, url);
+    if (timeout.aborted)
+      throw new DownloadError(
+        "offline",
+        `${host} did not answer within ${Math.round(answerMs / 1000)} s when asked to ${what}: check the network connection.`,
+        url,
+      );
     throw new DownloadError("offline", `Cannot reach ${host} to ${what}: check the network connection (${describeNetworkError(error)}).`, url);
   }
 }
@@ -154,7 +162,18 @@ async function hashInto(hash: Hash, file: string): Promise<void> {
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
 }
 
-const networkCodes = new Set(["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH", "ETIMEDOUT", "ECONNRESET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_SOCKET", "EPIPE"]);
+const networkCodes = new Set([
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ECONNREFUSED",
+  "ENETUNREACH",
+  "EHOSTUNREACH",
+  "ETIMEDOUT",
+  "ECONNRESET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_SOCKET",
+  "EPIPE",
+]);
 
 function errorCode(error: unknown): string | undefined {
   let e: unknown = error;
@@ -241,14 +260,28 @@ async function attemptDownload(request: DownloadRequest, where: string): Promise
       return new DownloadError("cancelled", `The download of ${where} was cancelled at ${mb(received)}; run it again to resume from there.`, url);
     }
     if (stalled && connecting) {
-      return new DownloadError("offline", `${new URL(url).host} did not answer within ${Math.round(connectMs / 1000)} s to download ${where}: check the network connection (nothing was saved in ${folder}).`, url);
+      return new DownloadError(
+        "offline",
+        `${new URL(url).host} did not answer within ${Math.round(connectMs / 1000)} s to download ${where}: check the network connection (nothing was saved in ${folder}).`,
+        url,
+      );
     }
     if (stalled) {
-      return new DownloadError("stalled", `The download of ${where} received nothing for ${Math.round(stallMs / 1000)} s (at ${mb(received)}), so it was stopped; run it again to resume.`, url);
+      return new DownloadError(
+        "stalled",
+        `The download of ${where} received nothing for ${Math.round(stallMs / 1000)} s (at ${mb(received)}), so it was stopped; run it again to resume.`,
+        url,
+      );
     }
     const code = errorCode(error);
-    if (code === "ENOSPC") return new DownloadError("disk-full", `The disk is full: ${where} stopped at ${mb(received)}. Free some space and run it again to resume.`, url);
-    if (received > offset || code === "ECONNRESET" || code === "UND_ERR_SOCKET" || (error instanceof Error && /terminated|other side closed/i.test(error.message))) {
+    if (code === "ENOSPC")
+      return new DownloadError("disk-full", `The disk is full: ${where} stopped at ${mb(received)}. Free some space and run it again to resume.`, url);
+    if (
+      received > offset ||
+      code === "ECONNRESET" ||
+      code === "UND_ERR_SOCKET" ||
+      (error instanceof Error && /terminated|other side closed/i.test(error.message))
+    ) {
       return new DownloadError("connection-lost", `The connection dropped during ${where} at ${mb(received)}; run it again to resume from there.`, url);
     }
     if (code && networkCodes.has(code)) {
@@ -270,7 +303,11 @@ async function attemptDownload(request: DownloadRequest, where: string): Promise
     connecting = false;
     clearTimeout(timer);
     if (response.status === 404 || response.status === 410) {
-      throw new DownloadError("not-found", `Not found (HTTP ${response.status}): ${url} (nothing was saved in ${folder}). Check the name and the revision.`, url);
+      throw new DownloadError(
+        "not-found",
+        `Not found (HTTP ${response.status}): ${url} (nothing was saved in ${folder}). Check the name and the revision.`,
+        url,
+      );
     }
     if (response.status === 401 || response.status === 403) {
       throw new DownloadError(
@@ -284,7 +321,8 @@ async function attemptDownload(request: DownloadRequest, where: string): Promise
       throw new DownloadError("connection-lost", `The server refused to resume ${where}; starting over.`, url);
     }
     if (response.status >= 500) throw new DownloadError("connection-lost", `The server failed (HTTP ${response.status}) during ${where}.`, url);
-    if (!response.ok || !response.body) throw new DownloadError("server-error", `Unexpected answer HTTP ${response.status} ${response.statusText} for ${where}.`, url);
+    if (!response.ok || !response.body)
+      throw new DownloadError("server-error", `Unexpected answer HTTP ${response.status} ${response.statusText} for ${where}.`, url);
 
     // A 200 to a Range request: the server cannot resume, or the file changed (If-Range). Start over.
     let start = 0;
@@ -299,11 +337,19 @@ async function attemptDownload(request: DownloadRequest, where: string): Promise
     const total = Number.isFinite(length) ? start + length : (request.expected?.size ?? 0);
     const contentType = response.headers.get("content-type") ?? "";
     if (request.kind !== "any" && /^text\/html/i.test(contentType)) {
-      throw new DownloadError("wrong-content", `${url} sent a web page (${contentType}) instead of the ${request.kind === "gguf" ? "model" : "file"}: nothing was saved in ${folder}.`, url);
+      throw new DownloadError(
+        "wrong-content",
+        `${url} sent a web page (${contentType}) instead of the ${request.kind === "gguf" ? "model" : "file"}: nothing was saved in ${folder}.`,
+        url,
+      );
     }
     const expected = request.expected?.size;
     if (expected !== undefined && total > 0 && total !== expected) {
-      throw new DownloadError("size-mismatch", `${url} is ${total.toLocaleString("en-US")} bytes, but ${expected.toLocaleString("en-US")} were expected: nothing was saved in ${folder}.`, url);
+      throw new DownloadError(
+        "size-mismatch",
+        `${url} is ${total.toLocaleString("en-US")} bytes, but ${expected.toLocaleString("en-US")} were expected: nothing was saved in ${folder}.`,
+        url,
+      );
     }
     if (total > 0 && free !== undefined && free < total - start) {
       throw new DownloadError("disk-full", `Not enough disk space for ${where}: it needs ${mb(total - start)} and ${mb(free)} is free.`, url);
@@ -339,7 +385,11 @@ async function attemptDownload(request: DownloadRequest, where: string): Promise
         checkedMagic = true;
         const head = Buffer.from(chunk.subarray(0, 64));
         if (request.kind === "gguf" && head.subarray(0, 4).toString("latin1") !== GGUF_MAGIC) {
-          throw new DownloadError("wrong-content", `${url} is not a GGUF model file: it starts with ${describeStart(head)}. Nothing was saved in ${folder}.`, url);
+          throw new DownloadError(
+            "wrong-content",
+            `${url} is not a GGUF model file: it starts with ${describeStart(head)}. Nothing was saved in ${folder}.`,
+            url,
+          );
         }
         if (request.kind === "zip" && head.readUInt32LE(0) !== 0x04034b50) {
           throw new DownloadError("wrong-content", `${url} is not a zip archive: it starts with ${describeStart(head)}. Nothing was saved in ${folder}.`, url);
@@ -354,7 +404,11 @@ async function attemptDownload(request: DownloadRequest, where: string): Promise
     handle = undefined;
     report(true);
     if (total > 0 && received < total) {
-      throw new DownloadError("connection-lost", `The connection dropped during ${where} at ${mb(received)} of ${mb(total)}; run it again to resume from there.`, url);
+      throw new DownloadError(
+        "connection-lost",
+        `The connection dropped during ${where} at ${mb(received)} of ${mb(total)}; run it again to resume from there.`,
+        url,
+      );
     }
     return await finish(request, partial, infoFile, received, hash.digest("hex"), offset, where);
   } catch (error) {
@@ -372,15 +426,27 @@ async function attemptDownload(request: DownloadRequest, where: string): Promise
   }
 }
 
-async function finish(request: DownloadRequest, partial: string, infoFile: string, size: number, sha256: string, resumedFrom: number, where: string): Promise<Downloaded> {
+async function finish(
+  request: DownloadRequest,
+  partial: string,
+  infoFile: string,
+  size: number,
+  sha256: string,
+  resumedFrom: number,
+  where: string,
+): Promise<Downloaded> {
   const { url, destination } = request;
   const folder = path.dirname(destination);
-  const refuse = (reason: DownloadFailure, why: string): DownloadError => new DownloadError(reason, `The download of ${where} was refused: ${why}. Nothing was saved in ${folder}.`, url);
+  const refuse = (reason: DownloadFailure, why: string): DownloadError =>
+    new DownloadError(reason, `The download of ${where} was refused: ${why}. Nothing was saved in ${folder}.`, url);
   if (request.expected?.size !== undefined && size !== request.expected.size) {
     throw refuse("size-mismatch", `it is ${size.toLocaleString("en-US")} bytes, but ${request.expected.size.toLocaleString("en-US")} were expected`);
   }
   if (request.expected?.sha256 && request.expected.sha256.toLowerCase() !== sha256) {
-    throw refuse("checksum-mismatch", `its SHA-256 is ${sha256}, but ${request.expected.sha256.toLowerCase()} was expected (the file is damaged or not the one published)`);
+    throw refuse(
+      "checksum-mismatch",
+      `its SHA-256 is ${sha256}, but ${request.expected.sha256.toLowerCase()} was expected (the file is damaged or not the one published)`,
+    );
   }
   if (request.kind === "gguf") {
     try {

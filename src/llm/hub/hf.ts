@@ -69,12 +69,18 @@ export async function listHubFiles(repo: string, revision: string, options: HubO
   let url: string | undefined = `${hubEndpoint(options.endpoint)}api/models/${repo}/tree/${encodeURIComponent(revision)}?recursive=true`;
   const files: HubFile[] = [];
   for (let page = 0; url && page < 100; page++) {
-    const response = await fetchSmall(url, `list the files of ${repo}`, { headers: hubHeaders(options), ...(options.signal ? { signal: options.signal } : {}), ...(options.answerMs ? { answerMs: options.answerMs } : {}) });
-    if (response.status === 404) throw new DownloadError("not-found", `The repository ${repo} (revision ${revision}) was not found at ${hubEndpoint(options.endpoint)}.`, url);
+    const response = await fetchSmall(url, `list the files of ${repo}`, {
+      headers: hubHeaders(options),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.answerMs ? { answerMs: options.answerMs } : {}),
+    });
+    if (response.status === 404)
+      throw new DownloadError("not-found", `The repository ${repo} (revision ${revision}) was not found at ${hubEndpoint(options.endpoint)}.`, url);
     if (response.status === 401 || response.status === 403) {
       throw new DownloadError("access-denied", `Access denied (HTTP ${response.status}) to ${repo}: it may be gated or private. ${accessTokenHint}`, url);
     }
-    if (response.status < 200 || response.status >= 300) throw new DownloadError("server-error", `Listing the files of ${repo} failed: HTTP ${response.status}.`, url);
+    if (response.status < 200 || response.status >= 300)
+      throw new DownloadError("server-error", `Listing the files of ${repo} failed: HTTP ${response.status}.`, url);
     let body: unknown;
     try {
       body = JSON.parse(response.text);

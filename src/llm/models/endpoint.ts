@@ -10,7 +10,16 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import pLimit from "p-limit";
 import retry from "async-retry";
-import type { ClarifyModel, Exchange, ModelConversation, OpenConversationOptions, ProbeOptions, StopReason, TurnOptions, TurnResult } from "../../core/model.js";
+import type {
+  ClarifyModel,
+  Exchange,
+  ModelConversation,
+  OpenConversationOptions,
+  ProbeOptions,
+  StopReason,
+  TurnOptions,
+  TurnResult,
+} from "../../core/model.js";
 
 export interface EndpointOptions {
   /** The API's base URL, ending in /v1 (a bare server address gets /v1 added). */
@@ -140,7 +149,10 @@ export class EndpointModel implements ClarifyModel {
       const name = await this.model().catch(() => undefined);
       const served = await this.listModels().catch(() => undefined);
       if (name !== undefined && served !== undefined && served.length > 0 && !served.includes(name)) {
-        return new EndpointError(`${this.baseUrl} serves no model named "${name}"; it serves ${served.map((m) => `"${m}"`).join(", ")}. Name one of them (append #name to the address).`, error.status);
+        return new EndpointError(
+          `${this.baseUrl} serves no model named "${name}"; it serves ${served.map((m) => `"${m}"`).join(", ")}. Name one of them (append #name to the address).`,
+          error.status,
+        );
       }
     }
     return error;
@@ -231,12 +243,7 @@ export class EndpointModel implements ClarifyModel {
     }
   }
 
-  private async rawCompletion(
-    endpoint: string,
-    body: Record<string, unknown>,
-    turn: TurnOptions,
-    textOf: (choice: unknown) => string,
-  ): Promise<Completion> {
+  private async rawCompletion(endpoint: string, body: Record<string, unknown>, turn: TurnOptions, textOf: (choice: unknown) => string): Promise<Completion> {
     const stream = turn.onChunk !== undefined;
     const payload = stream ? { ...body, stream: true, stream_options: { include_usage: true } } : body;
     return this.limit(() =>
@@ -358,7 +365,8 @@ export class EndpointModel implements ClarifyModel {
       });
     } catch (error) {
       if (signal?.aborted) throw error;
-      if (timeout.aborted) throw new EndpointError(`${url} did not answer within ${Math.round((this.options.timeoutMs ?? 600_000) / 1000)} s.`, undefined, true);
+      if (timeout.aborted)
+        throw new EndpointError(`${url} did not answer within ${Math.round((this.options.timeoutMs ?? 600_000) / 1000)} s.`, undefined, true);
       const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
       const code = typeof cause?.code === "string" ? cause.code : "";
       const why =
@@ -477,7 +485,15 @@ class EndpointConversation implements ModelConversation {
     try {
       top = await this.endpoint.topLogprobs([...this.messages, { role: "user", content: message }, { role: "assistant", content: prefix }], signal);
     } catch (error) {
-      if (signal?.aborted || !(error instanceof EndpointError) || error.status === undefined || error.status >= 500 || error.status === 401 || error.status === 403) throw error;
+      if (
+        signal?.aborted ||
+        !(error instanceof EndpointError) ||
+        error.status === undefined ||
+        error.status >= 500 ||
+        error.status === 401 ||
+        error.status === 403
+      )
+        throw error;
       throw noProbabilities(`it refused the request: HTTP ${error.status}`);
     }
     const mass: Record<string, number> = Object.fromEntries(options.map((o) => [o, 0]));
@@ -486,7 +502,10 @@ class EndpointConversation implements ModelConversation {
       for (const option of options) if (option.startsWith(token)) mass[option] = (mass[option] ?? 0) + Math.exp(logprob);
     }
     const total = Object.values(mass).reduce((a, b) => a + b, 0);
-    if (total <= 0) throw noProbabilities(top.length === 0 ? "it ignores logprobs" : "none of its likeliest first tokens starts either choice; it may not continue a reply prefix");
+    if (total <= 0)
+      throw noProbabilities(
+        top.length === 0 ? "it ignores logprobs" : "none of its likeliest first tokens starts either choice; it may not continue a reply prefix",
+      );
     for (const option of options) mass[option] = (mass[option] ?? 0) / total;
     return mass;
   }

@@ -71,10 +71,15 @@ export class LocalModel implements ClarifyModel {
     const lora = params.lora ?? [];
     let resolved;
     try {
-      resolved = await resolveModel(params.model, lora.map((a) => a.filePath), library, {
-        ...(signal ? { signal } : {}),
-        ...(onProgress ? { onProgress: (p: PullProgress) => onProgress({ kind: "download", ...p }) } : {}),
-      });
+      resolved = await resolveModel(
+        params.model,
+        lora.map((a) => a.filePath),
+        library,
+        {
+          ...(signal ? { signal } : {}),
+          ...(onProgress ? { onProgress: (p: PullProgress) => onProgress({ kind: "download", ...p }) } : {}),
+        },
+      );
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       if (error instanceof DownloadError) throw new WorkerError("download-failed", message);
@@ -156,7 +161,10 @@ class WorkerConversation implements ModelConversation {
       this.worker.request(
         "probe",
         { conversationId: this.id, message, prefix, options: [...options] },
-        { ...(turn.signal ? { signal: turn.signal } : {}), ...(onReading ? { onEvent: (e: ReadingEvent) => onReading({ evaluated: e.evaluated, total: e.total }) } : {}) },
+        {
+          ...(turn.signal ? { signal: turn.signal } : {}),
+          ...(onReading ? { onEvent: (e: ReadingEvent) => onReading({ evaluated: e.evaluated, total: e.total }) } : {}),
+        },
       ),
     ).then((r) => r.probabilities);
   }
@@ -171,7 +179,8 @@ class WorkerConversation implements ModelConversation {
   }
 
   async close(): Promise<void> {
-    if (this.worker.running && this.worker.starts === this.workerStart && !this.lostTo && !this.lost) await this.worker.request("closeConversation", { conversationId: this.id });
+    if (this.worker.running && this.worker.starts === this.workerStart && !this.lostTo && !this.lost)
+      await this.worker.request("closeConversation", { conversationId: this.id });
   }
 
   /** Fails at once when the worker that held this conversation has ended; remembers why when a turn ends it. */

@@ -68,7 +68,12 @@ export async function openModel(spec: string, options: OpenModelOptions): Promis
   const parsed = parseModelSpec(spec);
   if (parsed.kind === "endpoint") {
     const apiKey = options.endpoint?.apiKey ?? apiKeyFromEnvironment();
-    const model = new EndpointModel({ ...options.endpoint, baseUrl: parsed.baseUrl, ...(parsed.model ? { model: parsed.model } : {}), ...(apiKey ? { apiKey } : {}) });
+    const model = new EndpointModel({
+      ...options.endpoint,
+      baseUrl: parsed.baseUrl,
+      ...(parsed.model ? { model: parsed.model } : {}),
+      ...(apiKey ? { apiKey } : {}),
+    });
     const name = await model.model();
     return { model, spec: parsed, label: `${name} at ${model.baseUrl}`, where: servedAt(model.baseUrl), close: async () => undefined };
   }

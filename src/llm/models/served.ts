@@ -43,7 +43,16 @@ export async function detectServedModels(
         const body = (await response.json()) as { data?: { id?: unknown; owned_by?: unknown }[] };
         const data = Array.isArray(body.data) ? body.data : [];
         const models = data.map((m) => m.id).filter((id): id is string => typeof id === "string");
-        return models.length > 0 ? { kind: kindOf(data.map((m) => m.owned_by), kind), baseUrl, models } : undefined;
+        return models.length > 0
+          ? {
+              kind: kindOf(
+                data.map((m) => m.owned_by),
+                kind,
+              ),
+              baseUrl,
+              models,
+            }
+          : undefined;
       } catch {
         return undefined;
       }

@@ -15,7 +15,9 @@ import type { ModelStyle } from "../hub/catalog.js";
 /** Where the command line keeps models: $CLARIFYCODER_MODELS_DIR, else the user's cache folder. */
 export function defaultModelsDirectory(): string {
   if (process.env.CLARIFYCODER_MODELS_DIR) return path.resolve(process.env.CLARIFYCODER_MODELS_DIR);
-  const cache = process.env.XDG_CACHE_HOME ?? (process.platform === "win32" ? (process.env.LOCALAPPDATA ?? path.join(os.homedir(), "AppData", "Local")) : path.join(os.homedir(), ".cache"));
+  const cache =
+    process.env.XDG_CACHE_HOME ??
+    (process.platform === "win32" ? (process.env.LOCALAPPDATA ?? path.join(os.homedir(), "AppData", "Local")) : path.join(os.homedir(), ".cache"));
   return path.join(cache, "clarifycoder", "models");
 }
 

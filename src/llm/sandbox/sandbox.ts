@@ -135,7 +135,8 @@ function bwrapArgs(dir: string, pythonRoots: readonly string[], network: boolean
     if (lstatSync(top).isSymbolicLink()) args.push("--symlink", readlinkSync(top), top);
     else args.push("--ro-bind", top, top);
   }
-  const covered = (p: string): boolean => ["/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"].some((t) => p === t || p.startsWith(`${t}/`));
+  const covered = (p: string): boolean =>
+    ["/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"].some((t) => p === t || p.startsWith(`${t}/`));
   for (const root of new Set(pythonRoots)) if (!covered(root)) args.push("--ro-bind", root, root);
   args.push("--proc", "/proc", "--dev", "/dev", "--size", String(64 << 20), "--tmpfs", "/tmp", "--bind", dir, INSIDE, "--chdir", INSIDE, "--");
   return args;
@@ -174,13 +175,26 @@ export class PythonSandbox implements CodeRunner {
     let roots: string[];
     try {
       // The real interpreter, not a shim: the sandbox runs it with an empty environment.
-      const { stdout } = await run(requested, ["-c", "import os, sys; print(os.path.realpath(sys.executable)); print(sys.version.split()[0]); print(os.path.realpath(sys.prefix)); print(os.path.realpath(sys.base_prefix))"], { timeout: 30_000 });
-      const [exe, v, prefix, basePrefix] = stdout.trim().split("\n").map((l) => l.trim());
+      const { stdout } = await run(
+        requested,
+        [
+          "-c",
+          "import os, sys; print(os.path.realpath(sys.executable)); print(sys.version.split()[0]); print(os.path.realpath(sys.prefix)); print(os.path.realpath(sys.base_prefix))",
+        ],
+        { timeout: 30_000 },
+      );
+      const [exe, v, prefix, basePrefix] = stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.trim());
       python = exe !== undefined && exe !== "" ? exe : requested;
       version = v ?? "?";
       roots = [path.dirname(python), prefix, basePrefix].filter((r): r is string => r !== undefined && r.startsWith("/"));
     } catch (error) {
-      throw new Error(`Python 3 is needed to run the tests (tried "${requested}"): ${error instanceof Error ? error.message.split("\n")[0] : String(error)}. Install it or name one with --python.`, { cause: error });
+      throw new Error(
+        `Python 3 is needed to run the tests (tried "${requested}"): ${error instanceof Error ? error.message.split("\n")[0] : String(error)}. Install it or name one with --python.`,
+        { cause: error },
+      );
     }
     const network = options.isolateNetwork !== false;
     const bwrap = options.bwrap ?? "bwrap";
@@ -191,14 +205,21 @@ export class PythonSandbox implements CodeRunner {
     try {
       for (const asNobody of [true, false]) {
         try {
-          await run(bwrap, [...bwrapArgs(probeDir, roots, !network, asNobody), python, "-s", "-B", "-c", "open('probe', 'w').write('ok')"], { timeout: 30_000 });
+          await run(bwrap, [...bwrapArgs(probeDir, roots, !network, asNobody), python, "-s", "-B", "-c", "open('probe', 'w').write('ok')"], {
+            timeout: 30_000,
+          });
           confine = { bwrap, roots, network: !network, asNobody };
           break;
         } catch (error) {
           const code = (error as NodeJS.ErrnoException).code;
           const said = (error as { stderr?: unknown }).stderr;
           const lastLine = typeof said === "string" ? said.trim().split("\n").at(-1) : undefined;
-          why ||= code === "ENOENT" ? `${bwrap} is not installed` : lastLine !== undefined && lastLine !== "" ? lastLine : `${bwrap} failed${typeof code === "number" ? ` (exit ${code})` : ""}`;
+          why ||=
+            code === "ENOENT"
+              ? `${bwrap} is not installed`
+              : lastLine !== undefined && lastLine !== ""
+                ? lastLine
+                : `${bwrap} failed${typeof code === "number" ? ` (exit ${code})` : ""}`;
         }
       }
     } finally {
@@ -383,7 +404,10 @@ export class PythonSandbox implements CodeRunner {
         },
       });
       const stopped = why ?? (code !== 0 ? `the sandbox failed (exit ${code}): ${output.trim().split("\n").slice(-1)[0] ?? ""}` : "the sandbox stopped");
-      return reports.map((r, i): CallReport => (forged.has(i) ? { phase: "crash", error: "more than one result for this call" } : (r ?? { phase: "crash", error: `not run: ${stopped}` })));
+      return reports.map(
+        (r, i): CallReport =>
+          forged.has(i) ? { phase: "crash", error: "more than one result for this call" } : (r ?? { phase: "crash", error: `not run: ${stopped}` }),
+      );
     } finally {
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }

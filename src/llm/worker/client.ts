@@ -299,7 +299,8 @@ export class ModelWorker {
     const phases = [...new Set(list.map((p) => p.phase ?? methodDoing[p.method]))];
     const loading = list.find((p) => p.model !== undefined)?.model;
     const named = phases.some((ph) => loading !== undefined && ph.includes(path.basename(loading)));
-    const file = loading !== undefined && !named ? ` (the model: ${loading})` : loading === undefined && worker.model ? ` (the model loaded: ${worker.model})` : "";
+    const file =
+      loading !== undefined && !named ? ` (the model: ${loading})` : loading === undefined && worker.model ? ` (the model loaded: ${worker.model})` : "";
     return phases.length > 0 ? ` while ${phases.join(" and ")}${file}` : " while idle";
   }
 
@@ -307,7 +308,10 @@ export class ModelWorker {
     const how = signal ? `it was ended by ${signal} (${signalMeaning[signal] ?? "a signal"})` : `it exited with code ${code ?? "unknown"}`;
     const check = failedCheck(worker.stderrTail);
     const reported = check ? ` llama.cpp reported a failed check: ${check}.` : " Its output does not say why.";
-    return new WorkerError("worker-crashed", `The model worker stopped unexpectedly: ${how}${this.doing(worker, inFlight)}.${reported} It will restart on the next request.`);
+    return new WorkerError(
+      "worker-crashed",
+      `The model worker stopped unexpectedly: ${how}${this.doing(worker, inFlight)}.${reported} It will restart on the next request.`,
+    );
   }
 
   /** Ends a worker that stopped answering or progressing; its requests fail with `reason`, and the next starts afresh. */
@@ -338,7 +342,10 @@ export class ModelWorker {
       const silent = now - worker.lastHeard;
       const still = now - worker.lastProgress;
       if (silent > (worker.ready ? this.unresponsiveMs : this.startupMs)) {
-        this.replace(worker, `The model worker stopped responding: nothing came from it for ${Math.round(silent / 1000)} s (it may be suspended, or stuck in a driver call), so it was ended`);
+        this.replace(
+          worker,
+          `The model worker stopped responding: nothing came from it for ${Math.round(silent / 1000)} s (it may be suspended, or stuck in a driver call), so it was ended`,
+        );
       } else if (still > (worker.stallMs ?? this.stallMs)) {
         this.replace(worker, `The model worker made no progress for ${Math.round(still / 1000)} s (it may be stuck in the GPU driver), so it was ended`);
       }

@@ -14,12 +14,17 @@ export function fileLabel(file: string): string {
 export function fileProblem(what: "model file" | "LoRA adapter", file: string, error: unknown): string {
   const code = (error as { code?: unknown } | undefined)?.code;
   const reason =
-    code === "ENOENT" ? "does not exist" :
-    code === "EACCES" || code === "EPERM" ? "cannot be read: permission denied" :
-    code === "EISDIR" ? "is a folder, not a file" :
-    code === "ELOOP" ? "is a link that leads nowhere" :
-    code === "EIO" ? "cannot be read: the disk reported an error" :
-    `cannot be read (${code === undefined ? (error instanceof Error ? error.message : String(error)) : String(code)})`;
+    code === "ENOENT"
+      ? "does not exist"
+      : code === "EACCES" || code === "EPERM"
+        ? "cannot be read: permission denied"
+        : code === "EISDIR"
+          ? "is a folder, not a file"
+          : code === "ELOOP"
+            ? "is a link that leads nowhere"
+            : code === "EIO"
+              ? "cannot be read: the disk reported an error"
+              : `cannot be read (${code === undefined ? (error instanceof Error ? error.message : String(error)) : String(code)})`;
   return `The ${what} ${file} ${reason}.`;
 }
 
@@ -77,7 +82,12 @@ export function plainDecodeError(error: unknown, log: readonly string[] = []): s
   const raw = error instanceof Error ? error.message : String(error);
   const generic = /failed to decode|failed to initialize batch|failed to prepare|^llama_decode:/i;
   const reason = log
-    .map((line) => (line.split("\n")[0] ?? "").trim().replace(/^[a-z_]+: /, "").replace(/:$/, ""))
+    .map((line) =>
+      (line.split("\n")[0] ?? "")
+        .trim()
+        .replace(/^[a-z_]+: /, "")
+        .replace(/:$/, ""),
+    )
     .find((line) => line !== "" && !generic.test(line));
   const what = /KV slot/.test(raw) ? "the context has no room left for it" : (reason ?? `llama.cpp's decode step failed (${raw})`);
   return `The model could not evaluate this turn: ${what}. The conversation was reset and keeps its history; the next turn evaluates it again.`;

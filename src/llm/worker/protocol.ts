@@ -132,7 +132,11 @@ export interface WorkerMethods {
   unload: { params: Record<string, never>; result: { unloaded: boolean }; event: never };
   openConversation: { params: { mode: "chat" | "raw"; systemPrompt?: string }; result: { conversationId: string }; event: never };
   closeConversation: { params: { conversationId: string }; result: { closed: boolean }; event: never };
-  probe: { params: { conversationId: string; message: string; prefix: string; options: string[] }; result: { probabilities: Record<string, number> }; event: ReadingEvent };
+  probe: {
+    params: { conversationId: string; message: string; prefix: string; options: string[] };
+    result: { probabilities: Record<string, number> };
+    event: ReadingEvent;
+  };
   chat: { params: TurnParams & { message: string }; result: TurnOutput; event: TurnEvent };
   complete: { params: TurnParams & { text: string; stopStrings?: string[] }; result: TurnOutput; event: TurnEvent };
   /** Replaces a chat conversation's history after its system prompt (the evaluated tokens it starts with are kept). */

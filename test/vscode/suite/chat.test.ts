@@ -114,9 +114,16 @@ suite("ClarifyCoder chat (host side)", () => {
     const reply = await ask({ type: "generate", sessionId: "asking" });
     assert.equal(reply.ok, false, "the refusal comes back to the request");
     assert.match(reply.message ?? "", /Answer or waive every question first/);
-    assert.deepEqual(postedSince(before).filter((m) => m.type !== "state" && m.type !== "reply"), [], "only the reply and states, nothing unrelated");
+    assert.deepEqual(
+      postedSince(before).filter((m) => m.type !== "state" && m.type !== "reply"),
+      [],
+      "only the reply and states, nothing unrelated",
+    );
     const states = postedSince(before).filter((m) => m.type === "state");
-    assert.ok(states.every((m) => m.type === "state" && m.session?.state === "asking"), "the conversation stays asking");
+    assert.ok(
+      states.every((m) => m.type === "state" && m.session?.state === "asking"),
+      "the conversation stays asking",
+    );
   });
 
   test("a selection that ends at column 1 of the next line is labelled with the lines it covers", async () => {
@@ -221,7 +228,9 @@ suite("ClarifyCoder chat (host side)", () => {
       const document = editor.document;
       editor = await vscode.window.showTextDocument(document, { preview: true });
       const fileTab = (): vscode.Tab | undefined =>
-        vscode.window.tabGroups.all.flatMap((g) => g.tabs).find((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === document.uri.toString());
+        vscode.window.tabGroups.all
+          .flatMap((g) => g.tabs)
+          .find((t) => t.input instanceof vscode.TabInputText && t.input.uri.toString() === document.uri.toString());
       assert.equal(fileTab()?.isPreview, true, "the file is in a preview tab");
       editor.selection = new vscode.Selection(1, 0, 1, "second line".length);
       await act("previewDiff");
@@ -265,7 +274,8 @@ suite("ClarifyCoder chat (host side)", () => {
 
     test("replace and diff on a selection: a block that is the whole file replaces the file, main() is not doubled", async () => {
       const file = 'def is_prime(n):\n    pass\n\n\ndef main():\n    print(is_prime(7))\n\n\nif __name__ == "__main__":\n    main()\n';
-      const whole = 'def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, n))\n\n\ndef main():\n    print(is_prime(7))\n\n\nif __name__ == "__main__":\n    main()';
+      const whole =
+        'def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, n))\n\n\ndef main():\n    print(is_prime(7))\n\n\nif __name__ == "__main__":\n    main()';
       await api.saveConversation(conversation("whole-file", { answer: "```python\n" + whole + "\n```", codeBlocks: [{ language: "python", code: whole }] }));
       await editor.edit((b) => b.replace(new vscode.Range(0, 0, editor.document.lineCount, 0), file));
       editor.selection = new vscode.Selection(0, 0, 2, 0);
@@ -285,7 +295,13 @@ suite("ClarifyCoder chat (host side)", () => {
 
     test("a block that is JSON (the model's protocol) is not put in the editor", async () => {
       const json = '{"code": "def is_prime(n): ..."}';
-      await api.saveConversation(conversation("json-block", { context: { languageId: "python" }, answer: "```markdown\n" + json + "\n```", codeBlocks: [{ language: "markdown", code: json }] }));
+      await api.saveConversation(
+        conversation("json-block", {
+          context: { languageId: "python" },
+          answer: "```markdown\n" + json + "\n```",
+          codeBlocks: [{ language: "markdown", code: json }],
+        }),
+      );
       editor.selection = new vscode.Selection(1, 0, 1, 0);
       const reply = await ask({ type: "codeAction", sessionId: "json-block", blockIndex: 0, action: "insert" });
       assert.equal(reply.ok, false);

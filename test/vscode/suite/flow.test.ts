@@ -57,11 +57,15 @@ def days_between(a, b):
       assert.ok(reply?.ok, `${intent.type} was refused: ${reply?.message ?? "dropped"}`);
     };
     await ask({ type: "send", text: "Write a function that parses a date string for days_between." });
-    const asking = await until("the questions", () => {
-      const s = lastState()?.session;
-      if (s?.state === "failed") throw new Error(`the conversation failed: ${s.failure?.message ?? ""}`);
-      return s?.state === "asking" ? s : undefined;
-    }, 240_000);
+    const asking = await until(
+      "the questions",
+      () => {
+        const s = lastState()?.session;
+        if (s?.state === "failed") throw new Error(`the conversation failed: ${s.failure?.message ?? ""}`);
+        return s?.state === "asking" ? s : undefined;
+      },
+      240_000,
+    );
     assert.ok(asking.questions.length >= 1);
     assert.equal(asking.context.selection?.startLine, 4, "the selection went with the request");
     assert.equal(lastState()?.model.status, "ready");
@@ -72,13 +76,20 @@ def days_between(a, b):
     await ask({ type: "answer", sessionId: asking.id, questionId: first.id, text: first.suggestions[0] ?? "ISO 8601 (YYYY-MM-DD)" });
     for (const q of rest) await ask({ type: "waive", sessionId: asking.id, questionId: q.id });
     await ask({ type: "generate", sessionId: asking.id });
-    const done = await until("the code", () => {
-      const s = lastState()?.session;
-      return s?.state === "done" || s?.state === "failed" ? s : undefined;
-    }, 240_000);
+    const done = await until(
+      "the code",
+      () => {
+        const s = lastState()?.session;
+        return s?.state === "done" || s?.state === "failed" ? s : undefined;
+      },
+      240_000,
+    );
     assert.equal(done.state, "done", done.failure?.message);
     assert.ok(done.codeBlocks.length >= 1);
-    assert.ok(api.posted.some((m) => m.type === "chunk" && m.sessionId === done.id), "the answer streamed");
+    assert.ok(
+      api.posted.some((m) => m.type === "chunk" && m.sessionId === done.id),
+      "the answer streamed",
+    );
     await checkpoint("flow-answer");
 
     // A follow-up, typed in the view: the same conversation, a second turn. The harness answers its questions (if it
@@ -91,7 +102,11 @@ def days_between(a, b):
     assert.equal(followed.earlier?.[0]?.request, done.request);
     assert.equal(followed.state, "done", followed.failure?.message);
     assert.ok(followed.codeBlocks.length >= 1);
-    if (followed.questions.some((q) => q.waived)) assert.ok(followed.assumptions.some((a) => a.startsWith("You left")), "waived questions come back as assumptions");
+    if (followed.questions.some((q) => q.waived))
+      assert.ok(
+        followed.assumptions.some((a) => a.startsWith("You left")),
+        "waived questions come back as assumptions",
+      );
   });
 });
 

@@ -234,7 +234,10 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
         await chat.locator(".status-line", { hasText: "Done: 1 code block." }).waitFor({ timeout: 60_000 });
         assert.equal(await chat.locator(".round").count(), 1, "the repeated question was not asked again");
         const seen = await watched(frame);
-        assert.ok(seen.statuses.some((s) => s.text === "Writing code…"), `statuses: ${seen.statuses.map((s) => s.text).join(" | ")}`);
+        assert.ok(
+          seen.statuses.some((s) => s.text === "Writing code…"),
+          `statuses: ${seen.statuses.map((s) => s.text).join(" | ")}`,
+        );
         assert.ok(seen.codeTexts.length >= 2, `the code grew in the view as it streamed (${seen.codeTexts.length} texts)`);
         for (let i = 1; i < seen.codeTexts.length; i++) assert.ok(seen.codeTexts[i]?.startsWith(seen.codeTexts[i - 1] ?? ""), "each text extends the last");
         const block = (await chat.locator(".answer .code-block pre.code code").first().textContent()) ?? "";
@@ -299,50 +302,57 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
       });
     });
 
-    it("Stop in the middle of a generation ends it, keeps what was written, and says so; Continue writes the rest; Edit asks again", { timeout: 120_000 }, async () => {
-      await reporting(ui, runner, "failure-stop", async () => {
-        // A long answer: the tiny model never ends a free text by itself.
-        await stopMidAnswer(ui, {
-          settings: settings({ "clarifycoder.askPolicy": "never", "clarifycoder.maxCodeTokens": 32768 }),
-          file: "pad.ts",
-          request: "Write a long table of sizes",
-          stopAt: { code: 200 },
-          timeoutMs: 60_000,
-          shot: "09-generating",
-          label: `${runner}: Stop on the tiny model`,
+    it(
+      "Stop in the middle of a generation ends it, keeps what was written, and says so; Continue writes the rest; Edit asks again",
+      { timeout: 120_000 },
+      async () => {
+        await reporting(ui, runner, "failure-stop", async () => {
+          // A long answer: the tiny model never ends a free text by itself.
+          await stopMidAnswer(ui, {
+            settings: settings({ "clarifycoder.askPolicy": "never", "clarifycoder.maxCodeTokens": 32768 }),
+            file: "pad.ts",
+            request: "Write a long table of sizes",
+            stopAt: { code: 200 },
+            timeoutMs: 60_000,
+            shot: "09-generating",
+            label: `${runner}: Stop on the tiny model`,
+          });
+          const chat = ui.chat();
+          assert.equal(await chat.locator(".state-note").textContent(), "Stopped. This is what was produced:");
+          const kept = (await chat.locator(".answer pre.code code").first().textContent()) ?? "";
+          assert.ok(kept.length > 200, "what was written is kept");
+          await ui.page.waitForTimeout(500);
+          assert.equal(await chat.locator(".answer pre.code code").first().textContent(), kept, "nothing more arrives after Stop");
+          assert.equal(await chat.locator("vscode-button.send").isVisible(), true);
+          await ui.shot("10-stopped");
+          // Continue writes the rest after what was kept (a small limit this time, so that it ends).
+          await ui.setWorkspaceSettings(settings({ "clarifycoder.askPolicy": "never", "clarifycoder.maxCodeTokens": 80 }));
+          await chat.locator("vscode-button.continue").click();
+          await chat.locator(".status-line", { hasText: /^(Done|Failed)/ }).waitFor({ timeout: 60_000 });
+          const continued = (await chat.locator(".answer pre.code code").first().textContent()) ?? "";
+          assert.ok(
+            continued.length > kept.length && continued.startsWith(kept.trimEnd()),
+            `continued after the kept text:\n${kept.slice(-80)}\n---\n${continued.slice(kept.length - 80, kept.length + 80)}`,
+          );
+          await ui.shot("10b-continued");
+          // Edit: the request again with new text, answered from the start as a turn of its own.
+          await chat.locator(".request-edit").click();
+          const field = chat.locator(".request-field textarea");
+          assert.equal(await field.inputValue(), "Write a long table of sizes");
+          await field.fill("Write a short table of sizes");
+          await field.press("Enter");
+          await chat.getByText("Write a short table of sizes", { exact: true }).first().waitFor({ timeout: 10_000 });
+          // A fresh answer (80 tokens at most), not the kept one with its continuation.
+          const code = chat.locator(".answer pre.code code").first();
+          for (let waited = 0; ((await code.textContent().catch(() => "")) ?? "").length >= kept.length || !/^Done/.test(await ui.status()); waited += 100) {
+            assert.ok(waited < 60_000, `the edited request was answered afresh: ${await ui.status()}`);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          assert.match(await ui.status(), /^Done: 1 code block/);
+          assert.equal(await chat.getByText("Write a long table of sizes", { exact: true }).count(), 0, "the edited request replaced the old one");
         });
-        const chat = ui.chat();
-        assert.equal(await chat.locator(".state-note").textContent(), "Stopped. This is what was produced:");
-        const kept = (await chat.locator(".answer pre.code code").first().textContent()) ?? "";
-        assert.ok(kept.length > 200, "what was written is kept");
-        await ui.page.waitForTimeout(500);
-        assert.equal(await chat.locator(".answer pre.code code").first().textContent(), kept, "nothing more arrives after Stop");
-        assert.equal(await chat.locator("vscode-button.send").isVisible(), true);
-        await ui.shot("10-stopped");
-        // Continue writes the rest after what was kept (a small limit this time, so that it ends).
-        await ui.setWorkspaceSettings(settings({ "clarifycoder.askPolicy": "never", "clarifycoder.maxCodeTokens": 80 }));
-        await chat.locator("vscode-button.continue").click();
-        await chat.locator(".status-line", { hasText: /^(Done|Failed)/ }).waitFor({ timeout: 60_000 });
-        const continued = (await chat.locator(".answer pre.code code").first().textContent()) ?? "";
-        assert.ok(continued.length > kept.length && continued.startsWith(kept.trimEnd()), `continued after the kept text:\n${kept.slice(-80)}\n---\n${continued.slice(kept.length - 80, kept.length + 80)}`);
-        await ui.shot("10b-continued");
-        // Edit: the request again with new text, answered from the start as a turn of its own.
-        await chat.locator(".request-edit").click();
-        const field = chat.locator(".request-field textarea");
-        assert.equal(await field.inputValue(), "Write a long table of sizes");
-        await field.fill("Write a short table of sizes");
-        await field.press("Enter");
-        await chat.getByText("Write a short table of sizes", { exact: true }).first().waitFor({ timeout: 10_000 });
-        // A fresh answer (80 tokens at most), not the kept one with its continuation.
-        const code = chat.locator(".answer pre.code code").first();
-        for (let waited = 0; ((await code.textContent().catch(() => "")) ?? "").length >= kept.length || !/^Done/.test(await ui.status()); waited += 100) {
-          assert.ok(waited < 60_000, `the edited request was answered afresh: ${await ui.status()}`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        assert.match(await ui.status(), /^Done: 1 code block/);
-        assert.equal(await chat.getByText("Write a long table of sizes", { exact: true }).count(), 0, "the edited request replaced the old one");
-      });
-    });
+      },
+    );
 
     it("a model file that crashes llama.cpp gives a clear error in the view, and VS Code keeps working", { timeout: 120_000 }, async () => {
       await reporting(ui, runner, "failure-corrupt", async () => {
@@ -369,41 +379,54 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
       });
     });
 
-    it("Choose Model…: the catalog with sizes and what is downloaded; Use GGUF file… switches to a file, saved where the workspace sets the model", { timeout: 120_000 }, async () => {
-      await reporting(ui, runner, "failure-picker", async () => {
-        const other = path.join(root, "other-model.gguf");
-        copyFileSync(tiny, other);
-        await ui.command("ClarifyCoder: Choose Model…");
-        const rows = ui.page.locator(".quick-input-list .monaco-list-row");
-        await rows.filter({ hasText: "SmolLM2 135M Instruct" }).first().waitFor({ timeout: 30_000 });
-        const texts = await rows.allTextContents();
-        assert.ok(texts.some((t) => /ClarifyCoder/.test(t) && /GB/.test(t)), `the paper's model with its size: ${texts.join(" | ")}`);
-        assert.ok(texts.some((t) => /SmolLM2 135M Instruct.*(not downloaded|downloaded)/.test(t)), "whether each model is downloaded");
-        await ui.shot("12-model-picker");
-        // The list shows a screenful at a time: filter to the row, as a user would type.
-        const input = ui.page.locator(".quick-input-widget input");
-        await input.fill("Use GGUF file");
-        await rows.filter({ hasText: "Use GGUF file…" }).first().click();
-        // VS Code for the Web's own file dialog: a quick input that lists a folder.
-        const accept = ui.page.locator(".quick-input-widget .monaco-button", { hasText: "Use this model" });
-        await accept.waitFor({ timeout: 10_000 });
-        // It starts in the workspace folder; the file is in the folder above: "..", then the file's row, as a user
-        // clicks them (a file's row accepts it). Typing a path races the dialog, which fills in its folder late.
-        for (let waited = 0; (await input.inputValue()) !== `${ui.workbench.workspace}/`; waited += 100) {
-          assert.ok(waited < 10_000, `the file dialog starts in the workspace folder (it shows ${await input.inputValue()})`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        const dialogRows = ui.page.locator(".quick-input-list .monaco-list-row");
-        await dialogRows.first().click({ timeout: 10_000 }); // ".." is always the first row
-        await dialogRows.filter({ hasText: "other-model.gguf" }).first().click({ timeout: 10_000 });
-        await accept.waitFor({ state: "hidden", timeout: 10_000 });
-        await ui.page.locator(".statusbar-item", { hasText: "other-model.gguf" }).first().waitFor({ timeout: 60_000 });
-        const saved = JSON.parse(readFileSync(path.join(ui.workbench.workspace, ".vscode/settings.json"), "utf8")) as Record<string, unknown>;
-        assert.equal(saved["clarifycoder.model"], other, "the workspace's own model setting holds the choice (a user setting would be shadowed by it)");
-        // Loaded: the status bar names the backend once the model is ready.
-        await ui.page.locator(".statusbar-item", { hasText: /other-model\.gguf on this machine · CPU/ }).first().waitFor({ timeout: 60_000 });
-      });
-    });
+    it(
+      "Choose Model…: the catalog with sizes and what is downloaded; Use GGUF file… switches to a file, saved where the workspace sets the model",
+      { timeout: 120_000 },
+      async () => {
+        await reporting(ui, runner, "failure-picker", async () => {
+          const other = path.join(root, "other-model.gguf");
+          copyFileSync(tiny, other);
+          await ui.command("ClarifyCoder: Choose Model…");
+          const rows = ui.page.locator(".quick-input-list .monaco-list-row");
+          await rows.filter({ hasText: "SmolLM2 135M Instruct" }).first().waitFor({ timeout: 30_000 });
+          const texts = await rows.allTextContents();
+          assert.ok(
+            texts.some((t) => /ClarifyCoder/.test(t) && /GB/.test(t)),
+            `the paper's model with its size: ${texts.join(" | ")}`,
+          );
+          assert.ok(
+            texts.some((t) => /SmolLM2 135M Instruct.*(not downloaded|downloaded)/.test(t)),
+            "whether each model is downloaded",
+          );
+          await ui.shot("12-model-picker");
+          // The list shows a screenful at a time: filter to the row, as a user would type.
+          const input = ui.page.locator(".quick-input-widget input");
+          await input.fill("Use GGUF file");
+          await rows.filter({ hasText: "Use GGUF file…" }).first().click();
+          // VS Code for the Web's own file dialog: a quick input that lists a folder.
+          const accept = ui.page.locator(".quick-input-widget .monaco-button", { hasText: "Use this model" });
+          await accept.waitFor({ timeout: 10_000 });
+          // It starts in the workspace folder; the file is in the folder above: "..", then the file's row, as a user
+          // clicks them (a file's row accepts it). Typing a path races the dialog, which fills in its folder late.
+          for (let waited = 0; (await input.inputValue()) !== `${ui.workbench.workspace}/`; waited += 100) {
+            assert.ok(waited < 10_000, `the file dialog starts in the workspace folder (it shows ${await input.inputValue()})`);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          const dialogRows = ui.page.locator(".quick-input-list .monaco-list-row");
+          await dialogRows.first().click({ timeout: 10_000 }); // ".." is always the first row
+          await dialogRows.filter({ hasText: "other-model.gguf" }).first().click({ timeout: 10_000 });
+          await accept.waitFor({ state: "hidden", timeout: 10_000 });
+          await ui.page.locator(".statusbar-item", { hasText: "other-model.gguf" }).first().waitFor({ timeout: 60_000 });
+          const saved = JSON.parse(readFileSync(path.join(ui.workbench.workspace, ".vscode/settings.json"), "utf8")) as Record<string, unknown>;
+          assert.equal(saved["clarifycoder.model"], other, "the workspace's own model setting holds the choice (a user setting would be shadowed by it)");
+          // Loaded: the status bar names the backend once the model is ready.
+          await ui.page
+            .locator(".statusbar-item", { hasText: /other-model\.gguf on this machine · CPU/ })
+            .first()
+            .waitFor({ timeout: 60_000 });
+        });
+      },
+    );
   });
 
   describe(`${runner}: a conversation through the UI with a served model (a stand-in server on 127.0.0.1)`, () => {
@@ -416,16 +439,20 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
     const question = "Pad with spaces or with zeros?";
     const code = 'export function padLeft(text: string, width: number): string {\n  return text.padStart(width, " ");\n}\n';
     const decisionOf = (r: RecordedRequest): unknown =>
-      (r.body.response_format as { json_schema?: { schema?: { properties?: { decision?: { const?: unknown } } } } } | undefined)?.json_schema?.schema?.properties?.decision?.const;
+      (r.body.response_format as { json_schema?: { schema?: { properties?: { decision?: { const?: unknown } } } } } | undefined)?.json_schema?.schema
+        ?.properties?.decision?.const;
 
     before(async () => {
       // The guided turns as a real server under the JSON schema would answer them; the code streamed in small pieces.
-      server = await startOpenAIServer((r) => {
-        if (decisionOf(r) === "ask") return { text: JSON.stringify({ decision: "ask", questions: [{ question, suggestions: ["spaces", "zeros"] }] }) };
-        if (decisionOf(r) === "proceed") return { text: JSON.stringify({ decision: "proceed", assumptions: [] }) };
-        if (JSON.stringify(r.body.messages).includes("long table")) return { text: "| size | bytes |\n".repeat(400), pieceDelayMs: 25 };
-        return { text: `${code}${"`".repeat(3)}`, pieceDelayMs: 15 };
-      }, [model, "another-model"]);
+      server = await startOpenAIServer(
+        (r) => {
+          if (decisionOf(r) === "ask") return { text: JSON.stringify({ decision: "ask", questions: [{ question, suggestions: ["spaces", "zeros"] }] }) };
+          if (decisionOf(r) === "proceed") return { text: JSON.stringify({ decision: "proceed", assumptions: [] }) };
+          if (JSON.stringify(r.body.messages).includes("long table")) return { text: "| size | bytes |\n".repeat(400), pieceDelayMs: 25 };
+          return { text: `${code}${"`".repeat(3)}`, pieceDelayMs: 15 };
+        },
+        [model, "another-model"],
+      );
       root = await mkdtemp(path.join(tmpdir(), "clarifycoder-ui-served-"));
       const shots = path.join(REPO_ROOT, `test-results/ui-${runner}-served`);
       rmSync(shots, { recursive: true, force: true });
@@ -439,7 +466,10 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
         },
       });
       ui = new WorkbenchDriver(workbench, shots);
-      await ui.page.locator(".statusbar-item", { hasText: `${model} served at 127.0.0.1:${new URL(server.url).port}` }).first().waitFor({ timeout: 60_000 });
+      await ui.page
+        .locator(".statusbar-item", { hasText: `${model} served at 127.0.0.1:${new URL(server.url).port}` })
+        .first()
+        .waitFor({ timeout: 60_000 });
     });
 
     after(async () => {
@@ -473,9 +503,15 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
         await input.press("Enter");
         await input.waitFor({ state: "hidden", timeout: 10_000 });
         const where = `served at 127.0.0.1:${new URL(server.url).port}`;
-        await ui.page.locator(".statusbar-item", { hasText: `${model} ${where}` }).first().waitFor({ timeout: 10_000 });
+        await ui.page
+          .locator(".statusbar-item", { hasText: `${model} ${where}` })
+          .first()
+          .waitFor({ timeout: 10_000 });
         await ui.command("ClarifyCoder: Focus Chat");
-        await ui.chat().locator(".model-label", { hasText: `${model} ${where}` }).waitFor({ timeout: 20_000 });
+        await ui
+          .chat()
+          .locator(".model-label", { hasText: `${model} ${where}` })
+          .waitFor({ timeout: 20_000 });
         await ui.shot("02-served-model-in-use");
       });
     });
@@ -634,7 +670,8 @@ def days_between(a, b):
         const questions = chat.locator(".round.open .question");
         const count = await questions.count();
         assert.ok(count >= 1);
-        for (const text of await chat.locator(".round.open .question-text").allTextContents()) assert.ok(text.trim().length > 3, `a question in words: ${text}`);
+        for (const text of await chat.locator(".round.open .question-text").allTextContents())
+          assert.ok(text.trim().length > 3, `a question in words: ${text}`);
         await ui.page.mouse.move(900, 400);
         await ui.shot("01-questions");
         const first = questions.first();
@@ -654,7 +691,14 @@ def days_between(a, b):
         await chat.locator(".answer pre.code code").first().waitFor({ timeout: 240_000 });
         if ((await ui.status()) === "Writing code…") await ui.shot("02-streaming");
         await chat.locator(".status-line", { hasText: /^(Done|Failed)/ }).waitFor({ timeout: 240_000 });
-        assert.match(await ui.status(), /^Done: \d+ code blocks?\./, (await chat.locator(".failure-message").textContent().catch(() => "")) ?? "");
+        assert.match(
+          await ui.status(),
+          /^Done: \d+ code blocks?\./,
+          (await chat
+            .locator(".failure-message")
+            .textContent()
+            .catch(() => "")) ?? "",
+        );
         await chat.locator(".code-tool[data-action=insert]").first().waitFor({ timeout: 5_000 });
         await ui.page.mouse.move(900, 400);
         await ui.shot("03-answer");

@@ -16,7 +16,10 @@ export function openElectronWorkbench(executablePath: string): OpenWorkbench {
     const temp = mkdtempSync(path.join(tmpdir(), "clarifycoder-electron-"));
     const userData = path.join(temp, "user-data");
     mkdirSync(path.join(userData, "User"), { recursive: true });
-    writeFileSync(path.join(userData, "User/settings.json"), JSON.stringify({ ...BASE_SETTINGS, "window.titleBarStyle": "custom", ...options.userSettings }, null, 2));
+    writeFileSync(
+      path.join(userData, "User/settings.json"),
+      JSON.stringify({ ...BASE_SETTINGS, "window.titleBarStyle": "custom", ...options.userSettings }, null, 2),
+    );
     const output: string[] = [];
     const app = await _electron.launch({
       executablePath,

@@ -110,9 +110,7 @@ const forbiddenSelector = [
 
 const forbiddenAttributeNames = new Set(["href", "src", "srcdoc", "formaction", "action", "xlink:href", "background", "poster", "data", "srcset"]);
 
-const markdownTags = new Set(
-  "P BR EM STRONG S CODE PRE DIV SPAN UL OL LI H1 H2 H3 H4 H5 H6 BLOCKQUOTE HR TABLE THEAD TBODY TR TH TD A BUTTON".split(" "),
-);
+const markdownTags = new Set("P BR EM STRONG S CODE PRE DIV SPAN UL OL LI H1 H2 H3 H4 H5 H6 BLOCKQUOTE HR TABLE THEAD TBODY TR TH TD A BUTTON".split(" "));
 const markdownAttributes = new Set([
   "class",
   "data-block-index",

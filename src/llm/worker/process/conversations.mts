@@ -124,7 +124,8 @@ export class ConversationPool {
    */
   async with<T>(id: string, mode: "chat" | "raw" | "any", turn: (c: Conversation) => Promise<T>): Promise<T> {
     const c = this.conversations.get(id);
-    if (!c) throw new WorkerError("unknown-conversation", `The conversation ${id} is not open in the model worker (it may have been closed or the model reloaded).`);
+    if (!c)
+      throw new WorkerError("unknown-conversation", `The conversation ${id} is not open in the model worker (it may have been closed or the model reloaded).`);
     if (mode !== "any" && c.mode !== mode) throw new WorkerError("bad-request", `The conversation ${id} is in ${c.mode} mode.`);
     c.lastUsed = Date.now();
     c.busy += 1;

@@ -7,7 +7,12 @@ import type { EstimateResult, MemoryEstimate, ParamsOf } from "../protocol.js";
 import { messageOf, type RequestContext } from "./channel.mjs";
 import { backendOf, type Backends } from "./gpu.mjs";
 
-export async function estimateModels(backends: Backends, params: ParamsOf<"estimate">, modelLoaded: boolean, request: RequestContext<"estimate">): Promise<EstimateResult> {
+export async function estimateModels(
+  backends: Backends,
+  params: ParamsOf<"estimate">,
+  modelLoaded: boolean,
+  request: RequestContext<"estimate">,
+): Promise<EstimateResult> {
   const l = await backends.ensure(params.gpu ?? backends.choice ?? "auto", modelLoaded);
   const vram = l.gpu === false ? undefined : await l.getVramState();
   const estimates: MemoryEstimate[] = [];

@@ -80,7 +80,12 @@ export function templatedContext(turn: Pick<LeanChatTurn, "model" | "chatWrapper
  * call that nothing can stop, so Stop during a long prompt (a 5,000-line selection) would leave the worker busy for
  * all of it; this way it stops within a batch. False when `signal` stopped it. `onBatch` is called after each batch.
  */
-export async function evaluatePrompt(sequence: LlamaContextSequence, tokens: readonly Token[], signal: AbortSignal, onBatch?: (evaluated: number, total: number) => void): Promise<boolean> {
+export async function evaluatePrompt(
+  sequence: LlamaContextSequence,
+  tokens: readonly Token[],
+  signal: AbortSignal,
+  onBatch?: (evaluated: number, total: number) => void,
+): Promise<boolean> {
   if (signal.aborted) return false;
   await sequence.adaptStateToTokens(tokens.slice(0, -1), false);
   const batch = Math.max(1, sequence.context.batchSize);

@@ -79,7 +79,8 @@ export class ModelHost {
     request.phase(`checking the weights of ${fileLabel(modelPath)}`);
     await checkWeights(modelPath, header, request.signal);
     const architecture = metaValue(header, "general.architecture");
-    for (const adapter of params.lora ?? []) await checkAdapterFile(path.resolve(adapter.filePath), typeof architecture === "string" ? architecture : undefined);
+    for (const adapter of params.lora ?? [])
+      await checkAdapterFile(path.resolve(adapter.filePath), typeof architecture === "string" ? architecture : undefined);
 
     const notices: string[] = [];
     const trainContext = metaValue(header, `${String(architecture)}.context_length`);
@@ -101,7 +102,13 @@ export class ModelHost {
     const blocks = metaValue(header, `${String(architecture)}.block_count`);
     const totalLayers = (typeof blocks === "number" ? blocks : 0) + 1;
     const threads = threadsFor(params.threads);
-    const fitted = await this.fit(l, modelPath, params, { contextSize: clamped.size ?? (clamped.max !== undefined ? { max: clamped.max } : undefined), totalLayers, threads, notices }, request);
+    const fitted = await this.fit(
+      l,
+      modelPath,
+      params,
+      { contextSize: clamped.size ?? (clamped.max !== undefined ? { max: clamped.max } : undefined), totalLayers, threads, notices },
+      request,
+    );
     const { model, context } = fitted;
     if (tooLarge) notices.push(contextFallbackNotice(tooLarge.asked, context.contextSize, tooLarge.reason));
 
@@ -116,7 +123,10 @@ export class ModelHost {
       await model.dispose();
       if (error instanceof WorkerError) throw error;
       if (request.signal.aborted) throw new WorkerError("cancelled", `Loading ${path.basename(modelPath)} was stopped.`);
-      throw new WorkerError("load-failed", `${fileLabel(modelPath)} loaded, but its first evaluation failed: ${error instanceof Error ? error.message : String(error)}`);
+      throw new WorkerError(
+        "load-failed",
+        `${fileLabel(modelPath)} loaded, but its first evaluation failed: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
 
     const name = metaValue(header, "general.name");
@@ -155,7 +165,7 @@ export class ModelHost {
     setup: { contextSize: number | { max: number } | undefined; totalLayers: number; threads: number; notices: string[] },
     request: RequestContext<"load">,
   ): Promise<{ model: LlamaModel; context: LlamaContext }> {
-    const asked: GpuLayers = l.gpu === false ? 0 : params.gpuLayers ?? "auto";
+    const asked: GpuLayers = l.gpu === false ? 0 : (params.gpuLayers ?? "auto");
     const ladder: GpuLayers[] = [asked, ...(l.gpu === false ? [] : fewerLayers(asked, setup.totalLayers))];
     /** The next rung below `used` layers (when known), or undefined at the bottom. */
     const below = (from: number, used: number | undefined): number | undefined => {
@@ -246,7 +256,8 @@ async function checkedHeader(modelPath: string): Promise<GgufHeader> {
   try {
     header = await readGgufHeader(modelPath);
   } catch (error) {
-    if (error instanceof GgufFormatError) throw new WorkerError("invalid-model", `${path.basename(modelPath)} is not a readable GGUF model file: ${error.message}. (${modelPath})`);
+    if (error instanceof GgufFormatError)
+      throw new WorkerError("invalid-model", `${path.basename(modelPath)} is not a readable GGUF model file: ${error.message}. (${modelPath})`);
     throw new WorkerError("invalid-model", fileProblem("model file", modelPath, error));
   }
   const problem = checkModel(header);
@@ -269,7 +280,8 @@ async function checkAdapterFile(file: string, architecture: string | undefined):
   try {
     header = await readGgufHeader(file);
   } catch (error) {
-    if (error instanceof GgufFormatError) throw new WorkerError("invalid-model", `The LoRA adapter ${path.basename(file)} is not a readable GGUF file: ${error.message}. (${file})`);
+    if (error instanceof GgufFormatError)
+      throw new WorkerError("invalid-model", `The LoRA adapter ${path.basename(file)} is not a readable GGUF file: ${error.message}. (${file})`);
     throw new WorkerError("invalid-model", fileProblem("LoRA adapter", file, error));
   }
   const problem = checkAdapter(header, architecture);

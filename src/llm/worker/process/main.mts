@@ -44,8 +44,7 @@ process.on("message", (raw: unknown) => {
   dispatch(handlers, message, controller.signal)
     .then((result) => reply({ type: "response", id: message.id, ok: true, result }))
     .catch((error: unknown) => {
-      const payload =
-        error instanceof WorkerError ? { code: error.code, message: error.message } : { code: "internal" as const, message: messageOf(error) };
+      const payload = error instanceof WorkerError ? { code: error.code, message: error.message } : { code: "internal" as const, message: messageOf(error) };
       reply({ type: "response", id: message.id, ok: false, error: payload });
     })
     .finally(() => running.delete(message.id));

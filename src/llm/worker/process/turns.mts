@@ -48,41 +48,44 @@ export class Turns {
 
   async chat(params: ParamsOf<"chat">, request: RequestContext<"chat">): Promise<TurnOutput> {
     const grammar = await this.grammarFor(params.grammar);
-    return this.pool.with(params.conversationId, "chat", (c) => this.guarded(c, async () => {
-      const session = c.chat;
-      if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
-      const before = meter(c.sequence);
-      const stream = new ChunkStream((text) => request.emit({ kind: "chunk", text }));
-      request.phase("evaluating the prompt and generating");
-      const reading = readingReporter(request);
-      let reply: { text: string; stopReason: StopReason };
-      const turn = this.nextTurn(c, params);
-      try {
-        reply =
-          (turn && (grammar ? await this.prefill(c, turn, request.signal, reading) : await this.lean(c, turn, params, request.signal, stream.push, reading))) ??
-          (await session
-            .promptWithMeta(params.message, {
-              maxTokens: turn?.maxTokens ?? params.maxTokens,
-              temperature: params.temperature ?? 0,
-              ...(params.seed !== undefined ? { seed: params.seed } : {}),
-              ...(grammar ? { grammar } : {}),
-              ...(params.responsePrefix ? { responsePrefix: params.responsePrefix } : {}),
-              signal: request.signal,
-              stopOnAbortSignal: true,
-              onTextChunk: stream.push,
-            })
-            .then((result) => ({ text: result.responseText, stopReason: stopReasonOf(result.stopReason) })));
-      } finally {
-        stream.flush();
-      }
-      const after = meter(c.sequence);
-      c.settling = this.settle(c).catch((error: unknown) => log("warn", `settle: ${messageOf(error)}`));
-      return {
-        ...reply,
-        evaluatedInputTokens: after.input - before.input,
-        outputTokens: after.output - before.output,
-      };
-    }));
+    return this.pool.with(params.conversationId, "chat", (c) =>
+      this.guarded(c, async () => {
+        const session = c.chat;
+        if (!session) throw new WorkerError("internal", "The conversation has no chat session.");
+        const before = meter(c.sequence);
+        const stream = new ChunkStream((text) => request.emit({ kind: "chunk", text }));
+        request.phase("evaluating the prompt and generating");
+        const reading = readingReporter(request);
+        let reply: { text: string; stopReason: StopReason };
+        const turn = this.nextTurn(c, params);
+        try {
+          reply =
+            (turn &&
+              (grammar ? await this.prefill(c, turn, request.signal, reading) : await this.lean(c, turn, params, request.signal, stream.push, reading))) ??
+            (await session
+              .promptWithMeta(params.message, {
+                maxTokens: turn?.maxTokens ?? params.maxTokens,
+                temperature: params.temperature ?? 0,
+                ...(params.seed !== undefined ? { seed: params.seed } : {}),
+                ...(grammar ? { grammar } : {}),
+                ...(params.responsePrefix ? { responsePrefix: params.responsePrefix } : {}),
+                signal: request.signal,
+                stopOnAbortSignal: true,
+                onTextChunk: stream.push,
+              })
+              .then((result) => ({ text: result.responseText, stopReason: stopReasonOf(result.stopReason) })));
+        } finally {
+          stream.flush();
+        }
+        const after = meter(c.sequence);
+        c.settling = this.settle(c).catch((error: unknown) => log("warn", `settle: ${messageOf(error)}`));
+        return {
+          ...reply,
+          evaluatedInputTokens: after.input - before.input,
+          outputTokens: after.output - before.output,
+        };
+      }),
+    );
   }
 
   /**
@@ -113,7 +116,11 @@ export class Turns {
     const l = this.host.require();
     if (!session) return undefined;
     const prefix = params.responsePrefix ?? "";
-    const history: ChatHistoryItem[] = [...session.getChatHistory(), { type: "user", text: params.message }, { type: "model", response: prefix ? [prefix] : [] }];
+    const history: ChatHistoryItem[] = [
+      ...session.getChatHistory(),
+      { type: "user", text: params.message },
+      { type: "model", response: prefix ? [prefix] : [] },
+    ];
     const context = templatedContext({ model: l.model, chatWrapper: session.chatWrapper, history });
     const maxTokens = replyRoom(context.tokens.length, params.maxTokens, l.context.contextSize);
     if (maxTokens === undefined) return undefined;
@@ -131,7 +138,19 @@ export class Turns {
   ): Promise<{ text: string; stopReason: StopReason }> {
     const { session, history, prefix, context } = turn;
     const reply = await generateReply(
-      { model: this.host.require().model, sequence: c.sequence, chatWrapper: session.chatWrapper, history, responsePrefix: prefix, maxTokens: turn.maxTokens, temperature: params.temperature ?? 0, ...(params.seed !== undefined ? { seed: params.seed } : {}), signal, onText, onReading },
+      {
+        model: this.host.require().model,
+        sequence: c.sequence,
+        chatWrapper: session.chatWrapper,
+        history,
+        responsePrefix: prefix,
+        maxTokens: turn.maxTokens,
+        temperature: params.temperature ?? 0,
+        ...(params.seed !== undefined ? { seed: params.seed } : {}),
+        signal,
+        onText,
+        onReading,
+      },
       context,
     );
     const text = prefix + reply.text;
@@ -144,7 +163,12 @@ export class Turns {
    * within a batch (see evaluatePrompt). Stopped: the turn ends there, its message in the history with an empty reply.
    * Undefined otherwise: the session takes the turn.
    */
-  private async prefill(c: Conversation, turn: NextTurn, signal: AbortSignal, onReading: (evaluated: number, total: number) => void): Promise<{ text: string; stopReason: StopReason } | undefined> {
+  private async prefill(
+    c: Conversation,
+    turn: NextTurn,
+    signal: AbortSignal,
+    onReading: (evaluated: number, total: number) => void,
+  ): Promise<{ text: string; stopReason: StopReason } | undefined> {
     if (await evaluatePrompt(c.sequence, turn.context.tokens, signal, onReading)) return undefined;
     turn.session.setChatHistory(turn.history);
     return { text: turn.prefix, stopReason: "abort" };
@@ -152,45 +176,47 @@ export class Turns {
 
   async complete(params: ParamsOf<"complete">, request: RequestContext<"complete">): Promise<TurnOutput> {
     const grammar = await this.grammarFor(params.grammar);
-    return this.pool.with(params.conversationId, "raw", (c) => this.guarded(c, async () => {
-      const completion = c.completion;
-      if (!completion) throw new WorkerError("internal", "The conversation has no completion.");
-      c.transcript += params.text;
-      const before = meter(c.sequence);
-      const stream = new ChunkStream((text) => request.emit({ kind: "chunk", text }));
-      request.phase("evaluating the prompt and generating");
-      // Tokenized here as LlamaCompletion would, so that the prompt is evaluated a batch at a time (Stop ends it within
-      // a batch) and the completion then finds it all in the sequence.
-      const model = this.host.require().model;
-      const bos = model.tokens.shouldPrependBosToken ? model.tokens.bos : null;
-      const input = model.tokenize(c.transcript, false, bos !== null ? "trimLeadingSpace" : undefined);
-      const tokens = bos !== null ? [bos, ...input] : input;
-      const room = tokens.length > 0 ? replyRoom(tokens.length, params.maxTokens, this.host.require().context.contextSize) : undefined;
-      const fits = room !== undefined;
-      if (fits && !(await evaluatePrompt(c.sequence, tokens, request.signal, readingReporter(request)))) {
-        return { text: "", stopReason: "abort", evaluatedInputTokens: meter(c.sequence).input - before.input, outputTokens: 0 };
-      }
-      const result = await completion
-        .generateCompletionWithMeta(fits ? input : c.transcript, {
-          maxTokens: room ?? params.maxTokens,
-          temperature: params.temperature ?? 0,
-          ...(params.seed !== undefined ? { seed: params.seed } : {}),
-          ...(grammar ? { grammar } : {}),
-          ...(params.stopStrings && params.stopStrings.length > 0 ? { customStopTriggers: params.stopStrings } : {}),
-          signal: request.signal,
-          stopOnAbortSignal: true,
-          onTextChunk: stream.push,
-        })
-        .finally(() => stream.flush());
-      c.transcript += result.response;
-      const after = meter(c.sequence);
-      return {
-        text: result.response,
-        stopReason: stopReasonOf(result.metadata.stopReason),
-        evaluatedInputTokens: after.input - before.input,
-        outputTokens: after.output - before.output,
-      };
-    }));
+    return this.pool.with(params.conversationId, "raw", (c) =>
+      this.guarded(c, async () => {
+        const completion = c.completion;
+        if (!completion) throw new WorkerError("internal", "The conversation has no completion.");
+        c.transcript += params.text;
+        const before = meter(c.sequence);
+        const stream = new ChunkStream((text) => request.emit({ kind: "chunk", text }));
+        request.phase("evaluating the prompt and generating");
+        // Tokenized here as LlamaCompletion would, so that the prompt is evaluated a batch at a time (Stop ends it within
+        // a batch) and the completion then finds it all in the sequence.
+        const model = this.host.require().model;
+        const bos = model.tokens.shouldPrependBosToken ? model.tokens.bos : null;
+        const input = model.tokenize(c.transcript, false, bos !== null ? "trimLeadingSpace" : undefined);
+        const tokens = bos !== null ? [bos, ...input] : input;
+        const room = tokens.length > 0 ? replyRoom(tokens.length, params.maxTokens, this.host.require().context.contextSize) : undefined;
+        const fits = room !== undefined;
+        if (fits && !(await evaluatePrompt(c.sequence, tokens, request.signal, readingReporter(request)))) {
+          return { text: "", stopReason: "abort", evaluatedInputTokens: meter(c.sequence).input - before.input, outputTokens: 0 };
+        }
+        const result = await completion
+          .generateCompletionWithMeta(fits ? input : c.transcript, {
+            maxTokens: room ?? params.maxTokens,
+            temperature: params.temperature ?? 0,
+            ...(params.seed !== undefined ? { seed: params.seed } : {}),
+            ...(grammar ? { grammar } : {}),
+            ...(params.stopStrings && params.stopStrings.length > 0 ? { customStopTriggers: params.stopStrings } : {}),
+            signal: request.signal,
+            stopOnAbortSignal: true,
+            onTextChunk: stream.push,
+          })
+          .finally(() => stream.flush());
+        c.transcript += result.response;
+        const after = meter(c.sequence);
+        return {
+          text: result.response,
+          stopReason: stopReasonOf(result.metadata.stopReason),
+          evaluatedInputTokens: after.input - before.input,
+          outputTokens: after.output - before.output,
+        };
+      }),
+    );
   }
 
   /**
@@ -233,7 +259,12 @@ export class Turns {
     return { count: this.host.require().model.tokenize(params.text, params.special === true).length };
   }
 
-  private async probeOn(c: Conversation, params: ParamsOf<"probe">, signal: AbortSignal, onReading: (evaluated: number, total: number) => void): Promise<ResultOf<"probe">> {
+  private async probeOn(
+    c: Conversation,
+    params: ParamsOf<"probe">,
+    signal: AbortSignal,
+    onReading: (evaluated: number, total: number) => void,
+  ): Promise<ResultOf<"probe">> {
     const session = c.chat;
     const l = this.host.require();
     if (!session) throw new WorkerError("internal", "The conversation has no chat session.");

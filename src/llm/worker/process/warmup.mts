@@ -39,7 +39,13 @@ function firstTokenProblem(confidence: number, vocabulary: number): string | und
   return undefined;
 }
 
-export async function warmUp(model: LlamaModel, context: LlamaContext, backend: Backend, modelPath: string, signal: AbortSignal): Promise<{ tokens: number; ms: number }> {
+export async function warmUp(
+  model: LlamaModel,
+  context: LlamaContext,
+  backend: Backend,
+  modelPath: string,
+  signal: AbortSignal,
+): Promise<{ tokens: number; ms: number }> {
   const started = performance.now();
   const batches = warmupBatches(backend, context.contextSize, context.batchSize);
   const needed = batches.reduce((a, b) => a + b, 0) + 1;
@@ -63,7 +69,10 @@ export async function warmUp(model: LlamaModel, context: LlamaContext, backend: 
         if (next.done) break;
         const problem = firstTokenProblem(next.value.confidence, next.value.probabilities.size);
         if (problem) {
-          throw new WorkerError("invalid-model", `${path.basename(modelPath)} loads, but ${problem}: its weights are corrupt, or so large that the computation overflows. It was not kept. (${modelPath})`);
+          throw new WorkerError(
+            "invalid-model",
+            `${path.basename(modelPath)} loads, but ${problem}: its weights are corrupt, or so large that the computation overflows. It was not kept. (${modelPath})`,
+          );
         }
       }
     } finally {
