@@ -76,16 +76,22 @@ def build_model(work: Path, vocab: dict) -> Path:
 def build_model_from_gguf(work: Path, gguf: Path) -> Path:
     """The real model as transformers reads a GGUF: every tensor dequantised to float32, saved as a checkpoint."""
     folder = work / "base"
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    # A model loaded from a GGUF is marked quantised and refuses save_pretrained: the same weights in a plain one.
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(loaded.state_dict())
+    del loaded
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    config = model.config
     attention = model.model.layers[0].self_attn
     biases = [name for name in ("q_proj", "k_proj", "v_proj", "o_proj") if getattr(attention, name).bias is not None]
     tied = model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()
     say(
         f"{config.model_type} from {gguf.name}: {sum(p.numel() for p in model.parameters())} parameters, {config.num_hidden_layers} layers, "
         f"{config.num_attention_heads} heads ({config.num_key_value_heads} for k/v), vocabulary {config.vocab_size}; "
-        f"biases on {', '.join(biases) or 'none'}; embeddings {'tied to the output' if tied else 'not tied'}"
+        f"biases on {', '.join(biases) or 'none'}; the output {'tied to the token embeddings' if tied else 'a tensor of its own (output.weight in this GGUF)'}"
     )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

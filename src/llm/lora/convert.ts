@@ -6,7 +6,9 @@
  *  - `...layers.{i}.self_attn.q_proj.lora_A.weight` -> `blk.{i}.attn_q.weight.lora_a` (and k, v, o, the MLP, lm_head);
  *    the bytes are copied as they are (torch [r, in] already is ggml ne [in, r]);
  *  - for llama-architecture bases, the rows of q_proj's and k_proj's lora_B get the rotary reordering llama.cpp's
- *    HF-to-GGUF conversion gave the q/k weights (without it the adapter loads and is silently wrong).
+ *    HF-to-GGUF conversion gave the q/k weights (without it the adapter loads and is silently wrong). qwen2 and qwen3
+ *    keep Hugging Face's rotate-half order (llama.cpp runs them with NEOX rotary and its converter does not permute
+ *    them), so their rows are copied as they are; their q/k/v biases are not LoRA's to change.
  * Everything llama.cpp would choke on is refused first, with the reason: llama.cpp only says "Failed to initialize
  * LoRA adapter", and some bad values (NaN weights) pass silently.
  */
@@ -222,6 +224,11 @@ export async function convertPeftAdapter(folder: string, base: BaseModelShape, o
     if (!a || !b) throw new LoraConversionError(`${files.weights}: ${target} has lora_${a ? "A" : "B"} but no lora_${a ? "B" : "A"}.`);
     const w = base.tensors.get(target);
     if (!w) {
+      if (target === "output.weight" && base.tensors.has("token_embd.weight")) {
+        throw new LoraConversionError(
+          "The adapter adapts lm_head, but the base model's output is tied to its token embeddings (it has token_embd.weight and no output.weight): llama.cpp has no output tensor of its own to apply it to. Train without lm_head in target_modules.",
+        );
+      }
       const blocks = block !== undefined && block >= base.blockCount ? ` (it has ${base.blockCount} blocks)` : "";
       throw new LoraConversionError(`The base model has no ${target}${blocks}: this adapter was made for another model.`);
     }
