@@ -144,25 +144,36 @@ def check_masks(config: Path, base: Path, variant: str, mix: Path, real: bool = 
     tokenizer = trainer.processing_class
     raw = dataset[script_args.dataset_train_split]
     checked = 0
+    merged = []
     for index in range(min(8, len(raw))):
         row = raw[index]
         prepared = trainer.train_dataset[index]
         prompt_ids = tokenizer(row["prompt"])["input_ids"]
         input_ids, labels = prepared["input_ids"], prepared["labels"]
         n = len(prompt_ids)
-        assert input_ids[:n] == prompt_ids, "the prompt's tokens start the example"
+        if input_ids[:n] != prompt_ids:
+            # The prompt's last token and the completion's first merged into one (the v4 text joins them with no
+            # separator): TRL starts the completion at that token. Allowed only on a real tokenizer, and recorded.
+            assert real, "the prompt's tokens start the example"
+            n = next(i for i, (a, b) in enumerate(zip(input_ids, prompt_ids)) if a != b)
+            merged.append({"id": row["id"], "token": tokenizer.decode([input_ids[n]])})
         if variant == "answer-only":
             assert all(label == -100 for label in labels[:n]), "answer-only: every prompt token is masked"
             assert labels[n:] == input_ids[n:], "answer-only: every completion token is trained"
         else:
             assert labels == input_ids, "prompt-and-answer: every token is trained"
-        completion = tokenizer.decode([t for t, label in zip(input_ids, labels) if label != -100], skip_special_tokens=True)
-        expected = row["completion"] if variant == "answer-only" else row["prompt"] + row["completion"]
-        assert completion == expected, f"the trained tokens decode to {'the completion' if variant == 'answer-only' else 'the whole text'}"
+        trained = tokenizer.decode([t for t, label in zip(input_ids, labels) if label != -100], skip_special_tokens=True)
+        whole = row["prompt"] + row["completion"]
+        if variant == "answer-only":
+            # The trained tokens are the completion, with the prompt's end that merged into its first token.
+            assert trained.endswith(row["completion"]) and whole.endswith(trained), "the trained tokens decode to the completion"
+            assert n < len(prompt_ids) or trained == row["completion"], "the trained tokens decode to the completion"
+        else:
+            assert trained == whole, "the trained tokens decode to the whole text"
         checked += 1
     first = trainer.train_dataset[0]
     masked = sum(1 for label in first["labels"] if label == -100)
-    return {"checked": checked, "firstTokens": len(first["input_ids"]), "firstMasked": masked}
+    return {"checked": checked, "firstTokens": len(first["input_ids"]), "firstMasked": masked, "merged": merged}
 
 
 def next_token_probabilities(model, ids: list[int]) -> list[float]:
@@ -199,6 +210,11 @@ def train(mix: Path, base: Path, variant: str, out: Path, real: bool = False) ->
             else f"every token trained; first example {masks['firstMasked']} of {masks['firstTokens']} tokens masked"
         )
     )
+    if masks["merged"]:
+        say(
+            f"  in {len(masks['merged'])} of {masks['checked']} the prompt's last token merged with the completion's first "
+            f"({', '.join(sorted({repr(m['token']) for m in masks['merged']}))}): the v4 text joins them with no separator, so TRL trains from the merged token"
+        )
     return masks
 
 
@@ -243,6 +259,18 @@ def log_probabilities(model, ids: list[int]) -> torch.Tensor:
     return torch.log_softmax(logits.float(), dim=-1)
 
 
+def write_subset(adapter: Path, folder: Path, modules: list[str]) -> None:
+    """A copy of a PEFT adapter folder that adapts only `modules`."""
+    from safetensors.torch import load_file, save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = load_file(adapter / "adapter_model.safetensors")
+    save_file({k: v for k, v in tensors.items() if any(f".{m}." in k for m in modules)}, folder / "adapter_model.safetensors", metadata={"format": "pt"})
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    config["target_modules"] = modules
+    (folder / "adapter_config.json").write_text(json.dumps(config, indent=2))
+
+
 def main_real(work: Path, mix: Path, gguf: Path) -> int:
     """The real model: its log-probabilities after a few validation prompts, bare and adapted, for the tokens on top
     of either (run.ts compares them with node-llama-cpp's on the quantised GGUF itself)."""
@@ -264,19 +292,33 @@ def main_real(work: Path, mix: Path, gguf: Path) -> int:
         adapted_model = PeftModel.from_pretrained(model, out)
         adapted_model.eval()
         adapted = [log_probabilities(adapted_model, probe["tokens"]) for probe in probes]
-        model = adapted_model.unload()  # the bare model again, for the next variant
+        model = adapted_model.unload()  # the bare model again
+        # The same adapter with its q_proj and k_proj weights only: their effect alone tests the rotary row order.
+        qk_only = work / "adapters" / f"{variant}-qk-only"
+        write_subset(out, qk_only, ["q_proj", "k_proj"])
+        qk_model = PeftModel.from_pretrained(model, qk_only)
+        qk_model.eval()
+        adapted_qk = [log_probabilities(qk_model, probe["tokens"]) for probe in probes]
+        model = qk_model.unload()
         per_probe = []
-        for probe, before, after in zip(probes, bare, adapted):
+        for probe, before, after, qk in zip(probes, bare, adapted, adapted_qk):
             top_before = torch.topk(before, CANDIDATES).indices.tolist()
             top_after = torch.topk(after, CANDIDATES).indices.tolist()
             candidates = list(dict.fromkeys(top_after + top_before))
-            per_probe.append({"candidates": candidates, "base": [before[t].item() for t in candidates], "adapted": [after[t].item() for t in candidates]})
+            per_probe.append(
+                {
+                    "candidates": candidates,
+                    "base": [before[t].item() for t in candidates],
+                    "adapted": [after[t].item() for t in candidates],
+                    "adaptedQk": [qk[t].item() for t in candidates],
+                }
+            )
             moved = max(abs(after[t].item() - before[t].item()) for t in candidates)
             say(
                 f"  after the prompt of {probe['id']} ({len(probe['tokens'])} tokens): log-probabilities of the top tokens moved by up to {moved:.3f}; "
                 f"top tokens {[tokenizer.decode([t]) for t in top_before[:3]]} -> {[tokenizer.decode([t]) for t in top_after[:3]]}"
             )
-        results["variants"][variant] = {"adapter": str(out), "masks": masks, "probes": per_probe}
+        results["variants"][variant] = {"adapter": str(out), "adapterQk": str(qk_only), "masks": masks, "probes": per_probe}
 
     (work / "results.json").write_text(json.dumps(results))
     return 0
