@@ -6,13 +6,23 @@
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Llama, LlamaModel } from "node-llama-cpp" with { "resolution-mode": "import" };
+import { readGgufHeader } from "../../src/llm/gguf/reader.js";
+import { TINY_MODEL_CONFIG } from "../../src/llm/gguf/tiny-model.js";
 import { writeGguf } from "../../src/llm/gguf/writer.js";
 import { convertPeftAdapter, LoraConversionError, readBaseModelShape } from "../../src/llm/lora/convert.js";
-import { adapterConfig, encodeSafetensors, makeTinyAdapter, mergeAdapter, writePeftFolder, type PeftTensor } from "../fixtures/peft-adapter.js";
+import {
+  adapterConfig,
+  encodeSafetensors,
+  makeTinyAdapter,
+  mergeAdapter,
+  rotaryRowSource,
+  writePeftFolder,
+  type PeftTensor,
+} from "../fixtures/peft-adapter.js";
 import { buildTinyModel } from "../fixtures/tiny-model.js";
 import { tempDir } from "../helpers/worker.js";
 
@@ -109,6 +119,61 @@ describe("PEFT adapter -> GGUF LoRA, against a merged reference", () => {
     // alpha / sqrt(r) = (alpha * sqrt(r)) / r
     await writeGguf(mergedPath, mergeAdapter(buildTinyModel(), { ...adapter, alpha: adapter.alpha * Math.sqrt(adapter.r) }, 1));
     assert.ok(maxDiff(await nextToken(basePath, { filePath: out, scale: 1 }), await nextToken(mergedPath)) < 1e-4);
+  });
+});
+
+/** The tiny model's header under another architecture's name (what the converter reads of a base). */
+async function writeBaseAs(architecture: string, file: string, keep: (tensorName: string) => boolean = () => true): Promise<string> {
+  const tiny = buildTinyModel();
+  await writeGguf(file, {
+    metadata: tiny.metadata.map((m) =>
+      m.key === "general.architecture"
+        ? { ...m, value: architecture }
+        : m.key.startsWith("llama.")
+          ? { ...m, key: m.key.replace("llama.", `${architecture}.`) }
+          : m,
+    ) as typeof tiny.metadata,
+    tensors: tiny.tensors.filter((t) => keep(t.name)),
+  });
+  return file;
+}
+
+describe("lora_B's q/k rows follow the base's rotary layout", () => {
+  /** A converted adapter's tensor, as floats. */
+  async function tensorOf(file: string, name: string): Promise<Float32Array> {
+    const header = await readGgufHeader(file);
+    const t = header.tensors.find((x) => x.name === name);
+    assert.ok(t, `${name} is in the adapter`);
+    const start = header.dataOffset + t.offset;
+    return new Float32Array(new Uint8Array((await readFile(file)).subarray(start, start + t.byteSize)).buffer);
+  }
+
+  it("llama: q and k reordered as llama.cpp's converter orders them; qwen2 and qwen3 (rotate-half, NEOX in llama.cpp): as PEFT saved them", async () => {
+    const folder = path.join(dir, "peft-order");
+    await writePeftFolder(folder, adapterConfig(adapter), adapter.tensors);
+    for (const architecture of ["llama", "qwen2", "qwen3"]) {
+      const base = architecture === "llama" ? basePath : await writeBaseAs(architecture, path.join(dir, `${architecture}.gguf`));
+      const out = path.join(dir, `order-${architecture}.gguf`);
+      assert.equal((await convertPeftAdapter(folder, await readBaseModelShape(base), out)).architecture, architecture);
+      for (const [target, heads] of [
+        ["blk.0.attn_q.weight", TINY_MODEL_CONFIG.headCount],
+        ["blk.1.attn_k.weight", TINY_MODEL_CONFIG.headCountKv],
+        ["blk.0.attn_v.weight", 0],
+      ] as const) {
+        const { b, outDim } = adapter.pairs.get(target)!;
+        const r = adapter.r;
+        const reordered = architecture === "llama" && heads > 0;
+        const expected = new Float32Array(b.length);
+        for (let row = 0; row < outDim; row++) {
+          const from = reordered ? rotaryRowSource(row, outDim, heads) : row;
+          expected.set(b.subarray(from * r, (from + 1) * r), row * r);
+        }
+        const got = await tensorOf(out, `${target}.lora_b`);
+        assert.deepEqual(got, expected, `${architecture} ${target}: lora_b rows ${reordered ? "in llama.cpp's rotary order" : "as saved"}`);
+        if (reordered) assert.notDeepEqual(got, b, "the reordering moves rows, so the check above sees it");
+        assert.deepEqual(await tensorOf(out, `${target}.lora_a`), adapter.pairs.get(target)!.a, "lora_a is copied as it is");
+      }
+    }
   });
 });
 
@@ -234,15 +299,26 @@ describe("conversion refusals, before llama.cpp sees a file", () => {
     );
   });
 
+  it("an lm_head adapter for a base whose output is tied to its token embeddings (no output.weight)", async () => {
+    const tied = await writeBaseAs("qwen2", path.join(dir, "qwen2-tied.gguf"), (name) => name !== "output.weight");
+    const vocabulary = vocabularySize;
+    const lmHead: PeftTensor[] = [
+      {
+        name: "base_model.model.lm_head.lora_A.weight",
+        shape: [adapter.r, TINY_MODEL_CONFIG.embeddingLength],
+        values: new Float32Array(adapter.r * TINY_MODEL_CONFIG.embeddingLength).fill(0.01),
+      },
+      { name: "base_model.model.lm_head.lora_B.weight", shape: [vocabulary, adapter.r], values: new Float32Array(vocabulary * adapter.r).fill(0.01) },
+    ];
+    await refuses(
+      withTensors((ts) => [...ts, ...lmHead], { target_modules: ["q_proj", "lm_head"] }),
+      /output is tied to its token embeddings .*no output\.weight.*Train without lm_head/,
+      tied,
+    );
+  });
+
   it("a base model of another architecture, an adapter as the base, and a folder that is not an adapter", async () => {
-    const otherBase = path.join(dir, "phi3.gguf");
-    const tiny = buildTinyModel();
-    await writeGguf(otherBase, {
-      metadata: tiny.metadata.map((m) =>
-        m.key === "general.architecture" ? { ...m, value: "phi3" } : m.key.startsWith("llama.") ? { ...m, key: m.key.replace("llama.", "phi3.") } : m,
-      ) as typeof tiny.metadata,
-      tensors: tiny.tensors,
-    });
+    const otherBase = await writeBaseAs("phi3", path.join(dir, "phi3.gguf"));
     await refuses(
       withTensors((t) => t),
       /architecture is phi3; adapters can be converted for llama, qwen2, qwen3 models/,

@@ -6,7 +6,9 @@
  *  - `...layers.{i}.self_attn.q_proj.lora_A.weight` -> `blk.{i}.attn_q.weight.lora_a` (and k, v, o, the MLP, lm_head);
  *    the bytes are copied as they are (torch [r, in] already is ggml ne [in, r]);
  *  - for llama-architecture bases, the rows of q_proj's and k_proj's lora_B get the rotary reordering llama.cpp's
- *    HF-to-GGUF conversion gave the q/k weights (without it the adapter loads and is silently wrong).
+ *    HF-to-GGUF conversion gave the q/k weights (without it the adapter loads and is silently wrong). qwen2 and qwen3
+ *    keep Hugging Face's rotate-half order (llama.cpp runs them with NEOX rotary and its converter does not permute
+ *    them), so their rows are copied as they are; their q/k/v biases are not LoRA's to change.
  * Everything llama.cpp would choke on is refused first, with the reason: llama.cpp only says "Failed to initialize
  * LoRA adapter", and some bad values (NaN weights) pass silently.
  */
@@ -104,9 +106,12 @@ function readConfig(text: string, file: string): PeftConfig {
   if (c.use_dora === true) refuse("the adapter uses DoRA (use_dora), which llama.cpp's LoRA adapters cannot express.");
   if (c.fan_in_fan_out === true) refuse("the adapter stores its weights transposed (fan_in_fan_out), which is not supported.");
   const nonEmpty = (v: unknown): boolean => (Array.isArray(v) ? v.length > 0 : typeof v === "object" && v !== null && Object.keys(v).length > 0);
-  if (nonEmpty(c.rank_pattern) || nonEmpty(c.alpha_pattern)) refuse("the adapter has per-module ranks or alphas (rank_pattern/alpha_pattern); llama.cpp takes one alpha per adapter.");
-  if (nonEmpty(c.modules_to_save)) refuse(`the adapter also saves whole modules (modules_to_save: ${JSON.stringify(c.modules_to_save)}), which a LoRA adapter cannot carry.`);
-  if (c.bias !== undefined && c.bias !== "none") refuse(`the adapter trains biases (bias: ${JSON.stringify(c.bias)}), which llama.cpp's LoRA adapters cannot carry.`);
+  if (nonEmpty(c.rank_pattern) || nonEmpty(c.alpha_pattern))
+    refuse("the adapter has per-module ranks or alphas (rank_pattern/alpha_pattern); llama.cpp takes one alpha per adapter.");
+  if (nonEmpty(c.modules_to_save))
+    refuse(`the adapter also saves whole modules (modules_to_save: ${JSON.stringify(c.modules_to_save)}), which a LoRA adapter cannot carry.`);
+  if (c.bias !== undefined && c.bias !== "none")
+    refuse(`the adapter trains biases (bias: ${JSON.stringify(c.bias)}), which llama.cpp's LoRA adapters cannot carry.`);
   if (c.layers_to_transform !== undefined && c.layers_to_transform !== null) refuse("layers_to_transform is not supported.");
   const r = c.r;
   const alpha = c.lora_alpha;
@@ -115,7 +120,10 @@ function readConfig(text: string, file: string): PeftConfig {
   const targets = typeof c.target_modules === "string" ? [c.target_modules] : c.target_modules;
   if (!Array.isArray(targets) || !targets.every((t) => typeof t === "string")) refuse("target_modules must name the modules (a list of names such as q_proj).");
   const unknown = (targets as string[]).filter((t) => !(t in moduleNames));
-  if (unknown.length > 0) refuse(`the adapter targets modules the base model lacks or that llama.cpp cannot adapt: ${unknown.join(", ")} (supported: ${Object.keys(moduleNames).join(", ")}).`);
+  if (unknown.length > 0)
+    refuse(
+      `the adapter targets modules the base model lacks or that llama.cpp cannot adapt: ${unknown.join(", ")} (supported: ${Object.keys(moduleNames).join(", ")}).`,
+    );
   return {
     r: r as number,
     alpha: alpha as number,
@@ -222,6 +230,11 @@ export async function convertPeftAdapter(folder: string, base: BaseModelShape, o
     if (!a || !b) throw new LoraConversionError(`${files.weights}: ${target} has lora_${a ? "A" : "B"} but no lora_${a ? "B" : "A"}.`);
     const w = base.tensors.get(target);
     if (!w) {
+      if (target === "output.weight" && base.tensors.has("token_embd.weight")) {
+        throw new LoraConversionError(
+          "The adapter adapts lm_head, but the base model's output is tied to its token embeddings (it has token_embd.weight and no output.weight): llama.cpp has no output tensor of its own to apply it to. Train without lm_head in target_modules.",
+        );
+      }
       const blocks = block !== undefined && block >= base.blockCount ? ` (it has ${base.blockCount} blocks)` : "";
       throw new LoraConversionError(`The base model has no ${target}${blocks}: this adapter was made for another model.`);
     }

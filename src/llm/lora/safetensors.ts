@@ -29,7 +29,8 @@ function parseSafetensors(data: Buffer, label = "the file"): { tensors: Map<stri
   };
   if (data.length < 8) fail(`it has ${data.length} bytes, fewer than the 8-byte header length`);
   const headerLength = Number(data.readBigUInt64LE(0));
-  if (headerLength < 2 || headerLength > maxHeader || 8 + headerLength > data.length) fail(`its header length ${headerLength} does not fit the file (${data.length} bytes)`);
+  if (headerLength < 2 || headerLength > maxHeader || 8 + headerLength > data.length)
+    fail(`its header length ${headerLength} does not fit the file (${data.length} bytes)`);
   let header: unknown;
   try {
     header = JSON.parse(data.subarray(8, 8 + headerLength).toString("utf8"));
@@ -43,7 +44,8 @@ function parseSafetensors(data: Buffer, label = "the file"): { tensors: Map<stri
   const ranges: [number, number, string][] = [];
   for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
-      if (typeof value === "object" && value !== null) metadata = Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === "string"));
+      if (typeof value === "object" && value !== null)
+        metadata = Object.fromEntries(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === "string"));
       continue;
     }
     if (typeof value !== "object" || value === null) fail(`tensor ${name} has no description`);
@@ -52,7 +54,8 @@ function parseSafetensors(data: Buffer, label = "the file"): { tensors: Map<stri
       throw new SafetensorsError(`${label}: tensor ${name} is ${String(dtype)}; only F32, F16 and BF16 adapters can be converted.`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor ${name} has an invalid shape`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`tensor ${name} has invalid data_offsets`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((d) => Number.isSafeInteger(d) && d >= 0))
+      fail(`tensor ${name} has invalid data_offsets`);
     const dims = shape as number[];
     const [begin, end] = offsets as [number, number];
     const needed = dims.reduce((a, b) => a * b, 1) * dtypeBytes[dtype];
