@@ -16,7 +16,12 @@ export function appTemplate(app: App): TemplateResult {
     <header class="topbar">
       ${modelButton(app)}
       <div class="topbar-actions">
-        <vscode-button secondary class="history-toggle" aria-controls="history" aria-expanded=${String(uiState.historyOpen)} @click=${() => app.toggleHistory()}
+        <vscode-button
+          secondary
+          class="history-toggle"
+          aria-controls="history"
+          aria-expanded=${String(uiState.historyOpen)}
+          @click=${() => app.toggleHistory()}
           >History</vscode-button
         >
       </div>
@@ -80,7 +85,9 @@ function modelButton(app: App): TemplateResult {
     aria-label="Model: ${label}. Choose a model"
     @click=${() => void app.ask({ type: "pickModel" })}
   >
-    <span class="model-dot" aria-hidden="true" data-status=${app.state === null ? "loading" : model.status}></span><span class="model-label">${label}</span>
+    <span class="model-dot" aria-hidden="true" data-status=${app.state === null ? "loading" : model.status}></span><span class="model-label"
+      >${label}</span
+    >
   </button>`;
 }
 
@@ -111,8 +118,8 @@ function demoNotice(app: App): TemplateResult | typeof nothing {
   if (!model?.demo) return nothing;
   return html`<div class="demo-notice" role="note">
     <span class="demo-text"
-      >This is a small demo model: it holds a conversation but writes poor code. Choose a real model for real work (the picker recommends one for this
-      machine).</span
+      >This is a small demo model: it holds a conversation but writes poor code. Choose a real model for real work (the
+      picker recommends one for this machine).</span
     >
     <vscode-button secondary class="pick-real-model" data-focus-key="pick-real-model" @click=${() => void app.ask({ type: "pickModel" })}
       >Choose a model</vscode-button
@@ -126,15 +133,17 @@ function historyPanel(app: App): TemplateResult {
   return html`<section id="history" class="history" aria-label="Conversation history" ?hidden=${!uiState.historyOpen}>
     <h2 class="section-title">History</h2>
     <ul class="history-list">
-      ${!uiState.historyOpen
-        ? nothing
-        : history.length === 0
-          ? html`<li class="history-empty">No conversations yet.</li>`
-          : repeat(
-              history,
-              (entry) => entry.id,
-              (entry) => historyItem(app, entry, entry.id === current),
-            )}
+      ${
+        !uiState.historyOpen
+          ? nothing
+          : history.length === 0
+            ? html`<li class="history-empty">No conversations yet.</li>`
+            : repeat(
+                history,
+                (entry) => entry.id,
+                (entry) => historyItem(app, entry, entry.id === current),
+              )
+      }
     </ul>
   </section>`;
 }
@@ -150,8 +159,9 @@ function historyItem(app: App, entry: HistoryEntry, current: boolean): TemplateR
       title=${title}
       @click=${() => app.openFromHistory(entry.id)}
     >
-      <span class="history-title">${title}</span
-      ><span class="history-time">${entry.turns !== undefined && entry.turns > 1 ? `${entry.turns} turns · ` : ""}${relativeTime(entry.updatedAt)}</span>
+      <span class="history-title">${title}</span><span class="history-time"
+        >${entry.turns !== undefined && entry.turns > 1 ? `${entry.turns} turns · ` : ""}${relativeTime(entry.updatedAt)}</span
+      >
     </button>
     <button
       type="button"
@@ -160,9 +170,7 @@ function historyItem(app: App, entry: HistoryEntry, current: boolean): TemplateR
       aria-label="Delete conversation: ${title}"
       title="Delete"
       @click=${() => void app.ask({ type: "deleteSession", id: entry.id })}
-    >
-      ✕
-    </button>
+    >✕</button>
   </li>`;
 }
 
@@ -170,8 +178,12 @@ function noticeTemplate(app: App): TemplateResult | typeof nothing {
   const notice = app.notice;
   if (notice === null) return nothing;
   return html`<div class="notice notice-warning" role="status">
-    <span class="notice-text">${notice}</span
-    ><button type="button" class="icon-button notice-dismiss" aria-label="Dismiss" @click=${() => app.dismissNotice(true)}>✕</button>
+    <span class="notice-text">${notice}</span><button
+      type="button"
+      class="icon-button notice-dismiss"
+      aria-label="Dismiss"
+      @click=${() => app.dismissNotice(true)}
+    >✕</button>
   </div>`;
 }
 
@@ -203,12 +215,14 @@ function emptyState(app: App): TemplateResult {
     default:
       content = html`<h2 class="empty-title">What should we build?</h2>
         <p class="empty-text">
-          Describe the code you want. When the request is ambiguous, ClarifyCoder asks a few short questions first; otherwise it states its assumptions and
-          writes the code.
+          Describe the code you want. When the request is ambiguous, ClarifyCoder asks a few short questions first; otherwise
+          it states its assumptions and writes the code.
         </p>
-        ${model.demo && model.status === "none"
-          ? html`<p class="empty-text demo-download">The demo model (about 100 MB) is downloaded with your first request.</p>`
-          : nothing}`;
+        ${
+          model.demo && model.status === "none"
+            ? html`<p class="empty-text demo-download">The demo model (about 100 MB) is downloaded with your first request.</p>`
+            : nothing
+        }`;
   }
   return html`<div class="empty-state">${content}</div>`;
 }
@@ -231,7 +245,9 @@ function chipItem(app: App, chip: ContextChip): TemplateResult {
       title=${on ? `${what}: sent with your request. Click to leave it out.` : `${what}: left out. Click to send it with your request.`}
       @click=${() => void app.ask(on ? { type: "removeContext", chipId: chip.id } : { type: "includeContext", chipId: chip.id })}
     >
-      <span class="chip-state" aria-hidden="true">${on ? "✓" : "○"}</span><span class="chip-kind">${kind}</span><span class="chip-label">${chip.label}</span>
+      <span class="chip-state" aria-hidden="true">${on ? "✓" : "○"}</span><span class="chip-kind">${kind}</span><span class="chip-label"
+        >${chip.label}</span
+      >
     </button>
   </li>`;
 }

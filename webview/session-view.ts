@@ -92,20 +92,22 @@ function requestTemplate(c: SessionController, turn: ShownTurn, place: TurnPlace
   const editable = place.current && canRegenerate(c.snapshot);
   return html`<section class="turn turn-user" aria-labelledby=${heading}>
     <h2 class="turn-label" id=${heading}>You</h2>
-    ${editing
-      ? requestEditor(c)
-      : html`<p class="request-text">${request}</p>
-          ${editable
-            ? html`<button
+    ${
+      editing
+        ? requestEditor(c)
+        : html`<p class="request-text">${request}</p>
+          ${
+            editable
+              ? html`<button
                 type="button"
                 class="link-button request-edit"
                 data-focus-key="request-edit"
                 aria-label="Edit this request and send it again"
                 @click=${() => c.startEditingRequest()}
-              >
-                Edit
-              </button>`
-            : nothing}`}
+              >Edit</button>`
+              : nothing
+          }`
+    }
     ${where.length > 0 ? html`<p class="request-context" title=${context.fileName ?? ""}>${where.join(" · ")}</p>` : nothing}
     ${turn.contextNote !== undefined ? html`<p class="context-note" role="note">${turn.contextNote}</p>` : nothing}
   </section>`;
@@ -148,12 +150,19 @@ function turnActions(c: SessionController): TemplateResult | typeof nothing {
   if (!canRegenerate(session) || session.state === "asking") return nothing;
   const more = c.regenerateMenuOpen;
   return html`<div class="turn-actions" role="group" aria-label="This answer" aria-busy=${c.pending.has(controlKey.turnActions) ? "true" : "false"}>
-    ${canContinue(session)
-      ? html`<vscode-button class="continue" data-focus-key="continue" title="Write the rest of the answer" @click=${() => c.continueAnswer()}
+    ${
+      canContinue(session)
+        ? html`<vscode-button class="continue" data-focus-key="continue" title="Write the rest of the answer" @click=${() => c.continueAnswer()}
           >Continue</vscode-button
         >`
-      : nothing}
-    <vscode-button secondary class="regenerate" data-focus-key="regenerate" title="Write this answer again" @click=${() => c.regenerate()}
+        : nothing
+    }
+    <vscode-button
+      secondary
+      class="regenerate"
+      data-focus-key="regenerate"
+      title="Write this answer again"
+      @click=${() => c.regenerate()}
       >${session.state === "failed" ? "Try again" : "Regenerate"}</vscode-button
     >
     <button
@@ -165,12 +174,12 @@ function turnActions(c: SessionController): TemplateResult | typeof nothing {
       aria-label="More ways to regenerate"
       title="Regenerate asking questions first, or without questions"
       @click=${() => c.toggleRegenerateMenu()}
-    >
-      ⋯
-    </button>
-    ${session.state === "failed"
-      ? html`<vscode-button secondary class="pick-model" data-focus-key="failure-pick-model" @click=${() => c.pickModel()}>Choose another model</vscode-button>`
-      : nothing}
+    >⋯</button>
+    ${
+      session.state === "failed"
+        ? html`<vscode-button secondary class="pick-model" data-focus-key="failure-pick-model" @click=${() => c.pickModel()}>Choose another model</vscode-button>`
+        : nothing
+    }
     <div class="regenerate-menu" id="regenerate-menu" role="group" aria-label="Regenerate" ?hidden=${!more}>
       <button type="button" class="link-button regenerate-ask" data-focus-key="regenerate-ask" @click=${() => c.regenerate("always")}>
         Regenerate, asking me questions first
@@ -244,14 +253,12 @@ function questionTemplate(c: SessionController, q: Question, open: boolean): Tem
 function givenTemplate(c: SessionController, q: Question, open: boolean): TemplateResult {
   const change = open
     ? html` <button
-        type="button"
-        class="link-button"
-        data-focus-key="change:${q.id}"
-        aria-label="Change the answer to: ${q.text}"
-        @click=${() => c.reopen(q.id)}
-      >
-        Change
-      </button>`
+          type="button"
+          class="link-button"
+          data-focus-key="change:${q.id}"
+          aria-label="Change the answer to: ${q.text}"
+          @click=${() => c.reopen(q.id)}
+        >Change</button>`
     : nothing;
   const assumed = q.waived && q.assumed !== undefined ? assumedSentence(q.assumed) : undefined;
   if (assumed !== undefined) return html`<p class="given"><span class="given-label">You decide:</span> ${assumed}${change}</p>`;
@@ -289,9 +296,7 @@ function questionForm(c: SessionController, q: Question, editing: boolean): Temp
             data-focus-key="suggestion:${q.id}:${index}"
             title=${suggestion.endsWith("…") ? `Cut short: puts "${suggestion.slice(0, -1)}" in the field to finish` : `Answer: ${suggestion}`}
             @click=${() => (suggestion.endsWith("…") ? c.startAnswer(q.id, suggestion.slice(0, -1).trimEnd()) : void c.answer(q.id, suggestion))}
-          >
-            ${suggestion}
-          </button>`,
+          >${suggestion}</button>`,
       )}
       <button
         type="button"
@@ -300,9 +305,7 @@ function questionForm(c: SessionController, q: Question, editing: boolean): Temp
         title="Let the assistant choose; it will state what it assumed"
         aria-label="You decide: ${q.text}"
         @click=${() => void c.waive(q.id)}
-      >
-        You decide
-      </button>
+      >You decide</button>
     </div>
   </div>`;
 }
@@ -325,17 +328,17 @@ function assumptionsTemplate(c: SessionController, turn: ShownTurn, place: TurnP
 
 function assumptionItem(c: SessionController, text: string, index: number, editable: boolean): TemplateResult {
   return html`<li class="assumption">
-    <span class="assumption-text">${text}</span>${editable
-      ? html`<button
+    <span class="assumption-text">${text}</span>${
+      editable
+        ? html`<button
           type="button"
           class="link-button"
           data-focus-key="assumption-edit:${index}"
           aria-label="Correct assumption ${index + 1}"
           @click=${() => c.editAssumption(index)}
-        >
-          Edit
-        </button>`
-      : nothing}
+        >Edit</button>`
+        : nothing
+    }
     ${feedbackLine(c.feedback.get(controlKey.assumption(index)), "assumption-feedback")}
   </li>`;
 }
@@ -447,12 +450,14 @@ function failureTemplate(c: SessionController, turn: ShownTurn, place: TurnPlace
   return html`<div class="failure" role=${place.current ? "alert" : nothing}>
     <h2 class="failure-title">Something went wrong</h2>
     <p class="failure-message">${failure.message}</p>
-    ${raw !== undefined
-      ? html`<div class="failure-raw">
+    ${
+      raw !== undefined
+        ? html`<div class="failure-raw">
           <h3 class="failure-raw-label" id=${rawId}>What the model wrote</h3>
           <pre class="raw" aria-labelledby=${rawId} tabindex="0">${raw}</pre>
         </div>`
-      : nothing}
+        : nothing
+    }
   </div>`;
 }
 

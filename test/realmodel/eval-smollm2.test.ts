@@ -10,7 +10,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { before, describe, it } from "node:test";
-import { runEval } from "../../src/cli/eval/run.js";
+import { runEval, type EvalOptions } from "../../src/cli/eval/run.js";
 import type { EvalRow } from "../../src/core/eval/results.js";
 import type { RunSummary } from "../../src/core/eval/summary.js";
 import { ensureSmolLM2 } from "../fixtures/smollm2.js";
@@ -59,7 +59,7 @@ before(async () => {
   }
 });
 
-async function evaluate(out: string, extra: Record<string, string>): Promise<{ code: number; stderr: string; rows: EvalRow[]; summary: RunSummary }> {
+async function evaluate(out: string, extra: Partial<EvalOptions>): Promise<{ code: number; stderr: string; rows: EvalRow[]; summary: RunSummary }> {
   const stderr = Object.assign(new PassThrough(), { isTTY: false }) as unknown as NodeJS.WriteStream;
   let err = "";
   (stderr as unknown as PassThrough).on("data", (d: Buffer) => (err += d.toString()));
@@ -134,8 +134,8 @@ describe("eval with SmolLM2-135M-Instruct as model and judge, through the real w
       style: "guided",
       ask: "auto",
       decide: "probe",
-      maxRounds: "1",
-      maxQuestions: "2",
+      maxRounds: 1,
+      maxQuestions: 2,
     });
     assert.equal(code, 0, stderr);
     assert.equal(rows.length, 2, "one problem in 1a and one original");
