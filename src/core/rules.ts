@@ -3,7 +3,12 @@
  * turn may be followed up, regenerated, continued or edited mean.
  * The engine enforces them, the extension host and the command line ask them, the webview renders by them.
  */
-import type { CodeBlock, PastTurn, Question, SessionSnapshot, SessionState, Turn } from "./types.js";
+import type { ClarifySettings, CodeBlock, DecideMethod, PastTurn, Question, SessionSnapshot, SessionState, Turn } from "./types.js";
+
+/** A conversation with these settings decides whether to ask by readings (so it wants a sandbox to run candidates in). */
+export function decidesByReadings(decide: DecideMethod, settings: Pick<ClarifySettings, "askPolicy" | "style">): boolean {
+  return decide === "readings" && settings.askPolicy === "auto" && settings.style === "guided";
+}
 
 type Conversation = Pick<SessionSnapshot, "state" | "questions" | "rounds">;
 

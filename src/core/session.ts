@@ -713,7 +713,6 @@ export class ClarifySession {
           seed: o.seed,
           responsePrefix: o.prefix,
           onChunk,
-          onReading: this.onReading,
           signal: enough.signal,
         },
         signal,

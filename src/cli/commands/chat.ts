@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import { dispatch, type HandlerTable } from "../../core/dispatch.js";
-import { canContinue, isBusy } from "../../core/rules.js";
+import { canContinue, decidesByReadings, isBusy } from "../../core/rules.js";
 import { ClarifySession } from "../../core/session.js";
 import { readSettings } from "../../core/settings.js";
 import type { ClarifySettings, EditorContext, Question, SessionSnapshot } from "../../core/types.js";
@@ -21,8 +21,7 @@ import { endQuietlyOnClosedOutput, loadFromOptions, usageErrorExitCode, type Eng
 import { startDownloadProgress, startStepProgress } from "../shared/progress.js";
 import { Command, Option } from "commander";
 import { askPolicies, decideMethods, modelStyles, type DecideMethod } from "../../core/types.js";
-import { PythonSandbox } from "../../llm/sandbox/sandbox.js";
-import type { CodeRunner } from "../../core/code-runner.js";
+import { readingsSandbox } from "../../llm/sandbox/sandbox.js";
 import { defaultModelId } from "../../llm/hub/catalog.js";
 import { modelRanges, settingRanges } from "../../core/settings.js";
 import { gpuLayersOption, gpuOption, modelOptionHelp, numberOption, repeatableOption } from "../shared/options.js";
@@ -255,7 +254,7 @@ async function runChat(options: ChatOptions): Promise<number> {
       say(`${info.name} on ${info.backend.toUpperCase()} (${layers}${info.threads} threads, context ${info.contextSize}) loaded in ${info.loadMs} ms.`);
     } else say(`${opened.label}, ${opened.where}.`);
 
-    const runner = await readingsRunner(options.decide ?? "readings", settings, warn);
+    const runner = decidesByReadings(options.decide ?? "readings", settings) ? await readingsSandbox(warn) : undefined;
 
     if (json && options.request === undefined) emit({ type: "input", expect: "request" });
     const request = options.request ?? (await lines.next(json ? "" : "What should I write? "));
@@ -426,20 +425,6 @@ function finish(snap: SessionSnapshot, emit: (e: Record<string, unknown>) => voi
     ...(snap.failure ? { failure: snap.failure } : {}),
   });
   return snap.state === "failed" ? 1 : 0;
-}
-
-/**
- * The sandbox the engine runs candidates in when it decides by readings (Python requests, `--ask auto`, the guided
- * style); without a confined one, the model's probability of asking decides, and the user is told why.
- */
-async function readingsRunner(decide: DecideMethod, settings: ClarifySettings, warn: (line: string) => void): Promise<CodeRunner | undefined> {
-  if (decide !== "readings" || settings.askPolicy !== "auto" || settings.style !== "guided") return undefined;
-  try {
-    return await PythonSandbox.create({ concurrency: 3 });
-  } catch (error) {
-    warn(`Deciding by the model's probability of asking instead of by readings: ${error instanceof Error ? error.message : String(error)}`);
-    return undefined;
-  }
 }
 
 /** Registers `clarifycoder chat` on the command line. */

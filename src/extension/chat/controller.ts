@@ -5,7 +5,7 @@
  */
 import * as vscode from "vscode";
 import { dispatch, type HandlerTable } from "../../core/dispatch.js";
-import { canFollowUp, isBusy, notCodeKind } from "../../core/rules.js";
+import { canFollowUp, decidesByReadings, isBusy, notCodeKind } from "../../core/rules.js";
 import { selectedLines } from "../../core/selection.js";
 import { ClarifySession, SessionRefusal, whenAccepted } from "../../core/session.js";
 import type { ClarifyModel } from "../../core/model.js";
@@ -22,7 +22,7 @@ import { applyCodeAction, proposalScheme, type CodeProposals } from "./editor-ac
 import { ConversationStore, conversationTitle } from "./conversation-store.js";
 import { getConfig, readClarifySettings, Settings } from "../config.js";
 import type { CodeRunner } from "../../core/code-runner.js";
-import { PythonSandbox } from "../../llm/sandbox/sandbox.js";
+import { readingsSandbox } from "../../llm/sandbox/sandbox.js";
 
 interface ChatModelSource extends ClarifyModel {
   readonly status: ModelStatus;
@@ -95,7 +95,10 @@ export class ChatController implements vscode.Disposable {
   attach(view: { postMessage(message: HostMessage): Thenable<boolean> } | undefined): void {
     this.view = view;
     // Opening the chat is the sign it is about to be used: the model loads while the user types.
-    if (view) this.model.warmUp();
+    if (view) {
+      this.model.warmUp();
+      void this.readingsRunner(this.modelSettings());
+    }
   }
 
   /** The conversation on screen; remembered across window reloads. */
@@ -221,7 +224,7 @@ export class ChatController implements vscode.Disposable {
       await whenAccepted(session.followUp(text, this.editorContext()));
       return;
     }
-    const runner = await this.readingsRunner();
+    const runner = await this.readingsRunner(settings);
     const session = new ClarifySession(this.model, settings, runner ? { runner } : {});
     this.track(session);
     this.activeId = session.id;
@@ -229,18 +232,12 @@ export class ChatController implements vscode.Disposable {
   }
 
   /**
-   * The sandbox the engine runs candidates in to decide by readings (the `decide` setting), made once, on the first
-   * request; where Python or bubblewrap is missing, the probe decides, and the log says why.
+   * The sandbox the engine runs candidates in to decide by readings (the `decide` setting), made once, when the chat
+   * is first shown or asked; where Python or bubblewrap is missing, the probe decides, and the log says why.
    */
-  private async readingsRunner(): Promise<CodeRunner | undefined> {
-    if (getConfig(Settings.decide) !== "readings") return undefined;
-    this.sandbox ??= PythonSandbox.create({ concurrency: 3 }).then(
-      (sandbox) => (this.sandboxReady = sandbox),
-      (error: unknown) => {
-        this.log.info(`Deciding whether to ask by the model's probability, not by readings: ${error instanceof Error ? error.message : String(error)}`);
-        return undefined;
-      },
-    );
+  private async readingsRunner(settings: ClarifySettings): Promise<CodeRunner | undefined> {
+    if (!decidesByReadings(getConfig(Settings.decide), settings)) return undefined;
+    this.sandbox ??= readingsSandbox((sentence) => this.log.info(sentence)).then((sandbox) => (this.sandboxReady = sandbox));
     return this.sandbox;
   }
 
@@ -298,8 +295,10 @@ export class ChatController implements vscode.Disposable {
     if (!this.live.has(id)) {
       const saved = this.store.get(id);
       if (!saved) throw new SessionRefusal("That conversation no longer exists.");
-      const runner = getConfig(Settings.decide) === "readings" ? this.sandboxReady : undefined;
-      this.track(ClarifySession.restore(this.model, this.modelSettings(), saved, runner ? { runner } : {}));
+      const settings = this.modelSettings();
+      // Made when the chat was shown (see attach), so a conversation reopened there decides as a new one does.
+      const runner = decidesByReadings(getConfig(Settings.decide), settings) ? this.sandboxReady : undefined;
+      this.track(ClarifySession.restore(this.model, settings, saved, runner ? { runner } : {}));
     }
     this.activeId = id;
     this.postState();

@@ -7,7 +7,8 @@
  * the hub's copy of the same file is the other source.
  */
 
-export type ModelStyle = "guided" | "native";
+import type { ModelStyle } from "../../core/types.js";
+export type { ModelStyle };
 
 /** One raw piece of a model file, the only data of a wheel on PyPI (`<package>/data/partNN.bin`). */
 export interface WheelChunk {

@@ -116,7 +116,10 @@ export class EndpointModel implements ClarifyModel {
   async listModels(signal?: AbortSignal): Promise<string[]> {
     const response = await this.send("GET", "/models", undefined, signal);
     const body = (await response.json()) as { data?: { id?: unknown }[] };
-    return (body.data ?? []).map((m) => m.id).filter((id): id is string => typeof id === "string");
+    const names = (body.data ?? []).map((m) => m.id).filter((id): id is string => typeof id === "string");
+    // With no name given, the first one listed is the model: a listing already made need not be asked again.
+    if (this.modelName === undefined && names[0] !== undefined) this.modelName = Promise.resolve(names[0]);
+    return names;
   }
 
   async openConversation(options: OpenConversationOptions): Promise<ModelConversation> {

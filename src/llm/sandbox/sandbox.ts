@@ -10,7 +10,7 @@
  *   reaches the next, as in HumanEvalComm, which ran each case in a new process;
  * - the tested code never sees an expected output: it computes each test case's call (the candidate's value) and
  *   nothing else, and the verdict is reached outside it, here for `==` and in a Python judge that runs no untrusted
- *   code for the other relations (sandbox-python.ts says how the results travel so that the code cannot forge them);
+ *   code for the other relations (python-scripts.ts says how the results travel so that the code cannot forge them);
  * - the candidate's output goes nowhere (a capped buffer, /dev/null), so a flood can neither fake nor stall results;
  *   the whole process group is killed from here if it outlives its budget.
  * Test cases follow HumanEvalComm's rules: `==` compares what Python prints for `entry_point(<input>)` with the
@@ -475,5 +475,18 @@ export class PythonSandbox implements CodeRunner {
     });
     clearTimeout(timer);
     return { code, why: stopped, output: output.text, stdout };
+  }
+}
+
+/**
+ * The sandbox the engine runs candidates in to decide by readings, for the chat surfaces (a few candidates at once);
+ * undefined where Python or bubblewrap is missing, with the reason given to `unavailable` (the probe then decides).
+ */
+export async function readingsSandbox(unavailable: (sentence: string) => void): Promise<CodeRunner | undefined> {
+  try {
+    return await PythonSandbox.create({ concurrency: 3 });
+  } catch (error) {
+    unavailable(`Deciding whether to ask by the model's probability instead of by readings: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
   }
 }
