@@ -2,7 +2,7 @@
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { getLlama, LlamaLogLevel, type Llama } from "node-llama-cpp";
+import { getLlama, LlamaLogLevel, type Llama, type LlamaModel, type LlamaModelOptions } from "node-llama-cpp";
 import { physicalCores } from "../../hardware/cpu.js";
 import { findGpuSupport, missingBackendMessage } from "../../hardware/gpu.js";
 import type { GpuChoice } from "../../hardware/gpu-choice.js";
@@ -21,6 +21,8 @@ export function threadsFor(requested: number | undefined): number {
 export class Backends {
   private llama: Llama | undefined;
   private gpu: GpuChoice | undefined;
+  /** Bindings that a failed load has left impossible to dispose (see `loadModel`). */
+  private readonly undisposable = new WeakSet<Llama>();
   /** llama.cpp's last error lines: its reasons (a bad LoRA adapter, say) appear only in its log. */
   readonly recentLog: string[] = [];
 
@@ -36,7 +38,10 @@ export class Backends {
   async ensure(gpu: GpuChoice = "auto", modelLoaded = false): Promise<Llama> {
     if (this.llama && this.gpu === gpu) return this.llama;
     if (this.llama && modelLoaded) throw new WorkerError("bad-request", "Unload the model before switching the GPU backend.");
-    await this.llama?.dispose();
+    const previous = this.llama;
+    // Let go of a binding that cannot be disposed: waiting on it would hang this request for good.
+    if (previous && this.undisposable.has(previous)) void previous.dispose().catch(() => undefined);
+    else await previous?.dispose();
     this.llama = undefined;
     this.gpu = undefined;
     // node-llama-cpp quietly runs a "metal" request on the CPU elsewhere: asked for Metal means Metal or a reason.
@@ -63,6 +68,20 @@ export class Backends {
     }
     this.gpu = gpu;
     return this.llama;
+  }
+
+  /**
+   * `l.loadModel`, minding a fault of node-llama-cpp 3.21.1: a load that fails (a damaged file, memory running out,
+   * a stop) keeps a hold on its binding that nothing releases once the failed model is garbage-collected, and from then
+   * on the binding's `dispose()` never settles. Such a binding is marked, and later let go of rather than waited on.
+   */
+  async loadModel(l: Llama, options: LlamaModelOptions): Promise<LlamaModel> {
+    try {
+      return await l.loadModel(options);
+    } catch (error) {
+      this.undisposable.add(l);
+      throw error;
+    }
   }
 
   private missing(gpu: "cuda" | "vulkan" | "metal", error?: unknown): WorkerError {

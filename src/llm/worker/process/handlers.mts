@@ -30,7 +30,7 @@ export function createHandlers(): HandlerTable {
       if (params.loadUnchecked) {
         request.phase(`loading ${params.loadUnchecked} without the file checks`);
         const l = await backends.ensure(backends.choice ?? false, host.loaded !== undefined);
-        await l.loadModel({ modelPath: params.loadUnchecked }).catch(() => undefined);
+        await backends.loadModel(l, { modelPath: params.loadUnchecked }).catch(() => undefined);
       }
       process.abort();
     },

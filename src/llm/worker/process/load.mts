@@ -181,7 +181,7 @@ export class ModelHost {
       request.phase(`loading the weights of ${fileLabel(modelPath)}${l.gpu === false ? "" : ` (GPU layers: ${layers})`}`);
       let model: LlamaModel;
       try {
-        model = await l.loadModel({
+        model = await this.backends.loadModel(l, {
           modelPath,
           gpuLayers: layers,
           onLoadProgress: (progress) => request.emit({ kind: "load", progress }),
