@@ -4,7 +4,8 @@
  * on each code block, the host's feedback to each block's last action, and the streaming cursor.
  */
 import { noChange } from "lit";
-import { Directive, PartType, directive, type ElementPart, type PartInfo } from "lit/directive.js";
+import { PartType, directive, type ElementPart, type PartInfo } from "lit/directive.js";
+import { AsyncDirective } from "lit/async-directive.js";
 import type { CodeAction } from "../src/core/webview-protocol.js";
 import { focusByKey } from "./dom.js";
 import { setMarkdown } from "./markdown.js";
@@ -31,10 +32,12 @@ export interface AnswerBodyOptions {
   focusPrefix?: string;
 }
 
-class AnswerBodyDirective extends Directive {
+class AnswerBodyDirective extends AsyncDirective {
   private renderedText: string | null = null;
   private renderedNotCode = "";
+  private body: HTMLElement | null = null;
   private resizes: ResizeObserver | null = null;
+  private overflowFrame = 0;
   private readonly mark = document.createElement("span");
 
   constructor(part: PartInfo) {
@@ -52,20 +55,43 @@ class AnswerBodyDirective extends Directive {
     const body = part.element as HTMLElement;
     // The toolbars are rebuilt when what they offer changed: the blocks that are not code, or their turn's place.
     const notCode = `${options.focusPrefix ?? ""}|${[...(options.notCode ?? new Map<number, string>()).entries()].join()}`;
-    if (text !== this.renderedText || notCode !== this.renderedNotCode) this.rebuild(body, text, options.focusPrefix ?? "", options.notCode);
+    const rebuilt = text !== this.renderedText || notCode !== this.renderedNotCode;
+    if (rebuilt) this.rebuild(body, text, options.focusPrefix ?? "", options.notCode);
     this.renderedNotCode = notCode;
     for (const button of body.querySelectorAll<HTMLButtonElement>(".code-tool")) button.disabled = !options.actionsEnabled;
     this.showFeedback(body, options.feedback);
     // Whether code is wider than the view is known once laid out: on the first layout, on every resize, and after a
-    // rebuild (the observer fires for the first two; a frame later for the third).
+    // rebuild (the observer fires for the first two; a frame later for the third). Updates that change nothing of the
+    // text (the buttons, the feedback) do not measure it again.
+    this.body = body;
     if (!this.resizes) {
       this.resizes = new ResizeObserver(() => markOverflow(body));
       this.resizes.observe(body);
     }
-    requestAnimationFrame(() => markOverflow(body));
+    if (rebuilt && this.overflowFrame === 0) {
+      this.overflowFrame = requestAnimationFrame(() => {
+        this.overflowFrame = 0;
+        markOverflow(body);
+      });
+    }
     if (options.streaming) this.placeMark(body);
     else this.mark.remove();
     return noChange;
+  }
+
+  /** Out of the page (its turn removed, the view cleared): nothing watches its size any more. */
+  protected override disconnected(): void {
+    this.resizes?.disconnect();
+    this.resizes = null;
+    cancelAnimationFrame(this.overflowFrame);
+    this.overflowFrame = 0;
+  }
+
+  protected override reconnected(): void {
+    if (!this.body) return;
+    const body = this.body;
+    this.resizes = new ResizeObserver(() => markOverflow(body));
+    this.resizes.observe(body);
   }
 
   private rebuild(body: HTMLElement, text: string, focusPrefix: string, notCode: AnswerBodyOptions["notCode"]): void {
@@ -106,6 +132,9 @@ class AnswerBodyDirective extends Directive {
   }
 }
 
+/** The code blocks whose sideways scrolling is watched already (a hint removed and shown again adds no second listener). */
+const watchedScrolls = new WeakSet<HTMLElement>();
+
 /** Code wider than the view says so: a shadow at the right edge while there is more, and a line under it. */
 function markOverflow(body: HTMLElement): void {
   for (const pre of body.querySelectorAll<HTMLElement>("pre.code")) {
@@ -118,7 +147,10 @@ function markOverflow(body: HTMLElement): void {
       hint.textContent = "Wider than the view: scroll sideways for the rest.";
       pre.after(hint);
       pre.tabIndex = 0;
-      pre.addEventListener("scroll", () => pre.classList.toggle("at-end", pre.scrollLeft + pre.clientWidth >= pre.scrollWidth - 1));
+      if (!watchedScrolls.has(pre)) {
+        watchedScrolls.add(pre);
+        pre.addEventListener("scroll", () => pre.classList.toggle("at-end", pre.scrollLeft + pre.clientWidth >= pre.scrollWidth - 1));
+      }
     } else if (!overflows && hint) hint.remove();
   }
 }
