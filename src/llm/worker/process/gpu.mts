@@ -23,8 +23,10 @@ export class Backends {
   private gpu: GpuChoice | undefined;
   /** Bindings that a failed load has left impossible to dispose (see `loadModel`). */
   private readonly undisposable = new WeakSet<Llama>();
-  /** llama.cpp's last error lines: its reasons (a bad LoRA adapter, say) appear only in its log. */
-  readonly recentLog: string[] = [];
+  /** llama.cpp's last lines (at most 20): its reasons (a bad LoRA adapter, say) appear only in its log. */
+  private readonly recentLog: string[] = [];
+  /** How many lines llama.cpp has logged in all: what `logMark` gives. */
+  private logged = 0;
 
   /** The backend asked for last, if any. */
   get choice(): GpuChoice | undefined {
@@ -55,6 +57,7 @@ export class Backends {
           const line = message.trim();
           if (line === "") return;
           this.recentLog.push(line);
+          this.logged += 1;
           if (this.recentLog.length > 20) this.recentLog.shift();
           if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) send({ type: "log", level: "error", message: line });
         },
@@ -89,9 +92,17 @@ export class Backends {
     return new WorkerError("load-failed", missingBackendMessage(gpu, findGpuSupport(here), error === undefined ? undefined : messageOf(error)));
   }
 
-  /** Forgets llama.cpp's earlier log lines, so that a failure is explained by its own. */
-  clearLog(): void {
-    this.recentLog.length = 0;
+  /** A place in llama.cpp's log, for `logSince`. */
+  logMark(): number {
+    return this.logged;
+  }
+
+  /**
+   * llama.cpp's lines since `mark` (those still kept): a failure is explained by its own lines, never by those of a
+   * turn running beside it on another sequence.
+   */
+  logSince(mark: number): string[] {
+    return this.recentLog.slice(Math.max(0, this.recentLog.length - (this.logged - mark)));
   }
 
   async hardware(params: ParamsOf<"hardware">, modelLoaded: boolean): Promise<ResultOf<"hardware">> {

@@ -71,7 +71,7 @@ export class ModelHost {
     await this.unload();
     request.phase("starting llama.cpp");
     const l = await this.backends.ensure(params.gpu ?? "auto");
-    this.backends.clearLog();
+    const mark = this.backends.logMark();
     // A model to download was downloaded before the request (LocalModel resolves it): here it is a file.
     const modelPath = path.resolve(params.model);
     request.phase(`reading ${fileLabel(modelPath)}`);
@@ -106,7 +106,7 @@ export class ModelHost {
       l,
       modelPath,
       params,
-      { contextSize: clamped.size ?? (clamped.max !== undefined ? { max: clamped.max } : undefined), totalLayers, threads, notices },
+      { contextSize: clamped.size ?? (clamped.max !== undefined ? { max: clamped.max } : undefined), totalLayers, threads, notices, mark },
       request,
     );
     const { model, context } = fitted;
@@ -162,7 +162,7 @@ export class ModelHost {
     l: Llama,
     modelPath: string,
     params: LoadParams,
-    setup: { contextSize: number | { max: number } | undefined; totalLayers: number; threads: number; notices: string[] },
+    setup: { contextSize: number | { max: number } | undefined; totalLayers: number; threads: number; notices: string[]; mark: number },
     request: RequestContext<"load">,
   ): Promise<{ model: LlamaModel; context: LlamaContext }> {
     const asked: GpuLayers = l.gpu === false ? 0 : (params.gpuLayers ?? "auto");
@@ -189,8 +189,10 @@ export class ModelHost {
         });
       } catch (error) {
         if (request.signal.aborted) throw cancelled();
-        const next: number | undefined = isOutOfMemory(error, this.backends.recentLog) ? below(i, typeof layers === "number" ? layers : undefined) : undefined;
-        if (next === undefined) throw new WorkerError("load-failed", plainLoadError("weights", error, modelPath, this.backends.recentLog));
+        const next: number | undefined = isOutOfMemory(error, this.backends.logSince(setup.mark))
+          ? below(i, typeof layers === "number" ? layers : undefined)
+          : undefined;
+        if (next === undefined) throw new WorkerError("load-failed", plainLoadError("weights", error, modelPath, this.backends.logSince(setup.mark)));
         i = next;
         continue;
       }
@@ -202,9 +204,9 @@ export class ModelHost {
           await model.dispose();
           throw cancelled();
         }
-        if (!isOutOfMemory(error, this.backends.recentLog)) {
+        if (!isOutOfMemory(error, this.backends.logSince(setup.mark))) {
           await model.dispose();
-          throw new WorkerError("load-failed", plainLoadError("context", error, modelPath, this.backends.recentLog));
+          throw new WorkerError("load-failed", plainLoadError("context", error, modelPath, this.backends.logSince(setup.mark)));
         }
         const next: number | undefined = model.gpuLayers > 0 ? below(i, model.gpuLayers) : undefined;
         if (next !== undefined) {
@@ -221,7 +223,7 @@ export class ModelHost {
           return { model, context };
         } catch (second) {
           await model.dispose();
-          throw new WorkerError("load-failed", plainLoadError("context", second, modelPath, this.backends.recentLog));
+          throw new WorkerError("load-failed", plainLoadError("context", second, modelPath, this.backends.logSince(setup.mark)));
         }
       }
     }

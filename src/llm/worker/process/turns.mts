@@ -94,12 +94,12 @@ export class Turns {
    * left in an unknown state: its next turn rebuilds it, with its history, on an empty one.
    */
   private async guarded<T>(c: Conversation, work: () => Promise<T>): Promise<T> {
-    this.backends.clearLog();
+    const mark = this.backends.logMark();
     try {
       return await work();
     } catch (error) {
       if (error instanceof WorkerError || !isDecodeFailure(error)) throw error;
-      const message = plainDecodeError(error, this.backends.recentLog);
+      const message = plainDecodeError(error, this.backends.logSince(mark));
       log("warn", message);
       await this.pool.reset(c);
       throw new WorkerError(/KV slot/.test(messageOf(error)) ? "context-full" : "internal", message);
