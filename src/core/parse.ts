@@ -59,6 +59,23 @@ export function endCleanly(text: string, cap: number): string {
   return kept === "" ? value : `${kept}…`;
 }
 
+/**
+ * Texts the grammar cut at `cap` whose rest the model wrote as the next item (the rest of a sentence: in lower case,
+ * ending it, as "Return the number" then "itself."; an option such as "ascending" stands alone), joined back into one, so that one suggestion is not shown as two chips. Each
+ * text is then ended cleanly at the caps of its parts together.
+ */
+export function joinCutTexts(texts: readonly string[], cap: number): string[] {
+  const joined: string[][] = [];
+  for (const raw of texts) {
+    const text = withoutListMarker(raw);
+    const parts = joined[joined.length - 1];
+    const cut = (parts?.[parts.length - 1]?.length ?? 0) >= cap - 3;
+    if (parts && cut && /^\p{Ll}/u.test(text) && /[.!?]$/.test(text)) parts.push(text);
+    else joined.push([text]);
+  }
+  return joined.map((parts) => endCleanly(parts.join(" "), cap * parts.length));
+}
+
 /** Keeps the first of each group of texts that compare equal (see `comparisonKey`), and drops empty ones. */
 export function distinctTexts(texts: readonly string[], seen: Set<string> = new Set()): string[] {
   const kept: string[] = [];
@@ -99,7 +116,9 @@ export function parseAssessment(text: string, limits: { maxQuestions: number; le
     .filter((q) => distinctTexts([q.text], seen).length > 0);
   const questions = distinct.slice(0, Math.max(1, limits.maxQuestions)).map((q) => ({
     text: q.text,
-    suggestions: distinctTexts(q.suggestions.map((s) => clean(s, limits.lengths?.suggestion))).slice(0, 4),
+    suggestions: distinctTexts(
+      limits.lengths?.suggestion === undefined ? q.suggestions.map((s) => clean(s, undefined)) : joinCutTexts(q.suggestions, limits.lengths.suggestion),
+    ).slice(0, 4),
   }));
   return { ok: true, value: { decision: "ask", questions } };
 }

@@ -5,6 +5,7 @@ import {
   comparisonKey,
   distinctTexts,
   endCleanly,
+  joinCutTexts,
   extractCodeBlocks,
   isProtocolReply,
   parseAssessment,
@@ -91,6 +92,27 @@ describe("a text cut at the grammar's length cap ends cleanly", () => {
     const [first, second] = parsed.value.questions[0]?.suggestions ?? [];
     assert.ok(first?.endsWith("word…"), first);
     assert.equal(second, "short");
+  });
+
+  it("a suggestion the grammar cut whose rest came as the next item is one chip, not two", () => {
+    const cap = assessmentLengths.suggestion;
+    const head = `Return the ${"value ".repeat(40)}`.slice(0, cap).trimEnd();
+    const parsed = parseAssessment(
+      JSON.stringify({
+        decision: "ask",
+        questions: [{ question: "Q?", suggestions: [head, "number itself.", "Raise ValueError", "lower case but not cut."] }],
+      }),
+      { maxQuestions: 1, lengths: assessmentLengths },
+    );
+    assert.ok(parsed.ok && parsed.value.decision === "ask");
+    assert.deepEqual(parsed.value.questions[0]?.suggestions, [`${head} number itself.`, "Raise ValueError", "lower case but not cut."]);
+    assert.deepEqual(joinCutTexts(["Short one", "and another."], cap), ["Short one", "and another."], "a short text was not cut: its neighbour stands alone");
+    const twice = "x".repeat(cap);
+    assert.deepEqual(
+      joinCutTexts([twice, `and ${"more ".repeat(30)}`.slice(0, cap - 1) + "."], cap).map((t) => t.endsWith("…")),
+      [true],
+      "both parts cut: the whole is ended cleanly",
+    );
   });
 
   it("the choices for questions left to the assistant: one per question, or an error", () => {
