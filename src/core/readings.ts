@@ -28,7 +28,7 @@ export interface ReadingQuestion {
 type ReadingsDecision = { decision: "proceed"; candidate: number; reason: string } | { decision: "ask"; questions: ReadingQuestion[]; reason: string };
 
 /** The functions a piece of Python code defines at its top level, in order. */
-function definedFunctions(code: string): string[] {
+export function definedFunctions(code: string): string[] {
   return [...code.matchAll(/^(?:async\s+)?def\s+([A-Za-z_]\w*)\s*\(/gm)].map((m) => m[1] ?? "").filter((n) => n !== "");
 }
 
@@ -80,6 +80,18 @@ function leadingCall(text: string, entry: string): string | undefined {
     if (balanced(call)) return call;
   }
   return undefined;
+}
+
+/** Every call of one of `names` in a text (`f(1, [2, 3])`), each once, in the order they appear. */
+export function callsIn(text: string, names: readonly string[]): string[] {
+  const found: { at: number; call: string }[] = [];
+  for (const name of new Set(names)) {
+    for (const m of text.matchAll(new RegExp(`(?<![\\w.])${name}\\(`, "g"))) {
+      const call = leadingCall(text.slice(m.index), name);
+      if (call !== undefined) found.push({ at: m.index, call });
+    }
+  }
+  return [...new Set(found.sort((a, b) => a.at - b.at).map((f) => f.call))];
 }
 
 /**
@@ -238,8 +250,11 @@ export function decideReadings(input: {
 
 /** A user's answer as a clarification the code request carries. */
 export function clarificationOf(question: Pick<ReadingQuestion, "call" | "kind">, answer: string): string {
-  const a = answer.trim();
+  const a = answer.trim().replace(/\.$/, "");
+  // "raises ValueError: ..." (or "it raises ...") is an error to raise, not a value to return.
+  const raised = /^(?:it\s+)?raises?\s+(.+)$/i.exec(a)?.[1];
+  const must = raised !== undefined ? `must raise ${raised}` : `must return ${a}`;
   return question.kind === "contradiction"
-    ? `\`${question.call}\` must return ${a} (this overrides any example in the request that says otherwise).`
-    : `\`${question.call}\` must return ${a}.`;
+    ? `\`${question.call}\` ${must} (this overrides any example in the request that says otherwise).`
+    : `\`${question.call}\` ${must}.`;
 }

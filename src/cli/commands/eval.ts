@@ -2,6 +2,7 @@
 import { Command, Option } from "commander";
 import { askPolicies, decideMethods, modelStyles } from "../../core/types.js";
 import { allCategories } from "../../core/eval/benchmark.js";
+import { answerSources } from "../../core/eval/reference-answers.js";
 import { modelRanges, settingRanges } from "../../core/settings.js";
 import { evalDefaults, runEval, runEvalReport, type EvalOptions } from "../eval/run.js";
 import { gpuOption, modelOptionHelp, numberOption, toolkitRanges } from "../shared/options.js";
@@ -49,6 +50,14 @@ export function registerEval(program: Command): void {
         "--decide <method>",
         "engine mode, --ask auto: readings (candidates run in the sandbox; ask where they disagree) or probe (the model's probability of asking against --threshold)",
       ).choices(decideMethods),
+    )
+    .addOption(
+      new Option(
+        "--answers <source>",
+        "judge: the judge answers every question (HumanEvalComm's protocol); reference: a question about a concrete call gets what the benchmark's reference solution returns for it (run in the sandbox), as a user who knows their function would answer",
+      )
+        .choices(answerSources)
+        .default("judge"),
     )
     .option("--unsafe-no-sandbox", "where bubblewrap cannot confine the tested code, run it unconfined instead of refusing to")
     .option("--retest", "run the tests again on the code already stored in --out (no model calls), then go on")

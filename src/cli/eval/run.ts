@@ -14,6 +14,7 @@ import pLimit from "p-limit";
 import { allCategories, isCategory, promptPreamble, readBenchmark, selectItems, type Category, type EvalItem } from "../../core/eval/benchmark.js";
 import type { JudgeFormat } from "../../core/eval/judge.js";
 import { runItem, type ModeSettings } from "../../core/eval/protocol.js";
+import { answerSources, isAnswerSource, type AnswerSource } from "../../core/eval/reference-answers.js";
 import { buildReportData, judgeWarnings, reportMarkdown } from "../../core/eval/report-data.js";
 import { finishedIds, inItemOrder, latestRows, readEvalRow, type EvalRow } from "../../core/eval/results.js";
 import { buildRunSummary, manifestDifferences, type RunManifest, type RunSummary } from "../../core/eval/summary.js";
@@ -50,6 +51,8 @@ export interface EvalOptions extends EngineOptions {
   unsafeNoSandbox?: boolean;
   /** Engine mode, `--ask auto`: decide by readings (candidates run in the sandbox) or by the model's probability. */
   decide?: string;
+  /** Who answers the questions: the judge alone, or the reference solution where a question names a call. */
+  answers?: string;
   maxClearAsk?: number;
   /** Run the tests again on the stored code of finished items (no model calls), e.g. after a sandbox change. */
   retest?: boolean;
@@ -92,6 +95,7 @@ interface Plan {
   maxClearAskRate: number;
   /** Whether the engine gets the sandbox to decide by readings. */
   readings: boolean;
+  answers: AnswerSource;
   load: Omit<LoadParams, "model">;
 }
 
@@ -132,6 +136,8 @@ export function planOf(o: EvalOptions): Plan {
       throw new UsageError(`${engineOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")} only apply with --mode engine.`);
     mode = { mode: "paper", paper: { maxTokens, temperature } };
   }
+  const answers = o.answers ?? "judge";
+  if (!isAnswerSource(answers)) throw new UsageError(`--answers must be ${answerSources.join(" or ")} (got "${answers}").`);
   const limit = o.limit;
   const endpoint = parseModelSpec(o.model).kind === "endpoint";
   const concurrency = o.concurrency ?? (endpoint ? 8 : 1);
@@ -147,6 +153,7 @@ export function planOf(o: EvalOptions): Plan {
     memoryMb: o.memory ?? evalDefaults.memory,
     maxClearAskRate: o.maxClearAsk ?? evalDefaults.maxClearAsk,
     readings: readingsOf(o.decide, modeName),
+    answers,
     load: loadFromOptions({
       gpu: o.gpu,
       ...(o.threads !== undefined ? { threads: o.threads } : {}),
@@ -215,6 +222,7 @@ export async function runEval(o: EvalOptions): Promise<number> {
     judgeFormat: plan.judgeFormat,
     judgeMaxTokens: plan.judgeMaxTokens,
     ...(plan.mode.mode === "paper" ? { paper: plan.mode.paper } : { engine: plan.mode.engine, readings: plan.readings }),
+    ...(plan.answers !== "judge" ? { answers: plan.answers } : {}),
     categories: plan.categories,
     ...(plan.limit !== undefined ? { limit: plan.limit } : {}),
     seed: plan.seed,
@@ -316,6 +324,7 @@ export async function runEval(o: EvalOptions): Promise<number> {
             judgeMaxTokens: plan.judgeMaxTokens,
             runTests: (code, it) => sandbox.run(code, { ...it, preamble: promptPreamble(it.original, it.entryPoint) }),
             ...(plan.readings ? { runner: sandbox } : {}),
+            ...(plan.answers === "reference" ? { reference: sandbox } : {}),
             signal: controller.signal,
           });
           await opened.log.append(row);
@@ -414,11 +423,17 @@ export async function runEvalReport(folders: readonly string[], options: { out: 
     const summary = summaries[i];
     const table = tables.find((t) => t.run === summary?.name);
     if (!summary || !table) return undefined;
-    return { name: summary.name, rows: table.rows, judge: summary.manifest.judgeLabel, decision: decisionOf(summary.manifest) };
+    const judge = summary.manifest.judgeLabel + (summary.manifest.answers === "reference" ? " (calls answered by the reference solution)" : "");
+    return { name: summary.name, rows: table.rows, judge, decision: decisionOf(summary.manifest) };
   };
   const bare = runOf("paper");
   const engine = runOf("engine");
-  if (bare && engine) out.write(`${versusText(bare, engine)}\n\n`);
+  if (bare && engine) {
+    const answersOf = (mode: "paper" | "engine"): AnswerSource => summaries.find((x) => x.manifest.mode === mode)?.manifest.answers ?? "judge";
+    if (answersOf("paper") !== answersOf("engine"))
+      out.write(`Note: the two runs were answered differently (bare: --answers ${answersOf("paper")}, engine: --answers ${answersOf("engine")}).\n`);
+    out.write(`${versusText(bare, engine)}\n\n`);
+  }
   out.write(`Report: ${html}\n`);
   return 0;
 }

@@ -49,6 +49,8 @@ interface Problem {
   entryPoint: string;
   prompts: Partial<Record<Category, string>>;
   tests: TestCase[];
+  /** The reference solution (the whole function), where the row has one. */
+  solution?: string;
 }
 
 export interface MalformedRow {
@@ -79,6 +81,7 @@ const row = z.object({
   prompt: z.string().refine((s) => s.trim() !== "", "is empty"),
   entry_point: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "is not a Python name"),
   test_case: z.array(z.object({ input: testValue, output: testValue.nullable(), relation: z.string().min(1) })).min(1, "has no test cases"),
+  solution: z.string().optional(),
 });
 
 /** Reads the benchmark's JSON Lines text. Never throws on a bad row: it is listed in `malformed`. */
@@ -121,6 +124,7 @@ export function readBenchmark(text: string): Benchmark {
       entryPoint: r.entry_point,
       prompts,
       tests: r.test_case.map((t) => ({ input: pythonLiteral(t.input), output: pythonLiteral(t.output), relation: t.relation })),
+      ...(r.solution !== undefined && r.solution.trim() !== "" ? { solution: r.solution } : {}),
     });
   });
   return { problems, malformed };
@@ -169,6 +173,8 @@ export interface EvalItem {
   original: string;
   entryPoint: string;
   tests: TestCase[];
+  /** The reference solution, for `--answers reference` (see reference-answers.ts). */
+  solution?: string;
 }
 
 const itemId = (name: string, category: Category): string => `${name}#${category}`;
@@ -200,7 +206,16 @@ export function selectItems(problems: readonly Problem[], selection: Selection):
     for (const category of allCategories) {
       const prompt = p.prompts[category];
       if (prompt === undefined || !chosen.has(itemId(p.name, category))) continue;
-      items.push({ id: itemId(p.name, category), name: p.name, category, prompt, original, entryPoint: p.entryPoint, tests: p.tests });
+      items.push({
+        id: itemId(p.name, category),
+        name: p.name,
+        category,
+        prompt,
+        original,
+        entryPoint: p.entryPoint,
+        tests: p.tests,
+        ...(p.solution !== undefined ? { solution: p.solution } : {}),
+      });
     }
   }
   return items;

@@ -12,6 +12,7 @@ import type { CodeRunner } from "../code-runner.js";
 import { ClarifySession } from "../session.js";
 import type { ClarifySettings, CodeBlock } from "../types.js";
 import type { EvalItem } from "./benchmark.js";
+import { referenceAnswers, referenceAnswersInText, referenceSentence, type ReferenceAnswer } from "./reference-answers.js";
 import { askJudge, whyNotGood, type JudgeFormat, type JudgeInput, type JudgeVerdict } from "./judge.js";
 import { classifyFirstReply, firstCodeBlock } from "./reply.js";
 import type { EvalMode, EvalRow, Exchange, JudgeRound, TestOutcome } from "./results.js";
@@ -38,6 +39,8 @@ interface ItemContext {
   runTests: TestRunner;
   /** Runs candidate code for the engine's readings (the sandbox); without it the engine decides by the model's probability. */
   runner?: CodeRunner;
+  /** Given (the sandbox), questions about concrete calls are answered by the reference solution (`--answers reference`). */
+  reference?: CodeRunner;
   now?: () => number;
   signal?: AbortSignal;
 }
@@ -195,8 +198,8 @@ export async function runItem(item: EvalItem, mode: ModeSettings, ctx: ItemConte
   try {
     draft =
       mode.mode === "paper"
-        ? await paperRounds(item, model, judge, mode.paper, ctx.signal)
-        : await engineRounds(item, model, judge, mode.engine, ctx.signal, ctx.runner);
+        ? await paperRounds(item, model, judge, mode.paper, ctx.signal, ctx.reference)
+        : await engineRounds(item, model, judge, mode.engine, ctx.signal, ctx.runner, ctx.reference);
   } catch (e) {
     if (ctx.signal?.aborted) throw e;
     const message = messageOf(e);
@@ -238,6 +241,7 @@ async function paperRounds(
   judge: (input: JudgeInput) => Promise<JudgeVerdict>,
   settings: PaperSettings,
   signal: AbortSignal | undefined,
+  reference: CodeRunner | undefined,
 ): Promise<Draft> {
   // No system prompt: HumanEvalComm sends the one user message.
   const conversation = await model.openConversation({ mode: "chat", systemPrompt: "" });
@@ -248,10 +252,12 @@ async function paperRounds(
     const read = classifyFirstReply(first.text);
     if (read.kind === "code") return { asked, questions: [], judge: [], code: read.code, turns: 1 };
     const verdict = await judge({ questions: first.text, modified: item.prompt, original: item.original });
-    const answers = verdict.answers.filter((a) => a.trim() !== "").join("\n");
+    const known = reference ? await referenceAnswersInText(first.text, item, reference) : [];
+    const answers = [...verdict.answers.filter((a) => a.trim() !== ""), ...known.map(referenceSentence)].join("\n");
     const third = await conversation.chat(answers + paperCodeRequest, turn);
     const code = firstCodeBlock(third.text);
-    return { asked, questions: read.questions, judge: [judgeRound(verdict)], code: code ?? "", ...(code !== undefined ? { turns: 2 } : {}) };
+    const round = { ...judgeRound(verdict), ...(known.length > 0 ? { reference: known } : {}) };
+    return { asked, questions: read.questions, judge: [round], code: code ?? "", ...(code !== undefined ? { turns: 2 } : {}) };
   } finally {
     await conversation.close().catch(() => undefined);
   }
@@ -264,6 +270,7 @@ async function engineRounds(
   settings: ClarifySettings,
   signal: AbortSignal | undefined,
   runner: CodeRunner | undefined,
+  reference: CodeRunner | undefined,
 ): Promise<Draft> {
   const session = new ClarifySession(model, settings, runner ? { runner } : {});
   const stop = (): void => session.cancel();
@@ -277,9 +284,17 @@ async function engineRounds(
     while (session.state === "asking") {
       const open = session.openQuestions();
       const verdict = await judge({ questions: open.map((q) => q.text), modified: item.prompt, original: item.original });
-      rounds.push(judgeRound(verdict));
+      const known = reference
+        ? await referenceAnswers(
+            open.map((q) => q.text),
+            item,
+            reference,
+          )
+        : [];
+      const given = known.filter((k): k is ReferenceAnswer => k !== undefined);
+      rounds.push({ ...judgeRound(verdict), ...(given.length > 0 ? { reference: given } : {}) });
       open.forEach((q, i) => {
-        const answer = answerFor(verdict.answers, i, open.length);
+        const answer = known[i]?.value ?? answerFor(verdict.answers, i, open.length);
         if (answer === undefined) session.waiveQuestion(q.id);
         else session.answerQuestion(q.id, answer);
       });

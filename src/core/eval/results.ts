@@ -28,6 +28,8 @@ export interface JudgeRound {
   requirements?: Requirement[];
   /** Answers that only restated their question, emptied before they were given to the model. */
   echoed?: number;
+  /** With `--answers reference`: the calls the questions named, answered by the reference solution in the judge's stead. */
+  reference?: { call: string; value: string }[];
 }
 
 export interface TestOutcome {
@@ -80,6 +82,7 @@ const rowSchema = z.object({
       answers: z.array(z.string()),
       requirements: z.array(z.object({ text: z.string(), recovered: z.boolean() })).optional(),
       echoed: z.number().int().nonnegative().optional(),
+      reference: z.array(z.object({ call: z.string(), value: z.string() })).optional(),
     }),
   ),
   code: z.string(),

@@ -5,6 +5,7 @@ import { calibrate, type CalibrationResult } from "./calibration.js";
 import type { JudgeFormat } from "./judge.js";
 import { judgeHealth, summarizeRows, type JudgeHealth, type MetricsSummary } from "./metrics.js";
 import type { PaperSettings } from "./protocol.js";
+import type { AnswerSource } from "./reference-answers.js";
 import { latestRows, type EvalMode, type EvalRow } from "./results.js";
 
 export interface RunManifest {
@@ -22,6 +23,8 @@ export interface RunManifest {
   engine?: ClarifySettings;
   /** Engine mode: the engine decided by readings (it had the sandbox to run candidates in). */
   readings?: boolean;
+  /** `reference`: questions about concrete calls were answered by the reference solution (absent: by the judge). */
+  answers?: AnswerSource;
   categories: Category[];
   limit?: number;
   seed: number;
@@ -33,7 +36,20 @@ export interface RunManifest {
 
 /** The settings that make two runs the same run: a resumed run must match them. */
 export function manifestDifferences(a: RunManifest, b: RunManifest): string[] {
-  const keys = ["mode", "modelId", "judgeId", "judgeFormat", "judgeMaxTokens", "paper", "engine", "categories", "limit", "seed"] as const;
+  const keys = [
+    "mode",
+    "modelId",
+    "judgeId",
+    "judgeFormat",
+    "judgeMaxTokens",
+    "paper",
+    "engine",
+    "readings",
+    "answers",
+    "categories",
+    "limit",
+    "seed",
+  ] as const;
   const differences = keys
     .filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
     .map((k) => `${k}: ${JSON.stringify(a[k])} then, ${JSON.stringify(b[k])} now`);
