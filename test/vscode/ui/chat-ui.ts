@@ -81,6 +81,16 @@ const clickStopScript = `(() => {
   return at;
 })()`;
 
+/** Whether the view's focused element (through shadow roots) has a `data-focus-key` starting with `prefix`. */
+const focusedKeyIs = (prefix: string): string => `(() => {
+  let e = document.activeElement;
+  while (e && e.shadowRoot && e.shadowRoot.activeElement) e = e.shadowRoot.activeElement;
+  for (let n = e; n; n = n.parentElement || (n.getRootNode && n.getRootNode().host) || null) {
+    if (n.dataset && n.dataset.focusKey) return n.dataset.focusKey.startsWith(${JSON.stringify(prefix)});
+  }
+  return false;
+})()`;
+
 const codeLongerThan = (n: number): string => `(document.querySelector(".answer pre.code code")?.textContent ?? "").length > ${n}`;
 
 /** Waits until the saved file's text passes `check` (the save reaches the disk just after the tab stops being dirty). */
@@ -301,6 +311,75 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
         await ui.shot("08c-assumption-stated");
       });
     });
+
+    it(
+      "what a new user hit, checked where it happened: focus, the status line, wide code, a stale error, Ask about Selection",
+      { timeout: 180_000 },
+      async () => {
+        await reporting(ui, runner, "failure-new-user", async () => {
+          // Short answers, so that a second turn still fits the context (the tiny model's tokens are bytes).
+          await ui.setWorkspaceSettings(settings({ "clarifycoder.maxRounds": 1, "clarifycoder.maxCodeTokens": 150 }));
+          // Nothing selected (an earlier test left a selection): the cursor at the start of the file.
+          await ui.openFile("pad.ts");
+          await ui.focusEditor();
+          await ui.page.keyboard.press("Control+Home");
+          await ui.command("ClarifyCoder: New Chat");
+          const chat = ui.chat();
+          await chat.locator(".empty-state").waitFor({ timeout: 10_000 });
+          const frame = await ui.chatFrame();
+          const composer = chat.locator(".composer-input textarea");
+          await composer.fill("Write a function that pads a string on the right");
+          await composer.press("Enter");
+          const question = chat.locator(".round.open .question").first();
+          await question.locator(".question-text").waitFor({ timeout: 60_000 });
+          // The first answer field takes the focus, and it is in view (not scrolled out above the top).
+          await until(frame, focusedKeyIs("field:"), 5_000);
+          const [field, view] = await Promise.all([question.locator("vscode-textfield").boundingBox(), chat.locator(".conversation").boundingBox()]);
+          assert.ok(field && view, "the field and the conversation are laid out");
+          assert.ok(field.y >= view.y && field.y + field.height <= view.y + view.height, `the focused field is in view: ${JSON.stringify({ field, view })}`);
+          await ui.shot("19-01-focus-in-view");
+          // Every question settled: the status line says so, and nothing still counts questions.
+          await question.locator("vscode-textfield input").fill("with spaces");
+          await question.locator("vscode-textfield input").press("Enter");
+          await question.locator(".given", { hasText: "Answer: with spaces" }).waitFor({ timeout: 10_000 });
+          assert.equal(await ui.status(), "Every question is answered or skipped: Generate code writes it.");
+          await ui.shot("19-02-status-settled");
+          await chat.locator(".round.open vscode-button.generate:not([disabled])").click();
+          await chat.locator(".status-line", { hasText: "Done: 1 code block." }).waitFor({ timeout: 60_000 });
+          // The tiny model's code is one long line: wider than the side bar, and the view says so.
+          await chat
+            .locator(".turn-group.current .code-scroll-hint", { hasText: "Wider than the view: scroll sideways for the rest." })
+            .waitFor({ timeout: 10_000 });
+          await ui.shot("19-03-wide-code");
+          // Replace with nothing selected: the reason shows under that block, once.
+          await ui.openFile("pad.ts");
+          await ui.focusEditor();
+          await ui.page.keyboard.press("Control+Home");
+          await chat.locator(".turn-group.current .code-tool[data-action=replaceSelection]").first().click();
+          await chat.locator(".turn-group.current .code-feedback", { hasText: "Select the code to replace first." }).waitFor({ timeout: 10_000 });
+          await ui.shot("19-04-replace-refused");
+          // A later turn's code does not carry that earlier reason.
+          await composer.fill("Now pad on both sides");
+          await composer.press("Enter");
+          // (The tiny model has only its one question, asked already: this turn goes straight to code.)
+          await chat.locator(".turn-group.current .request-text", { hasText: "Now pad on both sides" }).waitFor({ timeout: 10_000 });
+          await chat.locator(".turn-group.current .code-block").first().waitFor({ timeout: 60_000 });
+          await chat.locator(".status-line", { hasText: "Done: 1 code block." }).waitFor({ timeout: 60_000 });
+          assert.equal(await chat.locator(".turn-group").count(), 2);
+          assert.equal(await chat.locator(".turn-group.current .code-feedback").count(), 0, "the later turn's code shows no earlier reason");
+          assert.ok((await chat.getByText("Select the code to replace first.").count()) <= 1, "the reason is never repeated under other blocks");
+          await ui.shot("19-05-later-turn-clean");
+          // Ask about Selection with a conversation on screen starts a chat of its own for the selection.
+          await ui.openFile("pad.ts");
+          await ui.selectLines(1, 2);
+          await ui.command("ClarifyCoder: Ask about Selection");
+          await chat.locator(".empty-state").waitFor({ timeout: 10_000 });
+          await chat.locator(".context-chip.kind-selection .chip-label", { hasText: "pad.ts:1-2" }).waitFor({ timeout: 10_000 });
+          assert.equal(await chat.locator(".turn-group").count(), 0, "a new chat, the earlier one in the history");
+          await ui.shot("19-06-selection-new-chat");
+        });
+      },
+    );
 
     it(
       "Stop in the middle of a generation ends it, keeps what was written, and says so; Continue writes the rest; Edit asks again",
