@@ -199,14 +199,19 @@ const echoedInstruction = /\byou decide\b|\bsensible default\b|\bchoose (?:a|an|
  * a code name such as "ISO" or "parseDate" is kept). Undefined when it is no choice: empty, or our instruction
  * echoed back.
  */
+const wrappers: Readonly<Record<string, string>> = { '"': '"', "'": "'", "“": "”", "‘": "’", "`": "`", "(": ")" };
+
 export function statedChoice(choice: string): string | undefined {
   let text = choice.replace(/\s+/g, " ").trim();
+  // Quotes or brackets around the whole of it come off, a pair at a time; "`f(1)` returns 'a.'" is not wrapped.
   for (let i = 0; i < 3; i++) {
-    const unwrapped = text.replace(/^["'“‘`(](.*)["'”’`)]$/u, "$1").trim();
-    if (unwrapped === text) break;
-    text = unwrapped;
+    const close = wrappers[text.charAt(0)];
+    const inner = text.slice(1, -1);
+    if (close === undefined || text.length < 2 || !text.endsWith(close) || inner.includes(close)) break;
+    text = inner.trim();
   }
   text = text.replace(/^(?:I assumed|I assume|Assume|Assumed)\b:?\s*/i, "");
+  // A full stop (or comma) at the end goes, but not one inside a closing quote: that is part of a value.
   text = text.replace(/[\s.,;:]+$/u, "").trim();
   if (text === "" || echoedInstruction.test(text)) return undefined;
   if (/^[A-Z][a-z]+(?:\s|$)/.test(text)) text = text.charAt(0).toLowerCase() + text.slice(1);

@@ -125,6 +125,12 @@ test("a stated choice is normalised: one line, no capital after 'I assumed', one
   assert.equal(assumedSentence("Sort by score and keep…"), "I assumed sort by score and keep…");
   assert.equal(statedChoice("(you decide: choose a sensible default and state it)"), undefined);
   assert.equal(statedChoice(" . "), undefined);
+  assert.equal(
+    assumedSentence("`f('MyClass', ['A'])` returns 'MyClass.'"),
+    "I assumed `f('MyClass', ['A'])` returns 'MyClass.'.",
+    "a call and its value are not a quotation to unwrap",
+  );
+  assert.equal(assumedSentence("(`a` or `b`)"), "I assumed `a` or `b`.");
 });
 
 test("a block of an answer is code unless it is JSON (our protocol, or data where the request is not JSON) or markdown prose", async () => {
