@@ -379,9 +379,12 @@ export class ClarifySession {
     if (this.settings.style === "guided" && code !== undefined) {
       this.rewindTo(code.at);
       this.clearAnswer();
+      // A turn the readings decided has one exchange, rewound here: its request says everything again, plainly.
       const corrected: CodeRequest = {
         ...code,
-        message: buildCodeRequestMessage({ newAnswers: code.answers, assumptions: this.snap.assumptions, corrected: true }),
+        message: this.snap.readings
+          ? this.readingsCodeMessage(this.readingsAnswers().clarifications)
+          : buildCodeRequestMessage({ newAnswers: code.answers, assumptions: this.snap.assumptions, corrected: true }),
       };
       this.useCodeRequest(corrected);
       await this.run("generating", (signal) => this.writeCode(signal, corrected, this.settings.temperature));
@@ -791,6 +794,29 @@ export class ClarifySession {
     this.finishAnswer({ text, stopReason: candidate?.hitLimit === true ? "maxTokens" : "eogToken", evaluatedInputTokens: 0, outputTokens: 0 });
   }
 
+  private readingTopic(question: Question): QuestionTopic | undefined {
+    return this.snap.readings?.questions.find((t) => t.id === question.id);
+  }
+
+  /** The user's answers to the readings' questions, as the code request's clarifications, and those about a call. */
+  private readingsAnswers(): { clarifications: string[]; concrete: { call: string; answer: string }[] } {
+    const clarifications: string[] = [];
+    const concrete: { call: string; answer: string }[] = [];
+    for (const q of this.snap.questions) {
+      if (q.round !== this.snap.rounds || q.waived === true || q.answer === undefined) continue;
+      const about = this.readingTopic(q);
+      clarifications.push(about ? clarificationOf(about, q.answer) : `${q.text} ${q.answer}`);
+      if (about) concrete.push({ call: about.call, answer: q.answer });
+    }
+    return { clarifications, concrete };
+  }
+
+  /** The readings' code request: the request, the user's answers and the assumptions, in one plain message. */
+  private readingsCodeMessage(clarifications: readonly string[]): string {
+    const context = { ...this.snap.context, languageId: this.snap.context.languageId ?? "python" };
+    return buildPlainCodeMessage({ request: this.snap.request, context, clarifications, assumptions: this.snap.assumptions });
+  }
+
   /**
    * The code after the readings' questions: the request with the user's answers in one plain message. Questions left
    * to the assistant take the first candidate's result, stated; when nothing was answered that candidate stands.
@@ -799,24 +825,18 @@ export class ClarifySession {
   private async generateFromReadings(turn: ReadingsTurn, signal: AbortSignal, temperature: number): Promise<void> {
     const asked = this.snap.questions.filter((q) => q.round === this.snap.rounds);
     const stated: string[] = [];
-    const clarifications: string[] = [];
-    const concrete: { call: string; answer: string }[] = [];
     for (const q of asked) {
-      const about = this.snap.readings?.questions.find((t) => t.id === q.id);
-      if (q.waived === true) {
-        if (about?.chosen !== undefined) {
-          q.assumed = about.chosen;
-          stated.push(choiceAssumption(q, `\`${about.call}\` returns ${about.chosen}`));
-        } else stated.push(waivedAssumption(q));
-      } else if (q.answer !== undefined) {
-        clarifications.push(about ? clarificationOf(about, q.answer) : `${q.text} ${q.answer}`);
-        if (about) concrete.push({ call: about.call, answer: q.answer });
-      }
+      if (q.waived !== true) continue;
+      const about = this.readingTopic(q);
+      if (about?.chosen !== undefined) {
+        q.assumed = about.chosen;
+        stated.push(choiceAssumption(q, `\`${about.call}\` returns ${about.chosen}`));
+      } else stated.push(waivedAssumption(q));
     }
     this.snap.assumptions = distinctTexts([...this.snap.assumptions, ...stated]);
+    const { clarifications, concrete } = this.readingsAnswers();
     if (clarifications.length === 0) return this.answerWithCandidate(turn, 0);
-    const context = { ...this.snap.context, languageId: this.snap.context.languageId ?? "python" };
-    const message = buildPlainCodeMessage({ request: this.snap.request, context, clarifications, assumptions: this.snap.assumptions });
+    const message = this.readingsCodeMessage(clarifications);
     this.rewindTo(turn.at);
     const request = this.useCodeRequest({ message, at: turn.at, answers: asked.filter((q) => q.answer !== undefined) });
     asked.forEach((q) => this.answersSent.add(q.id));

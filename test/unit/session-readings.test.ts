@@ -235,6 +235,30 @@ describe("a conversation decided by readings, reopened", () => {
     assert.match(done.assumptions[0] ?? "", /`dedupe\(\[3, 1, 3, 2\]\)` returns \[3, 1, 2\]/);
   });
 
+  it("a corrected assumption of a readings turn asks for the code with the whole request again, live and reopened alike", async () => {
+    const fixed = "def dedupe(xs):\n    return sorted(set(xs))\n```";
+    const live = new ScriptedModel([...dedupeReadings(), fixed]);
+    const session = new ClarifySession(live, defaultSettings, { runner: sandbox });
+    await session.start(dedupe, {});
+    session.waiveQuestion(session.snapshot().questions[0]?.id ?? "");
+    await session.submitAnswers();
+    const saved = session.snapshot();
+    const correction = "`dedupe([3, 1, 3, 2])` returns [1, 2, 3]";
+    await session.correctAssumption(0, correction);
+    assert.equal(session.state, "done", session.snapshot().failure?.message);
+    const sent = live.calls.at(-1)?.text ?? "";
+    // The rewound exchange was the turn's only one: without the request again the model would not know the task.
+    assert.match(sent, /^You are an expert software developer[\s\S]*dedupe\(xs\) that removes the duplicates[\s\S]*Assumptions:\n- `dedupe/);
+    assert.ok(sent.includes(correction));
+    assert.deepEqual(live.historySets.at(-1)?.exchanges, []);
+
+    const model = new ScriptedModel([fixed]);
+    const reopened = ClarifySession.restore(model, defaultSettings, saved, { runner: sandbox });
+    await reopened.correctAssumption(0, correction);
+    assert.equal(model.calls[0]?.text, sent);
+    assert.deepEqual(reopened.snapshot().readings, session.snapshot().readings);
+  });
+
   it("the readings a snapshot keeps pass its schema, in the current turn and an earlier one; a snapshot saved without them loads as guided", async () => {
     const session = new ClarifySession(new ScriptedModel([...incReadings(), ...dedupeReadings()]), defaultSettings, { runner: sandbox });
     await session.start(inc.replace("5", "2"), { languageId: "python" });
