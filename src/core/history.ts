@@ -1,7 +1,8 @@
 /**
  * A guided conversation's history as the model sees it (its exchanges), rebuilt from a saved conversation, so that a
  * conversation reopened after a reload continues where it was: the same messages the engine sent, and the model's
- * replies as they were recorded (its assessments written back as JSON, its answers as they were shown).
+ * replies as they were recorded (its assessments written back as JSON, its answers as they were shown). A turn the
+ * readings decided is the one exchange the model had for it: its plain code request, as it was sent, and the reply.
  */
 import type { Exchange } from "./model.js";
 import {
@@ -14,7 +15,7 @@ import {
   choicesReplyText,
 } from "./prompts.js";
 import { conversationTurns } from "./rules.js";
-import type { ClarifySettings, Question, SessionSnapshot, Turn } from "./types.js";
+import type { ClarifySettings, Question, SessionSnapshot, Turn, TurnReadings } from "./types.js";
 
 /** The code request of a turn: the message, where its exchange is in the history, and the answers it carried. */
 export interface CodeRequest {
@@ -33,6 +34,21 @@ interface RebuiltHistory {
   sentQuestionIds: string[];
 }
 
+/**
+ * A turn the readings decided: its plain code request and the reply, which is the first candidate while its questions
+ * are open, and the answer once the code was asked for (a candidate taken as it was, or the code written after the
+ * user's answers).
+ */
+function readingsExchanges(turn: Turn, readings: TurnReadings, at: number): { exchanges: Exchange[]; codeRequest?: CodeRequest } {
+  if (turn.answerRequested !== true) {
+    const first = readings.candidates?.[0];
+    return { exchanges: first ? [{ user: readings.message, model: first.text }] : [] };
+  }
+  const answers = turn.questions.filter((q) => q.round === turn.rounds && q.answer !== undefined);
+  const codeRequest: CodeRequest = { message: readings.message, at, answers };
+  return { exchanges: turn.answer !== "" ? [{ user: readings.message, model: turn.answer }] : [], codeRequest };
+}
+
 /** The exchanges of one turn, and its code request (when the code was asked for). */
 function turnExchanges(
   turn: Turn,
@@ -40,6 +56,7 @@ function turnExchanges(
   at: number,
   settings: Pick<ClarifySettings, "maxQuestions">,
 ): { exchanges: Exchange[]; codeRequest?: CodeRequest } {
+  if (turn.readings) return readingsExchanges(turn, turn.readings, at);
   const round = (r: number): Question[] => turn.questions.filter((q) => q.round === r);
   const exchanges: Exchange[] = [];
   // A turn that ended before the model had assessed it left nothing the model needs.

@@ -7,6 +7,7 @@
  */
 import type { CallOutcome } from "./code-runner.js";
 import type { JsonSchema } from "./model.js";
+import type { ReadingTopic } from "./types.js";
 
 /** An example the request itself gives: a call and the value it should have (both Python expressions). */
 interface RequestExample {
@@ -15,14 +16,9 @@ interface RequestExample {
 }
 
 /** A question drawn from the readings, with the call it is about and what each reading gives. */
-export interface ReadingQuestion {
+export interface ReadingQuestion extends ReadingTopic {
   text: string;
   suggestions: string[];
-  call: string;
-  /** The value the first candidate gives for the call (what "you decide" chooses), where it ran. */
-  chosen?: string;
-  /** Why it is asked: the request's own example disagrees with the readings, or the readings disagree with each other. */
-  kind: "contradiction" | "disagreement";
 }
 
 type ReadingsDecision = { decision: "proceed"; candidate: number; reason: string } | { decision: "ask"; questions: ReadingQuestion[]; reason: string };

@@ -13,7 +13,18 @@
 import { answerReserve, fitContext, RequestTooLarge, tokensPerMessage, tooLargeMessage } from "./budget.js";
 import { rebuildHistory, type CodeRequest } from "./history.js";
 import type { ClarifyModel, Exchange, ModelConversation, ReadingProgress, TurnResult } from "./model.js";
-import type { AskPolicy, ClarifySettings, EditorContext, PastTurn, Question, SessionSnapshot, SessionState } from "./types.js";
+import type {
+  AskPolicy,
+  ClarifySettings,
+  EditorContext,
+  PastTurn,
+  Question,
+  QuestionTopic,
+  ReadingCandidate,
+  SessionSnapshot,
+  SessionState,
+  TurnReadings,
+} from "./types.js";
 import {
   askSchema,
   assessmentLengths,
@@ -59,7 +70,6 @@ import {
   parseCalls,
   requestExamples,
   requestPreamble,
-  type ReadingQuestion,
 } from "./readings.js";
 import { canContinue, canFollowUp, canGenerate, canRegenerate, conversationTurns, isBusy, openQuestions } from "./rules.js";
 
@@ -113,16 +123,28 @@ function closedBlockEnd(text: string): number | undefined {
 /** How many calls the model is asked for beyond the request's own examples. */
 const readingCalls = 4;
 
-/** The current turn's readings: the candidates, where their exchange sits, and what each question was about. */
+/**
+ * The current turn's readings as the session works with them: where their exchange sits in the history, the plain code
+ * request the candidates answered, the candidates and their code, and the lines they run after. Made from what the turn
+ * keeps (`readingsTurn`), live and in a reopened conversation alike; what each question is about is the turn's own.
+ */
 interface ReadingsTurn {
   at: number;
   message: string;
-  texts: string[];
+  candidates: ReadingCandidate[];
   codes: string[];
-  results: TurnResult[];
   preamble: string;
-  calls: string[];
-  questions: Map<string, ReadingQuestion>;
+}
+
+function readingsTurn(readings: TurnReadings, request: string, at: number): ReadingsTurn {
+  const candidates = readings.candidates ?? [];
+  return {
+    at,
+    message: readings.message,
+    candidates,
+    codes: candidates.map((c) => extractCodeBlocks(c.text)[0]?.code ?? ""),
+    preamble: requestPreamble(request),
+  };
 }
 
 /** How a regenerated reply is sampled: the same settings at temperature 0 would write the same reply again. */
@@ -193,6 +215,8 @@ export class ClarifySession {
       session.turnStart = rebuilt.turnStart;
       session.codeRequest = rebuilt.codeRequest;
       for (const id of rebuilt.sentQuestionIds) session.answersSent.add(id);
+      const readings = session.snap.readings;
+      if (readings) session.readings = readingsTurn(readings, session.snap.request, rebuilt.turnStart);
     }
     return session;
   }
@@ -355,11 +379,14 @@ export class ClarifySession {
     if (this.settings.style === "guided" && code !== undefined) {
       this.rewindTo(code.at);
       this.clearAnswer();
+      // A turn the readings decided has one exchange, rewound here: its request says everything again, plainly.
       const corrected: CodeRequest = {
         ...code,
-        message: buildCodeRequestMessage({ newAnswers: code.answers, assumptions: this.snap.assumptions, corrected: true }),
+        message: this.snap.readings
+          ? this.readingsCodeMessage(this.readingsAnswers().clarifications)
+          : buildCodeRequestMessage({ newAnswers: code.answers, assumptions: this.snap.assumptions, corrected: true }),
       };
-      this.codeRequest = corrected;
+      this.useCodeRequest(corrected);
       await this.run("generating", (signal) => this.writeCode(signal, corrected, this.settings.temperature));
       return;
     }
@@ -428,6 +455,7 @@ export class ClarifySession {
     this.rewindTo(this.turnStart);
     this.codeRequest = undefined;
     this.readings = undefined;
+    delete this.snap.readings;
   }
 
   private clearAnswer(): void {
@@ -435,6 +463,20 @@ export class ClarifySession {
     this.snap.codeBlocks = [];
     delete this.snap.hitLimit;
     delete this.snap.failure;
+  }
+
+  /**
+   * The current turn's code request from now on. A turn the readings decided keeps its message (its one exchange is
+   * this request and the answer), and lets its candidates go: nothing needs them once the code is asked for.
+   */
+  private useCodeRequest(request: CodeRequest): CodeRequest {
+    this.codeRequest = request;
+    const readings = this.snap.readings;
+    if (readings) {
+      readings.message = request.message;
+      delete readings.candidates;
+    }
+    return request;
   }
 
   /** Forgets the model's history from exchange `index` on; the model conversation is brought in line before its next turn. */
@@ -627,26 +669,26 @@ export class ClarifySession {
     const context = { ...this.snap.context, languageId: this.snap.context.languageId ?? language };
     const message = buildPlainCodeMessage({ request: this.snap.request, context });
     const prefix = codeResponsePrefix(context.languageId);
-    const texts: string[] = [];
-    const results: TurnResult[] = [];
+    const candidates: ReadingCandidate[] = [];
     for (let k = 0; k < readingCandidates; k++) {
       this.rewindTo(at);
       const conversation = await this.ready(signal);
       const t = k === 0 ? temperature : Math.max(temperature, readingTemperature);
       const result = await this.candidate(conversation, message, { temperature: t, seed: k + 1, prefix }, signal);
-      texts.push(result.text);
-      results.push(result);
+      candidates.push({ text: result.text, ...(result.stopReason === "maxTokens" ? { hitLimit: true } : {}) });
     }
-    const codes = texts.map((t) => extractCodeBlocks(t)[0]?.code ?? "");
-    const entry = entryPointOf(this.snap.request, codes[0] ?? "");
-    const preamble = requestPreamble(this.snap.request);
-    const turn: ReadingsTurn = { at, message, texts, codes, results, preamble, calls: [], questions: new Map() };
+    // Kept with the turn, so that a reopened conversation has its readings too.
+    const readings: TurnReadings = { message, candidates, questions: [] };
+    this.snap.readings = readings;
+    const turn = readingsTurn(readings, this.snap.request, at);
     this.readings = turn;
+    const first = candidates[0]?.text ?? "";
+    const entry = entryPointOf(this.snap.request, turn.codes[0] ?? "");
     if (entry !== undefined) {
       const examples = requestExamples(this.snap.request, entry);
       // The calls are asked for after the first candidate, in the same conversation (its tokens are evaluated already).
       this.rewindTo(at);
-      this.history.push({ user: message, model: texts[0] ?? "" });
+      this.history.push({ user: message, model: first });
       this.historyStale = true;
       const conversation = await this.ready(signal);
       const callsReply = await this.chat(
@@ -657,16 +699,16 @@ export class ClarifySession {
       );
       const exampleCalls = examples.map((e) => e.call);
       const picked = parseCalls(callsReply.text, entry).filter((c) => !exampleCalls.includes(c));
-      turn.calls = [...exampleCalls, ...new Set(picked)];
+      const calls = [...exampleCalls, ...new Set(picked)];
       const [expected, ...outcomes] = await this.track(
         signal,
         Promise.all([
           runner.callAll({ code: "", preamble: turn.preamble, calls: examples.map((e) => e.expected) }),
-          ...codes.map((code) => runner.callAll({ code, preamble: turn.preamble, calls: turn.calls })),
+          ...turn.codes.map((code) => runner.callAll({ code, preamble: turn.preamble, calls })),
         ]),
       );
       const decision = decideReadings({
-        calls: turn.calls,
+        calls,
         examples: examples.length,
         expected: (expected ?? []).map((o) => (o.ok ? o.value : undefined)),
         outcomes,
@@ -674,9 +716,13 @@ export class ClarifySession {
       });
       if (decision.decision === "ask") {
         this.rewindTo(at);
-        this.history.push({ user: message, model: texts[0] ?? "" });
-        for (const q of decision.questions) turn.questions.set(q.text, q);
+        this.history.push({ user: message, model: first });
         await this.applyAssessment({ decision: "ask", questions: decision.questions.map((q) => ({ text: q.text, suggestions: q.suggestions })) }, signal);
+        // What each question asked is about, by its id (a question asked before in the conversation is not asked again).
+        readings.questions = this.snap.questions.flatMap((q): QuestionTopic[] => {
+          const about = q.round === this.snap.rounds ? decision.questions.find((d) => d.text === q.text) : undefined;
+          return about ? [{ id: q.id, call: about.call, kind: about.kind, ...(about.chosen !== undefined ? { chosen: about.chosen } : {}) }] : [];
+        });
         return;
       }
       return this.answerWithCandidate(turn, decision.candidate);
@@ -733,19 +779,42 @@ export class ClarifySession {
   private answerWithCandidate(turn: ReadingsTurn, preferred: number): void {
     const order = [preferred, ...turn.codes.map((_, i) => i).filter((i) => i !== preferred)];
     const chosen = order.find((i) => !isPlaceholderCode(turn.codes[i] ?? "")) ?? preferred;
-    const text = turn.texts[chosen] ?? "";
+    const candidate = turn.candidates[chosen];
+    const text = candidate?.text ?? "";
     this.rewindTo(turn.at);
     this.history.push({ user: turn.message, model: text });
     this.historyStale = true;
-    this.codeRequest = { message: turn.message, at: turn.at, answers: [] };
+    this.useCodeRequest({ message: turn.message, at: turn.at, answers: [] });
     this.snap.answerRequested = true;
     this.snap.state = "generating";
     this.clearAnswer();
     this.changed();
     this.snap.answer = text;
     for (const listener of this.chunkListeners) listener(text);
-    const result = turn.results[chosen] ?? { text, stopReason: "eogToken", evaluatedInputTokens: 0, outputTokens: 0 };
-    this.finishAnswer(result);
+    this.finishAnswer({ text, stopReason: candidate?.hitLimit === true ? "maxTokens" : "eogToken", evaluatedInputTokens: 0, outputTokens: 0 });
+  }
+
+  private readingTopic(question: Question): QuestionTopic | undefined {
+    return this.snap.readings?.questions.find((t) => t.id === question.id);
+  }
+
+  /** The user's answers to the readings' questions, as the code request's clarifications, and those about a call. */
+  private readingsAnswers(): { clarifications: string[]; concrete: { call: string; answer: string }[] } {
+    const clarifications: string[] = [];
+    const concrete: { call: string; answer: string }[] = [];
+    for (const q of this.snap.questions) {
+      if (q.round !== this.snap.rounds || q.waived === true || q.answer === undefined) continue;
+      const about = this.readingTopic(q);
+      clarifications.push(about ? clarificationOf(about, q.answer) : `${q.text} ${q.answer}`);
+      if (about) concrete.push({ call: about.call, answer: q.answer });
+    }
+    return { clarifications, concrete };
+  }
+
+  /** The readings' code request: the request, the user's answers and the assumptions, in one plain message. */
+  private readingsCodeMessage(clarifications: readonly string[]): string {
+    const context = { ...this.snap.context, languageId: this.snap.context.languageId ?? "python" };
+    return buildPlainCodeMessage({ request: this.snap.request, context, clarifications, assumptions: this.snap.assumptions });
   }
 
   /**
@@ -756,28 +825,22 @@ export class ClarifySession {
   private async generateFromReadings(turn: ReadingsTurn, signal: AbortSignal, temperature: number): Promise<void> {
     const asked = this.snap.questions.filter((q) => q.round === this.snap.rounds);
     const stated: string[] = [];
-    const clarifications: string[] = [];
-    const concrete: { call: string; answer: string }[] = [];
     for (const q of asked) {
-      const about = turn.questions.get(q.text);
-      if (q.waived === true) {
-        if (about?.chosen !== undefined) {
-          q.assumed = about.chosen;
-          stated.push(choiceAssumption(q, `\`${about.call}\` returns ${about.chosen}`));
-        } else stated.push(waivedAssumption(q));
-      } else if (q.answer !== undefined) {
-        clarifications.push(about ? clarificationOf(about, q.answer) : `${q.text} ${q.answer}`);
-        if (about) concrete.push({ call: about.call, answer: q.answer });
-      }
+      if (q.waived !== true) continue;
+      const about = this.readingTopic(q);
+      if (about?.chosen !== undefined) {
+        q.assumed = about.chosen;
+        stated.push(choiceAssumption(q, `\`${about.call}\` returns ${about.chosen}`));
+      } else stated.push(waivedAssumption(q));
     }
     this.snap.assumptions = distinctTexts([...this.snap.assumptions, ...stated]);
+    const { clarifications, concrete } = this.readingsAnswers();
     if (clarifications.length === 0) return this.answerWithCandidate(turn, 0);
-    const context = { ...this.snap.context, languageId: this.snap.context.languageId ?? "python" };
-    const message = buildPlainCodeMessage({ request: this.snap.request, context, clarifications, assumptions: this.snap.assumptions });
+    const message = this.readingsCodeMessage(clarifications);
     this.rewindTo(turn.at);
-    this.codeRequest = { message, at: turn.at, answers: asked.filter((q) => q.answer !== undefined) };
+    const request = this.useCodeRequest({ message, at: turn.at, answers: asked.filter((q) => q.answer !== undefined) });
     asked.forEach((q) => this.answersSent.add(q.id));
-    await this.writeCode(signal, this.codeRequest, temperature);
+    await this.writeCode(signal, request, temperature);
     if (this.snap.state !== "done" || !this.runner || concrete.length === 0) return;
     const runner = this.runner;
     // Answers that are values (a literal the runner can read) are checked against the new code, run.
@@ -799,7 +862,7 @@ export class ClarifySession {
     if (await keeps(code)) return;
     for (let i = 0; i < turn.codes.length; i++) {
       if (!(await keeps(turn.codes[i] ?? ""))) continue;
-      const text = turn.texts[i] ?? "";
+      const text = turn.candidates[i]?.text ?? "";
       this.history[this.history.length - 1] = { user: message, model: text };
       this.historyStale = true;
       this.snap.answer = text;
@@ -939,7 +1002,7 @@ export class ClarifySession {
         ...request,
         message: buildCodeRequestMessage({ newAnswers: request.answers, assumptions: this.snap.assumptions, strict: true }),
       };
-      this.codeRequest = strict;
+      this.useCodeRequest(strict);
       result = await this.streamAnswer(await this.ready(signal), strict, { temperature: Math.max(temperature, regenerateTemperature) }, signal);
       if (isProtocolReply(this.snap.answer)) {
         const raw = this.snap.answer;

@@ -6,7 +6,7 @@
  * bundled into the webview too: the classic `zod` entry would add ~450 KB of minified code there, `zod/mini` ~25 KB.
  */
 import * as z from "zod/mini";
-import type { SessionSnapshot } from "./types.js";
+import { readingKinds, type SessionSnapshot } from "./types.js";
 
 /** The bounds every message and stored conversation is held to. Generous on purpose: they stop garbage, not real conversations. */
 export const protocolLimits = {
@@ -26,6 +26,8 @@ export const protocolLimits = {
   codeBlocks: 1_000,
   history: 2_000,
   chips: 32,
+  /** Candidate solutions the readings compare in one turn. */
+  candidates: 16,
   /** Earlier turns of one conversation. */
   turns: 500,
   /** An index into assumptions or code blocks. */
@@ -97,6 +99,13 @@ const sessionFailureSchema = z.strictObject({
   raw: z.optional(f.longText),
 });
 
+/** A turn the readings decided (types.ts `TurnReadings`); turns saved before it existed have none and read as guided. */
+const turnReadingsSchema = z.strictObject({
+  message: f.longText,
+  candidates: z.optional(f.list(z.strictObject({ text: f.longText, hitLimit: z.optional(z.boolean()) }), L.candidates)),
+  questions: f.list(z.strictObject({ id: f.id, call: f.text, kind: z.enum(readingKinds), chosen: z.optional(f.text) }), L.questions),
+});
+
 /** The fields of one turn (types.ts `Turn`): the current one, at the snapshot's top level, and each earlier one. */
 const turnFields = {
   request: f.text,
@@ -111,6 +120,7 @@ const turnFields = {
   codeBlocks: f.list(codeBlockSchema, L.codeBlocks),
   hitLimit: z.optional(z.boolean()),
   failure: z.optional(sessionFailureSchema),
+  readings: z.optional(turnReadingsSchema),
 };
 
 const pastTurnSchema = z.strictObject({

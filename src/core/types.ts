@@ -92,6 +92,51 @@ interface SessionFailure {
   raw?: string;
 }
 
+/** Why the readings ask about a call: the request's own example disagrees with them, or they disagree with each other. */
+export const readingKinds = ["contradiction", "disagreement"] as const;
+export type ReadingKind = (typeof readingKinds)[number];
+
+/** What a question drawn from the readings is about: a concrete call, and what "you decide" takes for it. */
+export interface ReadingTopic {
+  /** The call (a Python expression) the question is about. */
+  call: string;
+  kind: ReadingKind;
+  /** The value the first candidate gives for the call (what "you decide" chooses), where it ran. */
+  chosen?: string;
+}
+
+/** A readings question's topic, in a saved turn: the question is the turn's question of that id. */
+export interface QuestionTopic extends ReadingTopic {
+  id: string;
+}
+
+/** A candidate solution the readings wrote: its reply as the model wrote it, and whether it stopped at the length limit. */
+export interface ReadingCandidate {
+  text: string;
+  hitLimit?: boolean;
+}
+
+/**
+ * A turn the readings decided (not the guided assessment): its model history is one exchange, a plain code request and
+ * its reply, and its questions (one round) are answered from what is kept here, so a reopened conversation goes on as
+ * the live one would.
+ */
+export interface TurnReadings {
+  /**
+   * The message of the turn's one exchange, as the model got it: the plain code request the candidates answered, and
+   * once the code was asked for, the request that wrote the answer (with the user's answers and the assumptions).
+   */
+  message: string;
+  /**
+   * The candidates, the first written at temperature 0, while the code is not asked for yet: the first is the model's
+   * reply to `message` then, a question left to the assistant is answered with one, and an answer the new code
+   * contradicts brings back one that keeps it. Dropped once the code is asked for.
+   */
+  candidates?: ReadingCandidate[];
+  /** What each of the turn's questions is about, by question id. */
+  questions: QuestionTopic[];
+}
+
 /**
  * One turn of a conversation: a request and everything the assistant did with it (its rounds of questions, its
  * assumptions, the answer).
@@ -118,6 +163,8 @@ export interface Turn {
   /** The answer stopped at the length limit: Continue writes the rest. */
   hitLimit?: boolean;
   failure?: SessionFailure;
+  /** Where the readings decided the turn: what its model history and its questions need (absent: a guided turn). */
+  readings?: TurnReadings;
 }
 
 /** An earlier turn of the conversation, as it ended (an unanswered round that the user moved on from ends cancelled). */
