@@ -164,6 +164,8 @@ export function isPlaceholderCode(code: string): boolean {
 }
 
 const shown = (value: string): string => (value.length > 60 ? `${value.slice(0, 57)}...` : value);
+/** A call in a question is shown whole up to a long limit: a question about a call the user cannot read is no question. */
+const shownCall = (call: string): string => (call.length > 240 ? `${call.slice(0, 237)}...` : call);
 
 /** Outcomes of one candidate on the calls, by call. */
 type CandidateOutcomes = readonly CallOutcome[];
@@ -206,7 +208,7 @@ export function decideReadings(input: {
         kind: "contradiction",
         call,
         chosen: got,
-        text: `The example says \`${shown(call)}\` returns \`${shown(said)}\`, but the description, as I read it, gives \`${shown(got)}\`. Which is right?`,
+        text: `The example says \`${shownCall(call)}\` returns \`${shown(said)}\`, but the description, as I read it, gives \`${shown(got)}\`. Which is right?`,
         suggestions: [shown(said), shown(got)],
       });
       reason = `no candidate gives the request's examples their values (${call}: ${said} expected, ${got} written)`;
@@ -229,7 +231,7 @@ export function decideReadings(input: {
       kind: "disagreement",
       call,
       ...(first !== undefined ? { chosen: first } : {}),
-      text: `What should \`${shown(call)}\` return?`,
+      text: `What should \`${shownCall(call)}\` return?`,
       suggestions: ordered.slice(0, 3).map(shown),
     });
   }

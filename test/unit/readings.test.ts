@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { CallOutcome } from "../../src/core/code-runner.js";
-import { decideReadings, entryPointOf, isPlaceholderCode, parseCalls, requestExamples, requestPreamble } from "../../src/core/readings.js";
+import { callsIn, decideReadings, entryPointOf, isPlaceholderCode, parseCalls, requestExamples, requestPreamble } from "../../src/core/readings.js";
 
 const ok = (value: string): CallOutcome => ({ ok: true, value });
 const err = (error: string): CallOutcome => ({ ok: false, error });
@@ -111,4 +111,17 @@ test("readings that disagree on a call are asked about, the first candidate's va
 test("agreeing readings without examples proceed with the first candidate", () => {
   const d = decideReadings({ calls: ["f(1)"], examples: 0, expected: [], outcomes: [[ok("1")], [ok("1")], [ok("1")]], maxQuestions: 3 });
   assert.deepEqual(d.decision === "proceed" ? d.candidate : -1, 0);
+});
+
+test("a long call is shown whole in its question (the user answers what they can read); a long value is cut in the chips", () => {
+  const call = "Strongest_Extension('MyClass', ['MyClass', 'MyClass', 'MyClass', 'MyClass'])";
+  const value = `'${"x".repeat(80)}'`;
+  const d = decideReadings({ calls: [call], examples: 0, expected: [], outcomes: [[ok(value)], [ok("'y'")]], maxQuestions: 3 });
+  assert.ok(d.decision === "ask");
+  assert.equal(d.questions[0]?.text, `What should \`${call}\` return?`);
+  assert.deepEqual(
+    d.questions[0]?.suggestions.map((s) => s.length),
+    [60, 3],
+  );
+  assert.deepEqual(callsIn(d.questions[0]?.text ?? "", ["Strongest_Extension"]), [call], "the call can be read back from the question");
 });
