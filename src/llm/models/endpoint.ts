@@ -65,6 +65,16 @@ export function apiKeyFromEnvironment(env: NodeJS.ProcessEnv = process.env): str
   return undefined;
 }
 
+/** The models an OpenAI-compatible `/models` reply lists, with who owns each where the server says (any other shape: none). */
+export function modelList(body: unknown): { id: string; ownedBy?: string }[] {
+  const data = typeof body === "object" && body !== null && Array.isArray((body as { data?: unknown }).data) ? (body as { data: unknown[] }).data : [];
+  return data.flatMap((m) => {
+    if (typeof m !== "object" || m === null) return [];
+    const { id, owned_by: ownedBy } = m as { id?: unknown; owned_by?: unknown };
+    return typeof id === "string" ? [{ id, ...(typeof ownedBy === "string" ? { ownedBy } : {}) }] : [];
+  });
+}
+
 /** A base URL as the API wants it: no trailing slash, and /v1 added to a bare server address. */
 export function normaliseBaseUrl(url: string): string {
   const parsed = new URL(url);
@@ -115,8 +125,7 @@ export class EndpointModel implements ClarifyModel {
 
   async listModels(signal?: AbortSignal): Promise<string[]> {
     const response = await this.send("GET", "/models", undefined, signal);
-    const body = (await response.json()) as { data?: { id?: unknown }[] };
-    const names = (body.data ?? []).map((m) => m.id).filter((id): id is string => typeof id === "string");
+    const names = modelList(await response.json()).map((m) => m.id);
     // With no name given, the first one listed is the model: a listing already made need not be asked again.
     if (this.modelName === undefined && names[0] !== undefined) this.modelName = Promise.resolve(names[0]);
     return names;

@@ -2,7 +2,7 @@
  * Model servers already running on this machine (Ollama, llama.cpp's server, LM Studio, vLLM), found on their usual
  * ports so the model picker can offer them. Only loopback is asked: nothing is sent anywhere the user did not choose.
  */
-import { normaliseBaseUrl } from "./endpoint.js";
+import { modelList, normaliseBaseUrl } from "./endpoint.js";
 
 type ServerKind = "Ollama" | "llama.cpp server" | "LM Studio" | "vLLM" | "OpenAI-compatible server";
 
@@ -21,8 +21,8 @@ interface ServedModels {
 }
 
 /** Who serves a model list, from its entries' `owned_by` where the server says; else from the port's usual kind. */
-function kindOf(ownedBy: readonly unknown[], fallback: ServerKind): ServerKind {
-  const owners = ownedBy.filter((o): o is string => typeof o === "string").map((o) => o.toLowerCase());
+function kindOf(ownedBy: readonly string[], fallback: ServerKind): ServerKind {
+  const owners = ownedBy.map((o) => o.toLowerCase());
   if (owners.includes("llamacpp")) return "llama.cpp server";
   if (owners.includes("vllm")) return "vLLM";
   if (owners.includes("library") || owners.includes("ollama")) return "Ollama";
@@ -40,17 +40,15 @@ export async function detectServedModels(
       try {
         const response = await fetch(`${baseUrl}/models`, { signal: AbortSignal.timeout(options.timeoutMs ?? 500) });
         if (!response.ok) return undefined;
-        const body = (await response.json()) as { data?: { id?: unknown; owned_by?: unknown }[] };
-        const data = Array.isArray(body.data) ? body.data : [];
-        const models = data.map((m) => m.id).filter((id): id is string => typeof id === "string");
-        return models.length > 0
+        const listed = modelList(await response.json());
+        return listed.length > 0
           ? {
               kind: kindOf(
-                data.map((m) => m.owned_by),
+                listed.flatMap((m) => (m.ownedBy !== undefined ? [m.ownedBy] : [])),
                 kind,
               ),
               baseUrl,
-              models,
+              models: listed.map((m) => m.id),
             }
           : undefined;
       } catch {
