@@ -206,6 +206,21 @@ describe("GPU backends, memory and the warm-up", () => {
     assert.equal(info.totalLayers, 3);
   });
 
+  it("another GPU backend gets a fresh worker (a second llama.cpp binding in one process gets no log); the same backend keeps it", async () => {
+    const { worker, model } = quickWorker();
+    await model.load({ model: tiny, ...loadParams });
+    const starts = worker.starts;
+    const pid = pidOf(worker);
+    await model.load({ model: tiny, ...loadParams });
+    assert.equal(worker.starts, starts, "the same backend: the same worker");
+    const info = await model.load({ model: tiny, ...loadParams, gpu: "auto" });
+    assert.equal(worker.starts, starts + 1, "another backend: a new worker");
+    assert.notEqual(pidOf(worker), pid);
+    assert.equal(info.architecture, "llama");
+    const conversation = await model.openConversation({ mode: "chat", systemPrompt: "Be brief." });
+    assert.ok((await conversation.chat("Hello", { maxTokens: 2 })).outputTokens > 0);
+  });
+
   it("a context larger than the model was trained for is clamped, with a notice", async () => {
     const { model } = quickWorker();
     const info = await model.load({ model: tiny, ...loadParams, contextSize: 10_000_000 });

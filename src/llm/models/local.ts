@@ -34,6 +34,8 @@ export function describeLoadProgress(event: LoadProgress): { task: string; progr
 
 export class LocalModel implements ClarifyModel {
   private loadedWith: { params: LoadParams; workerStart: number } | undefined;
+  /** The GPU backend of the last model loaded, and the worker start it was loaded in. */
+  private bindingOf: { gpu: NonNullable<LoadParams["gpu"]>; workerStart: number } | undefined;
   private current: ModelInfo | undefined;
   private currentStyle: ModelStyle | undefined;
   /** Counts loads and unloads: each drops the worker's conversations. */
@@ -92,7 +94,14 @@ export class LocalModel implements ClarifyModel {
       return { filePath, ...(scale !== undefined ? { scale } : {}) };
     });
     const local: LoadParams = { ...params, model: resolved.modelPath, ...(adapters.length > 0 ? { lora: adapters } : {}) };
+    // Another GPU backend gets a fresh worker. In one process node-llama-cpp 3.21.1 gives a second llama.cpp binding
+    // none of llama.cpp's log (the reasons in load errors, the signs of memory running out that the fallback reads),
+    // and cannot dispose a binding that a failed load once held.
+    const gpu = params.gpu ?? "auto";
+    const bound = this.bindingOf;
+    if (bound && this.worker.running && bound.workerStart === this.worker.starts && bound.gpu !== gpu) await this.worker.stop();
     const info = await this.worker.request("load", local, { ...(onProgress ? { onEvent: onProgress } : {}), ...(signal ? { signal } : {}) });
+    this.bindingOf = { gpu, workerStart: this.worker.starts };
     this.currentStyle = resolved.style;
     this.loadedWith = { params: { ...local, model: info.path }, workerStart: this.worker.starts };
     this.current = info;
