@@ -64,10 +64,7 @@ class AnswerBodyDirective extends AsyncDirective {
     // rebuild (the observer fires for the first two; a frame later for the third). Updates that change nothing of the
     // text (the buttons, the feedback) do not measure it again.
     this.body = body;
-    if (!this.resizes) {
-      this.resizes = new ResizeObserver(() => markOverflow(body));
-      this.resizes.observe(body);
-    }
+    if (!this.resizes) this.watchSize(body);
     if (rebuilt && this.overflowFrame === 0) {
       this.overflowFrame = requestAnimationFrame(() => {
         this.overflowFrame = 0;
@@ -88,8 +85,10 @@ class AnswerBodyDirective extends AsyncDirective {
   }
 
   protected override reconnected(): void {
-    if (!this.body) return;
-    const body = this.body;
+    if (this.body) this.watchSize(this.body);
+  }
+
+  private watchSize(body: HTMLElement): void {
     this.resizes = new ResizeObserver(() => markOverflow(body));
     this.resizes.observe(body);
   }

@@ -22,6 +22,7 @@ import { finishedIds, inItemOrder, latestRows, readEvalRow, type EvalRow } from 
 import { buildRunSummary, manifestDifferences, type RunManifest } from "../../src/core/eval/summary.js";
 import { defaultSettings } from "../../src/core/types.js";
 import { ScriptedModel, askReply } from "../helpers/scripted-model.js";
+import { addItem } from "../helpers/eval-item.js";
 
 describe("reading replies the way HumanEvalComm does", () => {
   it("counts a reply as code only when it starts with a fenced block", () => {
@@ -532,15 +533,7 @@ describe("run summary and report data", () => {
 });
 
 describe("one item through the protocol, with scripted models", () => {
-  const item = {
-    id: "P/0#1a",
-    name: "P/0",
-    category: "1a" as const,
-    prompt: 'def candidate(a, b):\n    """Combine a and b."""\n',
-    original: 'def add(a, b):\n    """Add a and b."""\n',
-    entryPoint: "add",
-    tests: [{ input: "1, 2", output: "3", relation: "==" }],
-  };
+  const item = addItem;
   const tested: string[] = [];
   const runTests = async (code: string): Promise<EvalRow["tests"]> => {
     tested.push(code);

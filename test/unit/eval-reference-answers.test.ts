@@ -12,6 +12,7 @@ import { manifestDifferences, type RunManifest } from "../../src/core/eval/summa
 import { callsIn, clarificationOf } from "../../src/core/readings.js";
 import { defaultSettings } from "../../src/core/types.js";
 import { PythonSandbox } from "../../src/llm/sandbox/sandbox.js";
+import { addItem } from "../helpers/eval-item.js";
 import { ScriptedModel } from "../helpers/scripted-model.js";
 
 let sandbox: PythonSandbox;
@@ -21,13 +22,7 @@ before(async () => {
 });
 
 const item = {
-  id: "P/0#1a",
-  name: "P/0",
-  category: "1a" as const,
-  prompt: 'def candidate(a, b):\n    """Combine a and b."""\n',
-  original: 'def add(a, b):\n    """Add a and b."""\n',
-  entryPoint: "add",
-  tests: [{ input: "1, 2", output: "3", relation: "==" }],
+  ...addItem,
   solution: 'def add(a, b):\n    """Add a and b."""\n    if b == 0:\n        raise ValueError("b must not be 0")\n    return a + b\n',
 };
 
