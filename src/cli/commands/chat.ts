@@ -443,7 +443,7 @@ export function registerChat(program: Command): void {
     .addOption(
       new Option(
         "--decide <method>",
-        "how auto decides: readings (a few candidates run in a confined Python sandbox; ask where they disagree) or probe (the model's probability of asking against --threshold)",
+        "how auto decides: readings (a few candidates run in a confined Python sandbox; ask where they miss the examples or, without examples, disagree) or probe (the model's probability of asking against --threshold)",
       )
         .choices(decideMethods)
         .default("readings"),

@@ -48,7 +48,7 @@ export function registerEval(program: Command): void {
     .addOption(
       new Option(
         "--decide <method>",
-        "engine mode, --ask auto: readings (candidates run in the sandbox; ask where they disagree) or probe (the model's probability of asking against --threshold)",
+        "engine mode, --ask auto: readings (candidates run in the sandbox; ask where they miss the examples or, without examples, disagree) or probe (the model's probability of asking against --threshold)",
       ).choices(decideMethods),
     )
     .addOption(
