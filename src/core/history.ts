@@ -49,6 +49,11 @@ function readingsExchanges(turn: Turn, readings: TurnReadings, at: number): { ex
   return { exchanges: turn.answer !== "" ? [{ user: readings.message, model: turn.answer }] : [], codeRequest };
 }
 
+/** A guided turn's code request as its answers and assumptions make it (the first try, before any correction). */
+export function guidedCodeRequest(answers: readonly Question[], assumptions: readonly string[]): string {
+  return buildCodeRequestMessage({ newAnswers: answers, assumptions });
+}
+
 /** The exchanges of one turn, and its code request (when the code was asked for). */
 function turnExchanges(
   turn: Turn,
@@ -81,7 +86,7 @@ function turnExchanges(
   if (chosen.length > 0) exchanges.push({ user: buildChoicesMessage(chosen), model: choicesReplyText(chosen.map((q) => q.assumed ?? "")) });
   const answers = turn.rounds > 0 ? round(turn.rounds) : [];
   const codeRequest: CodeRequest = {
-    message: buildCodeRequestMessage({ newAnswers: answers, assumptions: turn.assumptions }),
+    message: turn.codeMessage ?? guidedCodeRequest(answers, turn.assumptions),
     at: at + exchanges.length,
     answers,
   };

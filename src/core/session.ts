@@ -11,7 +11,7 @@
  * refuses to request code while any question is open, whatever its caller says.
  */
 import { answerReserve, fitContext, RequestTooLarge, tokensPerMessage, tooLargeMessage } from "./budget.js";
-import { rebuildHistory, type CodeRequest } from "./history.js";
+import { guidedCodeRequest, rebuildHistory, type CodeRequest } from "./history.js";
 import type { ClarifyModel, Exchange, ModelConversation, ReadingProgress, TurnResult } from "./model.js";
 import type {
   AskPolicy,
@@ -456,6 +456,7 @@ export class ClarifySession {
     this.codeRequest = undefined;
     this.readings = undefined;
     delete this.snap.readings;
+    delete this.snap.codeMessage;
   }
 
   private clearAnswer(): void {
@@ -475,7 +476,11 @@ export class ClarifySession {
     if (readings) {
       readings.message = request.message;
       delete readings.candidates;
+      return request;
     }
+    // Saved where a reopened conversation could not make it again from the turn's answers and assumptions.
+    if (request.message === guidedCodeRequest(request.answers, this.snap.assumptions)) delete this.snap.codeMessage;
+    else this.snap.codeMessage = request.message;
     return request;
   }
 
@@ -959,8 +964,8 @@ export class ClarifySession {
     await this.chooseForWaived(conversation, signal);
     const newAnswers = this.unsentAnswers();
     newAnswers.forEach((q) => this.answersSent.add(q.id));
-    this.codeRequest = { message: buildCodeRequestMessage({ newAnswers, assumptions: this.snap.assumptions }), at: this.history.length, answers: newAnswers };
-    return this.writeCode(signal, this.codeRequest, temperature);
+    const request = this.useCodeRequest({ message: guidedCodeRequest(newAnswers, this.snap.assumptions), at: this.history.length, answers: newAnswers });
+    return this.writeCode(signal, request, temperature);
   }
 
   /**

@@ -121,6 +121,7 @@ const turnFields = {
   hitLimit: z.optional(z.boolean()),
   failure: z.optional(sessionFailureSchema),
   readings: z.optional(turnReadingsSchema),
+  codeMessage: z.optional(f.longText),
 };
 
 const pastTurnSchema = z.strictObject({

@@ -165,6 +165,11 @@ export interface Turn {
   failure?: SessionFailure;
   /** Where the readings decided the turn: what its model history and its questions need (absent: a guided turn). */
   readings?: TurnReadings;
+  /**
+   * A guided turn's code request as the model got it, where it is not the one its answers and assumptions make
+   * (the second, strict try after a reply that was not code; the request after the user corrected an assumption).
+   */
+  codeMessage?: string;
 }
 
 /** An earlier turn of the conversation, as it ended (an unanswered round that the user moved on from ends cancelled). */

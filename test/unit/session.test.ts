@@ -199,6 +199,25 @@ describe("ClarifySession (guided)", () => {
     assert.equal(model.histories[1]?.length, 2);
   });
 
+  it("a reopened conversation's history has the corrected code request the model got, not the first one", async () => {
+    const model = new ScriptedModel([proceedReply("ascending"), code, code], 0.1);
+    const session = new ClarifySession(model, settings());
+    await session.start("sort");
+    await session.correctAssumption(0, "descending");
+    const saved = session.snapshot();
+    assert.match(saved.codeMessage ?? "", /as corrected by the user/);
+    const live = model.calls.at(-1)?.text;
+    const reopenedModel = new ScriptedModel([code]);
+    const reopened = ClarifySession.restore(reopenedModel, settings(), saved);
+    await reopened.regenerate();
+    assert.ok(live !== undefined && /as corrected by the user/.test(live));
+    assert.equal(reopenedModel.calls.at(-1)?.text, live, "the corrected request, as it was sent");
+    // A new turn's code request is its own again.
+    const next = new ClarifySession(new ScriptedModel([proceedReply("x"), code]), settings());
+    await next.start("sort");
+    assert.equal(next.snapshot().codeMessage, undefined, "the first try is made again from the answers, not saved");
+  });
+
   it("a restored session that was busy comes back cancelled, and an asking one continues from a rebuilt history", async () => {
     const first = new ClarifySession(new ScriptedModel([askReply("One?")], 0.9), settings({ maxRounds: 1 }), { id: "s1" });
     await first.start("sort", { languageId: "go" });
