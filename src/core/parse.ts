@@ -2,18 +2,40 @@
 import MarkdownIt from "markdown-it";
 import { z } from "zod";
 import type { CodeBlock } from "./types.js";
-import { nativeCodeAnswerPrefix, nativeQuestionsAnswerPrefix, type AssessmentLengths } from "./prompts.js";
+import type { JsonSchema } from "./model.js";
+import { grammarOf, heldTo } from "./grammar.js";
+import { assessmentLengths, nativeCodeAnswerPrefix, nativeQuestionsAnswerPrefix, type AssessmentLengths } from "./prompts.js";
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
 const trimmed = z.string().transform((s) => s.trim());
 
-const askReply = z.object({
-  decision: z.literal("ask"),
-  questions: z.array(z.object({ question: trimmed.pipe(z.string().min(1)), suggestions: z.array(trimmed).default([]) })).min(1),
-});
-const proceedReply = z.object({ decision: z.literal("proceed"), assumptions: z.array(trimmed).default([]) });
-const assessmentReply = z.discriminatedUnion("decision", [askReply, proceedReply]);
+/** A text the grammar holds to between 1 and `cap` characters, read trimmed. */
+const text = (cap: number): z.ZodType<string, string> => heldTo(trimmed, { minLength: 1, maxLength: cap });
+
+/** The reply shape when the assistant asks: its questions (at most `maxQuestions`, at least one), each with suggested answers. */
+function askReply(maxQuestions: number, lengths: AssessmentLengths = assessmentLengths) {
+  const question = z.object({
+    question: heldTo(trimmed.pipe(z.string().min(1)), { minLength: 1, maxLength: lengths.question }),
+    suggestions: heldTo(z.array(text(lengths.suggestion)), { maxItems: 4 }).default([]),
+  });
+  return z.object({ decision: z.literal("ask"), questions: heldTo(z.array(question).min(1), { maxItems: Math.max(1, maxQuestions) }) });
+}
+
+/** The reply shape when the assistant proceeds: the assumptions it makes. */
+function proceedReply(lengths: AssessmentLengths = assessmentLengths) {
+  return z.object({ decision: z.literal("proceed"), assumptions: heldTo(z.array(text(lengths.assumption)), { maxItems: 5 }).default([]) });
+}
+
+const assessmentReply = (maxQuestions: number, lengths?: AssessmentLengths) =>
+  z.discriminatedUnion("decision", [askReply(maxQuestions, lengths), proceedReply(lengths)]);
+
+/** The grammar of a reply that asks. */
+export const askSchema = (maxQuestions: number): JsonSchema => grammarOf(askReply(maxQuestions));
+/** The grammar of a reply that proceeds. */
+export const proceedSchema = (): JsonSchema => grammarOf(proceedReply());
+/** Either reply, the model choosing: used where the probability of asking cannot be read. */
+export const assessmentSchema = (maxQuestions: number): JsonSchema => grammarOf(assessmentReply(maxQuestions));
 
 export type Assessment = { decision: "ask"; questions: { text: string; suggestions: string[] }[] } | { decision: "proceed"; assumptions: string[] };
 
@@ -97,7 +119,7 @@ export function parseAssessment(text: string, limits: { maxQuestions: number; le
     const cut = text.trim() === "" ? "the model replied with nothing" : "the reply is not complete JSON (cut off or garbled)";
     return { ok: false, error: `Could not read the model's assessment: ${cut}.` };
   }
-  const result = assessmentReply.safeParse(json);
+  const result = assessmentReply(limits.maxQuestions, limits.lengths).safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue && issue.path.length > 0 ? ` at ${issue.path.join(".")}` : "";
@@ -123,7 +145,12 @@ export function parseAssessment(text: string, limits: { maxQuestions: number; le
   return { ok: true, value: { decision: "ask", questions } };
 }
 
-const choicesReply = z.object({ choices: z.array(trimmed.pipe(z.string().min(1))) });
+/** The choices: exactly one short answer per question left to the assistant. */
+const choicesReply = (count: number) =>
+  z.object({ choices: z.array(heldTo(trimmed.pipe(z.string().min(1)), { minLength: 1, maxLength: assessmentLengths.suggestion })).length(count) });
+
+/** The grammar of the choices for `count` questions. */
+export const choicesSchema = (count: number): JsonSchema => grammarOf(choicesReply(count));
 
 /** Parses the model's choices for the questions left to it: exactly `count` of them, each ended cleanly at `cap`. */
 export function parseChoices(text: string, count: number, cap: number): Parsed<string[]> {
@@ -133,9 +160,8 @@ export function parseChoices(text: string, count: number, cap: number): Parsed<s
   } catch {
     return { ok: false, error: "The model's choices are not complete JSON." };
   }
-  const result = choicesReply.safeParse(json);
-  if (!result.success || result.data.choices.length !== count)
-    return { ok: false, error: `The model did not make one choice for each of the ${count} question(s) left to it.` };
+  const result = choicesReply(count).safeParse(json);
+  if (!result.success) return { ok: false, error: `The model did not make one choice for each of the ${count} question(s) left to it.` };
   return { ok: true, value: result.data.choices.map((c) => endCleanly(withoutListMarker(c), cap)) };
 }
 

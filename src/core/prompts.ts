@@ -1,6 +1,5 @@
-/** Prompt text for both model styles, and the JSON schemas that constrain a guided model's assessment. */
+/** Prompt text for both model styles (the reply shapes and their grammars are in parse.ts). */
 import type { EditorContext, Question } from "./types.js";
-import type { JsonSchema } from "./model.js";
 import { fenceOfLanguage } from "./languages.js";
 import { assumedSentence, statedChoice } from "./rules.js";
 
@@ -101,16 +100,6 @@ export function buildChoicesMessage(questions: readonly Pick<Question, "text">[]
   ].join("\n\n");
 }
 
-/** The reply shape of the choices: exactly one short answer per question left to the assistant. */
-export function choicesSchema(count: number): JsonSchema {
-  return {
-    type: "object",
-    properties: {
-      choices: { type: "array", minItems: count, maxItems: count, items: { type: "string", minLength: 1, maxLength: assessmentLengths.suggestion } },
-    },
-  };
-}
-
 /** The choices as the model writes them (used to rebuild a reopened conversation's history). */
 export function choicesReplyText(choices: readonly string[]): string {
   return JSON.stringify({ choices });
@@ -145,46 +134,6 @@ export function buildCodeRequestMessage(input: {
 /** The start of a guided code reply: an open code fence, tagged with the editor's language where it is known. */
 export function codeResponsePrefix(languageId: string | undefined): string {
   return "```" + (languageId ? `${fenceOfLanguage(languageId)}\n` : "");
-}
-
-const questionItem = (maxQuestionLength: number, maxSuggestionLength: number): JsonSchema => ({
-  type: "object",
-  properties: {
-    question: { type: "string", minLength: 1, maxLength: maxQuestionLength },
-    suggestions: { type: "array", maxItems: 4, items: { type: "string", minLength: 1, maxLength: maxSuggestionLength } },
-  },
-});
-
-/** The reply shape when the assistant asks. */
-export function askSchema(maxQuestions: number): JsonSchema {
-  return {
-    type: "object",
-    properties: {
-      decision: { const: "ask" },
-      questions: {
-        type: "array",
-        minItems: 1,
-        maxItems: Math.max(1, maxQuestions),
-        items: questionItem(assessmentLengths.question, assessmentLengths.suggestion),
-      },
-    },
-  };
-}
-
-/** The reply shape when the assistant proceeds. */
-export function proceedSchema(): JsonSchema {
-  return {
-    type: "object",
-    properties: {
-      decision: { const: "proceed" },
-      assumptions: { type: "array", maxItems: 5, items: { type: "string", minLength: 1, maxLength: assessmentLengths.assumption } },
-    },
-  };
-}
-
-/** Either reply shape, the model choosing: used where the probability of asking cannot be read. */
-export function assessmentSchema(maxQuestions: number): JsonSchema {
-  return { oneOf: [askSchema(maxQuestions), proceedSchema()] };
 }
 
 /** An assessment as the model writes it (used to rebuild a reopened conversation's history). */

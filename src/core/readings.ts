@@ -6,6 +6,8 @@
  * written as the bare model would write it, is the answer. Pure: the model and the runner are the caller's.
  */
 import type { CallOutcome } from "./code-runner.js";
+import { z } from "zod";
+import { grammarOf, heldTo } from "./grammar.js";
 import type { JsonSchema } from "./model.js";
 import type { ReadingTopic } from "./types.js";
 
@@ -226,26 +228,23 @@ export function buildCallsMessage(entry: string, count: number): string {
   );
 }
 
-export function callsSchema(count: number): JsonSchema {
-  return {
-    type: "object",
-    properties: { calls: { type: "array", minItems: 1, maxItems: count, items: { type: "string", minLength: 3, maxLength: 120 } } },
-  };
-}
+/** The reply with the calls: at least one, at most `count`, each a short expression. */
+const callsReply = (count: number) => z.object({ calls: heldTo(z.array(heldTo(z.string(), { minLength: 3, maxLength: 120 })).min(1), { maxItems: count }) });
+
+/** The grammar of the calls reply. */
+export const callsSchema = (count: number): JsonSchema => grammarOf(callsReply(count));
 
 /** The model's calls, kept where each is one balanced call of `entry` and nothing else. */
-export function parseCalls(text: string, entry: string): string[] {
+export function parseCalls(text: string, entry: string, count: number): string[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     return [];
   }
-  const calls = typeof value === "object" && value !== null && Array.isArray((value as { calls?: unknown }).calls) ? (value as { calls: unknown[] }).calls : [];
-  return calls
-    .filter((c): c is string => typeof c === "string")
-    .map((c) => c.trim())
-    .filter((c) => leadingCall(c, entry) === c);
+  const read = callsReply(count).safeParse(value);
+  if (!read.success) return [];
+  return read.data.calls.map((c) => c.trim()).filter((c) => leadingCall(c, entry) === c);
 }
 
 /** Code that is only a placeholder (the stub again, `pass`, `...`, "your implementation here") is no answer. */

@@ -26,9 +26,7 @@ import type {
   TurnReadings,
 } from "./types.js";
 import {
-  askSchema,
   assessmentLengths,
-  assessmentSchema,
   buildAssessmentMessage,
   buildChoicesMessage,
   buildCodeRequestMessage,
@@ -37,17 +35,18 @@ import {
   buildNativePrompt,
   buildPlainCodeMessage,
   choiceAssumption,
-  choicesSchema,
   codeResponsePrefix,
   decisionOptions,
   decisionPrefix,
   guidedSystemPrompt,
   nativeCodeAnswerPrefix,
   nativeQuestionsAnswerPrefix,
-  proceedSchema,
   waivedAssumption,
 } from "./prompts.js";
 import {
+  askSchema,
+  assessmentSchema,
+  choicesSchema,
   classifyNativeReply,
   comparisonKey,
   distinctTexts,
@@ -55,6 +54,7 @@ import {
   isProtocolReply,
   parseAssessment,
   parseChoices,
+  proceedSchema,
   protocolReplyStart,
   type Assessment,
 } from "./parse.js";
@@ -703,7 +703,7 @@ export class ClarifySession {
         signal,
       );
       const exampleCalls = examples.map((e) => e.call);
-      const picked = parseCalls(callsReply.text, entry).filter((c) => !exampleCalls.includes(c));
+      const picked = parseCalls(callsReply.text, entry, readingCalls).filter((c) => !exampleCalls.includes(c));
       const calls = [...exampleCalls, ...new Set(picked)];
       const [expected, ...outcomes] = await this.track(
         signal,

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import type { ClarifyModel, JsonSchema, TurnResult } from "./model.js";
+import { grammarOf, heldTo } from "./grammar.js";
 import { seedOf } from "./random.js";
 import {
   checkQuestions,
@@ -24,7 +25,7 @@ export const clarifyKinds = ["ambiguous", "inconsistent", "incomplete"] as const
 export type ClarifyKind = (typeof clarifyKinds)[number];
 
 /** Bump it whenever a prompt or schema below changes: rows made with other prompts must be told apart. */
-export const synthPromptVersion = "clarifycoder-synth-1";
+export const synthPromptVersion = "clarifycoder-synth-2";
 
 export const synthSystemPrompt =
   "You help build training data for a coding assistant that asks clarifying questions before it writes code. " +
@@ -73,26 +74,14 @@ export function buildQuestionsMessage(kind: ClarifyKind, original: string, modif
   ].join("\n\n");
 }
 
-export const rewriteSchema: JsonSchema = {
-  type: "object",
-  properties: {
-    plan: { type: "string", maxLength: 600 },
-    description: { type: "string", minLength: 1 },
-  },
-  required: ["plan", "description"],
-  additionalProperties: false,
-};
+/** The rewrite: the plan first (a cap for the grammar), then the rewritten description. */
+const rewriteReply = z.object({ plan: heldTo(z.string(), { maxLength: 600 }), description: z.string().min(1) });
+export const rewriteSchema: JsonSchema = grammarOf(rewriteReply);
 
-export function questionsSchema(maxQuestions: number): JsonSchema {
-  return {
-    type: "object",
-    properties: {
-      questions: { type: "array", minItems: 1, maxItems: maxQuestions, items: { type: "string", minLength: 1, maxLength: 400 } },
-    },
-    required: ["questions"],
-    additionalProperties: false,
-  };
-}
+/** The questions about a rewritten task. */
+const questionsReply = (maxQuestions: number) =>
+  z.object({ questions: heldTo(z.array(heldTo(z.string(), { minLength: 1, maxLength: 400 })).min(1), { maxItems: maxQuestions }) });
+export const questionsSchema = (maxQuestions: number): JsonSchema => grammarOf(questionsReply(maxQuestions));
 
 /** One output row: a rewritten task and its questions. */
 export const clarifyRecordSchema = z.object({
@@ -166,9 +155,6 @@ export type SynthOutcome =
   | { status: "failed"; error: string }
   | { status: "aborted" };
 
-const rewriteReply = z.object({ description: z.string() });
-const questionsReply = z.object({ questions: z.array(z.string()) });
-
 class Stop {
   constructor(readonly outcome: SynthOutcome) {}
 }
@@ -221,9 +207,15 @@ export async function synthesiseOne(model: ClarifyModel, job: SynthJob, settings
     const rewriteVerdict = checkRewrite(original, modified, settings.filters);
     if (!rewriteVerdict.ok) throw rejected("rewrite", rewriteVerdict.reason, rewriteVerdict.message, { modified });
 
-    const asked = await turn("questions", buildQuestionsMessage(job.kind, original, modified), questionsSchema(settings.filters.maxQuestions), questionsReply, {
-      modified,
-    });
+    const asked = await turn(
+      "questions",
+      buildQuestionsMessage(job.kind, original, modified),
+      questionsSchema(settings.filters.maxQuestions),
+      questionsReply(settings.filters.maxQuestions),
+      {
+        modified,
+      },
+    );
     const questions = tidyQuestions(asked.questions);
     const questionsVerdict = checkQuestions(questions, original, settings.filters);
     if (!questionsVerdict.ok) throw rejected("questions", questionsVerdict.reason, questionsVerdict.message, { modified, questions });

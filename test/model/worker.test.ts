@@ -6,10 +6,8 @@ import http from "node:http";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ClarifySession } from "../../src/core/session.js";
-import { parseAssessment } from "../../src/core/parse.js";
+import { askSchema, assessmentSchema, parseAssessment } from "../../src/core/parse.js";
 import {
-  askSchema,
-  assessmentSchema,
   buildAssessmentMessage,
   buildCodeRequestMessage,
   codeResponsePrefix,

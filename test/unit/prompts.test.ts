@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
-  askSchema,
   buildAssessmentMessage,
   buildCodeRequestMessage,
   buildFollowUpAssessmentMessage,
@@ -11,13 +10,12 @@ import {
   describeContext,
   formatAnswers,
   nativeQuestionPrompt,
-  proceedSchema,
   waivedAssumption,
   assessmentLengths,
   buildChoicesMessage,
   choiceAssumption,
-  choicesSchema,
 } from "../../src/core/prompts.js";
+import { askSchema, assessmentSchema, choicesSchema, parseAssessment, parseChoices, proceedSchema } from "../../src/core/parse.js";
 import type { Question } from "../../src/core/types.js";
 
 const q = (over: Partial<Question>): Question => ({ id: "r1q1", round: 1, text: "Which order?", suggestions: [], ...over });
@@ -109,10 +107,26 @@ describe("prompts", () => {
   });
 
   it("schemas fix the decision and bound the questions", () => {
-    assert.deepEqual((askSchema(2) as { properties: { decision: unknown } }).properties.decision, { const: "ask" });
+    assert.deepEqual((askSchema(2) as { properties: { decision: unknown } }).properties.decision, { type: "string", const: "ask" });
     assert.equal((askSchema(2) as { properties: { questions: { maxItems: number } } }).properties.questions.maxItems, 2);
     assert.equal((askSchema(0) as { properties: { questions: { maxItems: number } } }).properties.questions.maxItems, 1);
-    assert.deepEqual((proceedSchema() as { properties: { decision: unknown } }).properties.decision, { const: "proceed" });
+    assert.deepEqual((proceedSchema() as { properties: { decision: unknown } }).properties.decision, { type: "string", const: "proceed" });
+    assert.equal((assessmentSchema(2) as { oneOf: unknown[] }).oneOf.length, 2, "either reply, the model choosing");
+  });
+
+  it("each grammar is the schema its reply is read with: what it allows reads, its caps bind the writer, not the reader", () => {
+    const grammar = JSON.stringify(askSchema(2));
+    assert.doesNotMatch(grammar, /"default"|"\$schema"/, "no reader's defaults in a grammar");
+    // A reply as the grammar makes it reads back; the caps (two questions) are not a reader's rule.
+    const reply = { decision: "ask", questions: [{ question: "Which order?", suggestions: ["asc"] }] };
+    assert.equal(parseAssessment(JSON.stringify(reply), { maxQuestions: 2 }).ok, true);
+    const four = { decision: "ask", questions: ["A?", "B?", "C?", "D?"].map((question) => ({ question })) };
+    const read = parseAssessment(JSON.stringify(four), { maxQuestions: 2 });
+    assert.ok(read.ok && read.value.decision === "ask" && read.value.questions.length === 2, "more than the cap is cut, not refused");
+    // What the grammar requires is required when read.
+    assert.equal(parseAssessment('{"decision": "ask", "questions": []}', { maxQuestions: 2 }).ok, false);
+    assert.deepEqual((choicesSchema(2) as { required: string[] }).required, ["choices"]);
+    assert.equal(parseChoices('{"choices": ["a"]}', 2, 100).ok, false, "one choice per question, in the grammar and when read");
   });
 
   it("a code reply opens a fence in the editor's language", () => {

@@ -101,8 +101,9 @@ test("the preamble keeps the request's top-level imports", () => {
 });
 
 test("the model's calls are kept only where each is one call of the entry point", () => {
-  assert.deepEqual(parseCalls('{"calls": ["f([1, 2])", "g(1)", "f(1) + 1", "f(\'a\')"]}', "f"), ["f([1, 2])", "f('a')"]);
-  assert.deepEqual(parseCalls("not json", "f"), []);
+  assert.deepEqual(parseCalls('{"calls": ["f([1, 2])", "g(1)", "f(1) + 1", "f(\'a\')"]}', "f", 4), ["f([1, 2])", "f('a')"]);
+  assert.deepEqual(parseCalls("not json", "f", 4), []);
+  assert.deepEqual(parseCalls('{"calls": "f(1)"}', "f", 4), [], "not the shape its grammar makes");
 });
 
 test("placeholders are no answer; real code is", () => {

@@ -81,7 +81,7 @@ describe("one item", () => {
       rewriteSchema,
       questionsSchema(5),
     ]);
-    assert.equal(`${synthPromptVersion} ${seedOf(all).toString(16)}`, "clarifycoder-synth-1 794f26b0");
+    assert.equal(`${synthPromptVersion} ${seedOf(all).toString(16)}`, "clarifycoder-synth-2 32593b70");
   });
 
   it("rejects a reply cut off at the token limit, a reply that is not the JSON asked for, and each filter's failure", async () => {

@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import type { ClarifyModel, JsonSchema } from "../model.js";
+import { grammarOf, heldTo } from "../grammar.js";
 import { splitQuestions } from "../parse.js";
 
 export type JudgeFormat = "json" | "text";
@@ -90,30 +91,18 @@ export function buildJudgePrompt(input: JudgeInput, format: JudgeFormat): string
   ].join("\n\n");
 }
 
-/** The json format's shape; `answers` has at most one entry per question. */
-export function judgeSchema(maxAnswers: number): JsonSchema {
-  return {
-    type: "object",
-    properties: {
-      requirements: {
-        type: "array",
-        maxItems: 5,
-        items: {
-          type: "object",
-          properties: { requirement: { type: "string", minLength: 1, maxLength: 200 }, asked: { type: "boolean" } },
-        },
-      },
-      quality: { enum: [1, 2, 3] },
-      answers: { type: "array", maxItems: Math.max(1, maxAnswers), items: { type: "string", maxLength: 600 } },
-    },
-  };
-}
+/** The json format's reply; `answers` has at most one entry per question (a cap for the grammar). */
+const jsonReply = (maxAnswers: number) =>
+  z.object({
+    requirements: heldTo(z.array(z.object({ requirement: heldTo(z.string(), { minLength: 1, maxLength: 200 }), asked: z.boolean() })), { maxItems: 5 }).default(
+      [],
+    ),
+    quality: z.literal([1, 2, 3]),
+    answers: heldTo(z.array(heldTo(z.string(), { maxLength: 600 })), { maxItems: Math.max(1, maxAnswers) }).default([]),
+  });
 
-const jsonReply = z.object({
-  requirements: z.array(z.object({ requirement: z.string(), asked: z.boolean() })).default([]),
-  quality: z.union([z.literal(1), z.literal(2), z.literal(3)]),
-  answers: z.array(z.string()).default([]),
-});
+/** The json format's grammar. */
+export const judgeSchema = (maxAnswers: number): JsonSchema => grammarOf(jsonReply(maxAnswers));
 
 /** HumanEvalComm's patterns, as their evaluator reads the reply. */
 const qualityPattern = /QUALITY\s*=?\s*(\d+)/;
@@ -128,7 +117,7 @@ export function parseJudgeReply(text: string, format: JudgeFormat, questionCount
     } catch {
       return { answers: [], noGrade: text.trim() === "" ? "the judge replied with nothing" : "the reply is not complete JSON (cut off or garbled)" };
     }
-    const parsed = jsonReply.safeParse(json);
+    const parsed = jsonReply(questionCount).safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue && issue.path.length > 0 ? ` at ${issue.path.join(".")}` : "";
