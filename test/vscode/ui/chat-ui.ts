@@ -517,6 +517,8 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
     const apiKey = "sk-stand-in-0123";
     const question = "Pad with spaces or with zeros?";
     const code = 'export function padLeft(text: string, width: number): string {\n  return text.padStart(width, " ");\n}\n';
+    const primeCode = "def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1))";
+    let primeAnswers = 0;
     const decisionOf = (r: RecordedRequest): unknown =>
       (r.body.response_format as { json_schema?: { schema?: { properties?: { decision?: { const?: unknown } } } } } | undefined)?.json_schema?.schema
         ?.properties?.decision?.const;
@@ -528,6 +530,11 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
           if (decisionOf(r) === "ask") return { text: JSON.stringify({ decision: "ask", questions: [{ question, suggestions: ["spaces", "zeros"] }] }) };
           if (decisionOf(r) === "proceed") return { text: JSON.stringify({ decision: "proceed", assumptions: [] }) };
           if (JSON.stringify(r.body.messages).includes("long table")) return { text: "| size | bytes |\n".repeat(400), pieceDelayMs: 25 };
+          // The first answer to is_prime is JSON inside the fence opened for Python (what a small model wrote in a trial); the next is code.
+          if (JSON.stringify(r.body.messages).includes("is_prime")) {
+            primeAnswers += 1;
+            return { text: primeAnswers === 1 ? `${JSON.stringify({ code: primeCode })}\n${"`".repeat(3)}` : `${primeCode}\n${"`".repeat(3)}` };
+          }
           return { text: `${code}${"`".repeat(3)}`, pieceDelayMs: 15 };
         },
         [model, "another-model"],
@@ -652,6 +659,40 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
         await ui.shot("06-served-stopped");
       });
     });
+
+    it(
+      "an answer whose block is JSON is not offered as code and the status says so; Regenerate samples anew and writes code",
+      { timeout: 120_000 },
+      async () => {
+        await reporting(ui, runner, "failure-json-block", async () => {
+          writeFileSync(path.join(root, "workspace", "app.py"), "def load(path):\n    return open(path).read()\n");
+          await ui.setWorkspaceSettings({ "clarifycoder.askPolicy": "never" });
+          await ui.openFile("app.py");
+          await ui.command("ClarifyCoder: New Chat");
+          const chat = ui.chat();
+          await chat.locator(".empty-state").waitFor({ timeout: 10_000 });
+          const composer = chat.locator(".composer-input textarea");
+          await composer.fill("write is_prime(n)");
+          await composer.press("Enter");
+          await chat.locator(".status-line", { hasText: "Done, but no code: the answer's block is JSON, not code." }).waitFor({ timeout: 30_000 });
+          const block = chat.locator(".answer .code-block").first();
+          assert.deepEqual(await block.locator(".code-tool").evaluateAll((b) => b.map((e) => e.getAttribute("data-action"))), ["copy"], "only Copy");
+          assert.match((await block.locator(".not-code-note").textContent()) ?? "", /^This block is JSON, not code for your file/);
+          await ui.shot("07-served-json-not-code");
+          const before = server.requests.length;
+          await chat.locator("vscode-button.regenerate").click();
+          await chat.locator(".status-line", { hasText: "Done: 1 code block." }).waitFor({ timeout: 30_000 });
+          assert.equal(await chat.locator(".answer .code-block pre.code code").first().textContent(), primeCode);
+          const again = server.requests.slice(before);
+          assert.equal(again.length, 1, "only the code is written again");
+          assert.ok(
+            Number(again[0]?.body.temperature) > 0,
+            `Regenerate samples (temperature ${String(again[0]?.body.temperature)}), so it is not the same answer again`,
+          );
+          await ui.shot("08-served-regenerated");
+        });
+      },
+    );
 
     it("a served address from the workspace's settings is used only once the user allows it", { timeout: 120_000 }, async () => {
       const other = await startOpenAIServer(
