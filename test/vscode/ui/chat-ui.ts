@@ -435,16 +435,35 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
 
     it("a model file that crashes llama.cpp gives a clear error in the view, and VS Code keeps working", { timeout: 120_000 }, async () => {
       await reporting(ui, runner, "failure-corrupt", async () => {
+        // A conversation first: the model's error then comes as the banner above it (#19 item 5: the message takes the
+        // line, its button below, and it is said once).
+        await ui.setWorkspaceSettings(settings({ "clarifycoder.askPolicy": "never" }));
         await ui.command("ClarifyCoder: New Chat");
         const chat = ui.chat();
         await chat.locator(".empty-state").waitFor({ timeout: 10_000 });
-        await ui.setWorkspaceSettings(settings({ "clarifycoder.model": crashing }));
+        const composer = chat.locator(".composer-input textarea");
+        await composer.fill("write a constant");
+        await composer.press("Enter");
+        await chat.locator(".status-line", { hasText: /^Done/ }).waitFor({ timeout: 60_000 });
+        await ui.setWorkspaceSettings(settings({ "clarifycoder.askPolicy": "never", "clarifycoder.model": crashing }));
+        const banner = chat.locator(".model-error");
+        await banner.locator(".notice-text", { hasText: "missing-head-count.gguf" }).waitFor({ timeout: 60_000 });
+        const [textWidth, bannerWidth] = await Promise.all([
+          banner.locator(".notice-text").evaluate((e) => e.getBoundingClientRect().width),
+          banner.evaluate((e) => e.clientWidth),
+        ]);
+        assert.ok(textWidth > bannerWidth * 0.7, `the message is ${textWidth}px wide in a ${bannerWidth}px banner`);
+        const said = ((await banner.locator(".notice-text").textContent()) ?? "").trim();
+        assert.equal(await chat.getByText(said, { exact: false }).count(), 1, "the message once");
+        await ui.shot("11-model-error-banner");
+        await ui.command("ClarifyCoder: New Chat");
+        await chat.locator(".empty-state").waitFor({ timeout: 10_000 });
         await chat.locator(".empty-title", { hasText: "The model could not be loaded" }).waitFor({ timeout: 60_000 });
         await chat.locator(".empty-state .error-text", { hasText: "missing-head-count.gguf" }).waitFor({ timeout: 10_000 });
         const message = (await chat.locator(".empty-state .error-text").textContent()) ?? "";
         assert.match(message, /cannot be loaded|corrupt|not supported|stopped unexpectedly/i, message);
         assert.equal(await chat.locator(".model-dot").getAttribute("data-status"), "error");
-        await ui.shot("11-corrupt-model");
+        await ui.shot("11-corrupt-model-empty-chat");
         // VS Code is still there: a command runs, and typing in the editor works.
         await ui.openFile("pad.ts");
         await ui.focusEditor();
