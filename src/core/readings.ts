@@ -23,7 +23,11 @@ export interface ReadingQuestion extends ReadingTopic {
   suggestions: string[];
 }
 
-type ReadingsDecision = { decision: "proceed"; candidate: number; reason: string } | { decision: "ask"; questions: ReadingQuestion[]; reason: string };
+/** A decision, and what made it: the request's examples, or (where they do not decide) the calls the model picked. */
+type ReadingsDecision = ({ decision: "proceed"; candidate: number } | { decision: "ask"; questions: ReadingQuestion[] }) & {
+  reason: string;
+  by: "examples" | "calls";
+};
 
 /** The functions a piece of Python code defines at its top level, in order. */
 export function definedFunctions(code: string): string[] {
@@ -297,7 +301,12 @@ export function decideReadings(input: {
   const top = Math.max(0, ...scores);
   const best = Math.max(0, scores.indexOf(top));
   if (checkable.length > 0 && 2 * top >= checkable.length) {
-    return { decision: "proceed", candidate: best, reason: `candidate ${best} gives ${top} of the request's ${checkable.length} example(s) their values` };
+    return {
+      decision: "proceed",
+      candidate: best,
+      by: "examples",
+      reason: `candidate ${best} gives ${top} of the request's ${checkable.length} example(s) their values`,
+    };
   }
   const questions: ReadingQuestion[] = [];
   if (checkable.length > 0) {
@@ -318,6 +327,7 @@ export function decideReadings(input: {
       return {
         decision: "ask",
         questions,
+        by: "examples",
         reason: `the best candidate gives only ${top} of the request's ${checkable.length} example(s) their values (${questions[0]?.call ?? ""}: ${expected[checkable[0] ?? 0] ?? ""} expected)`,
       };
     }
@@ -338,8 +348,8 @@ export function decideReadings(input: {
       suggestions: ordered.slice(0, 3).map(shown),
     });
   }
-  if (questions.length === 0) return { decision: "proceed", candidate: best, reason: `${reason}; the readings agree on every call` };
-  return { decision: "ask", questions, reason: `${reason}; the readings disagree on ${questions.length} call(s)` };
+  if (questions.length === 0) return { decision: "proceed", candidate: best, by: "calls", reason: `${reason}; the readings agree on every call` };
+  return { decision: "ask", questions, by: "calls", reason: `${reason}; the readings disagree on ${questions.length} call(s)` };
 }
 
 /** A user's answer as a clarification the code request carries. */

@@ -58,7 +58,7 @@ import {
   protocolReplyStart,
   type Assessment,
 } from "./parse.js";
-import type { CodeRunner } from "./code-runner.js";
+import type { CallOutcome, CodeRunner } from "./code-runner.js";
 import { fenceOfLanguage } from "./languages.js";
 import {
   buildCallsMessage,
@@ -691,34 +691,37 @@ export class ClarifySession {
     const entry = entryPointOf(this.snap.request, turn.codes[0] ?? "");
     if (entry !== undefined) {
       const examples = requestExamples(this.snap.request, entry);
-      // The calls are asked for after the first candidate, in the same conversation (its tokens are evaluated already).
-      this.rewindTo(at);
-      this.history.push({ user: message, model: first });
-      this.historyStale = true;
-      const conversation = await this.ready(signal);
-      const callsReply = await this.chat(
-        conversation,
-        buildCallsMessage(entry, readingCalls),
-        { maxTokens: this.settings.maxAssessmentTokens, temperature: 0, grammar: callsSchema(readingCalls), signal },
-        signal,
-      );
       const exampleCalls = examples.map((e) => e.call);
-      const picked = parseCalls(callsReply.text, entry, readingCalls).filter((c) => !exampleCalls.includes(c));
-      const calls = [...exampleCalls, ...new Set(picked)];
-      const [expected, ...outcomes] = await this.track(
-        signal,
-        Promise.all([
-          runner.callAll({ code: "", preamble: turn.preamble, calls: examples.map((e) => e.expected) }),
-          ...turn.codes.map((code) => runner.callAll({ code, preamble: turn.preamble, calls })),
-        ]),
-      );
-      const decision = decideReadings({
-        calls,
-        examples: examples.length,
-        expected: (expected ?? []).map((o) => (o.ok ? o.value : undefined)),
-        outcomes,
-        maxQuestions: this.settings.maxQuestions,
-      });
+      const run = (calls: readonly string[]): Promise<CallOutcome[][]> =>
+        this.track(signal, Promise.all(turn.codes.map((code) => runner.callAll({ code, preamble: turn.preamble, calls }))));
+      const [expectedOutcomes, onExamples] = await Promise.all([
+        this.track(signal, runner.callAll({ code: "", preamble: turn.preamble, calls: examples.map((e) => e.expected) })),
+        run(exampleCalls),
+      ]);
+      const expected = expectedOutcomes.map((o) => (o.ok ? o.value : undefined));
+      const decide = (calls: readonly string[], outcomes: readonly CallOutcome[][]) =>
+        decideReadings({ calls, examples: examples.length, expected, outcomes, maxQuestions: this.settings.maxQuestions });
+      let decision = decide(exampleCalls, onExamples);
+      if (decision.by === "calls") {
+        // The examples do not decide (there are none, or no candidate runs on them): the model names calls to try,
+        // after the first candidate in the same conversation (its tokens are evaluated already).
+        this.rewindTo(at);
+        this.history.push({ user: message, model: first });
+        this.historyStale = true;
+        const conversation = await this.ready(signal);
+        const callsReply = await this.chat(
+          conversation,
+          buildCallsMessage(entry, readingCalls),
+          { maxTokens: this.settings.maxAssessmentTokens, temperature: 0, grammar: callsSchema(readingCalls), signal },
+          signal,
+        );
+        const picked = [...new Set(parseCalls(callsReply.text, entry, readingCalls).filter((c) => !exampleCalls.includes(c)))];
+        const onPicked = picked.length > 0 ? await run(picked) : [];
+        decision = decide(
+          [...exampleCalls, ...picked],
+          onExamples.map((o, i) => [...o, ...(onPicked[i] ?? [])]),
+        );
+      }
       if (decision.decision === "ask") {
         this.rewindTo(at);
         this.history.push({ user: message, model: first });
