@@ -126,6 +126,27 @@ async function reporting(ui: WorkbenchDriver, runner: string, shot: string, step
  * Starts a long answer in a new chat, clicks Stop in the view (see `stopAt`), waits
  * for "Stopped.", and prints and returns the milliseconds from the click to "Stopped." on the page's own clock.
  */
+/**
+ * Types a request into the composer and sends it, and sees it taken. code-server may swap the webview's service worker
+ * just after the view loaded ("Found unexpected service worker controller"), which reloads the page: a request typed
+ * into the page that went is lost, and is typed again into the new one.
+ */
+async function sendRequest(ui: WorkbenchDriver, text: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const chat = ui.chat();
+    const composer = chat.locator(".composer-input textarea");
+    await composer.fill(text);
+    await composer.press("Enter");
+    try {
+      await chat.locator(".request-text", { hasText: text }).first().waitFor({ timeout: 10_000 });
+      return;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      console.log(`# the request was not taken (attempt ${attempt}); the view may have reloaded: typing it again`);
+    }
+  }
+}
+
 async function stopMidAnswer(
   ui: WorkbenchDriver,
   o: {
@@ -628,13 +649,12 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
         await ui.command("ClarifyCoder: New Chat");
         const chat = ui.chat();
         await chat.locator(".empty-state").waitFor({ timeout: 10_000 });
-        const frame = await ui.chatFrame();
-        await watchChat(frame);
-        const composer = chat.locator(".composer-input textarea");
-        await composer.fill("Write a function that pads a string on the left");
-        await composer.press("Enter");
+        await sendRequest(ui, "Write a function that pads a string on the left");
         const asked = chat.locator(".round.open .question").first();
         await asked.locator(".question-text").waitFor({ timeout: 30_000 });
+        // Watched from here, in the page the view has now (the code streams after Generate).
+        const frame = await ui.chatFrame();
+        await watchChat(frame);
         assert.equal(await asked.locator(".question-text").textContent(), question);
         assert.deepEqual(await asked.locator(".suggestion:not(.waive)").allTextContents(), ["spaces", "zeros"]);
         await ui.shot("03-served-question");
@@ -690,9 +710,7 @@ export function defineChatUiSuite(runner: string, open: OpenWorkbench): void {
           await ui.command("ClarifyCoder: New Chat");
           const chat = ui.chat();
           await chat.locator(".empty-state").waitFor({ timeout: 10_000 });
-          const composer = chat.locator(".composer-input textarea");
-          await composer.fill("write is_prime(n)");
-          await composer.press("Enter");
+          await sendRequest(ui, "write is_prime(n)");
           await chat.locator(".status-line", { hasText: "Done, but no code: the answer's block is JSON, not code." }).waitFor({ timeout: 30_000 });
           const block = chat.locator(".answer .code-block").first();
           assert.deepEqual(await block.locator(".code-tool").evaluateAll((b) => b.map((e) => e.getAttribute("data-action"))), ["copy"], "only Copy");
