@@ -59,23 +59,32 @@ const resultSaid = /(?:^|\s|,)(?:the\s+)?(?:output|result)\s+(?:should\s+be|is|w
 /** A line that gives a value by itself: `Output: y`. */
 const outputLine = /^output\s*:\s*(.+)$/i;
 
-/** Whether a text has the balanced brackets and quotes of one Python expression (a cheap filter, not a parser). */
-function balanced(text: string): boolean {
-  let depth = 0;
+/**
+ * Walks a text's characters outside Python string quotes, telling `visit` each one and its index; `visit` returns
+ * false to stop there. Gives whether the text ends outside quotes.
+ */
+function outsideQuotes(text: string, visit: (c: string, i: number) => boolean): boolean {
   let quote: string | undefined;
   for (let i = 0; i < text.length; i++) {
-    const c = text[i];
+    const c = text[i] ?? "";
     if (quote !== undefined) {
       if (c === "\\") i++;
       else if (c === quote) quote = undefined;
-      continue;
-    }
-    if (c === '"' || c === "'") quote = c;
-    else if ("([{".includes(c ?? "")) depth++;
-    else if (")]}".includes(c ?? "")) depth--;
-    if (depth < 0) return false;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (!visit(c, i)) return true;
   }
-  return depth === 0 && quote === undefined;
+  return quote === undefined;
+}
+
+/** Whether a text has the balanced brackets and quotes of one Python expression (a cheap filter, not a parser). */
+function balanced(text: string): boolean {
+  let depth = 0;
+  const closed = outsideQuotes(text, (c) => {
+    if ("([{".includes(c)) depth++;
+    else if (")]}".includes(c)) depth--;
+    return depth >= 0;
+  });
+  return closed && depth === 0;
 }
 
 /** The call at the start of a text (`f(1, [2, 3])`), where the text starts with a call of `entry`. */
@@ -103,16 +112,9 @@ export function callsIn(text: string, names: readonly string[]): string[] {
 
 /** A text up to its first `#` outside quotes (a comment after an example's value), trimmed. */
 function withoutComment(text: string): string {
-  let quote: string | undefined;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quote !== undefined) {
-      if (c === "\\") i++;
-      else if (c === quote) quote = undefined;
-    } else if (c === '"' || c === "'") quote = c;
-    else if (c === "#") return text.slice(0, i).trim();
-  }
-  return text.trim();
+  let end = text.length;
+  outsideQuotes(text, (c, i) => (c === "#" ? ((end = i), false) : true));
+  return text.slice(0, end).trim();
 }
 
 const spelled: Record<string, string> = { true: "True", false: "False", null: "None", none: "None" };
