@@ -168,6 +168,22 @@ describe("ChunkStream", () => {
     stream.flush();
     assert.equal(sent.join(""), "abcd");
   });
+
+  it("after a pause (the prompt read), sends what waits and then the next piece at once", () => {
+    const sent: string[] = [];
+    const stream = new ChunkStream((t) => sent.push(t), 10_000);
+    stream.push("```python\n");
+    stream.push("x");
+    assert.deepEqual(sent, ["```python\n"], "within the interval a piece waits");
+    stream.pause();
+    assert.deepEqual(sent, ["```python\n", "x"], "the pause sends what waits");
+    stream.push("def");
+    assert.deepEqual(sent, ["```python\n", "x", "def"], "the first piece after the pause goes at once");
+    stream.push(" f");
+    assert.equal(sent.length, 3, "the interval holds again after it");
+    stream.flush();
+    assert.equal(sent.join(""), "```python\nxdef f");
+  });
 });
 
 describe("the streaming loop's stop texts", () => {

@@ -23,6 +23,7 @@ import { ConversationStore, conversationTitle } from "./conversation-store.js";
 import { getConfig, readClarifySettings, Settings } from "../config.js";
 import type { CodeRunner } from "../../core/code-runner.js";
 import { readingsSandbox } from "../../llm/sandbox/sandbox.js";
+import { streamIntervalMs } from "../../llm/worker/chunk-stream.js";
 
 interface ChatModelSource extends ClarifyModel {
   readonly status: ModelStatus;
@@ -33,9 +34,6 @@ interface ChatModelSource extends ClarifyModel {
   /** The prompt style to use: the setting, or the one a catalog model is made for (ClarifyCoder's is native). */
   styleFor?(style: ClarifySettings["style"]): ClarifySettings["style"];
 }
-
-/** How often streamed text is posted to the view, at most. */
-const chunkIntervalMs = 40;
 
 /** Lines of code around the cursor that go with a request. */
 const surroundingLines = 40;
@@ -269,7 +267,7 @@ export class ChatController implements vscode.Disposable {
   }
 
   /**
-   * Streams text to the view at most once per `chunkIntervalMs` (the first piece at once): a fast model writes
+   * Streams text to the view at most once per `streamIntervalMs` (the first piece at once): a fast model writes
    * hundreds of tokens a second, and a message per token queued up in front of everything else on its way to the
    * view, Stop's "Stopped." included.
    */
@@ -280,7 +278,7 @@ export class ChatController implements vscode.Disposable {
       return;
     }
     void this.view?.postMessage({ type: "chunk", sessionId, text });
-    this.streamed = { sessionId, text: "", timer: setTimeout(() => this.flushChunks(), chunkIntervalMs) };
+    this.streamed = { sessionId, text: "", timer: setTimeout(() => this.flushChunks(), streamIntervalMs) };
   }
 
   private flushChunks(): void {

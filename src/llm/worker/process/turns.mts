@@ -30,9 +30,15 @@ interface NextTurn {
   maxTokens: number;
 }
 
-/** Streams a turn's reading of its prompt to the caller (one event a batch; the first says what was held already). */
-function readingReporter(request: RequestContext<"chat" | "complete" | "probe">): (evaluated: number, total: number) => void {
-  return (evaluated, total) => request.emit({ kind: "reading", evaluated, total });
+/**
+ * Streams a turn's reading of its prompt to the caller (one event a batch; the first says what was held already).
+ * While the prompt is read the turn's text stream pauses, so the reply's first word goes out at once.
+ */
+function readingReporter(request: RequestContext<"chat" | "complete" | "probe">, stream?: ChunkStream): (evaluated: number, total: number) => void {
+  return (evaluated, total) => {
+    stream?.pause();
+    request.emit({ kind: "reading", evaluated, total });
+  };
 }
 
 export class Turns {
@@ -55,7 +61,7 @@ export class Turns {
         const before = meter(c.sequence);
         const stream = new ChunkStream((text) => request.emit({ kind: "chunk", text }));
         request.phase("evaluating the prompt and generating");
-        const reading = readingReporter(request);
+        const reading = readingReporter(request, stream);
         let reply: { text: string; stopReason: StopReason };
         const turn = this.nextTurn(c, params);
         try {
@@ -192,7 +198,7 @@ export class Turns {
         const tokens = bos !== null ? [bos, ...input] : input;
         const room = tokens.length > 0 ? replyRoom(tokens.length, params.maxTokens, this.host.require().context.contextSize) : undefined;
         const fits = room !== undefined;
-        if (fits && !(await evaluatePrompt(c.sequence, tokens, request.signal, readingReporter(request)))) {
+        if (fits && !(await evaluatePrompt(c.sequence, tokens, request.signal, readingReporter(request, stream)))) {
           return { text: "", stopReason: "abort", evaluatedInputTokens: meter(c.sequence).input - before.input, outputTokens: 0 };
         }
         const result = await completion
