@@ -151,7 +151,13 @@ async function largeRequestInTheView(
   await composer.fill(words.repeat(Math.ceil(20_000 / words.length)).slice(0, 20_000));
   await composer.press("Enter");
   await statusUntil(view, /Reading your request/, 30_000);
-  await sleep(500);
+  // A long wait says what is happening: the tokens read of how many, the time so far, and what is left at that pace.
+  const reading = await statusUntil(view, /tokens read, (about .* left|almost done)/, 60_000);
+  const [, seconds, read, total] = /^Reading your request… (\d+) s · ([\d,]+) of ([\d,]+) tokens read, /.exec(reading) ?? [];
+  assert.ok(seconds !== undefined && read !== undefined && total !== undefined, `the reading status: ${reading}`);
+  const number = (x: string): number => Number(x.replace(/,/g, ""));
+  assert.ok(number(read) < number(total) && number(total) > 4_000, `the reading status: ${reading}`);
+  await screenshot("large-request-reading");
   const ms = await stopInTheView(view);
   record("stopLargeRequestMs", ms);
   assert.ok(ms < 1_000, `Stop took ${ms} ms`);
