@@ -21,6 +21,11 @@ export interface AssessmentLengths {
 export const assessmentLengths: AssessmentLengths = { question: 200, suggestion: 100, assumption: 200 };
 
 /** The text that goes with a request: the file, the language, the selected lines and a window of code around them. */
+/** The editor context holds code (a selection, or the code around the cursor), not only a file name or language. */
+function hasCode(context: EditorContext): boolean {
+  return (context.selection?.text.trim() ?? "") !== "" || (context.surroundingCode?.trim() ?? "") !== "";
+}
+
 export function describeContext(context: EditorContext): string {
   const parts: string[] = [];
   if (context.fileName) parts.push(`File: ${context.fileName}${context.languageId ? ` (${context.languageId})` : ""}`);
@@ -203,6 +208,12 @@ export function buildNativeCodeTurn(answered: readonly Question[], assumptions: 
  * The code request as one plain message, shaped like the best prompt for the bare model (HumanEvalComm's code-only
  * one): the request whole, the editor context after it as reference, then what the user settled (answers that
  * override the request where they contradict it) and what the assistant assumed.
+ *
+ * Where the context holds code (the open file around the cursor, a selection), the request comes last instead, in
+ * the closing instruction: after the request, a small model read a whole file as what to write and gave it back
+ * unchanged. Qwen2.5-Coder-0.5B with a 20-line Python file open answered "write hello world in python", "write a
+ * function that removes the duplicates" and "sort users by their score ..." with the file as it was; with the
+ * request last it wrote `print("Hello, World!")`, and the other two as changes to the file's `main`.
  */
 export function buildPlainCodeMessage(input: {
   request: string;
@@ -212,10 +223,11 @@ export function buildPlainCodeMessage(input: {
 }): string {
   const ctx = describeContext(input.context);
   const language = input.context.languageId ? fenceOfLanguage(input.context.languageId) : undefined;
+  const requestLast = hasCode(input.context);
   const parts = [
     `You are an expert software developer who writes high quality code. With below information, please generate ${language === "python" ? "Python3 " : ""}code (Respond directly with code only with markdown):`,
-    input.request.trim(),
   ];
+  if (!requestLast) parts.push(input.request.trim());
   if (ctx !== "") parts.push(`Editor context, for reference only (it may have nothing to do with the request):\n${ctx}`);
   if ((input.clarifications ?? []).length > 0) {
     parts.push(
@@ -223,6 +235,11 @@ export function buildPlainCodeMessage(input: {
     );
   }
   if ((input.assumptions ?? []).length > 0) parts.push(`Assumptions:\n${(input.assumptions ?? []).map((a) => `- ${a}`).join("\n")}`);
-  parts.push("Write the complete code in one fenced block.");
+  const settled = (input.clarifications ?? []).length > 0 || (input.assumptions ?? []).length > 0;
+  parts.push(
+    requestLast
+      ? `Write the complete code for this request in one fenced block (use the editor context only where the request needs it${settled ? "; the answers and assumptions above hold" : ""}):\n${input.request.trim()}`
+      : "Write the complete code in one fenced block.",
+  );
   return parts.join("\n\n");
 }

@@ -6,6 +6,7 @@ import {
   buildFollowUpAssessmentMessage,
   buildNativeCodeTurn,
   buildNativePrompt,
+  buildPlainCodeMessage,
   codeResponsePrefix,
   describeContext,
   formatAnswers,
@@ -133,6 +134,31 @@ describe("prompts", () => {
     assert.equal(codeResponsePrefix("python"), "```python\n");
     assert.equal(codeResponsePrefix("typescriptreact"), "```tsx\n");
     assert.equal(codeResponsePrefix(undefined), "```");
+  });
+
+  it("the plain code request: the request right after the instruction, or last where the editor context holds code", () => {
+    const intro =
+      "You are an expert software developer who writes high quality code. With below information, please generate Python3 code (Respond directly with code only with markdown):";
+    // No code in the context (the evaluation's case): the paper's shape, the request second.
+    assert.equal(
+      buildPlainCodeMessage({ request: " def f(x):\n    ... ", context: { languageId: "python" } }),
+      `${intro}\n\ndef f(x):\n    ...\n\nEditor context, for reference only (it may have nothing to do with the request):\nLanguage: python\n\nWrite the complete code in one fenced block.`,
+    );
+    // An open file's code: the request closes the message, so the file is not taken for what to write.
+    const withFile = buildPlainCodeMessage({
+      request: "write hello world in python",
+      context: { languageId: "python", fileName: "app.py", surroundingCode: "def load(path):\n    return open(path).read()" },
+      assumptions: ["print to standard output"],
+    });
+    assert.ok(withFile.startsWith(`${intro}\n\nEditor context, for reference only`), withFile);
+    assert.ok(withFile.indexOf("Assumptions:\n- print to standard output") < withFile.indexOf("write hello world"), withFile);
+    assert.ok(
+      withFile.endsWith(
+        "Write the complete code for this request in one fenced block (use the editor context only where the request needs it; the answers and assumptions above hold):\nwrite hello world in python",
+      ),
+      withFile,
+    );
+    assert.equal(withFile.split("write hello world in python").length, 2, "the request is said once");
   });
 
   it("native prompts reproduce the training format exactly", () => {
