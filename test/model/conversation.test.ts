@@ -120,7 +120,9 @@ describe("a conversation of several turns on the real worker", () => {
 
   it("Continue after Stop yields the stopped text plus the rest", async () => {
     const metered = new Metered(model);
-    const session = new ClarifySession(metered, settings({ askPolicy: "never", maxCodeTokens: 40 }));
+    // Long enough that Stop comes mid-answer: the worker sends text every 40 ms, and the tiny model writes 40 tokens
+    // in less than that.
+    const session = new ClarifySession(metered, settings({ askPolicy: "never", maxCodeTokens: 400 }));
     let chunks = 0;
     session.onChunk(() => {
       chunks += 1;
