@@ -11,14 +11,14 @@ function lineAround(before: string, after: string): { left: string; right: strin
 }
 
 /**
- * The text Insert puts at the cursor, given the document's text before and after it. A one-line block goes in as it
- * is (it may belong inside the line); a longer block gets lines of its own, separated by one blank line from a
- * neighbour that is not blank.
+ * The text Insert puts at the cursor, given the document's text before and after it. A one-line block on a line with
+ * text goes in as it is (it may belong inside the line); a longer block, or any block on an empty line, gets lines of
+ * its own, separated by one blank line from a neighbour that is not blank.
  */
 export function insertionText(before: string, after: string, code: string): string {
   const body = code.replace(/\n+$/, "");
-  if (!body.includes("\n")) return code;
   const { left, right } = lineAround(before, after);
+  if (!body.includes("\n") && (left.trim() !== "" || right.trim() !== "")) return code;
   let prefix = "";
   if (left.trim() !== "") prefix = "\n\n";
   else {

@@ -23,6 +23,13 @@ test("Insert: a block of several lines gets lines of its own, one blank line fro
   assert.equal(insertionText("x = 1\n\n", "\n\ny = 2\n", block), block);
   // A one-line block goes in as it is (it may belong inside the line).
   assert.equal(insertionText("first line\n", "second line\n", "print('x')"), "print('x')");
+  // On an empty line it is a line of its own, one blank line from a definition below it.
+  const file = "def load():\n    pass\n\n\ndef save():\n    pass\n";
+  const blank = "def load():\n    pass\n\n".length;
+  assert.equal(
+    file.slice(0, blank) + insertionText(file.slice(0, blank), file.slice(blank), 'print("Hello, World!")') + file.slice(blank),
+    'def load():\n    pass\n\nprint("Hello, World!")\n\ndef save():\n    pass\n',
+  );
 });
 
 test("Replace/Diff: a block that repeats the file's definitions outside the selection is the whole file", () => {
