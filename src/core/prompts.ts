@@ -20,12 +20,12 @@ export interface AssessmentLengths {
 /** Generous enough that a real answer is rarely cut; one that is cut is ended cleanly (parse.ts `endCleanly`). */
 export const assessmentLengths: AssessmentLengths = { question: 200, suggestion: 100, assumption: 200 };
 
-/** The text that goes with a request: the file, the language, the selected lines and a window of code around them. */
 /** The editor context holds code (a selection, or the code around the cursor), not only a file name or language. */
 function hasCode(context: EditorContext): boolean {
   return (context.selection?.text.trim() ?? "") !== "" || (context.surroundingCode?.trim() ?? "") !== "";
 }
 
+/** The text that goes with a request: the file, the language, the selected lines and a window of code around them. */
 export function describeContext(context: EditorContext): string {
   const parts: string[] = [];
   if (context.fileName) parts.push(`File: ${context.fileName}${context.languageId ? ` (${context.languageId})` : ""}`);
