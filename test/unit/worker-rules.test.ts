@@ -169,6 +169,16 @@ describe("ChunkStream", () => {
     assert.equal(sent.join(""), "abcd");
   });
 
+  it("discard drops what waits, and nothing is sent for it later", async () => {
+    const sent: string[] = [];
+    const stream = new ChunkStream((t) => sent.push(t), 20);
+    stream.push("a");
+    stream.push("b");
+    stream.discard();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(sent, ["a"]);
+  });
+
   it("after a pause (the prompt read), sends what waits and then the next piece at once", () => {
     const sent: string[] = [];
     const stream = new ChunkStream((t) => sent.push(t), 10_000);

@@ -23,7 +23,7 @@ import { ConversationStore, conversationTitle } from "./conversation-store.js";
 import { getConfig, readClarifySettings, Settings } from "../config.js";
 import type { CodeRunner } from "../../core/code-runner.js";
 import { readingsSandbox } from "../../llm/sandbox/sandbox.js";
-import { streamIntervalMs } from "../../llm/worker/chunk-stream.js";
+import { ChunkStream } from "../../llm/worker/chunk-stream.js";
 
 interface ChatModelSource extends ClarifyModel {
   readonly status: ModelStatus;
@@ -58,8 +58,8 @@ export class ChatController implements vscode.Disposable {
   /** Context chips the user turned off (by id): shown, not sent. */
   private readonly chipsOff = new Set<string>();
   private readonly busyListeners = new Set<(busy: boolean) => void>();
-  /** Streamed text not posted yet (see postChunk). */
-  private streamed: { sessionId: string; text: string; timer: NodeJS.Timeout } | undefined;
+  /** The active conversation's text on its way to the view (see postChunk). */
+  private streamed: { sessionId: string; stream: ChunkStream } | undefined;
   private busy = false;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -267,26 +267,16 @@ export class ChatController implements vscode.Disposable {
   }
 
   /**
-   * Streams text to the view at most once per `streamIntervalMs` (the first piece at once): a fast model writes
-   * hundreds of tokens a second, and a message per token queued up in front of everything else on its way to the
-   * view, Stop's "Stopped." included.
+   * Streams text to the view at most once per `streamIntervalMs` (ChunkStream: the first piece at once): a fast model
+   * writes hundreds of tokens a second, and a message per token queued up in front of everything else on its way to
+   * the view, Stop's "Stopped." included. Another conversation's text first sends what the last one left waiting.
    */
   private postChunk(sessionId: string, text: string): void {
-    if (this.streamed && this.streamed.sessionId !== sessionId) this.flushChunks();
-    if (this.streamed) {
-      this.streamed.text += text;
-      return;
+    if (this.streamed?.sessionId !== sessionId) {
+      this.streamed?.stream.flush();
+      this.streamed = { sessionId, stream: new ChunkStream((piece) => void this.view?.postMessage({ type: "chunk", sessionId, text: piece })) };
     }
-    void this.view?.postMessage({ type: "chunk", sessionId, text });
-    this.streamed = { sessionId, text: "", timer: setTimeout(() => this.flushChunks(), streamIntervalMs) };
-  }
-
-  private flushChunks(): void {
-    const streamed = this.streamed;
-    if (!streamed) return;
-    clearTimeout(streamed.timer);
-    this.streamed = undefined;
-    if (streamed.text !== "") this.postChunk(streamed.sessionId, streamed.text);
+    this.streamed.stream.push(text);
   }
 
   private open(id: string): void {
@@ -416,10 +406,8 @@ export class ChatController implements vscode.Disposable {
 
   postState(): void {
     // The state carries the whole answer so far: text still waiting to be streamed is in it.
-    if (this.streamed) {
-      clearTimeout(this.streamed.timer);
-      this.streamed = undefined;
-    }
+    this.streamed?.stream.discard();
+    this.streamed = undefined;
     const active = this.activeSession?.snapshot() ?? (this.activeId ? this.store.get(this.activeId) : undefined) ?? null;
     const busy = active !== null && isBusy(active.state);
     if (busy !== this.busy) {
@@ -433,7 +421,7 @@ export class ChatController implements vscode.Disposable {
 
   dispose(): void {
     clearTimeout(this.pending);
-    if (this.streamed) clearTimeout(this.streamed.timer);
+    this.streamed?.stream.discard();
     for (const s of this.live.values()) void s.dispose();
     this.live.clear();
     for (const d of this.disposables) d.dispose();

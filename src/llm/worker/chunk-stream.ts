@@ -41,6 +41,13 @@ export class ChunkStream {
     this.lastSent = -Infinity;
   }
 
+  /** Drops what is pending, unsent (its reader has the text another way, or is gone). */
+  discard(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending = "";
+  }
+
   /** Sends what is pending now (the turn's end calls it before its reply). */
   flush(): void {
     clearTimeout(this.timer);
